@@ -1,0 +1,197 @@
+/*
+** arch/ctx.c — sanitizer-aware wrappers around the assembly primitives.
+**
+** Every stack switch in goro goes through this file, so that AddressSanitizer
+** (and ThreadSanitizer where used) always know which stack a thread runs on:
+** __sanitizer_start_switch_fiber right before the switch, and
+** __sanitizer_finish_switch_fiber as the first thing on the new stack. In
+** plain builds the annotations compile to nothing.
+**
+** The per-thread crossing record lives here too; it is the one piece of
+** thread-local state arch/ owns, read by the stack-overflow handler and the
+** runtime's C <-> Lua bookkeeping.
+*/
+#include "ctx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sanitize.h"
+
+#ifdef GORO_ASAN
+#include <sanitizer/common_interface_defs.h>
+#define asan_start(save, lo, size) __sanitizer_start_switch_fiber((save), (lo), (size))
+#define asan_finish(save, lo, size) \
+  __sanitizer_finish_switch_fiber((save), (const void **)(lo), (size))
+#else
+#define asan_start(save, lo, size) ((void)(save), (void)(lo), (void)(size))
+#define asan_finish(save, lo, size) ((void)(save), (void)(lo), (void)(size))
+#endif
+
+#ifdef GORO_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+static __thread struct goro_xrec xrec __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline, noipa)) struct goro_xrec *goro_xrec_self(void) {
+  return &xrec;
+}
+
+/* What travels across a jump: who switched, and the word they passed. It lives
+** on the stack of the context that switched away, which stays intact until
+** that context is resumed. */
+struct xfer {
+  goro_ctx *from;
+  void *arg;
+};
+
+/* Learn the bounds of a thread's own stack from the sanitizer, which reports
+** the stack that was left when a switch finishes. */
+static void learn_bounds(goro_ctx *from, const void *lo, size_t size) {
+  if (from->stack.lo == NULL && lo != NULL) {
+    from->stack.lo = (void *)lo;
+    from->stack.size = size;
+  }
+}
+
+/* Runs first on a fresh stack (called by goro_arch_start). */
+static void ctx_entry(void *p, void *data) {
+  struct xfer *x = p;
+  goro_ctx *from = x->from;
+  void *arg = x->arg;
+  const void *lo = NULL;
+  size_t size = 0;
+  asan_finish(NULL, &lo, &size);
+  learn_bounds(from, lo, size);
+  ((goro_ctx_fn)data)(from, arg);
+  fputs("goro: fatal: goro_ctx_make: context function returned\n", stderr);
+  abort();
+}
+
+uint64_t goro_arch_fpctl_get(void) {
+#if defined(__x86_64__)
+  uint32_t mxcsr;
+  uint16_t cw;
+  __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+  __asm__ volatile("fnstcw %0" : "=m"(cw));
+  return (uint64_t)mxcsr | ((uint64_t)cw << 32);
+#else
+  uint64_t fpcr;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+  return fpcr;
+#endif
+}
+
+void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
+                   goro_ctx_fn fn) {
+  uintptr_t hi = ((uintptr_t)stack->lo + stack->size) & ~(uintptr_t)15;
+  struct goro_arch_frame *f;
+  uint64_t fpctl = goro_arch_fpctl_get();
+
+  /* 16 zero bytes at the very top: a null return address above the entry. */
+  memset((void *)(hi - 16), 0, 16);
+  f = (struct goro_arch_frame *)(hi - 16 - sizeof *f);
+  memset(f, 0, sizeof *f);
+#if defined(__x86_64__)
+  f->mxcsr = (uint32_t)fpctl & 0xffc0;  /* control bits only, no sticky flags */
+  f->x87cw = (uint16_t)(fpctl >> 32);
+  f->r12 = (uint64_t)(uintptr_t)ctx_entry;
+  f->r13 = (uint64_t)(uintptr_t)fn;
+#else
+  f->fpcr = fpctl;
+  f->x[0] = (uint64_t)(uintptr_t)ctx_entry;
+  f->x[1] = (uint64_t)(uintptr_t)fn;
+#endif
+  f->pc = (uint64_t)(uintptr_t)goro_arch_start;
+  c->sp = f;
+  c->stack = *stack;
+  c->asan_fake = NULL;
+#ifdef GORO_TSAN
+  c->tsan_fiber = __tsan_create_fiber(0);
+#else
+  c->tsan_fiber = NULL;
+#endif
+}
+
+void goro_ctx_init_thread(goro_ctx *c) {
+  memset(c, 0, sizeof *c);
+#ifdef GORO_TSAN
+  c->tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+void goro_ctx_destroy(goro_ctx *c) {
+#ifdef GORO_TSAN
+  if (c->tsan_fiber != NULL && c->stack.lo != NULL)
+    __tsan_destroy_fiber(c->tsan_fiber);
+#endif
+  c->tsan_fiber = NULL;
+  c->sp = NULL;
+}
+
+/*
+** The crossing record names the stack a thread runs on. A switch moves the
+** thread to `to`'s stack, so the record follows before the stack pointer
+** moves (the same ordering goro_arch_call keeps).
+*/
+void *goro_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg) {
+  struct xfer x = {from, arg}, *in;
+  const void *lo = NULL;
+  size_t size = 0;
+
+  xrec.stack = &to->stack;  /* direct TLS is fine before the jump, not after */
+  asan_start(&from->asan_fake, to->stack.lo, to->stack.size);
+#ifdef GORO_TSAN
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+  in = goro_arch_jump(&from->sp, to->sp, &x);
+  asan_finish(from->asan_fake, &lo, &size);
+  learn_bounds(in->from, lo, size);
+  return in->arg;
+}
+
+void goro_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg) {
+  struct xfer x = {from, arg};
+  void *dead;
+
+  xrec.stack = &to->stack;
+  asan_start(NULL, to->stack.lo, to->stack.size);
+#ifdef GORO_TSAN
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
+  goro_arch_jump(&dead, to->sp, &x);
+  abort();  /* nobody holds `dead`: unreachable */
+}
+
+/* What goro_ctx_call hands to the thunk on the other stack. */
+struct callframe {
+  void *(*fn)(void *);
+  void *arg;
+  const void *from_lo;
+  size_t from_size;
+};
+
+static void *call_thunk(void *p) {
+  struct callframe *c = p;
+  void *r;
+  asan_finish(NULL, &c->from_lo, &c->from_size);
+  r = c->fn(c->arg);
+  /* The frames made on this stack are all gone when we return, so its fake
+  ** stack (use-after-return mode) can be dropped: pass NULL. */
+  asan_start(NULL, c->from_lo, c->from_size);
+  return r;
+}
+
+void *goro_ctx_call(void *sp, const struct goro_stackdesc *stack,
+                    void *(*fn)(void *), void *arg) {
+  struct callframe c = {fn, arg, NULL, 0};
+  void *fake = NULL, *r;
+  (void)fake;
+  asan_start(&fake, stack->lo, stack->size);
+  r = goro_arch_call(goro_xrec_self(), sp, call_thunk, &c, stack);
+  asan_finish(fake, NULL, NULL);
+  return r;
+}

@@ -1,0 +1,167 @@
+/*
+** bench/switch.c — cost of one switch round trip (there and back), side by
+** side with its anchors, in one run:
+**
+**   goro       goro_ctx_switch to a context and back (arch/ + annotations)
+**   goro-call  goro_ctx_call: run a function on another stack and return
+**   swapcontext glibc's ucontext switch (saves the signal mask: a syscall)
+**   lua C      lua_resume of a thread whose C function yields (lua_yieldk)
+**   lua coro   lua_resume of a Lua coroutine that loops coroutine.yield()
+**
+** Each figure is the best of 5 runs, in ns per round trip; ratios are to
+** goro's switch. A benchmark, not a test: nothing here asserts a time.
+*/
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <ucontext.h>
+
+#include "../arch/ctx.h"
+
+#if defined(__x86_64__)
+#define GORO_BENCH_ENTRY r12
+#else
+#define GORO_BENCH_ENTRY x[0]
+#endif
+#include "../runtime/stack.h"
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+typedef void (*bench_fn)(long n);
+
+static double best_ns(bench_fn f, long n) {
+  double best = 1e30;
+  f(n / 10);  /* warm up */
+  for (int r = 0; r < 5; r++) {
+    double t = now();
+    f(n);
+    t = (now() - t) * 1e9 / (double)n;
+    if (t < best) best = t;
+  }
+  return best;
+}
+
+/* ---- goro ---------------------------------------------------------------- */
+static goro_ctx g_main, g_peer;
+
+static void peer_entry(goro_ctx *from, void *arg) {
+  (void)arg;
+  for (;;) goro_ctx_switch(&g_peer, from, NULL);
+}
+
+static void bench_goro(long n) {
+  for (long i = 0; i < n; i++) goro_ctx_switch(&g_main, &g_peer, NULL);
+}
+
+/* The bare assembly, without the C wrapper's bookkeeping: the floor. */
+static void *raw_main_sp, *raw_peer_sp;
+
+static void raw_entry(void *arg, void *data) {
+  (void)arg;
+  (void)data;
+  for (;;) goro_arch_jump(&raw_peer_sp, raw_main_sp, NULL);
+}
+
+static void bench_raw(long n) {
+  for (long i = 0; i < n; i++) goro_arch_jump(&raw_main_sp, raw_peer_sp, NULL);
+}
+
+static struct goro_stack *call_stack;
+static void *empty(void *p) { return p; }
+
+static void bench_goro_call(long n) {
+  void *top = (char *)call_stack->desc.lo + call_stack->desc.size;
+  for (long i = 0; i < n; i++) goro_ctx_call(top, &call_stack->desc, empty, NULL);
+}
+
+/* ---- ucontext ------------------------------------------------------------ */
+static ucontext_t u_main, u_peer;
+
+static void u_entry(void) {
+  for (;;) swapcontext(&u_peer, &u_main);
+}
+
+static void bench_ucontext(long n) {
+  for (long i = 0; i < n; i++) swapcontext(&u_main, &u_peer);
+}
+
+/* ---- Lua ----------------------------------------------------------------- */
+static lua_State *L, *co_c, *co_lua;
+
+static int yield_k(lua_State *T, int status, lua_KContext ctx) {
+  (void)status;
+  return lua_yieldk(T, 0, ctx, yield_k);
+}
+
+static int yielder(lua_State *T) { return lua_yieldk(T, 0, 0, yield_k); }
+
+static void bench_lua_c(long n) {
+  int nres;
+  for (long i = 0; i < n; i++) lua_resume(co_c, L, 0, &nres);
+}
+
+static void bench_lua_coro(long n) {
+  int nres;
+  for (long i = 0; i < n; i++) lua_resume(co_lua, L, 0, &nres);
+}
+
+int main(int argc, char **argv) {
+  long n = argc > 1 ? atol(argv[1]) : 2000000;
+  struct goro_stack *st = goro_stack_get();
+  static char ustack[256 * 1024];
+  int nres;
+  double r, g, gc, u, lc, ll;
+
+  call_stack = goro_stack_get();
+  goro_ctx_init_thread(&g_main);
+  goro_ctx_make(&g_peer, &st->desc, peer_entry);
+  {
+    /* a context whose entry is raw_entry itself, not goro's C entry */
+    static goro_ctx raw;
+    struct goro_stack *rs = goro_stack_get();
+    goro_ctx_make(&raw, &rs->desc, peer_entry);
+    ((struct goro_arch_frame *)raw.sp)->GORO_BENCH_ENTRY =
+        (uint64_t)(uintptr_t)raw_entry;
+    raw_peer_sp = raw.sp;
+  }
+
+  getcontext(&u_peer);
+  u_peer.uc_stack.ss_sp = ustack;
+  u_peer.uc_stack.ss_size = sizeof ustack;
+  u_peer.uc_link = NULL;
+  makecontext(&u_peer, u_entry, 0);
+
+  L = luaL_newstate();
+  luaL_openlibs(L);
+  co_c = lua_newthread(L);
+  lua_pushcfunction(co_c, yielder);
+  lua_resume(co_c, L, 0, &nres);
+  co_lua = lua_newthread(L);
+  luaL_loadstring(co_lua, "local y = coroutine.yield while true do y() end");
+  lua_resume(co_lua, L, 0, &nres);
+
+  r = best_ns(bench_raw, n);
+  g = best_ns(bench_goro, n);
+  gc = best_ns(bench_goro_call, n);
+  u = best_ns(bench_ucontext, n / 10);
+  lc = best_ns(bench_lua_c, n);
+  ll = best_ns(bench_lua_coro, n);
+
+  printf("switch round trip (there and back), best of 5, %ld iterations\n", n);
+  printf("%-38s %10s %10s\n", "", "ns/trip", "vs goro");
+  printf("%-38s %10.1f %9.2fx\n", "goro switch (goro_ctx_switch)", g, 1.0);
+  printf("%-38s %10.1f %9.2fx\n", "  of which bare asm (goro_arch_jump)", r, r / g);
+  printf("%-38s %10.1f %9.2fx\n", "goro call on another stack", gc, gc / g);
+  printf("%-38s %10.1f %9.2fx\n", "glibc swapcontext", u, u / g);
+  printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yieldk (C thread)", lc, lc / g);
+  printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yield (coroutine)", ll, ll / g);
+  lua_close(L);
+  return 0;
+}

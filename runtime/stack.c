@@ -1,0 +1,323 @@
+/*
+** runtime/stack.c — G stack pool and the guard-page overflow report.
+** See stack.h for the model.
+*/
+#include "stack.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "../arch/sanitize.h"
+#include "errors.h"
+#include "fatal.h"
+
+#ifdef GORO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+static struct {
+  pthread_mutex_t lock;
+  size_t size;                  /* protected by lock */
+  unsigned keep_hot, keep_cold; /* protected by lock */
+  struct goro_stack *hot, *cold;  /* protected by lock */
+  struct goro_stack_stats st;   /* protected by lock */
+} pool = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .size = GORO_STACK_DEFAULT,
+    .keep_hot = 16,
+    .keep_cold = 1024,
+};
+
+static _Atomic uint64_t next_id = 1;
+
+static size_t page_size(void) {
+  static size_t ps;
+  if (ps == 0) ps = (size_t)sysconf(_SC_PAGESIZE);
+  return ps;
+}
+
+static size_t round_pages(size_t n) {
+  size_t ps = page_size();
+  return (n + ps - 1) & ~(ps - 1);
+}
+
+static void unmap(struct goro_stack *st) {
+  munmap(st->map, st->maplen);
+  free(st);
+}
+
+/* Requires: pool.lock. Drops every pooled stack on list *l. */
+static void drop_list(struct goro_stack **l) {
+  while (*l != NULL) {
+    struct goro_stack *st = *l;
+    *l = st->next;
+    pool.st.pooled--;
+    if (l == &pool.hot) pool.st.pooled_hot--;
+    pool.st.reserved_bytes -= st->maplen;
+    unmap(st);
+  }
+}
+
+int goro_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
+  if (size < GORO_STACK_MIN || size > ((size_t)1 << 40)) return GORO_EINVAL;
+  pthread_mutex_lock(&pool.lock);
+  size = round_pages(size);
+  if (size != pool.size) {
+    drop_list(&pool.hot);
+    drop_list(&pool.cold);
+  }
+  pool.size = size;
+  pool.keep_hot = keep_hot;
+  pool.keep_cold = keep_cold;
+  pthread_mutex_unlock(&pool.lock);
+  return 0;
+}
+
+size_t goro_stack_size(void) {
+  size_t n;
+  pthread_mutex_lock(&pool.lock);
+  n = pool.size;
+  pthread_mutex_unlock(&pool.lock);
+  return n;
+}
+
+static struct goro_stack *map_stack(size_t size) {
+  struct goro_stack *st = malloc(sizeof *st);
+  size_t len = GORO_STACK_GUARD + size;
+  void *m;
+  if (st == NULL) return NULL;
+  m = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+           -1, 0);
+  if (m == MAP_FAILED) {
+    free(st);
+    return NULL;
+  }
+  if (mprotect((char *)m + GORO_STACK_GUARD, size, PROT_READ | PROT_WRITE)) {
+    munmap(m, len);
+    free(st);
+    return NULL;
+  }
+  st->map = m;
+  st->maplen = len;
+  st->desc.lo = (char *)m + GORO_STACK_GUARD;
+  st->desc.size = size;
+  st->desc.id = atomic_fetch_add(&next_id, 1);
+  st->next = NULL;
+  return st;
+}
+
+struct goro_stack *goro_stack_get(void) {
+  struct goro_stack *st;
+  size_t size;
+
+  pthread_mutex_lock(&pool.lock);
+  if ((st = pool.hot) != NULL) {
+    pool.hot = st->next;
+    pool.st.pooled_hot--;
+  } else if ((st = pool.cold) != NULL) {
+    pool.cold = st->next;
+  }
+  if (st != NULL) {
+    pool.st.pooled--;
+    pool.st.live++;
+    pthread_mutex_unlock(&pool.lock);
+    st->next = NULL;
+    return st;
+  }
+  size = pool.size;
+  pthread_mutex_unlock(&pool.lock);
+
+  if ((st = map_stack(size)) == NULL) return NULL;
+  pthread_mutex_lock(&pool.lock);
+  pool.st.live++;
+  pool.st.created++;
+  pool.st.reserved_bytes += st->maplen;
+  pthread_mutex_unlock(&pool.lock);
+  return st;
+}
+
+void goro_stack_put(struct goro_stack *st) {
+  enum { HOT, COLD, UNMAP } where;
+
+  /* Decide under the lock and count the stack where it will go, so that
+  ** concurrent puts cannot overfill a tier; do the slow work unlocked. */
+  pthread_mutex_lock(&pool.lock);
+  goro_assert(pool.st.live > 0);
+  pool.st.live--;
+  if (st->desc.size != pool.size) {
+    where = UNMAP;
+  } else if (pool.st.pooled_hot < pool.keep_hot) {
+    where = HOT;
+    pool.st.pooled_hot++;
+  } else if (pool.st.pooled - pool.st.pooled_hot < pool.keep_cold) {
+    where = COLD;
+    pool.st.released++;
+  } else {
+    where = UNMAP;
+  }
+  if (where == UNMAP)
+    pool.st.reserved_bytes -= st->maplen;
+  else
+    pool.st.pooled++;
+  pthread_mutex_unlock(&pool.lock);
+
+  if (where == UNMAP) {
+    unmap(st);
+    return;
+  }
+#ifdef GORO_ASAN
+  /* Frames that died with their context leave poisoned redzones behind;
+  ** the next user of this stack must start clean. */
+  __asan_unpoison_memory_region(st->desc.lo, st->desc.size);
+#endif
+  if (where == COLD) madvise(st->desc.lo, st->desc.size, MADV_DONTNEED);
+
+  pthread_mutex_lock(&pool.lock);
+  if (where == HOT) {
+    st->next = pool.hot;
+    pool.hot = st;
+  } else {
+    st->next = pool.cold;
+    pool.cold = st;
+  }
+  pthread_mutex_unlock(&pool.lock);
+}
+
+void goro_stack_trim(void) {
+  pthread_mutex_lock(&pool.lock);
+  drop_list(&pool.hot);
+  drop_list(&pool.cold);
+  pthread_mutex_unlock(&pool.lock);
+}
+
+void goro_stack_get_stats(struct goro_stack_stats *out) {
+  pthread_mutex_lock(&pool.lock);
+  *out = pool.st;
+  pthread_mutex_unlock(&pool.lock);
+}
+
+/* ---- the guard-page report ------------------------------------------------ */
+
+static struct sigaction old_segv, old_bus;
+static pthread_once_t handler_once = PTHREAD_ONCE_INIT;
+static __thread void *own_altstack __attribute__((tls_model("initial-exec")));
+#define ALTSTACK_SIZE (64u * 1024u)
+
+/* Async-signal-safe: appends s to buf at *n. */
+static void put_str(char *buf, size_t *n, size_t cap, const char *s) {
+  while (*s && *n < cap) buf[(*n)++] = *s++;
+}
+
+static void put_hex(char *buf, size_t *n, size_t cap, uintptr_t v) {
+  char tmp[2 + 16];
+  int i = 0, k;
+  tmp[i++] = '0';
+  tmp[i++] = 'x';
+  for (k = (int)(sizeof v * 2) - 1; k >= 0; k--)
+    tmp[i++] = "0123456789abcdef"[(v >> (k * 4)) & 15];
+  for (k = 0; k < i && *n < cap; k++) buf[(*n)++] = tmp[k];
+}
+
+static void put_dec(char *buf, size_t *n, size_t cap, uint64_t v) {
+  char tmp[24];
+  int i = 0;
+  do tmp[i++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+  while (i > 0 && *n < cap) buf[(*n)++] = tmp[--i];
+}
+
+static uintptr_t context_sp(void *uc) {
+  ucontext_t *u = uc;
+#if defined(__x86_64__)
+  return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
+#else
+  return (uintptr_t)u->uc_mcontext.sp;
+#endif
+}
+
+/* Hand a fault that is not ours to whoever handled it before us. */
+static void chain(int sig, siginfo_t *si, void *uc) {
+  struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+  if (old->sa_flags & SA_SIGINFO) {
+    old->sa_sigaction(sig, si, uc);
+  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+    old->sa_handler(sig);
+  } else {
+    /* Default action: restore it and return; the fault repeats and kills
+    ** the process the usual way (core dump included). */
+    signal(sig, SIG_DFL);
+  }
+}
+
+static void on_fault(int sig, siginfo_t *si, void *uc) {
+  const struct goro_stackdesc *d = goro_xrec_self()->stack;
+  uintptr_t a = (uintptr_t)si->si_addr, lo;
+  char buf[256];
+  size_t n = 0;
+
+  if (d == NULL || d->lo == NULL || d->id == 0) {
+    chain(sig, si, uc);
+    return;
+  }
+  lo = (uintptr_t)d->lo;
+  if (a >= lo || a < lo - GORO_STACK_GUARD) {
+    chain(sig, si, uc);
+    return;
+  }
+  put_str(buf, &n, sizeof buf, "goro: fatal: stack overflow on stack ");
+  put_dec(buf, &n, sizeof buf, d->id);
+  put_str(buf, &n, sizeof buf, " sp=");
+  put_hex(buf, &n, sizeof buf, context_sp(uc));
+  put_str(buf, &n, sizeof buf, " stack=[");
+  put_hex(buf, &n, sizeof buf, lo);
+  put_str(buf, &n, sizeof buf, ",");
+  put_hex(buf, &n, sizeof buf, lo + d->size);
+  put_str(buf, &n, sizeof buf, ")\n");
+  (void)!write(2, buf, n);
+  signal(SIGABRT, SIG_DFL);
+  abort();
+}
+
+static void install_handler(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+}
+
+int goro_stack_thread_init(void) {
+  stack_t cur, ss;
+  pthread_once(&handler_once, install_handler);
+  if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
+    return 0;  /* the thread has one (the host's, or ASan's): use it */
+  ss.ss_sp = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (ss.ss_sp == MAP_FAILED) return GORO_ENOMEM;
+  ss.ss_size = ALTSTACK_SIZE;
+  ss.ss_flags = 0;
+  if (sigaltstack(&ss, NULL) != 0) {
+    munmap(ss.ss_sp, ALTSTACK_SIZE);
+    return GORO_ENOMEM;
+  }
+  own_altstack = ss.ss_sp;
+  return 0;
+}
+
+void goro_stack_thread_fini(void) {
+  stack_t ss;
+  if (own_altstack == NULL) return;
+  memset(&ss, 0, sizeof ss);
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, NULL);
+  munmap(own_altstack, ALTSTACK_SIZE);
+  own_altstack = NULL;
+}

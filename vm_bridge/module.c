@@ -1,0 +1,92 @@
+/*
+** vm_bridge/module.c — luaopen_goro_core: the Lua face of goro's C core.
+**
+** This is the only layer that includes lua.h. It turns the runtime's error
+** codes into Lua errors and never lets a Lua error cross a stack switch: Lua
+** code run on another stack runs in protected mode there, and its error is
+** raised again only after the switch back.
+*/
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../arch/ctx.h"
+#include "../runtime/errors.h"
+#include "../runtime/stack.h"
+#include "goro.h"
+
+#if defined(__x86_64__)
+#define GORO_ARCH "x86_64"
+#else
+#define GORO_ARCH "aarch64"
+#endif
+
+static void setint(lua_State *L, const char *k, uint64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+/* core.stackstats() -> {live=, pooled=, pooled_hot=, reserved_bytes=, ...} */
+static int l_stackstats(lua_State *L) {
+  struct goro_stack_stats s;
+  goro_stack_get_stats(&s);
+  lua_createtable(L, 0, 7);
+  setint(L, "live", s.live);
+  setint(L, "pooled", s.pooled);
+  setint(L, "pooled_hot", s.pooled_hot);
+  setint(L, "reserved_bytes", s.reserved_bytes);
+  setint(L, "created", s.created);
+  setint(L, "released", s.released);
+  setint(L, "stack_size", goro_stack_size());
+  return 1;
+}
+
+struct oncall {
+  lua_State *L;
+  int nargs, status;
+};
+
+/* Runs on the other stack: a protected call, so no error leaves it. */
+static void *run_protected(void *p) {
+  struct oncall *c = p;
+  c->status = lua_pcall(c->L, c->nargs, LUA_MULTRET, 0);
+  return NULL;
+}
+
+/*
+** core.call_on_stack(f, ...) -> f's results. Calls f on a fresh G stack from
+** the pool (through arch's call-on-other-stack primitive) and comes back; an
+** error in f is raised again here, on the calling stack.
+*/
+static int l_call_on_stack(lua_State *L) {
+  struct oncall c;
+  struct goro_stack *st;
+  int rc;
+
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  if ((rc = goro_stack_thread_init()) != 0 || (st = goro_stack_get()) == NULL)
+    return luaL_error(L, "call_on_stack: %s",
+                      goro_strerror(rc ? rc : GORO_ENOMEM));
+  c.L = L;
+  c.nargs = lua_gettop(L) - 1;
+  c.status = LUA_OK;
+  goro_ctx_call((char *)st->desc.lo + st->desc.size, &st->desc, run_protected,
+                &c);
+  goro_stack_put(st);
+  if (c.status != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static const luaL_Reg funcs[] = {
+    {"stackstats", l_stackstats},
+    {"call_on_stack", l_call_on_stack},
+    {NULL, NULL},
+};
+
+__attribute__((visibility("default"))) int luaopen_goro_core(lua_State *L) {
+  luaL_newlib(L, funcs);
+  lua_pushliteral(L, GORO_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_pushliteral(L, GORO_ARCH);
+  lua_setfield(L, -2, "arch");
+  return 1;
+}
