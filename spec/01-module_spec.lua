@@ -14,7 +14,14 @@ describe("require 'goro'", function()
 
   it("is the same module on every require", function()
     assert.are.equal(goro, require "goro")
-    assert.are.equal(goro.core, require "goro.core")
+  end)
+
+  it("names its functions goro.<name> in argument errors", function()
+    for _ = 1, 20 do
+      local ok, err = pcall(goro.go, 1)
+      assert.is_false(ok)
+      assert.matches("to 'goro.go'", err)
+    end
   end)
 end)
 

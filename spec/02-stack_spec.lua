@@ -13,16 +13,16 @@ describe("goro.core.call_on_stack(f, ...)", function()
 
   it("holds a stack only while f runs", function()
     local inside
-    call_on_stack(function() inside = goro.stats().stacks end)
+    call_on_stack(function() inside = goro.core.stackstats().live end)
     assert.are.equal(1, inside)
-    assert.are.equal(0, goro.stats().stacks)
+    assert.are.equal(0, goro.core.stackstats().live)
   end)
 
   it("raises f's error again on the calling stack", function()
     local ok, err = pcall(call_on_stack, function() error("boom", 0) end)
     assert.is_false(ok)
     assert.are.equal("boom", err)
-    assert.are.equal(0, goro.stats().stacks)
+    assert.are.equal(0, goro.core.stackstats().live)
   end)
 
   it("survives Lua's deepest C nesting (string.gsub callbacks)", function()
@@ -46,7 +46,7 @@ describe("goro.core.call_on_stack(f, ...)", function()
 
   it("nests: a call on a stack from inside another", function()
     local r = call_on_stack(function()
-      return call_on_stack(function() return goro.stats().stacks end)
+      return call_on_stack(function() return goro.core.stackstats().live end)
     end)
     assert.are.equal(2, r)
   end)

@@ -12,6 +12,7 @@
 #include "../arch/ctx.h"
 #include "../runtime/errors.h"
 #include "../runtime/stack.h"
+#include "bridge.h"
 #include "goro.h"
 
 #if defined(__x86_64__)
@@ -82,8 +83,27 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL},
 };
 
+/*
+** The module table. Every function gets the universe's runtime (a userdata
+** in the registry) as upvalue 1.
+*/
 __attribute__((visibility("default"))) int luaopen_goro_core(lua_State *L) {
-  luaL_newlib(L, funcs);
+  goro_rt_get(L);  /* made on first use; lives until the state closes */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, goro_rt_key());
+  goro_open_g(L);
+  goro_open_chan(L);
+  goro_open_sync(L);
+  lua_createtable(L, 0, 32);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, funcs, 1);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, goro_g_funcs, 1);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, goro_chan_funcs, 1);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, goro_sync_funcs, 1);
+  goro_push_default(L);
+  lua_setfield(L, -2, "default");
   lua_pushliteral(L, GORO_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushliteral(L, GORO_ARCH);

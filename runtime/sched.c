@@ -1,0 +1,512 @@
+/*
+** runtime/sched.c — the scheduling loop, parking, run queue, timers.
+**
+** Owns: the P's state inside struct goro_rt, carriers, G records.
+** Invariants (checked by goro_assert):
+**   - a G is on at most one of: the run queue (or runnext), an M, nowhere
+**     (parked); its status says which;
+**   - a G has a carrier iff it is RUNNING or parked stackfully;
+**   - only the M in rt->p_owner touches the P's state.
+** See runtime/HACKING.md for the model.
+*/
+#include "sched.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errors.h"
+#include "fatal.h"
+
+/* What a carrier says when it switches back to the scheduler. */
+enum { SW_RUN_END = 1, SW_PARK, SW_GOSCHED };
+
+static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")));
+static uint64_t next_mid = 1; /* protected by m_lock */
+static pthread_mutex_t m_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noinline, noipa)) struct goro_m *goro_m_self(void) {
+  return m_self;
+}
+
+__attribute__((noinline, noipa)) struct goro_m *goro_m_set(struct goro_m *mp) {
+  struct goro_m *old = m_self;
+  m_self = mp;
+  return old;
+}
+
+void goro_m_init(struct goro_m *mp) {
+  memset(mp, 0, sizeof *mp);
+  pthread_mutex_lock(&m_lock);
+  mp->id = next_mid++;
+  pthread_mutex_unlock(&m_lock);
+  goro_ctx_init_thread(&mp->g0);
+}
+
+double goro_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- runtime lifetime ----------------------------------------------------- */
+
+int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
+  pthread_condattr_t ca;
+  memset(rt, 0, sizeof *rt);
+  if (pthread_mutex_init(&rt->lock, NULL)) return GORO_ENOMEM;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  if (pthread_cond_init(&rt->wake, &ca)) {
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_destroy(&rt->lock);
+    return GORO_ENOMEM;
+  }
+  pthread_condattr_destroy(&ca);
+  rt->hooks = hooks;
+  rt->ud = ud;
+  rt->nextgid = 1;
+  return 0;
+}
+
+static void carrier_free(struct goro_carrier *c) {
+  goro_ctx_destroy(&c->ctx);
+  goro_stack_put(c->st);
+  free(c);
+}
+
+static void g_free(struct goro_rt *rt, struct goro_g *gp) {
+  if (gp->allprev) gp->allprev->allnext = gp->allnext;
+  else rt->allg = gp->allnext;
+  if (gp->allnext) gp->allnext->allprev = gp->allprev;
+  rt->ng--;
+  if (gp->carrier != NULL) {
+    /* A G abandoned while parked stackfully: its frames die with it. */
+    carrier_free(gp->carrier);
+    rt->carriers_in_use--;
+  }
+  free(gp);
+}
+
+void goro_g_abandon_all(struct goro_rt *rt) {
+  while (rt->allg != NULL) {
+    struct goro_g *gp = rt->allg;
+    goro_waitq_remove_all(&gp->waiters);
+    gp->status = GORO_GDEAD;
+    if (rt->hooks->dead) rt->hooks->dead(rt, gp);
+    g_free(rt, gp);
+  }
+  rt->runhead = rt->runtail = rt->runnext = NULL;
+  rt->nrunnable = 0;
+  rt->ntimers = 0;
+  rt->abort = 0;
+}
+
+void goro_rt_destroy(struct goro_rt *rt) {
+  goro_assert(rt->p_owner == NULL);
+  goro_g_abandon_all(rt);
+  while (rt->carriers != NULL) {
+    struct goro_carrier *c = rt->carriers;
+    rt->carriers = c->next;
+    carrier_free(c);
+  }
+  free(rt->timers);
+  pthread_cond_destroy(&rt->wake);
+  pthread_mutex_destroy(&rt->lock);
+}
+
+/* ---- the P ---------------------------------------------------------------- */
+
+int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
+  pthread_mutex_lock(&rt->lock);
+  while (rt->p_owner != NULL && !rt->closing)
+    pthread_cond_wait(&rt->wake, &rt->lock);
+  if (rt->closing) {
+    pthread_mutex_unlock(&rt->lock);
+    return GORO_ECLOSED;
+  }
+  rt->p_owner = mp;
+  mp->rt = rt;
+  pthread_mutex_unlock(&rt->lock);
+  return 0;
+}
+
+void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
+  pthread_mutex_lock(&rt->lock);
+  if (rt->p_owner != mp) goro_throw("goro_p_release: M %llu does not hold the P",
+                                    (unsigned long long)mp->id);
+  rt->p_owner = NULL;
+  mp->rt = NULL;
+  pthread_cond_broadcast(&rt->wake);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---- run queue ------------------------------------------------------------ */
+
+static void runq_put(struct goro_rt *rt, struct goro_g *gp) {
+  gp->schedlink = NULL;
+  if (rt->runtail) rt->runtail->schedlink = gp;
+  else rt->runhead = gp;
+  rt->runtail = gp;
+  rt->nrunnable++;
+}
+
+/* runnext, then the queue head; after 64 runnext picks in a row the runnext
+** G goes to the tail instead, so a ping-pong pair cannot starve the rest. */
+static struct goro_g *runq_get(struct goro_rt *rt) {
+  struct goro_g *gp = rt->runnext;
+  if (gp != NULL) {
+    rt->runnext = NULL;
+    rt->nrunnable--;
+    if (++rt->nextstreak <= 64 || rt->runhead == NULL) return gp;
+    runq_put(rt, gp);
+  }
+  rt->nextstreak = 0;
+  gp = rt->runhead;
+  if (gp != NULL) {
+    rt->runhead = gp->schedlink;
+    if (rt->runhead == NULL) rt->runtail = NULL;
+    gp->schedlink = NULL;
+    rt->nrunnable--;
+  }
+  return gp;
+}
+
+void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
+  goro_assert(gp->status == GORO_GWAITING);
+  goro_timer_del(rt, gp);
+  gp->status = GORO_GRUNNABLE;
+  gp->waitreason = NULL;
+  if (next) {
+    struct goro_g *old = rt->runnext;
+    rt->runnext = gp;
+    rt->nrunnable++;
+    if (old != NULL) {  /* the G it displaces keeps its turn, at the tail */
+      rt->nrunnable--;
+      runq_put(rt, old);
+    }
+  } else {
+    runq_put(rt, gp);
+  }
+}
+
+struct goro_g *goro_g_new(struct goro_rt *rt, void *ud) {
+  struct goro_g *gp = calloc(1, sizeof *gp);
+  if (gp == NULL) return NULL;
+  gp->id = rt->nextgid++;
+  gp->ud = ud;
+  gp->heapidx = -1;
+  gp->allnext = rt->allg;
+  if (rt->allg) rt->allg->allprev = gp;
+  rt->allg = gp;
+  rt->ng++;
+  gp->status = GORO_GRUNNABLE;
+  runq_put(rt, gp);
+  return gp;
+}
+
+/* ---- timers: a binary min-heap of sleeping G's on `when` ------------------ */
+
+static void heap_swap(struct goro_rt *rt, int i, int j) {
+  struct goro_g *a = rt->timers[i], *b = rt->timers[j];
+  rt->timers[i] = b;
+  b->heapidx = i;
+  rt->timers[j] = a;
+  a->heapidx = j;
+}
+
+static void heap_up(struct goro_rt *rt, int i) {
+  while (i > 0) {
+    int p = (i - 1) / 2;
+    if (rt->timers[p]->when <= rt->timers[i]->when) break;
+    heap_swap(rt, i, p);
+    i = p;
+  }
+}
+
+static void heap_down(struct goro_rt *rt, int i) {
+  for (;;) {
+    int l = 2 * i + 1, r = l + 1, m = i;
+    if (l < rt->ntimers && rt->timers[l]->when < rt->timers[m]->when) m = l;
+    if (r < rt->ntimers && rt->timers[r]->when < rt->timers[m]->when) m = r;
+    if (m == i) break;
+    heap_swap(rt, i, m);
+    i = m;
+  }
+}
+
+void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
+  goro_assert(gp->heapidx < 0);
+  if (rt->ntimers == rt->timercap) {
+    int cap = rt->timercap ? rt->timercap * 2 : 64;
+    struct goro_g **t = realloc(rt->timers, (size_t)cap * sizeof *t);
+    if (t == NULL) goro_throw("goro_timer_add: out of memory");
+    rt->timers = t;
+    rt->timercap = cap;
+  }
+  gp->when = when;
+  gp->heapidx = rt->ntimers;
+  rt->timers[rt->ntimers++] = gp;
+  heap_up(rt, gp->heapidx);
+}
+
+void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
+  int i = gp->heapidx, last;
+  if (i < 0) return;
+  last = --rt->ntimers;
+  if (i != last) {
+    heap_swap(rt, i, last);
+    heap_down(rt, i);
+    heap_up(rt, i);
+  }
+  gp->heapidx = -1;
+}
+
+/* Ready every G whose time has come; returns the earliest remaining wake
+** time, or 0 if none. Requires: the P. */
+static double timers_fire(struct goro_rt *rt, double now) {
+  while (rt->ntimers > 0) {
+    struct goro_g *gp = rt->timers[0];
+    if (gp->when > now) return gp->when;
+    goro_timer_del(rt, gp);
+    goro_ready(rt, gp, 0);
+  }
+  return 0;
+}
+
+/* ---- wait queues ---------------------------------------------------------- */
+
+void goro_waitq_push(struct goro_waitq *q, struct goro_waiter *w) {
+  w->q = q;
+  w->next = NULL;
+  w->prev = q->tail;
+  if (q->tail) q->tail->next = w;
+  else q->head = w;
+  q->tail = w;
+}
+
+void goro_waitq_remove(struct goro_waiter *w) {
+  struct goro_waitq *q = w->q;
+  if (q == NULL) return;
+  if (w->prev) w->prev->next = w->next;
+  else q->head = w->next;
+  if (w->next) w->next->prev = w->prev;
+  else q->tail = w->prev;
+  w->q = NULL;
+  w->next = w->prev = NULL;
+}
+
+struct goro_waiter *goro_waitq_pop(struct goro_waitq *q) {
+  struct goro_waiter *w = q->head;
+  if (w != NULL) goro_waitq_remove(w);
+  return w;
+}
+
+void goro_waitq_remove_all(struct goro_waitq *q) {
+  while (goro_waitq_pop(q) != NULL) {
+  }
+}
+
+int goro_waiter_claim(struct goro_waiter *w) {
+  if (w->g->selected != -1) return 0;
+  w->g->selected = w->index;
+  return 1;
+}
+
+struct goro_waiter *goro_waitq_claim(struct goro_waitq *q) {
+  struct goro_waiter *w;
+  while ((w = goro_waitq_pop(q)) != NULL)
+    if (goro_waiter_claim(w)) return w;
+  return NULL;
+}
+
+void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q) {
+  struct goro_waiter *w;
+  while ((w = goro_waitq_claim(q)) != NULL) {
+    w->ok = 1;
+    goro_ready(rt, w->g, 0);
+  }
+}
+
+/* ---- carriers and parking -------------------------------------------------- */
+
+/* The loop every carrier runs: resume the G it was handed, report, wait for
+** the next one. `c` is a local of this very stack, so it stays right when
+** the carrier later runs on another thread; the M is re-read every time. */
+static void carrier_main(goro_ctx *from, void *arg) {
+  struct goro_g *gp = arg;
+  struct goro_carrier *c = gp->carrier;
+  (void)from;
+  for (;;) {
+    struct goro_rt *rt = goro_m_self()->rt;
+    rt->hooks->resume(rt, gp);
+    gp = goro_ctx_switch(&c->ctx, &goro_m_self()->g0,
+                         (void *)(uintptr_t)SW_RUN_END);
+  }
+}
+
+static struct goro_carrier *carrier_get(struct goro_rt *rt) {
+  struct goro_carrier *c = rt->carriers;
+  if (c != NULL) {
+    rt->carriers = c->next;
+    rt->ncarriers--;
+    c->next = NULL;
+    return c;
+  }
+  if ((c = calloc(1, sizeof *c)) == NULL) return NULL;
+  if ((c->st = goro_stack_get()) == NULL) {
+    free(c);
+    return NULL;
+  }
+  goro_ctx_make(&c->ctx, &c->st->desc, carrier_main);
+  return c;
+}
+
+/* Keep a few idle carriers, suspended at the top of their loop. */
+static void carrier_put(struct goro_rt *rt, struct goro_carrier *c) {
+  if (rt->ncarriers >= 8) {
+    carrier_free(c);
+    return;
+  }
+  c->next = rt->carriers;
+  rt->carriers = c;
+  rt->ncarriers++;
+}
+
+void goro_park_prepare(struct goro_g *gp, const char *reason) {
+  goro_assert(gp->status == GORO_GRUNNING);
+  gp->parking = 1;
+  gp->waitreason = reason;
+  gp->waitsince = goro_now();
+}
+
+void goro_park(struct goro_g *gp, const char *reason) {
+  goro_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
+  gp->waitreason = reason;
+  gp->waitsince = goro_now();
+  goro_ctx_switch(&gp->carrier->ctx, &goro_m_self()->g0,
+                  (void *)(uintptr_t)SW_PARK);
+  goro_assert(gp->status == GORO_GRUNNING);
+}
+
+void goro_gosched(struct goro_g *gp) {
+  goro_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
+  goro_ctx_switch(&gp->carrier->ctx, &goro_m_self()->g0,
+                  (void *)(uintptr_t)SW_GOSCHED);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+/* Run gp until it parks, yields or ends. Returns 0, or GORO_ENOMEM if no
+** carrier could be had (gp stays runnable at the head of the queue). */
+static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
+  uintptr_t msg;
+  goro_assert(gp->status == GORO_GRUNNABLE);
+  if (gp->carrier == NULL) {
+    if ((gp->carrier = carrier_get(rt)) == NULL) {
+      gp->schedlink = rt->runhead;  /* put it back first in line */
+      rt->runhead = gp;
+      if (rt->runtail == NULL) rt->runtail = gp;
+      rt->nrunnable++;
+      return GORO_ENOMEM;
+    }
+    rt->carriers_in_use++;
+  }
+  gp->status = GORO_GRUNNING;
+  gp->outcome = 0;
+  mp->curg = gp;
+  rt->st.switches++;
+  msg = (uintptr_t)goro_ctx_switch(&mp->g0, &gp->carrier->ctx, gp);
+  mp->curg = NULL;
+  goro_assert(gp->status == GORO_GRUNNING);
+
+  switch (msg) {
+    case SW_PARK:  /* stackful: commit the park, keep the carrier */
+      gp->status = GORO_GWAITING;
+      rt->st.stackful_parks++;
+      return 0;
+    case SW_GOSCHED:
+      gp->status = GORO_GRUNNABLE;
+      runq_put(rt, gp);
+      return 0;
+    case SW_RUN_END:
+      break;
+    default:
+      goro_throw("execute: bad message %lu from G %llu", (unsigned long)msg,
+                 (unsigned long long)gp->id);
+  }
+  /* The run ended on the carrier: it is free again. */
+  carrier_put(rt, gp->carrier);
+  gp->carrier = NULL;
+  rt->carriers_in_use--;
+  switch (gp->outcome) {
+    case GORO_RUN_PARKED:
+      gp->parking = 0;
+      gp->status = GORO_GWAITING;
+      rt->st.stackless_parks++;
+      break;
+    case GORO_RUN_YIELDED:
+      gp->status = GORO_GRUNNABLE;
+      runq_put(rt, gp);
+      break;
+    case GORO_RUN_DONE:
+      gp->status = GORO_GDEAD;
+      goro_waitq_wake_all(rt, &gp->waiters);
+      break;
+    default:
+      goro_throw("execute: G %llu ended a run without an outcome",
+                 (unsigned long long)gp->id);
+  }
+  return 0;
+}
+
+/* Sleep until `when` (0: no timer) or until another thread signals. */
+static void idle_wait(struct goro_rt *rt, double when) {
+  struct timespec ts;
+  pthread_mutex_lock(&rt->lock);
+  if (when > 0) {
+    ts.tv_sec = (time_t)when;
+    ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+    pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
+  }
+  pthread_mutex_unlock(&rt->lock);
+}
+
+int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
+                   double deadline) {
+  goro_assert(rt->p_owner == mp);
+  for (;;) {
+    struct goro_g *gp;
+    double next = 0;
+    int rc;
+
+    if (rt->abort) return GORO_SCHED_ABORT;
+    if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
+    if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
+    gp = runq_get(rt);
+    if (gp == NULL) {
+      if (until == NULL) return GORO_SCHED_IDLE;
+      if (next == 0) return GORO_SCHED_DEADLOCK;  /* nothing can wake anyone */
+      idle_wait(rt, deadline > 0 && deadline < next ? deadline : next);
+      continue;
+    }
+    rc = execute(rt, mp, gp);
+    if (rc == GORO_ENOMEM) return GORO_SCHED_NOMEM;
+    if (gp->status == GORO_GDEAD) {
+      int done = gp == until;
+      if (rt->hooks->dead) rt->hooks->dead(rt, gp);
+      g_free(rt, gp);
+      if (done) return GORO_SCHED_DONE;
+    }
+  }
+}
+
+void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
+  *out = rt->st;
+  out->gs = rt->ng;
+  out->runnable = rt->nrunnable;
+  out->carriers = (uint64_t)rt->carriers_in_use;
+  out->carriers_cached = (uint64_t)rt->ncarriers;
+  out->sleeping = (uint64_t)rt->ntimers;
+}

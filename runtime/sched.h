@@ -1,0 +1,225 @@
+/*
+** runtime/sched.h — G's, M's, the P, and the scheduling loop.
+**
+** The model, the states and their owners are in runtime/HACKING.md
+** ("The scheduler: G, M, P"). This layer knows nothing about Lua: the bridge
+** plugs in how a G's code is resumed (struct goro_hooks) and keeps its own
+** record per G in `ud`.
+**
+** Locks: rt->lock protects P ownership (rt->p_owner) and the wake condition.
+** Everything else in struct goro_rt marked "P" is touched only by the M
+** that owns the P.
+*/
+#ifndef GORO_RUNTIME_SCHED_H
+#define GORO_RUNTIME_SCHED_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../arch/ctx.h"
+#include "stack.h"
+
+struct goro_rt;
+struct goro_m;
+
+enum goro_gstatus {
+  GORO_GRUNNABLE = 1, /* on the run queue; owner: the P */
+  GORO_GRUNNING,      /* on an M; owner: that M */
+  GORO_GWAITING,      /* parked; owner: its waker (who holds the P) */
+  GORO_GSYSCALL,      /* in C through goro_cgocall; owner: its M */
+  GORO_GDEAD,         /* finished; freed right after the hooks saw it */
+};
+
+/* How a run of a G's code on a carrier ended (set by the resume hook). */
+enum goro_outcome {
+  GORO_RUN_PARKED = 1, /* stackless park: lua_yieldk after goro_park_prepare */
+  GORO_RUN_YIELDED,    /* gave up the P: goro.yield or a plain yield */
+  GORO_RUN_DONE,       /* the G's function returned or failed */
+};
+
+/* A G stack with a context that loops over G runs. */
+struct goro_carrier {
+  struct goro_stack *st;
+  goro_ctx ctx;
+  struct goro_carrier *next; /* P: cache link */
+};
+
+/* A G waiting in a queue (Go's sudog). Lives in the parked G's record, or
+** several per G for select; the waker fills `ok`/`index` before readying. */
+struct goro_waiter {
+  struct goro_g *g;
+  struct goro_waiter *next, *prev; /* P: queue links */
+  struct goro_waitq *q;            /* P: the queue it is on, or NULL */
+  int index;                       /* select: which case this waiter is */
+  int ok;                          /* set by the waker */
+  void *data;                      /* the bridge's, e.g. the value slot */
+};
+
+struct goro_waitq {
+  struct goro_waiter *head, *tail; /* P */
+};
+
+struct goro_g {
+  uint64_t id;                     /* immutable */
+  int status;                      /* see enum goro_gstatus */
+  int outcome;                     /* owner: the carrier running it */
+  int parking;                     /* owner: the G; stackless park coming */
+  const char *waitreason;          /* P: why it waits ("chan receive", ...) */
+  double waitsince;                /* P: monotonic seconds */
+  double when;                     /* P: wake time while in the timer heap */
+  int heapidx;                     /* P: index in the timer heap, or -1 */
+  int selected;                    /* P: select: index of the case that won */
+  struct goro_carrier *carrier;    /* P: while running or parked stackfully */
+  struct goro_g *schedlink;        /* P: run queue link */
+  struct goro_g *allnext, *allprev;/* P: all G's */
+  struct goro_waitq waiters;       /* P: G's waiting for this one to end */
+  void *ud;                        /* the bridge's record */
+};
+
+struct goro_m {
+  uint64_t id;
+  goro_ctx g0;                 /* owner only: the thread's own stack */
+  struct goro_g *curg;         /* owner only: the G running on it */
+  struct goro_rt *rt;          /* the runtime whose P it holds, or NULL */
+  int isextra;                 /* lent to a host thread (host machinery) */
+  volatile int ncgo;           /* cgocalls active on this M */
+  volatile int ncallback;      /* callbacks active on this M */
+  volatile int isExtraInC;     /* extra and no Lua frame live */
+};
+
+/* What the bridge plugs in. Each hook runs with the P held. */
+struct goro_hooks {
+  /* Runs on a carrier: resume gp's code until it parks, yields or ends, and
+  ** set gp->outcome. Must not let a Lua error escape. */
+  void (*resume)(struct goro_rt *rt, struct goro_g *gp);
+  /* gp has ended (status DEAD, waiters already readied); free its record.
+  ** The runtime frees gp itself right after. */
+  void (*dead)(struct goro_rt *rt, struct goro_g *gp);
+};
+
+struct goro_sched_stats {
+  uint64_t gs;              /* live G's */
+  uint64_t runnable;        /* on the run queue */
+  uint64_t carriers;        /* carriers attached to G's: G stacks in use */
+  uint64_t carriers_cached; /* idle carriers kept by the P */
+  uint64_t sleeping;        /* G's in the timer heap */
+  uint64_t stackless_parks, stackful_parks, switches;
+};
+
+struct goro_rt {
+  pthread_mutex_t lock;        /* protects p_owner and closing */
+  pthread_cond_t wake;         /* signalled when the P-owner should look again */
+  struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
+  int closing;                 /* lock: goro_rt_close has begun */
+
+  const struct goro_hooks *hooks; /* immutable */
+  void *ud;                       /* the bridge's */
+
+  /* The P's state (owner: the M in p_owner). */
+  struct goro_g *runhead, *runtail, *runnext;
+  uint64_t nrunnable;
+  int nextstreak;              /* consecutive runnext picks */
+  struct goro_g **timers;      /* min-heap on when */
+  int ntimers, timercap;
+  struct goro_g *allg;         /* all live G's */
+  uint64_t ng, nextgid;
+  struct goro_carrier *carriers;  /* idle cache */
+  int ncarriers, carriers_in_use;
+  int abort;                   /* the bridge asks the loop to stop */
+  struct goro_sched_stats st;
+};
+
+/* ---- runtime lifetime ----------------------------------------------------- */
+
+int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud);
+/* Frees every G record (calling hooks->dead) and the cached carriers.
+** Requires: the P is not held by any M, no G is running. */
+void goro_rt_destroy(struct goro_rt *rt);
+
+/* ---- M's and the P -------------------------------------------------------- */
+
+/* The M of the calling thread, or NULL. Not inlined: see HACKING.md (TLS). */
+struct goro_m *goro_m_self(void);
+/* Make `mp` the calling thread's M (NULL to unset); returns the previous. */
+struct goro_m *goro_m_set(struct goro_m *mp);
+void goro_m_init(struct goro_m *mp);
+
+/* Take the P for the calling thread's M, waiting while another M holds it.
+** Returns 0 or GORO_ECLOSED. */
+int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp);
+/* Give the P back. Requires: mp holds it. */
+void goro_p_release(struct goro_rt *rt, struct goro_m *mp);
+
+/* ---- G's ------------------------------------------------------------------ */
+
+/* A new runnable G (status RUNNABLE, at the tail of the run queue).
+** Requires: the P. NULL if out of memory. */
+struct goro_g *goro_g_new(struct goro_rt *rt, void *ud);
+
+/* End every G without running it again (goro.run is over, or the runtime
+** closes): each gets hooks->dead, then its record and carrier are freed.
+** Requires: the P, and no G running. */
+void goro_g_abandon_all(struct goro_rt *rt);
+
+/* Make a waiting G runnable. `next`: run it right after the current G
+** (Go's runnext), for hand-offs from the running G. Requires: the P. */
+void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next);
+
+/* Stackless park, step 1: mark the coming yield as a park. The caller then
+** returns lua_yieldk(...). Requires: gp is running. */
+void goro_park_prepare(struct goro_g *gp, const char *reason);
+
+/* Stackful park: switch to the scheduler; returns when gp is readied.
+** Requires: gp is running on a carrier. May park. */
+void goro_park(struct goro_g *gp, const char *reason);
+
+/* Stackful yield: back to the tail of the run queue. May park. */
+void goro_gosched(struct goro_g *gp);
+
+/* Put gp in the timer heap to be readied at `when` (monotonic seconds).
+** The caller then parks (either way). Requires: the P. */
+void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
+/* Take gp out of the timer heap if it is there. Requires: the P. */
+void goro_timer_del(struct goro_rt *rt, struct goro_g *gp);
+
+/* ---- wait queues ---------------------------------------------------------- */
+
+void goro_waitq_push(struct goro_waitq *q, struct goro_waiter *w);
+/* A waiter is claimable while its G has not been woken through another one
+** (select queues one waiter per case; the G's `selected` is -1 while it
+** waits). Claiming records which waiter won in gp->selected. */
+int goro_waiter_claim(struct goro_waiter *w);
+/* Pop the first claimable waiter of q, dropping stale ones; NULL if none. */
+struct goro_waiter *goro_waitq_claim(struct goro_waitq *q);
+struct goro_waiter *goro_waitq_pop(struct goro_waitq *q);
+void goro_waitq_remove(struct goro_waiter *w);  /* no-op if not queued */
+/* Empty q without waking anyone. */
+void goro_waitq_remove_all(struct goro_waitq *q);
+/* Claim and ready every waiter of q with ok = 1. Requires: the P. */
+void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q);
+
+/* ---- the loop ------------------------------------------------------------- */
+
+enum goro_sched_result {
+  GORO_SCHED_DONE = 1, /* `until` is dead */
+  GORO_SCHED_IDLE,     /* step mode: nothing ready now */
+  GORO_SCHED_BUDGET,   /* the deadline passed */
+  GORO_SCHED_DEADLOCK, /* run mode: nothing can ever run again */
+  GORO_SCHED_ABORT,    /* rt->abort was set */
+  GORO_SCHED_NOMEM,    /* no stack for a G */
+};
+
+/* Run G's on the calling M, which holds the P. With `until`, run until that
+** G is dead, sleeping for timers; without, run until nothing is ready. Either
+** way stop once the monotonic clock passes `deadline` (0: no deadline); a
+** G that never parks is not interrupted (no preemption yet). */
+int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
+                   double deadline);
+
+/* Monotonic seconds. */
+double goro_now(void);
+
+void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out);
+
+#endif

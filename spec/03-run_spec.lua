@@ -1,0 +1,135 @@
+-- goro.run: the main G, its results and errors, and repeated runs.
+local h = require "spec.helpers"
+local goro = h.goro
+
+describe("goro.run(f, ...)", function()
+  it("runs f as the main G and returns all its results", function()
+    local a, b, c = goro.run(function(x, y) return x + y, nil, "z" end, 1, 2)
+    assert.are.equal(3, a)
+    assert.is_nil(b)
+    assert.are.equal("z", c)
+  end)
+
+  it("runs f inside a goroutine", function()
+    local inside = goro.run(function() return goro.self() end)
+    assert.are.equal("goro.g", getmetatable(inside).__name)
+    assert.is_nil(goro.self(), "outside a run there is no current G")
+  end)
+
+  it("returns when f returns, abandoning G's still alive", function()
+    local r = goro.run(function()
+      goro.go(function() goro.chan():recv() end)
+      goro.go(function() goro.sleep(100) end)
+      goro.yield()
+      return goro.stats().gs
+    end)
+    assert.are.equal(3, r)
+    assert.are.equal(0, goro.stats().gs)
+    assert.are.equal(0, goro.stats().stacks)
+  end)
+
+  it("can be called again and again without leaking G's or stacks", function()
+    for i = 1, 50 do
+      assert.are.equal(i, goro.run(function()
+        local ch = goro.chan()
+        for _ = 1, 10 do goro.go(function() ch:send(1) end) end
+        goro.go(function() table.sort({3, 2, 1}, function(a, b)
+          goro.yield(); return a < b end) end)
+        for _ = 1, 10 do ch:recv() end
+        return i
+      end))
+    end
+    local s = goro.stats()
+    assert.are.equal(0, s.gs)
+    assert.are.equal(0, s.stacks)
+    assert.are.equal(0, s.ms)
+  end)
+
+  it("accepts an options table first", function()
+    assert.are.equal("ok", goro.run({stack_size = 2 * 1024 * 1024}, function()
+      return "ok" end))
+    assert.are.equal(2 * 1024 * 1024, goro.stats().stack_size)
+    goro.run({stack_size = 1024 * 1024}, function() end)
+  end)
+
+  it("rejects a stack size below the minimum", function()
+    assert.matches("stack_size must be at least", h.errmsg(goro.run,
+      {stack_size = 4096}, function() end))
+  end)
+
+  it("raises the main G's error with its id and traceback", function()
+    local err = h.errmsg(goro.run, function() error("boom") end)
+    assert.matches("^goroutine %d+: .*03%-run_spec.lua:%d+: boom", err)
+    assert.matches("stack traceback:", err)
+  end)
+
+  it("passes non-string error values through unchanged", function()
+    local obj = {}
+    local ok, err = pcall(goro.run, function() error(obj) end)
+    assert.is_false(ok)
+    assert.are.equal(obj, err)
+  end)
+
+  it("stops on an error in a G that nobody waits for", function()
+    local after = false
+    local err = h.errmsg(goro.run, function()
+      local g = goro.go(function() error("lost") end)
+      goro.sleep(0.01)
+      after = true
+    end)
+    assert.matches("^goroutine %d+: .*: lost", err)
+    assert.is_false(after, "the run stopped at the error")
+  end)
+
+  it("closes the main G's to-be-closed variables when another G fails", function()
+    local closed = false
+    local ok = pcall(goro.run, function()
+      local _ <close> = setmetatable({}, {__close = function() closed = true end})
+      goro.go(function() error("x") end)
+      goro.chan():recv()
+    end)
+    assert.is_false(ok)
+    assert.is_true(closed)
+  end)
+
+  it("reports a deadlock with a dump of every G", function()
+    local err = h.errmsg(goro.run, function()
+      local a, b = goro.chan(), goro.chan()
+      goro.go(function() a:recv() end)
+      b:recv()
+    end)
+    assert.matches("^all goroutines are asleep %- deadlock!", err)
+    assert.matches("goroutine %d+ %[chan receive, [%d.]+s%]", err)
+    assert.matches("created by goro.go at .*03%-run_spec.lua", err)
+    assert.matches("created by goro.run", err)
+  end)
+
+  it("does not call it a deadlock while a timer is pending", function()
+    assert.are.equal("woke", goro.run(function()
+      local ch = goro.chan()
+      goro.go(function() goro.sleep(0.02); ch:send("woke") end)
+      return ch:recv()
+    end))
+  end)
+
+  it("fails with a timeout and the dump when the run takes too long", function()
+    local err = h.errmsg(goro.run, {timeout = 0.05}, function()
+      goro.sleep(10)
+    end)
+    assert.matches("^goro.run: timed out after", err)
+    assert.matches("%[sleep, ", err)
+  end)
+
+  it("refuses to nest", function()
+    assert.matches("already running", h.errmsg(goro.run, function()
+      goro.run(function() end)
+    end))
+  end)
+
+  it("checks its arguments", function()
+    assert.matches("bad argument #1 to 'goro.run' %(function expected",
+      h.errmsg(goro.run, 42))
+    assert.matches("bad argument #2 to 'goro.run' %(function expected",
+      h.errmsg(goro.run, {}, nil))
+  end)
+end)

@@ -1,0 +1,123 @@
+-- goro.go, G handles, goro.self, goro.yield.
+local h = require "spec.helpers"
+local goro = h.goro
+
+describe("goro.go(f, ...)", function()
+  it("starts a G with its arguments and returns its handle", function()
+    local got = goro.run(function()
+      local ch = goro.chan()
+      local g = goro.go(function(a, b) ch:send(a .. b) end, "x", "y")
+      assert.are.equal("goro.g", getmetatable(g).__name)
+      return ch:recv()
+    end)
+    assert.are.equal("xy", got)
+  end)
+
+  it("gives every G a distinct increasing integer id", function()
+    local a, b, main = goro.run(function()
+      return goro.go(function() end).id, goro.go(function() end).id,
+        goro.self().id
+    end)
+    assert.are.equal("integer", math.type(a))
+    assert.is_true(b > a and a > main)
+  end)
+
+  it("queues a G made outside a run for the next run", function()
+    local ch = goro.chan(1)
+    goro.go(function() ch:send("early") end)
+    assert.are.equal("early", goro.run(function() return ch:recv() end))
+  end)
+
+  it("checks its argument", function()
+    assert.matches("bad argument #1 to 'goro.go' %(function expected",
+      h.errmsg(goro.go, "nope"))
+  end)
+end)
+
+describe("g:status()", function()
+  it("is runnable, running, waiting, then dead", function()
+    local seen = goro.run(function()
+      local ch = goro.chan()
+      local st = {}
+      local g
+      g = goro.go(function() st.inside = g:status(); ch:recv() end)
+      st.before = g:status()
+      goro.yield()
+      st.parked = g:status()
+      ch:send(1)
+      goro.yield()
+      st.after = g:status()
+      return st
+    end)
+    assert.are.same({before = "runnable", inside = "running",
+      parked = "waiting", after = "dead"}, seen)
+  end)
+end)
+
+describe("g:wait()", function()
+  it("blocks until the G ends and returns true and its results", function()
+    local r = {goro.run(function()
+      local g = goro.go(function(x) goro.sleep(0.01); return x, nil, x * 2 end, 21)
+      return g:wait()
+    end)}
+    assert.are.same({true, 21, nil, 42}, r)
+    assert.are.equal(4, select("#", table.unpack(r, 1, 4)))
+  end)
+
+  it("returns false and the error of a failed G", function()
+    local ok, err = goro.run(function()
+      return goro.go(function() error("bad", 0) end):wait()
+    end)
+    assert.is_false(ok)
+    assert.are.equal("bad", err)
+  end)
+
+  it("can be called by many G's and again after the end", function()
+    local r = goro.run(function()
+      local g = goro.go(function() goro.sleep(0.01); return "v" end)
+      local wg, n = goro.waitgroup(), 0
+      for _ = 1, 5 do
+        wg:add(1)
+        goro.go(function() local _, v = g:wait(); if v == "v" then n = n + 1 end; wg:done() end)
+      end
+      wg:wait()
+      local _, again = g:wait()
+      return n, again
+    end)
+    assert.are.equal(5, r)
+  end)
+
+  it("refuses to wait for itself", function()
+    assert.matches("cannot wait for itself", h.errmsg(goro.run, function()
+      goro.self():wait()
+    end))
+  end)
+end)
+
+describe("goro.yield()", function()
+  it("lets the other runnable G's run first, in FIFO order", function()
+    local log = goro.run(function()
+      local log = {}
+      for i = 1, 3 do goro.go(function() log[#log + 1] = i end) end
+      goro.yield()
+      log[#log + 1] = "main"
+      return table.concat(log, " ")
+    end)
+    assert.are.equal("1 2 3 main", log)
+  end)
+
+  it("treats a plain coroutine.yield at a G's top level the same way", function()
+    local log = goro.run(function()
+      local log = {}
+      goro.go(function() log[#log + 1] = "other" end)
+      coroutine.yield("dropped")
+      log[#log + 1] = "main"
+      return table.concat(log, " ")
+    end)
+    assert.are.equal("other main", log)
+  end)
+
+  it("raises outside a goroutine", function()
+    assert.matches("goro: yield called outside a goroutine", h.errmsg(goro.yield))
+  end)
+end)

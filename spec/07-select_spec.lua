@@ -1,0 +1,101 @@
+-- goro.select over channel cases, with and without goro.default.
+local h = require "spec.helpers"
+local goro = h.goro
+
+describe("goro.select(...)", function()
+  it("takes a ready receive and returns its position, value and ok", function()
+    local i, v, ok = goro.run(function()
+      local a, b = goro.chan(1), goro.chan(1)
+      b:send("bee")
+      return goro.select(a:case_recv(), b:case_recv())
+    end)
+    assert.are.same({2, "bee", true}, {i, v, ok})
+  end)
+
+  it("takes a ready send", function()
+    local i, got = goro.run(function()
+      local a = goro.chan(1)
+      local i = goro.select(goro.chan():case_recv(), a:case_send("x"))
+      return i, a:recv()
+    end)
+    assert.are.equal(2, i)
+    assert.are.equal("x", got)
+  end)
+
+  it("returns goro.default's position when nothing is ready", function()
+    local i = goro.run(function()
+      return goro.select(goro.chan():case_recv(), goro.default)
+    end)
+    assert.are.equal(2, i)
+    assert.are.equal(1, (goro.select(goro.default)))
+  end)
+
+  it("chooses uniformly at random among ready cases", function()
+    local counts = goro.run(function()
+      local a, b, c = goro.chan(1), goro.chan(1), goro.chan(1)
+      local counts = {0, 0, 0}
+      for _ = 1, 3000 do
+        a:send(1); b:send(2); c:send(3)
+        local i = goro.select(a:case_recv(), b:case_recv(), c:case_recv())
+        counts[i] = counts[i] + 1
+        for _, ch in ipairs({a, b, c}) do
+          goro.select(ch:case_recv(), goro.default)
+        end
+      end
+      return counts
+    end)
+    for i = 1, 3 do
+      assert.is_true(counts[i] > 800, "case " .. i .. " chosen " .. counts[i] .. " times")
+    end
+  end)
+
+  it("blocks until a case is ready, then leaves the other queues", function()
+    local i, v, left = goro.run(function()
+      local a, b = goro.chan(), goro.chan()
+      goro.go(function() goro.sleep(0.01); b:send("late") end)
+      local i, v = goro.select(a:case_recv(), b:case_recv())
+      -- a must no longer hold our waiter: a send on it must block
+      local j = goro.select(a:case_send(1), goro.default)
+      return i, v, j
+    end)
+    assert.are.same({2, "late", 2}, {i, v, left})
+  end)
+
+  it("is woken by a receiver for its send case", function()
+    local i, got = goro.run(function()
+      local a = goro.chan()
+      local g = goro.go(function() goro.sleep(0.01); return a:recv() end)
+      local i = goro.select(goro.chan():case_recv(), a:case_send("to you"))
+      local _, got = g:wait()
+      return i, got
+    end)
+    assert.are.equal(2, i)
+    assert.are.equal("to you", got)
+  end)
+
+  it("reports a closed channel's receive as nil, false", function()
+    local i, v, ok = goro.run(function()
+      local a = goro.chan()
+      goro.go(function() goro.sleep(0.01); a:close() end)
+      return goro.select(a:case_recv())
+    end)
+    assert.are.same({1, nil, false}, {i, v, ok})
+  end)
+
+  it("raises when its send case meets a closed channel", function()
+    local ch = goro.chan()
+    ch:close()
+    assert.matches("send on closed channel", h.errmsg(goro.select, ch:case_send(1)))
+  end)
+
+  it("with no cases blocks forever, as in Go", function()
+    assert.matches("deadlock", h.errmsg(goro.run, function() goro.select() end))
+  end)
+
+  it("rejects bad cases and a second default", function()
+    assert.matches("bad argument #1 to 'goro.select' %(select case expected",
+      h.errmsg(goro.select, 42))
+    assert.matches("more than one default",
+      h.errmsg(goro.select, goro.default, goro.default))
+  end)
+end)

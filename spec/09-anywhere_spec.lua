@@ -1,0 +1,156 @@
+-- A G can block anywhere: under C frames, in metamethods, in nested
+-- coroutines, in required modules. Stackless when it can yield, stackful
+-- when it cannot.
+local h = require "spec.helpers"
+local goro = h.goro
+
+-- An "oracle" G answering questions over a channel: blocking round trips.
+local function oracle()
+  local q = goro.chan()
+  goro.go(function()
+    for job in q:iter() do job.reply:send(job.f(table.unpack(job))) end
+  end)
+  return function(f, ...)
+    local reply = goro.chan()
+    q:send({reply = reply, f = f, ...})
+    return reply:recv()
+  end, q
+end
+
+describe("a G blocks", function()
+  it("inside a table.sort comparator", function()
+    local sorted, parks = goro.run(function()
+      local ask, q = oracle()
+      local t = {5, 1, 4, 2, 3, 9, 7, 8, 6}
+      table.sort(t, function(a, b) return ask(function(x, y) return x < y end, a, b) end)
+      q:close()
+      return table.concat(t, ","), goro.stats().stackful_parks
+    end)
+    assert.are.equal("1,2,3,4,5,6,7,8,9", sorted)
+    assert.is_true(parks > 0, "the comparator parked stackfully")
+  end)
+
+  it("inside a string.gsub replacement function", function()
+    local s = goro.run(function()
+      local ask, q = oracle()
+      local s = ("abc"):gsub("%a", function(c) return ask(string.upper, c) end)
+      q:close()
+      return s
+    end)
+    assert.are.equal("ABC", s)
+  end)
+
+  it("inside __index, __lt and __call metamethods reached from C", function()
+    local r = goro.run(function()
+      local ch = goro.chan()
+      goro.go(function() while true do ch:send(42) end end)
+      local mt = {
+        __index = function() return ch:recv() end,
+        __lt = function() return ch:recv() == 42 end,
+        __call = function() return ch:recv() end,
+      }
+      local a, b = setmetatable({}, mt), setmetatable({}, mt)
+      return {rawlen({}) + a.x, a < b, a(), (select(2, pcall(a)))}
+    end)
+    assert.are.same({42, true, 42, 42}, r)
+  end)
+
+  it("inside pcall and xpcall, which still catch an error raised after waking", function()
+    local r = goro.run(function()
+      local ch = goro.chan(1)
+      local ok1, e1 = pcall(function() goro.sleep(0.001); error("one", 0) end)
+      local ok2, e2 = xpcall(function() ch:send(1); goro.sleep(0.001); error("two", 0) end,
+        function(m) return "handled " .. m end)
+      -- inside a non-yieldable pcall (under a C frame): stackful, then error
+      local ok3, e3
+      table.sort({2, 1}, function(a, b)
+        ok3, e3 = pcall(function() goro.sleep(0.001); error("three", 0) end)
+        return a < b
+      end)
+      return {ok1, e1, ok2, e2, ok3, e3}
+    end)
+    assert.are.same({false, "one", false, "handled two", false, "three"}, r)
+  end)
+
+  it("inside a coroutine.wrap iterator body; the iterator keeps its meaning", function()
+    local r = goro.run(function()
+      local ch = goro.chan()
+      goro.go(function() for i = 1, 3 do ch:send(i * 10) end end)
+      local out = {}
+      for v in coroutine.wrap(function()
+        for _ = 1, 3 do coroutine.yield(ch:recv()) end
+      end) do out[#out + 1] = v end
+      return out
+    end)
+    assert.are.same({10, 20, 30}, r)
+  end)
+
+  it("inside a nested coroutine.resume; the whole G parks", function()
+    local r = goro.run(function()
+      local log = {}
+      local co = coroutine.create(function(a)
+        goro.sleep(0.005)
+        local b = coroutine.yield(a + 1)
+        goro.sleep(0.005)
+        return b * 2
+      end)
+      goro.go(function() log[#log + 1] = "other ran while nested slept" end)
+      local ok1, v1 = coroutine.resume(co, 1)
+      local ok2, v2 = coroutine.resume(co, 21)
+      return {ok1, v1, ok2, v2, coroutine.status(co), log[1]}
+    end)
+    assert.are.same({true, 2, true, 42, "dead", "other ran while nested slept"}, r)
+  end)
+
+  it("in a module's top-level code run by require", function()
+    local name = "goro_spec_blocking_module"
+    package.preload[name] = function()
+      goro.sleep(0.001)
+      return {loaded = true}
+    end
+    local m = goro.run(function() return require(name) end)
+    package.loaded[name], package.preload[name] = nil, nil
+    assert.is_true(m.loaded)
+  end)
+
+  it("stacklessly at Lua level: a parked G holds no C stack", function()
+    local stacks, parks = goro.run(function()
+      local ch = goro.chan()
+      for _ = 1, 100 do goro.go(function() ch:recv() end) end
+      goro.yield()
+      local s = goro.stats()
+      for _ = 1, 100 do ch:send(1) end
+      return s.stacks, s.stackless_parks
+    end)
+    assert.are.equal(1, stacks, "only the running main G holds a stack")
+    assert.is_true(parks >= 100)
+  end)
+
+  it("never inside a __gc finalizer: it raises instead", function()
+    local err = goro.run(function()
+      local msg
+      setmetatable({}, {__gc = function()
+        msg = select(2, pcall(goro.sleep, 0.01))
+      end})
+      collectgarbage()
+      collectgarbage()
+      return msg
+    end)
+    assert.matches("goro: sleep would block inside a __gc finalizer", err)
+  end)
+end)
+
+describe("plain coroutines inside a G", function()
+  it("behave exactly as in stock Lua", function()
+    local r = goro.run(function()
+      local co = coroutine.wrap(function(...)
+        local x = coroutine.yield(...)
+        local ok, err = pcall(coroutine.yield, x * 2)
+        return "end", ok, err
+      end)
+      return {co(1, 2), co(5), co("again")}
+    end)
+    assert.are.same({1, 10, "end"}, {r[1], r[2], r[3]})
+    assert.is_false(coroutine.isyieldable())
+  end)
+end)

@@ -1,0 +1,25 @@
+-- Shared by the specs: the module, and small helpers for running G's.
+local goro = require "goro"
+
+local helpers = { goro = goro }
+
+-- Run f as the main G and return its results (errors propagate).
+function helpers.run(f, ...)
+  return goro.run(f, ...)
+end
+
+-- The message of the error f raises (nil if it does not raise).
+function helpers.errmsg(f, ...)
+  local ok, err = pcall(f, ...)
+  if ok then return nil end
+  return tostring(err)
+end
+
+-- Collect all values received from ch until it is closed.
+function helpers.drain(ch)
+  local out = {}
+  for v in ch:iter() do out[#out + 1] = v end
+  return out
+end
+
+return helpers

@@ -1,0 +1,105 @@
+/*
+** vm_bridge/bridge.h — private to vm_bridge/: the Lua side of the runtime.
+**
+** One struct goro_runtime per Lua universe, kept in the registry (a full
+** userdata under a light-userdata key, whose __gc closes it). Each G has a
+** handle, a full userdata of type "goro.g" (struct bg), with two user
+** values: 1 = its Lua thread, 2 = its mailbox (a table of pre-made slots).
+** A registry table ("gs") anchors the handle of every live G, keyed by
+** the handle's address (light userdata), so a waker can reach a parked G's
+** mailbox with lua_rawgetp, which never allocates and so never raises.
+*/
+#ifndef GORO_VM_BRIDGE_H
+#define GORO_VM_BRIDGE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../runtime/sched.h"
+#include "goro.h"
+
+#define GORO_G_MT "goro.g"
+#define GORO_CHAN_MT "goro.chan"
+#define GORO_CASE_MT "goro.case"
+#define GORO_MUTEX_MT "goro.mutex"
+#define GORO_WG_MT "goro.waitgroup"
+
+struct goro_runtime {
+  struct goro_rt rt;
+  lua_State *L;           /* the universe's main thread */
+  int running;            /* inside goro.run */
+  int closed;             /* goro_close ran (or the state is closing) */
+  int hostmode;           /* goro_open ran: the P is taken per call */
+  struct bg *failed;      /* the G whose unwaited error stops the run */
+  int failed_ref;         /* registry ref anchoring failed's handle */
+  uint64_t rng;           /* select's random order */
+};
+
+/* A G's handle (userdata "goro.g"). */
+struct bg {
+  struct goro_g *g;       /* NULL once the G has ended */
+  struct goro_runtime *R;
+  uint64_t id;
+  lua_State *L;           /* its thread (user value 1) */
+  int nargs;              /* values to pass to the next resume */
+  int done, failed;       /* it ended; with an error */
+  int waited;             /* someone was waiting when it ended */
+  int ismain;             /* made by goro.run */
+  int nres;               /* results (or the error) left on L's stack */
+  struct goro_waiter w;   /* its waiter for single-queue parks */
+  struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
+  int nsel;
+  char where[96];         /* where it was created: "file:line:" */
+};
+
+/* Value slots: nil travels as this sentinel. */
+extern char goro_nilbox;
+#define goro_pushbox(L, idx)                                              \
+  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &goro_nilbox)      \
+                         : lua_pushvalue((L), (idx)))
+/* Replace the boxed value on top of L with what it stands for. */
+void goro_unbox(lua_State *L);
+
+/* The registry key (light userdata) of the runtime userdata. */
+const void *goro_rt_key(void);
+
+/* The runtime of L's universe, made on first use. */
+struct goro_runtime *goro_rt_get(lua_State *L);
+
+/* The running G's handle if L runs inside one, else NULL. */
+struct bg *goro_bg_current(lua_State *L);
+
+/* The running G's handle; a Lua error naming `fname` if L is outside any G
+** or inside a __gc finalizer. For operations about to block. */
+struct bg *goro_bg_block(lua_State *L, const char *fname);
+
+/* Park the running G (stackless if it can yield, stackful otherwise), then
+** continue with k(L, LUA_OK, ctx) once readied. Its waiters must be queued.
+** May park. */
+int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
+                 lua_KContext ctx, lua_KFunction k);
+
+/* Push the handle of a live G (anchored in "goro.gs"). Never raises. */
+void goro_bg_push(lua_State *L, struct bg *b);
+
+/* Make b's mailbox hold at least n slots (on b's own, running L). */
+void goro_bg_mailbox(lua_State *L, struct bg *b, int n);
+/* Store the value at idx into slot i of b's mailbox. Never raises: the slot
+** exists. */
+void goro_bg_mail(lua_State *L, struct bg *b, int i, int idx);
+/* Push slot i of b's mailbox (unboxed). Never raises. */
+void goro_bg_getmail(lua_State *L, struct bg *b, int i);
+
+/* Register the types of each file (called by luaopen_goro_core). */
+void goro_open_g(lua_State *L);
+void goro_open_chan(lua_State *L);
+void goro_open_sync(lua_State *L);
+/* Push goro.default, the case that makes select never block. */
+void goro_push_default(lua_State *L);
+
+/* Functions each file adds to the module table on top of the stack. */
+extern const luaL_Reg goro_g_funcs[];
+extern const luaL_Reg goro_chan_funcs[];
+extern const luaL_Reg goro_sync_funcs[];
+
+#endif

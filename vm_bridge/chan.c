@@ -1,0 +1,414 @@
+/*
+** vm_bridge/chan.c — channels and select (userdata "goro.chan").
+**
+** Go's semantics: an unbuffered channel is a rendezvous, a buffered one a
+** FIFO of `cap` values; receiving from a closed and drained channel gives
+** nil, false; sending on a closed channel and closing twice raise.
+**
+** A channel is a userdata with one user value: its buffer, a table of `cap`
+** slots made (filled with false) when the channel is made, so that putting
+** a value never allocates. Waiting G's sit in recvq/sendq (runtime wait
+** queues). A blocked sender leaves its value in its own mailbox slot; a
+** receiver that finds it takes it from there and readies the sender; a
+** sender that finds a blocked receiver writes into the receiver's slot.
+** Every operation runs with the P held, so nothing here needs a lock.
+*/
+#include <stdlib.h>
+
+#include "../runtime/errors.h"
+#include "bridge.h"
+
+#define CHAN_MAXCAP ((lua_Integer)1 << 24)
+
+struct chan {
+  lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
+  int closed;
+  struct goro_waitq recvq, sendq;
+};
+
+enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
+
+#define R_OF(L) ((struct goro_runtime *)lua_touserdata((L), lua_upvalueindex(1)))
+
+static struct chan *checkchan(lua_State *L, int i) {
+  return luaL_checkudata(L, i, GORO_CHAN_MT);
+}
+
+/* Put the value at vi at the tail of c's buffer (c at ci). Never raises. */
+static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
+  vi = lua_absindex(L, vi);
+  lua_getiuservalue(L, ci, 1);
+  goro_pushbox(L, vi);
+  lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
+  lua_pop(L, 1);
+  c->count++;
+}
+
+/* Push the value at the head of c's buffer and drop it from there. */
+static void buf_take(lua_State *L, struct chan *c, int ci) {
+  lua_Integer slot = c->head + 1;
+  lua_getiuservalue(L, ci, 1);
+  lua_rawgeti(L, -1, slot);
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, -3, slot);  /* let the value be collected */
+  lua_remove(L, -2);
+  goro_unbox(L);
+  c->head = (c->head + 1) % c->cap;
+  c->count--;
+}
+
+/* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
+** channel. */
+static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
+                    int ci, int vi) {
+  struct goro_waiter *w;
+  if (c->closed) return luaL_error(L, "send on closed channel");
+  if ((w = goro_waitq_claim(&c->recvq)) != NULL) {
+    goro_bg_mail(L, w->g->ud, w->index, vi);
+    w->ok = 1;
+    goro_ready(&R->rt, w->g, 1);
+    return 1;
+  }
+  if (c->count < c->cap) {
+    buf_put(L, c, ci, vi);
+    return 1;
+  }
+  return 0;
+}
+
+/* Receive without blocking: pushes v, ok and returns 1, or returns 0. */
+static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
+                    int ci) {
+  struct goro_waiter *w;
+  if ((w = goro_waitq_claim(&c->sendq)) != NULL) {
+    struct bg *s = w->g->ud;
+    if (c->cap == 0) {
+      goro_bg_getmail(L, s, w->index);
+    } else {  /* full buffer: take the head, the sender's value joins the tail */
+      buf_take(L, c, ci);
+      goro_bg_getmail(L, s, w->index);
+      buf_put(L, c, ci, -1);
+      lua_pop(L, 1);
+    }
+    w->ok = 1;
+    goro_ready(&R->rt, w->g, 1);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (c->count > 0) {
+    buf_take(L, c, ci);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  if (c->closed) {
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  return 0;
+}
+
+/* ---- goro.chan, send, recv, close ------------------------------------------ */
+
+static int l_chan(lua_State *L) {
+  lua_Integer cap = luaL_optinteger(L, 1, 0);
+  struct chan *c;
+  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
+  c = lua_newuserdatauv(L, sizeof *c, 1);
+  c->cap = cap;
+  c->count = c->head = 0;
+  c->closed = 0;
+  c->recvq.head = c->recvq.tail = NULL;
+  c->sendq.head = c->sendq.tail = NULL;
+  lua_createtable(L, (int)cap, 0);
+  for (lua_Integer i = 1; i <= cap; i++) {
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, -2, i);
+  }
+  lua_setiuservalue(L, -2, 1);
+  luaL_setmetatable(L, GORO_CHAN_MT);
+  return 1;
+}
+
+static int send_k(lua_State *L, int status, lua_KContext ctx) {
+  struct bg *b = goro_bg_current(L);
+  (void)status;
+  (void)ctx;
+  lua_pushboolean(L, 0);
+  goro_bg_mail(L, b, 1, -1);  /* drop our reference to the value */
+  lua_pop(L, 1);
+  if (!b->w.ok) return luaL_error(L, "send on closed channel");
+  return 0;
+}
+
+static int ch_send(lua_State *L) {
+  struct goro_runtime *R = R_OF(L);
+  struct chan *c = checkchan(L, 1);
+  struct bg *b;
+  luaL_checkany(L, 2);
+  lua_settop(L, 2);
+  if (try_send(L, R, c, 1, 2)) return 0;
+  b = goro_bg_block(L, "send");
+  goro_bg_mail(L, b, 1, 2);
+  goro_waitq_push(&c->sendq, &b->w);
+  return goro_bg_park(L, b, "chan send", 0, send_k);
+}
+
+static int recv_k(lua_State *L, int status, lua_KContext ctx) {
+  struct bg *b = goro_bg_current(L);
+  (void)status;
+  (void)ctx;
+  if (b->w.ok) {
+    goro_bg_getmail(L, b, 1);
+    lua_pushboolean(L, 0);
+    goro_bg_mail(L, b, 1, -1);
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+  } else {  /* woken by close */
+    lua_pushnil(L);
+    lua_pushboolean(L, 0);
+  }
+  return 2;
+}
+
+static int ch_recv(lua_State *L) {
+  struct goro_runtime *R = R_OF(L);
+  struct chan *c = checkchan(L, 1);
+  struct bg *b;
+  lua_settop(L, 1);
+  if (try_recv(L, R, c, 1)) return 2;
+  b = goro_bg_block(L, "recv");
+  goro_waitq_push(&c->recvq, &b->w);
+  return goro_bg_park(L, b, "chan receive", 0, recv_k);
+}
+
+static int ch_close(lua_State *L) {
+  struct goro_runtime *R = R_OF(L);
+  struct chan *c = checkchan(L, 1);
+  struct goro_waiter *w;
+  if (c->closed) return luaL_error(L, "close of closed channel");
+  c->closed = 1;
+  while ((w = goro_waitq_claim(&c->recvq)) != NULL) {  /* nil, false */
+    w->ok = 0;
+    goro_ready(&R->rt, w->g, 0);
+  }
+  while ((w = goro_waitq_claim(&c->sendq)) != NULL) {  /* they raise */
+    w->ok = 0;
+    goro_ready(&R->rt, w->g, 0);
+  }
+  return 0;
+}
+
+static int ch_len(lua_State *L) {
+  lua_pushinteger(L, checkchan(L, 1)->count);
+  return 1;
+}
+
+static int ch_cap(lua_State *L) {
+  lua_pushinteger(L, checkchan(L, 1)->cap);
+  return 1;
+}
+
+static int ch_tostring(lua_State *L) {
+  struct chan *c = checkchan(L, 1);
+  lua_pushfstring(L, "goro.chan(%I/%I%s): %p", c->count, c->cap,
+                  c->closed ? ", closed" : "", (void *)c);
+  return 1;
+}
+
+/* ---- select ------------------------------------------------------------------ */
+
+/* A case is a table {chan, kind, value} with metatable "goro.case". */
+static int make_case(lua_State *L, int kind) {
+  checkchan(L, 1);
+  lua_createtable(L, 3, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_pushinteger(L, kind);
+  lua_rawseti(L, -2, 2);
+  if (kind == CASE_SEND) {
+    luaL_checkany(L, 2);
+    lua_pushvalue(L, 2);
+    lua_rawseti(L, -2, 3);
+  }
+  luaL_setmetatable(L, GORO_CASE_MT);
+  return 1;
+}
+
+static int ch_case_recv(lua_State *L) { return make_case(L, CASE_RECV); }
+static int ch_case_send(lua_State *L) { return make_case(L, CASE_SEND); }
+
+/* The kind of the case at i; pushes nothing. */
+static int case_kind(lua_State *L, int i) {
+  int kind;
+  if (!lua_istable(L, i) || !lua_getmetatable(L, i))
+    return luaL_typeerror(L, i, "select case");
+  luaL_getmetatable(L, GORO_CASE_MT);
+  if (!lua_rawequal(L, -1, -2)) return luaL_typeerror(L, i, "select case");
+  lua_pop(L, 2);
+  lua_rawgeti(L, i, 2);
+  kind = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  return kind;
+}
+
+/* Push the channel of case i; returns it. */
+static struct chan *case_chan(lua_State *L, int i) {
+  lua_rawgeti(L, i, 1);
+  return lua_touserdata(L, -1);
+}
+
+static uint64_t rng_next(struct goro_runtime *R) {
+  uint64_t x = R->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return R->rng = x;
+}
+
+static int select_k(lua_State *L, int status, lua_KContext ctx) {
+  struct bg *b = goro_bg_current(L);
+  int i = b->g->selected, kind;
+  struct goro_waiter *w = NULL;
+  (void)status;
+  (void)ctx;
+  for (int j = 0; j < b->nsel; j++) {  /* leave every other queue */
+    if (b->sel[j].index == i) w = &b->sel[j];
+    goro_waitq_remove(&b->sel[j]);
+  }
+  if (w == NULL) return luaL_error(L, "goro: select woke without a case");
+  kind = case_kind(L, i);
+  lua_pushinteger(L, i);
+  if (kind == CASE_RECV) {
+    if (w->ok) {
+      goro_bg_getmail(L, b, i);
+      lua_pushboolean(L, 1);
+    } else {
+      lua_pushnil(L);
+      lua_pushboolean(L, 0);
+    }
+  }
+  if (!w->ok && kind == CASE_SEND) {
+    free(b->sel);
+    b->sel = NULL;
+    b->nsel = 0;
+    return luaL_error(L, "send on closed channel");
+  }
+  free(b->sel);
+  b->sel = NULL;
+  b->nsel = 0;
+  return kind == CASE_RECV ? 3 : 1;
+}
+
+/*
+** goro.select(case, ...) -> i, v, ok. Takes one ready case, chosen uniformly
+** at random among the ready ones; with goro.default among the cases it never
+** blocks. With no case at all it blocks forever, as Go's empty select does.
+*/
+static int l_select(lua_State *L) {
+  struct goro_runtime *R = R_OF(L);
+  int n = lua_gettop(L), dflt = 0, *order, nord = 0;
+  struct bg *b;
+
+  for (int i = 1; i <= n; i++) {
+    if (case_kind(L, i) == CASE_DEFAULT) {
+      if (dflt) return luaL_argerror(L, i, "more than one default case");
+      dflt = i;
+    }
+  }
+  order = lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
+  for (int i = 1; i <= n; i++) {  /* a random order: Fisher-Yates */
+    if (i == dflt) continue;
+    int j = (int)(rng_next(R) % (uint64_t)(nord + 1));
+    order[nord] = order[j];
+    order[j] = i;
+    nord++;
+  }
+  for (int k = 0; k < nord; k++) {
+    int i = order[k], kind = case_kind(L, i);
+    int ci = lua_gettop(L) + 1;
+    struct chan *c = case_chan(L, i);
+    if (kind == CASE_RECV) {
+      if (try_recv(L, R, c, ci)) {
+        lua_pushinteger(L, i);
+        lua_insert(L, -3);
+        return 3;
+      }
+    } else {
+      lua_rawgeti(L, i, 3);
+      if (try_send(L, R, c, ci, -1)) {
+        lua_pushinteger(L, i);
+        return 1;
+      }
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  if (dflt) {
+    lua_pushinteger(L, dflt);
+    return 1;
+  }
+
+  b = goro_bg_block(L, "select");
+  goro_bg_mailbox(L, b, n);
+  b->sel = calloc((size_t)(n > 0 ? n : 1), sizeof *b->sel);
+  if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
+  for (int i = 1; i <= n; i++) {
+    struct goro_waiter *w = &b->sel[b->nsel++];
+    struct chan *c;
+    int kind = case_kind(L, i);
+    w->g = b->g;
+    w->index = i;
+    c = case_chan(L, i);
+    lua_pop(L, 1);
+    if (kind == CASE_RECV) {
+      goro_waitq_push(&c->recvq, w);
+    } else {
+      lua_rawgeti(L, i, 3);
+      goro_bg_mail(L, b, i, -1);
+      lua_pop(L, 1);
+      goro_waitq_push(&c->sendq, w);
+    }
+  }
+  lua_settop(L, n);
+  return goro_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
+}
+
+/* ---- registration ------------------------------------------------------------- */
+
+static const luaL_Reg chan_methods[] = {
+    {"send", ch_send},
+    {"recv", ch_recv},
+    {"close", ch_close},
+    {"cap", ch_cap},
+    {"case_recv", ch_case_recv},
+    {"case_send", ch_case_send},
+    {"__len", ch_len},
+    {"__tostring", ch_tostring},
+    {NULL, NULL},
+};
+
+const luaL_Reg goro_chan_funcs[] = {
+    {"chan", l_chan},
+    {"select", l_select},
+    {NULL, NULL},
+};
+
+/* Expects the runtime userdata on top (the methods' upvalue). */
+void goro_open_chan(lua_State *L) {
+  luaL_newmetatable(L, GORO_CHAN_MT);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, chan_methods, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, GORO_CASE_MT);
+  lua_pop(L, 1);
+}
+
+void goro_push_default(lua_State *L) {
+  lua_createtable(L, 3, 0);
+  lua_pushinteger(L, CASE_DEFAULT);
+  lua_rawseti(L, -2, 2);
+  luaL_setmetatable(L, GORO_CASE_MT);
+}

@@ -1,0 +1,557 @@
+/*
+** vm_bridge/g.c — goroutines from Lua: goro.run, goro.go, G handles, yield,
+** sleep, introspection, and the hooks through which the scheduler runs a
+** G's Lua code.
+**
+** Who touches a lua_State: the running G touches its own thread; wakers
+** write only into pre-made mailbox slots through non-raising calls; the
+** scheduler side (hooks) uses only lua_resume (protected) and non-raising
+** table operations. Anything that may raise on the scheduler side runs
+** after the loop has returned, or inside lua_pcall.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../arch/ctx.h"
+#include "../runtime/errors.h"
+#include "bridge.h"
+
+char goro_nilbox;
+static char rt_key, gs_key;  /* registry keys (light userdata) */
+
+const void *goro_rt_key(void) { return &rt_key; }
+
+void goro_unbox(lua_State *L) {
+  if (lua_touserdata(L, -1) == &goro_nilbox) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
+
+/* ---- the runtime of a universe -------------------------------------------- */
+
+static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
+static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
+static const struct goro_hooks hooks = {hook_resume, hook_dead};
+
+static int rt_gc(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, 1);
+  if (R->rt.hooks == NULL || R->closed == 2) return 0;
+  R->closed = 2;  /* the state is closing: hooks must not touch Lua */
+  goro_rt_destroy(&R->rt);
+  return 0;
+}
+
+struct goro_runtime *goro_rt_get(lua_State *L) {
+  struct goro_runtime *R;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key) == LUA_TUSERDATA) {
+    R = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return R;
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);  /* "goro.gs": live G handles */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
+  R = lua_newuserdatauv(L, sizeof *R, 1);  /* uv 1: the failed G's handle */
+  memset(R, 0, sizeof *R);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, rt_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  if (goro_rt_init(&R->rt, &hooks, R) != 0) {
+    R->rt.hooks = NULL;
+    luaL_error(L, "goro: %s", goro_strerror(GORO_ENOMEM));
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  R->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  R->rng = (uint64_t)(uintptr_t)R ^ (uint64_t)(goro_now() * 1e9) ^
+           0x9e3779b97f4a7c15ull;
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
+  return R;
+}
+
+/* ---- G handles ------------------------------------------------------------ */
+
+struct bg *goro_bg_current(lua_State *L) {
+  struct goro_m *mp = goro_m_self();
+  (void)L;
+  if (mp == NULL || mp->curg == NULL) return NULL;
+  return mp->curg->ud;
+}
+
+struct bg *goro_bg_block(lua_State *L, const char *fname) {
+  struct bg *b = goro_bg_current(L);
+  if (b == NULL)
+    luaL_error(L, "goro: %s called outside a goroutine", fname);
+  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)
+    luaL_error(L, "goro: %s would block inside a __gc finalizer", fname);
+  if (goro_xrec_self()->depth > 0)
+    luaL_error(L, "goro: %s would block on a borrowed stack (call_on_stack)",
+               fname);
+  b->g->selected = -1;
+  b->w.g = b->g;
+  b->w.ok = 0;
+  b->w.index = 1;
+  return b;
+}
+
+int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
+                 lua_KContext ctx, lua_KFunction k) {
+  if (L == b->L && lua_isyieldable(L)) {
+    goro_park_prepare(b->g, reason);
+    return lua_yieldk(L, 0, ctx, k);
+  }
+  goro_park(b->g, reason);
+  return k(L, LUA_OK, ctx);
+}
+
+void goro_bg_push(lua_State *L, struct bg *b) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  lua_rawgetp(L, -1, b);
+  lua_remove(L, -2);
+}
+
+void goro_bg_mailbox(lua_State *L, struct bg *b, int n) {
+  goro_bg_push(L, b);
+  lua_getiuservalue(L, -1, 2);
+  if ((int)lua_rawlen(L, -1) < n) {
+    for (int i = (int)lua_rawlen(L, -1) + 1; i <= n; i++) {
+      lua_pushboolean(L, 0);
+      lua_rawseti(L, -2, i);
+    }
+  }
+  lua_pop(L, 2);
+}
+
+void goro_bg_mail(lua_State *L, struct bg *b, int i, int idx) {
+  idx = lua_absindex(L, idx);
+  goro_bg_push(L, b);
+  lua_getiuservalue(L, -1, 2);
+  goro_pushbox(L, idx);
+  lua_rawseti(L, -2, i);  /* the slot exists: no allocation */
+  lua_pop(L, 2);
+}
+
+void goro_bg_getmail(lua_State *L, struct bg *b, int i) {
+  goro_bg_push(L, b);
+  lua_getiuservalue(L, -1, 2);
+  lua_rawgeti(L, -1, i);
+  goro_unbox(L);
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+/* Make a G running fn (at index fidx) with the nargs values after it. Leaves
+** the handle on the stack. Raises only before the G exists. */
+static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
+                        int nargs) {
+  struct bg *b;
+  lua_State *T;
+  const char *where;
+
+  b = lua_newuserdatauv(L, sizeof *b, 2);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, GORO_G_MT);
+  T = lua_newthread(L);
+  lua_setiuservalue(L, -2, 1);
+  lua_createtable(L, 1, 0);  /* the mailbox, one slot to start */
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, -2, 1);
+  lua_setiuservalue(L, -2, 2);
+  luaL_where(L, 1);
+  where = lua_tostring(L, -1);
+  strncpy(b->where, where, sizeof b->where - 1);
+  lua_pop(L, 1);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);  /* anchor it */
+  lua_pushvalue(L, -2);
+  lua_rawsetp(L, -2, b);
+  lua_pop(L, 1);
+  for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
+  lua_xmove(L, T, nargs + 1);
+  b->R = R;
+  b->L = T;
+  b->nargs = nargs;
+  b->g = goro_g_new(&R->rt, b);
+  if (b->g == NULL) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, b);
+    lua_pop(L, 1);
+    luaL_error(L, "goro.go: %s", goro_strerror(GORO_ENOMEM));
+  }
+  b->id = b->g->id;
+  return b;
+}
+
+/* ---- hooks: the scheduler side -------------------------------------------- */
+
+/* On a carrier: run the G's Lua code until it parks, yields or ends. */
+static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
+  struct bg *b = gp->ud;
+  int nres, nargs = b->nargs, st;
+  (void)rt;
+  b->nargs = 0;
+  st = lua_resume(b->L, NULL, nargs, &nres);
+  if (st == LUA_YIELD) {
+    if (gp->parking) {
+      gp->outcome = GORO_RUN_PARKED;
+    } else {  /* goro.yield(), or a plain coroutine.yield at top level */
+      lua_pop(b->L, nres);
+      gp->outcome = GORO_RUN_YIELDED;
+    }
+    return;
+  }
+  b->done = 1;
+  b->failed = st != LUA_OK;
+  b->nres = b->failed ? 1 : nres;
+  b->waited = gp->waiters.head != NULL;
+  gp->outcome = GORO_RUN_DONE;
+}
+
+static void drop_waiters(struct bg *b) {
+  goro_waitq_remove(&b->w);
+  for (int i = 0; i < b->nsel; i++) goro_waitq_remove(&b->sel[i]);
+  free(b->sel);
+  b->sel = NULL;
+  b->nsel = 0;
+}
+
+/* The G has ended (or is abandoned): unanchor its handle. An error nobody
+** waited for stops the run (as an unrecovered panic stops a Go program). */
+static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
+  struct goro_runtime *R = rt->ud;
+  struct bg *b = gp->ud;
+  lua_State *L = R->L;
+
+  drop_waiters(b);
+  b->g = NULL;
+  if (R->closed == 2) return;  /* lua_close: the registry is going away */
+  if (b->done && b->failed && !b->waited && R->failed == NULL &&
+      R->running) {
+    R->failed = b;
+    rt->abort = 1;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+    goro_bg_push(L, b);
+    lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
+    lua_pop(L, 1);
+  }
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  lua_pushnil(L);
+  lua_rawsetp(L, -2, b);  /* removing a key never allocates */
+  lua_pop(L, 1);
+}
+
+/* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */
+
+static int l_go(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  if (R->closed) return luaL_error(L, "goro.go: runtime is closed");
+  new_g(L, R, 1, lua_gettop(L) - 1);
+  return 1;
+}
+
+static int l_self(lua_State *L) {
+  struct bg *b = goro_bg_current(L);
+  if (b == NULL) return 0;
+  goro_bg_push(L, b);
+  return 1;
+}
+
+static const char *status_name(struct bg *b) {
+  if (b->g == NULL) return "dead";
+  switch (b->g->status) {
+    case GORO_GRUNNABLE: return "runnable";
+    case GORO_GRUNNING: return "running";
+    case GORO_GWAITING: return "waiting";
+    case GORO_GSYSCALL: return "syscall";
+    default: return "dead";
+  }
+}
+
+static int g_status(lua_State *L) {
+  struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
+  lua_pushstring(L, status_name(b));
+  return 1;
+}
+
+/* Push `true, results...` or `false, err` of an ended G (copies: many may
+** wait for the same G). */
+static int push_results(lua_State *L, struct bg *t) {
+  int n = t->nres, top = lua_gettop(t->L);
+  luaL_checkstack(L, n + 1, "too many results");
+  if (!t->done) {  /* abandoned by an earlier run */
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "goroutine was abandoned when its run ended");
+    return 2;
+  }
+  lua_pushboolean(L, !t->failed);
+  for (int i = top - n + 1; i <= top; i++) {
+    if (!lua_checkstack(t->L, 1)) return luaL_error(L, "wait: out of memory");
+    lua_pushvalue(t->L, i);
+    lua_xmove(t->L, L, 1);
+  }
+  return n + 1;
+}
+
+static int g_wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return push_results(L, lua_touserdata(L, 1));
+}
+
+static int g_wait(lua_State *L) {
+  struct bg *t = luaL_checkudata(L, 1, GORO_G_MT), *b;
+  if (t->g == NULL) return push_results(L, t);
+  b = goro_bg_block(L, "wait");
+  if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
+  goro_waitq_push(&t->g->waiters, &b->w);
+  lua_settop(L, 1);
+  return goro_bg_park(L, b, "wait", 0, g_wait_k);
+}
+
+static int g_index(lua_State *L) {
+  struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
+  const char *k = luaL_checkstring(L, 2);
+  if (strcmp(k, "id") == 0) {
+    lua_pushinteger(L, (lua_Integer)b->id);
+    return 1;
+  }
+  lua_getmetatable(L, 1);
+  lua_getfield(L, -1, k);
+  return 1;
+}
+
+static int g_tostring(lua_State *L) {
+  struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
+  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->id, status_name(b));
+  return 1;
+}
+
+/* ---- yield, sleep, now ------------------------------------------------------ */
+
+static int l_yield(lua_State *L) {
+  struct bg *b = goro_bg_block(L, "yield");
+  if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
+  goro_gosched(b->g);
+  return 0;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 0;
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct bg *b = goro_bg_block(L, "sleep");
+  if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
+  goro_timer_add(&b->R->rt, b->g, goro_now() + s);
+  return goro_bg_park(L, b, "sleep", 0, sleep_k);
+}
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, goro_now());
+  return 1;
+}
+
+/* ---- introspection ----------------------------------------------------------- */
+
+static void setint(lua_State *L, const char *k, uint64_t v) {
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_setfield(L, -2, k);
+}
+
+static int l_stats(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  struct goro_sched_stats s;
+  struct goro_stack_stats ss;
+  goro_sched_get_stats(&R->rt, &s);
+  goro_stack_get_stats(&ss);
+  lua_createtable(L, 0, 16);
+  setint(L, "gs", s.gs);
+  setint(L, "runnable", s.runnable);
+  setint(L, "ms", R->rt.p_owner != NULL);  /* no worker M's yet */
+  setint(L, "idle_ms", 0);
+  setint(L, "extra_ms", 0);
+  setint(L, "extra_ms_in_use", 0);
+  setint(L, "stacks", s.carriers);
+  setint(L, "stacks_cached", s.carriers_cached);
+  setint(L, "sleeping", s.sleeping);
+  setint(L, "stackless_parks", s.stackless_parks);
+  setint(L, "stackful_parks", s.stackful_parks);
+  setint(L, "switches", s.switches);
+  setint(L, "stacks_pooled", ss.pooled);
+  setint(L, "stack_size", goro_stack_size());
+  setint(L, "stack_bytes_reserved", ss.reserved_bytes);
+  return 1;
+}
+
+/* Push the dump of every G: id, status or wait reason and how long, where it
+** was created, and its Lua traceback. May raise (memory). */
+static void push_dump(lua_State *L, struct goro_runtime *R) {
+  luaL_Buffer buf;
+  double now = goro_now();
+  luaL_buffinit(L, &buf);
+  for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
+    struct bg *b = gp->ud;
+    if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
+      char waited[32];
+      snprintf(waited, sizeof waited, "%.3fs", now - gp->waitsince);
+      lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
+                      gp->waitreason, waited);
+    } else
+      lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
+                      status_name(b));
+    luaL_addvalue(&buf);
+    luaL_traceback(L, b->L, NULL, 0);
+    luaL_addvalue(&buf);
+    lua_pushfstring(L, "\ncreated by %s at %s\n\n",
+                    b->ismain ? "goro.run" : "goro.go",
+                    b->where[0] ? b->where : "[C]");
+    luaL_addvalue(&buf);
+  }
+  luaL_pushresult(&buf);
+}
+
+static int l_dump(lua_State *L) {
+  push_dump(L, lua_touserdata(L, lua_upvalueindex(1)));
+  return 1;
+}
+
+static int pdump(lua_State *L) {
+  push_dump(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* ---- goro.run ----------------------------------------------------------------- */
+
+/* After the loop: turn the outcome into results or an error on L. */
+static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
+                      int rc, double timeout) {
+  if (R->failed != NULL) {
+    struct bg *f = R->failed;
+    R->failed = NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+    lua_pushnil(L);
+    lua_setiuservalue(L, -2, 1);
+    lua_pop(L, 1);
+    mb = f;
+    rc = GORO_SCHED_DONE;
+  }
+  switch (rc) {
+    case GORO_SCHED_DONE:
+      if (mb->failed) {
+        lua_xmove(mb->L, L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+          const char *msg = lua_pushfstring(L, "goroutine %I: %s",
+                                            (lua_Integer)mb->id,
+                                            lua_tostring(L, -1));
+          luaL_traceback(L, mb->L, msg, 0);
+        }
+        return lua_error(L);
+      }
+      lua_settop(L, 0);
+      luaL_checkstack(L, mb->nres, "too many results");
+      lua_xmove(mb->L, L, mb->nres);
+      return mb->nres;
+    case GORO_SCHED_NOMEM:
+      return luaL_error(L, "goro.run: %s (no stack for a goroutine)",
+                        goro_strerror(GORO_ENOMEM));
+    case GORO_SCHED_BUDGET:
+      lua_pushfstring(L, "goro.run: timed out after %f s\n\n", timeout);
+      break;
+    default:
+      lua_pushliteral(L, "all goroutines are asleep - deadlock!\n\n");
+      break;
+  }
+  lua_insert(L, -2);  /* the dump, made before the G's were abandoned */
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+/*
+** goro.run([opts,] f, ...) -> f's results. Runs f as the main G on this
+** thread, which becomes M0 and holds the P until f returns; G's still alive
+** then are abandoned. opts: stack_size (bytes), timeout (seconds).
+*/
+static int l_run(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  struct goro_m m0, *oldm;
+  struct bg *mb;
+  int fidx = 1, rc;
+  double timeout = 0, deadline = 0;
+
+  if (lua_istable(L, 1)) {
+    fidx = 2;
+    if (lua_getfield(L, 1, "stack_size") != LUA_TNIL) {
+      lua_Integer sz = luaL_checkinteger(L, -1);
+      if (sz < 0 || goro_stack_configure((size_t)sz, 16, 1024) != 0)
+        return luaL_error(L, "goro.run: stack_size must be at least %d bytes",
+                          (int)GORO_STACK_MIN);
+    }
+    if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
+      timeout = luaL_checknumber(L, -1);
+      if (!(timeout > 0)) return luaL_error(L, "goro.run: timeout must be > 0");
+    }
+    lua_pop(L, 2);
+  }
+  luaL_checktype(L, fidx, LUA_TFUNCTION);
+  if (R->closed) return luaL_error(L, "goro.run: runtime is closed");
+  if (R->running || goro_bg_current(L) != NULL)
+    return luaL_error(L, "goro.run: already running (nested goro.run?)");
+  if (R->hostmode)
+    return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
+  if (goro_stack_thread_init() != 0)
+    return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
+  mb = new_g(L, R, fidx, lua_gettop(L) - fidx);  /* handle stays on L */
+  mb->ismain = 1;
+  if (timeout > 0) deadline = goro_now() + timeout;
+
+  goro_m_init(&m0);
+  oldm = goro_m_set(&m0);
+  goro_p_acquire(&R->rt, &m0);
+  R->running = 1;
+  rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
+  R->running = 0;
+  if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET) {
+    lua_pushcfunction(L, pdump);
+    lua_pushlightuserdata(L, R);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "(no dump: out of memory)");
+    }
+  }
+  if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
+  goro_g_abandon_all(&R->rt);
+  goro_p_release(&R->rt, &m0);
+  goro_m_set(oldm);
+  goro_ctx_destroy(&m0.g0);
+  return run_finish(L, R, mb, rc, timeout);
+}
+
+/* ---- registration ------------------------------------------------------------- */
+
+const luaL_Reg goro_g_funcs[] = {
+    {"run", l_run},     {"go", l_go},       {"self", l_self},
+    {"yield", l_yield}, {"sleep", l_sleep}, {"now", l_now},
+    {"stats", l_stats}, {"dump", l_dump},   {NULL, NULL},
+};
+
+static const luaL_Reg g_methods[] = {
+    {"status", g_status},
+    {"wait", g_wait},
+    {"__index", g_index},
+    {"__tostring", g_tostring},
+    {NULL, NULL},
+};
+
+void goro_open_g(lua_State *L) {
+  luaL_newmetatable(L, GORO_G_MT);
+  luaL_setfuncs(L, g_methods, 0);
+  lua_pop(L, 1);
+}

@@ -1,0 +1,148 @@
+/*
+** vm_bridge/sync.c — goro.mutex() and goro.waitgroup(), Go's sync.Mutex and
+** sync.WaitGroup. Both are userdata holding a runtime wait queue; every
+** operation runs with the P held.
+**
+** Mutex: unlock hands the lock straight to the first waiter (FIFO), so a
+** waiter cannot be overtaken forever. As in Go, a mutex is not tied to the
+** G that locked it.
+*/
+#include "bridge.h"
+
+#define R_OF(L) ((struct goro_runtime *)lua_touserdata((L), lua_upvalueindex(1)))
+
+struct mutex {
+  int locked;
+  struct goro_waitq q;
+};
+
+struct waitgroup {
+  lua_Integer n;
+  struct goro_waitq q;
+};
+
+static int l_mutex(lua_State *L) {
+  struct mutex *m = lua_newuserdatauv(L, sizeof *m, 0);
+  m->locked = 0;
+  m->q.head = m->q.tail = NULL;
+  luaL_setmetatable(L, GORO_MUTEX_MT);
+  return 1;
+}
+
+static int lock_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 0;  /* unlock handed the mutex to us */
+}
+
+static int mu_lock(lua_State *L) {
+  struct mutex *m = luaL_checkudata(L, 1, GORO_MUTEX_MT);
+  struct bg *b;
+  if (!m->locked) {
+    m->locked = 1;
+    return 0;
+  }
+  b = goro_bg_block(L, "lock");
+  goro_waitq_push(&m->q, &b->w);
+  return goro_bg_park(L, b, "mutex", 0, lock_k);
+}
+
+static int mu_trylock(lua_State *L) {
+  struct mutex *m = luaL_checkudata(L, 1, GORO_MUTEX_MT);
+  lua_pushboolean(L, !m->locked);
+  m->locked = 1;
+  return 1;
+}
+
+static int mu_unlock(lua_State *L) {
+  struct mutex *m = luaL_checkudata(L, 1, GORO_MUTEX_MT);
+  struct goro_waiter *w;
+  if (!m->locked) return luaL_error(L, "sync: unlock of unlocked mutex");
+  if ((w = goro_waitq_claim(&m->q)) != NULL) {
+    w->ok = 1;
+    goro_ready(&R_OF(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
+  } else {
+    m->locked = 0;
+  }
+  return 0;
+}
+
+static int l_waitgroup(lua_State *L) {
+  struct waitgroup *wg = lua_newuserdatauv(L, sizeof *wg, 0);
+  wg->n = 0;
+  wg->q.head = wg->q.tail = NULL;
+  luaL_setmetatable(L, GORO_WG_MT);
+  return 1;
+}
+
+static int wg_addn(lua_State *L, lua_Integer d) {
+  struct waitgroup *wg = luaL_checkudata(L, 1, GORO_WG_MT);
+  if ((d > 0 && wg->n > LUA_MAXINTEGER - d) || wg->n + d < 0)
+    return luaL_error(L, "sync: negative WaitGroup counter");
+  wg->n += d;
+  if (wg->n == 0) goro_waitq_wake_all(&R_OF(L)->rt, &wg->q);
+  return 0;
+}
+
+static int wg_add(lua_State *L) { return wg_addn(L, luaL_checkinteger(L, 2)); }
+static int wg_done(lua_State *L) { return wg_addn(L, -1); }
+
+static int wg_wait_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 0;
+}
+
+static int wg_wait(lua_State *L) {
+  struct waitgroup *wg = luaL_checkudata(L, 1, GORO_WG_MT);
+  struct bg *b;
+  if (wg->n == 0) return 0;
+  b = goro_bg_block(L, "wait");
+  goro_waitq_push(&wg->q, &b->w);
+  return goro_bg_park(L, b, "waitgroup", 0, wg_wait_k);
+}
+
+static int wg_count(lua_State *L) {
+  struct waitgroup *wg = luaL_checkudata(L, 1, GORO_WG_MT);
+  lua_pushinteger(L, wg->n);
+  return 1;
+}
+
+static const luaL_Reg mutex_methods[] = {
+    {"lock", mu_lock},
+    {"unlock", mu_unlock},
+    {"trylock", mu_trylock},
+    {NULL, NULL},
+};
+
+static const luaL_Reg wg_methods[] = {
+    {"add", wg_add},
+    {"done", wg_done},
+    {"wait", wg_wait},
+    {"count", wg_count},
+    {NULL, NULL},
+};
+
+const luaL_Reg goro_sync_funcs[] = {
+    {"mutex", l_mutex},
+    {"waitgroup", l_waitgroup},
+    {NULL, NULL},
+};
+
+/* Expects the runtime userdata on top (the methods' upvalue). */
+void goro_open_sync(lua_State *L) {
+  luaL_newmetatable(L, GORO_MUTEX_MT);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, mutex_methods, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, GORO_WG_MT);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, wg_methods, 1);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+}
