@@ -510,3 +510,12 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   out->carriers_cached = (uint64_t)rt->ncarriers;
   out->sleeping = (uint64_t)rt->ntimers;
 }
+
+void goro_rt_close(struct goro_rt *rt) {
+  pthread_mutex_lock(&rt->lock);
+  rt->closing = 1;
+  pthread_cond_broadcast(&rt->wake);
+  while (rt->p_owner != NULL) pthread_cond_wait(&rt->wake, &rt->lock);
+  pthread_mutex_unlock(&rt->lock);
+  goro_g_abandon_all(rt);
+}

@@ -137,6 +137,10 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud);
 ** Requires: the P is not held by any M, no G is running. */
 void goro_rt_destroy(struct goro_rt *rt);
 
+/* Refuse the P to every later goro_p_acquire, wait for its owner to give it
+** back, then abandon every G. The runtime can still be destroyed after. */
+void goro_rt_close(struct goro_rt *rt);
+
 /* ---- M's and the P -------------------------------------------------------- */
 
 /* The M of the calling thread, or NULL. Not inlined: see HACKING.md (TLS). */

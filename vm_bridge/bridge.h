@@ -18,6 +18,10 @@
 #include "../runtime/sched.h"
 #include "goro.h"
 
+/* On the definitions of goro.h's functions: the library is built with
+** -fvisibility=hidden and exports only the public API. */
+#define GORO_EXPORT __attribute__((visibility("default")))
+
 #define GORO_G_MT "goro.g"
 #define GORO_CHAN_MT "goro.chan"
 #define GORO_CASE_MT "goro.case"
@@ -30,6 +34,7 @@ struct goro_runtime {
   int running;            /* inside goro.run */
   int closed;             /* goro_close ran (or the state is closing) */
   int hostmode;           /* goro_open ran: the P is taken per call */
+  int stepping;           /* inside goro_step */
   struct bg *failed;      /* the G whose unwaited error stops the run */
   int failed_ref;         /* registry ref anchoring failed's handle */
   uint64_t rng;           /* select's random order */
@@ -89,6 +94,12 @@ void goro_bg_mailbox(lua_State *L, struct bg *b, int n);
 void goro_bg_mail(lua_State *L, struct bg *b, int i, int idx);
 /* Push slot i of b's mailbox (unboxed). Never raises. */
 void goro_bg_getmail(lua_State *L, struct bg *b, int i);
+
+/* Push the error of failed G b as runs report it (id and traceback). */
+void goro_push_gerror(lua_State *L, struct bg *b);
+/* Take the G whose unwaited error stopped the run (NULL if none); its
+** handle is pushed to keep it alive while the caller reads it. */
+struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R);
 
 /* Register the types of each file (called by luaopen_goro_core). */
 void goro_open_g(lua_State *L);

@@ -229,7 +229,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   b->g = NULL;
   if (R->closed == 2) return;  /* lua_close: the registry is going away */
   if (b->done && b->failed && !b->waited && R->failed == NULL &&
-      R->running) {
+      (R->running || R->stepping)) {
     R->failed = b;
     rt->abort = 1;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
@@ -430,28 +430,50 @@ static int pdump(lua_State *L) {
 
 /* ---- goro.run ----------------------------------------------------------------- */
 
+/* Push the error of failed G b as the run reports it: a string error gets
+** the G's id and its traceback; any other value passes unchanged. */
+void goro_push_gerror(lua_State *L, struct bg *b) {
+  lua_pushvalue(b->L, -1);
+  lua_xmove(b->L, L, 1);
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->id,
+                                      lua_tostring(L, -1));
+    luaL_traceback(L, b->L, msg, 0);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  }
+}
+
+struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R) {
+  struct bg *f = R->failed;
+  if (f == NULL) return NULL;
+  R->failed = NULL;
+  R->rt.abort = 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+  lua_getiuservalue(L, -1, 1);  /* f's handle: keep it while it is read */
+  lua_pushnil(L);
+  lua_setiuservalue(L, -3, 1);
+  lua_remove(L, -2);
+  return f;
+}
+
 /* After the loop: turn the outcome into results or an error on L. */
 static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
-                      int rc, double timeout) {
-  if (R->failed != NULL) {
-    struct bg *f = R->failed;
-    R->failed = NULL;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-    lua_pushnil(L);
-    lua_setiuservalue(L, -2, 1);
-    lua_pop(L, 1);
+                      int rc, double timeout, int withdump) {
+  int dumpidx = lua_gettop(L);  /* valid when withdump */
+  struct bg *f = goro_take_failed(L, R);
+  if (f != NULL) {
     mb = f;
     rc = GORO_SCHED_DONE;
   }
   switch (rc) {
     case GORO_SCHED_DONE:
       if (mb->failed) {
-        lua_xmove(mb->L, L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-          const char *msg = lua_pushfstring(L, "goroutine %I: %s",
-                                            (lua_Integer)mb->id,
-                                            lua_tostring(L, -1));
-          luaL_traceback(L, mb->L, msg, 0);
+        goro_push_gerror(L, mb);
+        if (withdump && lua_type(L, -1) == LUA_TSTRING) {
+          lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
+          lua_pushvalue(L, dumpidx);
+          lua_concat(L, 3);
         }
         return lua_error(L);
       }
@@ -477,13 +499,14 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
 /*
 ** goro.run([opts,] f, ...) -> f's results. Runs f as the main G on this
 ** thread, which becomes M0 and holds the P until f returns; G's still alive
-** then are abandoned. opts: stack_size (bytes), timeout (seconds).
+** then are abandoned. opts: stack_size (bytes), timeout (seconds), dump
+** (true: a failure's message also lists every G).
 */
 static int l_run(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_m m0, *oldm;
   struct bg *mb;
-  int fidx = 1, rc;
+  int fidx = 1, rc, dump = 0, withdump = 0;
   double timeout = 0, deadline = 0;
 
   if (lua_istable(L, 1)) {
@@ -498,7 +521,8 @@ static int l_run(lua_State *L) {
       timeout = luaL_checknumber(L, -1);
       if (!(timeout > 0)) return luaL_error(L, "goro.run: timeout must be > 0");
     }
-    lua_pop(L, 2);
+    dump = lua_getfield(L, 1, "dump") != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 3);
   }
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   if (R->closed) return luaL_error(L, "goro.run: runtime is closed");
@@ -518,7 +542,9 @@ static int l_run(lua_State *L) {
   R->running = 1;
   rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
   R->running = 0;
-  if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET) {
+  if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET ||
+      (dump && (R->failed != NULL || mb->failed))) {
+    withdump = rc != GORO_SCHED_DEADLOCK && rc != GORO_SCHED_BUDGET;
     lua_pushcfunction(L, pdump);
     lua_pushlightuserdata(L, R);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -531,7 +557,7 @@ static int l_run(lua_State *L) {
   goro_p_release(&R->rt, &m0);
   goro_m_set(oldm);
   goro_ctx_destroy(&m0.g0);
-  return run_finish(L, R, mb, rc, timeout);
+  return run_finish(L, R, mb, rc, timeout, withdump);
 }
 
 /* ---- registration ------------------------------------------------------------- */

@@ -87,7 +87,7 @@ static const luaL_Reg funcs[] = {
 ** The module table. Every function gets the universe's runtime (a userdata
 ** in the registry) as upvalue 1.
 */
-__attribute__((visibility("default"))) int luaopen_goro_core(lua_State *L) {
+GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   goro_rt_get(L);  /* made on first use; lives until the state closes */
   lua_rawgetp(L, LUA_REGISTRYINDEX, goro_rt_key());
   goro_open_g(L);

@@ -1,0 +1,131 @@
+/*
+** spec/c/host.c — embedding: goro_open, goro_step, goro_close from a host.
+*/
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../../vm_bridge/goro.h"
+#include "crit.h"
+
+/* A state whose `require "goro"` finds the source tree's facade and this
+** binary's linked-in core. */
+static lua_State *new_state(void) {
+  lua_State *L = luaL_newstate();
+  cr_assert_not_null(L);
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_pushstring(L, GORO_SRCDIR "/lua/?.lua;" GORO_SRCDIR "/lua/?/init.lua");
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_goro_core);
+  lua_setfield(L, -2, "goro.core");
+  lua_pop(L, 1);
+  return L;
+}
+
+static void dostring(lua_State *L, const char *code) {
+  int rc = luaL_dostring(L, code);
+  const char *msg = rc == LUA_OK ? "" : lua_tostring(L, -1);
+  cr_assert_eq(rc, LUA_OK, "lua: %s", msg);
+}
+
+static void sleep_ms(double ms) {
+  struct timespec ts = {0, (long)(ms * 1e6)};
+  nanosleep(&ts, NULL);
+}
+
+Test(host, frame_loop_of_100_frames_drives_gs_over_channels, .timeout = 30) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  int frames = 0, max_runnable = 0;
+
+  dostring(L,
+      "local goro = require 'goro'\n"
+      "received, done = {}, false\n"
+      "local ch, results = goro.chan(), goro.chan(4)\n"
+      "goro.go(function()\n"
+      "  for i = 1, 50 do ch:send(i); goro.sleep(0.0005) end\n"
+      "  ch:close()\n"
+      "end)\n"
+      "goro.go(function()\n"
+      "  for v in ch:iter() do received[#received + 1] = v * 2 end\n"
+      "  results:send(#received)\n"
+      "end)\n"
+      "goro.go(function() done = results:recv() == 50 end)\n");
+  rt = goro_open(L);
+  cr_assert_not_null(rt, "%s", goro_errmsg());
+  cr_assert_eq(goro_runtime_of(L), rt, "the same runtime as require 'goro'");
+  for (frames = 0; frames < 100; frames++) {
+    int n = goro_step(rt, 0.001);
+    cr_assert_geq(n, 0, "frame %d: %s", frames, goro_errmsg());
+    if (n > max_runnable) max_runnable = n;
+    sleep_ms(1);  /* the rest of the frame: rendering, say */
+  }
+  goro_close(rt);
+  lua_getglobal(L, "done");
+  cr_assert(lua_toboolean(L, -1), "the pipeline finished within 100 frames");
+  lua_getglobal(L, "received");
+  cr_assert_eq(luaL_len(L, -1), 50);
+  for (int i = 1; i <= 50; i++) {
+    lua_geti(L, -1, i);
+    cr_assert_eq(lua_tointeger(L, -1), 2 * i, "in order");
+    lua_pop(L, 1);
+  }
+  lua_close(L);
+}
+
+Test(host, step_reports_a_failed_g_and_keeps_going) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  int n;
+  dostring(L,
+      "local goro = require 'goro'\n"
+      "goro.go(function() error('boom') end)\n"
+      "goro.go(function() goro.sleep(0.001); ok_after = true end)\n");
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  n = goro_step(rt, 0.01);
+  cr_assert_eq(n, GORO_STEP_GFAILED);
+  cr_assert_not_null(strstr(goro_errmsg(), "goroutine "), "%s", goro_errmsg());
+  cr_assert_not_null(strstr(goro_errmsg(), "boom"));
+  cr_assert_not_null(strstr(goro_errmsg(), "stack traceback"));
+  for (int frame = 0; frame < 50; frame++) {  /* the other G goes on */
+    cr_assert_geq(goro_step(rt, 0.001), 0, "%s", goro_errmsg());
+    sleep_ms(1);
+  }
+  goro_close(rt);
+  lua_getglobal(L, "ok_after");
+  cr_assert(lua_toboolean(L, -1));
+  lua_close(L);
+}
+
+Test(host, closed_runtime_refuses_steps_and_lua_runs) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  dostring(L, "goro = require 'goro'");
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  goro_close(rt);
+  goro_close(rt);  /* twice is harmless */
+  cr_assert_eq(goro_step(rt, 0.001), GORO_STEP_CLOSED);
+  cr_assert_not_null(strstr(goro_errmsg(), "closed"));
+  cr_assert_neq(luaL_dostring(L, "goro.run(function() end)"), LUA_OK);
+  cr_assert_not_null(strstr(lua_tostring(L, -1), "closed"), "%s",
+                     lua_tostring(L, -1));
+  lua_close(L);
+}
+
+Test(host, goro_run_refuses_a_host_driven_runtime) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  dostring(L, "goro = require 'goro'");
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  cr_assert_neq(luaL_dostring(L, "goro.run(function() end)"), LUA_OK);
+  cr_assert_not_null(strstr(lua_tostring(L, -1), "host drives"));
+  lua_close(L);  /* closing the state with an open runtime is fine too */
+}

@@ -1,0 +1,368 @@
+/*
+** spec/c/sched.c — the scheduler's invariants, without Lua.
+**
+** A fake bridge: a G's "code" is a C function called by the resume hook.
+** Returning an outcome plays a stackless run (as lua_resume returning after
+** lua_yieldk would); calling goro_park from inside plays a stackful park.
+*/
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../runtime/sched.h"
+#include "crit.h"
+
+struct fg;
+typedef int (*fg_fn)(struct goro_rt *rt, struct fg *f);
+
+struct fg {
+  fg_fn fn;
+  struct goro_g *g;
+  int step;                /* for stackless state machines */
+  long a, b;               /* scratch */
+  struct goro_waiter w;
+  int dead;
+};
+
+static char logbuf[4096];
+static void logs(const char *s) { strcat(logbuf, s); }
+
+static void fake_resume(struct goro_rt *rt, struct goro_g *gp) {
+  struct fg *f = gp->ud;
+  gp->outcome = f->fn(rt, f);
+}
+
+static void fake_dead(struct goro_rt *rt, struct goro_g *gp) {
+  struct fg *f = gp->ud;
+  (void)rt;
+  goro_waitq_remove(&f->w);
+  f->dead = 1;
+  f->g = NULL;
+}
+
+static const struct goro_hooks hooks = {fake_resume, fake_dead};
+static struct goro_rt rt;
+static struct goro_m m0;
+
+static void setup(void) {
+  cr_assert_eq(goro_rt_init(&rt, &hooks, NULL), 0);
+  goro_m_init(&m0);
+  goro_m_set(&m0);
+  cr_assert_eq(goro_p_acquire(&rt, &m0), 0);
+  logbuf[0] = '\0';
+}
+
+static struct fg *all[256];
+static int nall;
+
+static void teardown(void) {
+  goro_g_abandon_all(&rt);
+  while (nall > 0) free(all[--nall]);
+  goro_p_release(&rt, &m0);
+  goro_m_set(NULL);
+  goro_rt_destroy(&rt);
+}
+
+static struct fg *spawn(fg_fn fn) {
+  struct fg *f = calloc(1, sizeof *f);
+  cr_assert_lt(nall, 256);
+  all[nall++] = f;
+  f->fn = fn;
+  f->g = goro_g_new(&rt, f);
+  cr_assert_not_null(f->g);
+  f->w.g = f->g;
+  f->w.index = 1;
+  return f;
+}
+
+/* Prepare f to wait (as the bridge does before queuing its waiter). */
+static void wait_prep(struct fg *f) {
+  f->g->selected = -1;
+  f->w.ok = 0;
+}
+
+/* ---- run queue ------------------------------------------------------------ */
+
+static char names[] = "abcdefgh";
+
+static int log_and_end(struct goro_rt *r, struct fg *f) {
+  char s[2] = {names[f->a], 0};
+  (void)r;
+  logs(s);
+  return GORO_RUN_DONE;
+}
+
+Test(sched, run_queue_is_fifo) {
+  setup();
+  for (int i = 0; i < 5; i++) spawn(log_and_end)->a = i;
+  cr_assert_eq(goro_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_str_eq(logbuf, "abcde");
+  cr_assert_eq(rt.ng, 0u);
+  teardown();
+}
+
+static struct fg *sleeper;
+
+static int waker(struct goro_rt *r, struct fg *f) {
+  (void)f;
+  logs("w");
+  goro_ready(r, sleeper->g, 1);  /* a hand-off: runs next */
+  return GORO_RUN_DONE;
+}
+
+static int parks_once(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  if (f->step++ == 0) {
+    goro_park_prepare(f->g, "test");
+    return GORO_RUN_PARKED;
+  }
+  logs("s");
+  return GORO_RUN_DONE;
+}
+
+Test(sched, runnext_runs_a_readied_g_before_the_queue) {
+  setup();
+  sleeper = spawn(parks_once);
+  cr_assert_eq(goro_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_eq(sleeper->g->status, GORO_GWAITING);
+  spawn(waker);
+  spawn(log_and_end)->a = 0;
+  goro_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_str_eq(logbuf, "wsa", "the readied G jumped the queue");
+  teardown();
+}
+
+/* Two G's that ready each other through runnext forever, and a third. */
+static struct fg *ping, *pong;
+static long pingpongs, third_ran_at = -1;
+
+static int pingpong(struct goro_rt *r, struct fg *f) {
+  struct fg *peer = f == ping ? pong : ping;
+  if (third_ran_at >= 0 && pingpongs > third_ran_at + 10) return GORO_RUN_DONE;
+  pingpongs++;
+  if (peer->g->status == GORO_GWAITING) goro_ready(r, peer->g, 1);
+  goro_park_prepare(f->g, "pingpong");
+  return GORO_RUN_PARKED;
+}
+
+static int third(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  (void)f;
+  third_ran_at = pingpongs;
+  return GORO_RUN_DONE;
+}
+
+Test(sched, a_runnext_ping_pong_cannot_starve_the_queue, .timeout = 10) {
+  setup();
+  ping = spawn(pingpong);
+  pong = spawn(pingpong);
+  spawn(third);
+  goro_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_geq(third_ran_at, 0, "the third G never ran");
+  cr_assert_lt(third_ran_at, 200, "it waited %ld hand-offs", third_ran_at);
+  teardown();
+}
+
+/* ---- timers ----------------------------------------------------------------- */
+
+static int sleeps(struct goro_rt *r, struct fg *f) {
+  char s[2] = {names[f->a], 0};
+  if (f->step++ == 0) {
+    goro_timer_add(r, f->g, goro_now() + 0.001 * (double)f->b);
+    goro_park_prepare(f->g, "sleep");
+    return GORO_RUN_PARKED;
+  }
+  logs(s);
+  return GORO_RUN_DONE;
+}
+
+static struct fg *until_g;
+
+static int waits_for_all(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  if (f->step++ < 40) {
+    goro_timer_add(r, f->g, goro_now() + 0.001);
+    goro_park_prepare(f->g, "sleep");
+    return GORO_RUN_PARKED;
+  }
+  return GORO_RUN_DONE;
+}
+
+Test(sched, timers_wake_sleepers_in_deadline_order) {
+  long ms[] = {30, 10, 20, 5};
+  setup();
+  for (int i = 0; i < 4; i++) {
+    struct fg *f = spawn(sleeps);
+    f->a = i;
+    f->b = ms[i];
+  }
+  until_g = spawn(waits_for_all);
+  cr_assert_eq(goro_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
+  cr_assert_str_eq(logbuf, "dbca");
+  teardown();
+}
+
+Test(sched, a_g_readied_early_leaves_the_timer_heap) {
+  struct fg *f;
+  setup();
+  f = spawn(sleeps);
+  f->b = 1000;
+  goro_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_eq(rt.ntimers, 1);
+  goro_ready(&rt, f->g, 0);
+  cr_assert_eq(rt.ntimers, 0, "readied by someone else: no timer left");
+  goro_sched_run(&rt, &m0, NULL, 0);
+  cr_assert(f->dead);
+  teardown();
+}
+
+/* ---- deadlock -------------------------------------------------------------- */
+
+static int parks_forever(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  goro_park_prepare(f->g, "forever");
+  return GORO_RUN_PARKED;
+}
+
+Test(sched, nothing_runnable_and_no_timer_is_a_deadlock) {
+  struct fg *main_g;
+  setup();
+  spawn(parks_forever);
+  main_g = spawn(parks_forever);
+  cr_assert_eq(goro_sched_run(&rt, &m0, main_g->g, 0), GORO_SCHED_DEADLOCK);
+  teardown();
+}
+
+Test(sched, a_pending_timer_is_not_a_deadlock) {
+  struct fg *s;
+  setup();
+  s = spawn(sleeps);
+  s->b = 20;
+  cr_assert_eq(goro_sched_run(&rt, &m0, s->g, 0), GORO_SCHED_DONE);
+  teardown();
+}
+
+/* ---- wait queues ------------------------------------------------------------- */
+
+Test(sched, wait_queue_is_fifo_and_claims_skip_stale_waiters) {
+  struct goro_waitq q = {NULL, NULL};
+  struct fg *f[3];
+  setup();
+  for (int i = 0; i < 3; i++) {
+    f[i] = spawn(log_and_end);
+    wait_prep(f[i]);
+    goro_waitq_push(&q, &f[i]->w);
+  }
+  goro_waitq_remove(&f[1]->w);  /* from the middle */
+  cr_assert_eq(goro_waitq_pop(&q), &f[0]->w);
+  cr_assert_eq(goro_waitq_pop(&q), &f[2]->w);
+  cr_assert_null(goro_waitq_pop(&q));
+  goro_waitq_push(&q, &f[0]->w);
+  goro_waitq_push(&q, &f[2]->w);
+  f[0]->g->selected = 3;  /* woken through another queue already */
+  cr_assert_eq(goro_waitq_claim(&q), &f[2]->w, "the stale waiter is skipped");
+  cr_assert_eq(f[2]->g->selected, 1, "the claim records the winner");
+  cr_assert_null(q.head);
+  teardown();
+}
+
+/* ---- parking: stackless frees the stack, stackful keeps it -------------------- */
+
+static struct goro_waitq parkq;
+
+static long deep_park(struct fg *f, int depth) {
+  volatile char frame[256];
+  frame[0] = (char)depth;
+  if (depth > 0) return deep_park(f, depth - 1) + frame[0];
+  wait_prep(f);
+  goro_waitq_push(&parkq, &f->w);
+  goro_park(f->g, "deep");  /* stackful: these frames stay put */
+  f->b = f->w.ok;
+  return 0;
+}
+
+static int stackful(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  f->a = deep_park(f, 100);
+  return GORO_RUN_DONE;
+}
+
+Test(sched, stackful_parks_keep_their_stack_and_frames) {
+  struct fg *f[10];
+  struct goro_sched_stats st;
+  setup();
+  parkq.head = parkq.tail = NULL;
+  for (int i = 0; i < 10; i++) f[i] = spawn(stackful);
+  goro_sched_run(&rt, &m0, NULL, 0);
+  goro_sched_get_stats(&rt, &st);
+  cr_assert_eq(st.carriers, 10u, "each parked G holds its stack");
+  cr_assert_eq(st.stackful_parks, 10u);
+  goro_waitq_wake_all(&rt, &parkq);
+  goro_sched_run(&rt, &m0, NULL, 0);
+  for (int i = 0; i < 10; i++) {
+    cr_assert(f[i]->dead);
+    cr_assert_eq(f[i]->a, 5050, "frames survived the park");
+    cr_assert_eq(f[i]->b, 1, "the waker's ok arrived");
+  }
+  goro_sched_get_stats(&rt, &st);
+  cr_assert_eq(st.carriers, 0u);
+  teardown();
+}
+
+Test(sched, stackless_parks_hold_no_stack) {
+  struct goro_sched_stats st;
+  setup();
+  for (int i = 0; i < 100; i++) spawn(parks_forever);
+  goro_sched_run(&rt, &m0, NULL, 0);
+  goro_sched_get_stats(&rt, &st);
+  cr_assert_eq(st.gs, 100u);
+  cr_assert_eq(st.carriers, 0u);
+  cr_assert_leq(st.carriers_cached, 8u, "one carrier served them all");
+  cr_assert_eq(st.stackless_parks, 100u);
+  teardown();
+}
+
+/* ---- a stackful G moves to another M ---------------------------------------- */
+
+static pid_t tids[2];
+
+static int migrant(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  tids[0] = gettid();
+  wait_prep(f);
+  goro_waitq_push(&parkq, &f->w);
+  goro_park(f->g, "migrate");
+  tids[1] = gettid();
+  return GORO_RUN_DONE;
+}
+
+static void *other_m(void *arg) {
+  struct goro_m m1;
+  (void)arg;
+  goro_m_init(&m1);
+  goro_m_set(&m1);
+  goro_p_acquire(&rt, &m1);
+  goro_waitq_wake_all(&rt, &parkq);
+  goro_sched_run(&rt, &m1, NULL, 0);
+  goro_p_release(&rt, &m1);
+  goro_m_set(NULL);
+  return NULL;
+}
+
+Test(sched, a_stackful_g_resumes_on_another_m) {
+  pthread_t t;
+  struct fg *f;
+  setup();
+  parkq.head = parkq.tail = NULL;
+  f = spawn(migrant);
+  goro_sched_run(&rt, &m0, NULL, 0);
+  goro_p_release(&rt, &m0);  /* hand the P to the other thread */
+  pthread_create(&t, NULL, other_m, NULL);
+  pthread_join(t, NULL);
+  goro_p_acquire(&rt, &m0);
+  cr_assert(f->dead);
+  cr_assert_neq(tids[0], tids[1], "it ran on two threads");
+  cr_assert_eq(tids[0], gettid());
+  teardown();
+}
