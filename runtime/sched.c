@@ -50,6 +50,13 @@ double goro_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* For wait times in dumps: the coarse clock is a few ns, not ~20. */
+static double now_coarse(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 /* ---- runtime lifetime ----------------------------------------------------- */
 
 int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
@@ -331,18 +338,29 @@ void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q) {
 
 /* ---- carriers and parking -------------------------------------------------- */
 
-/* The loop every carrier runs: resume the G it was handed, report, wait for
-** the next one. `c` is a local of this very stack, so it stays right when
-** the carrier later runs on another thread; the M is re-read every time. */
+static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp);
+static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
+                                  struct goro_carrier *c);
+
+/* The loop every carrier runs: resume the G it was handed; when that run
+** ends (a stackless park, a yield, the end), settle it right here and, if
+** the next G needs no carrier of its own, run it on this one without going
+** through g0 (two switches saved per hand-off). Otherwise report to g0 and
+** wait to be handed the next G. `c` is a local of this very stack, so it
+** stays right when the carrier later runs on another thread; the M is
+** re-read after every switch. */
 static void carrier_main(goro_ctx *from, void *arg) {
   struct goro_g *gp = arg;
   struct goro_carrier *c = gp->carrier;
   (void)from;
   for (;;) {
+    struct goro_m *mp;
     struct goro_rt *rt = goro_m_self()->rt;
     rt->hooks->resume(rt, gp);
-    gp = goro_ctx_switch(&c->ctx, &goro_m_self()->g0,
-                         (void *)(uintptr_t)SW_RUN_END);
+    mp = goro_m_self();  /* a stackful park may have moved us to another M */
+    settle(rt, mp, gp);
+    if ((gp = next_inline(rt, mp, c)) != NULL) continue;
+    gp = goro_ctx_switch(&c->ctx, &mp->g0, (void *)(uintptr_t)SW_RUN_END);
   }
 }
 
@@ -378,13 +396,13 @@ void goro_park_prepare(struct goro_g *gp, const char *reason) {
   goro_assert(gp->status == GORO_GRUNNING);
   gp->parking = 1;
   gp->waitreason = reason;
-  gp->waitsince = goro_now();
+  gp->waitsince = now_coarse();
 }
 
 void goro_park(struct goro_g *gp, const char *reason) {
   goro_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   gp->waitreason = reason;
-  gp->waitsince = goro_now();
+  gp->waitsince = now_coarse();
   goro_ctx_switch(&gp->carrier->ctx, &goro_m_self()->g0,
                   (void *)(uintptr_t)SW_PARK);
   goro_assert(gp->status == GORO_GRUNNING);
@@ -398,48 +416,14 @@ void goro_gosched(struct goro_g *gp) {
 
 /* ---- the loop ------------------------------------------------------------- */
 
-/* Run gp until it parks, yields or ends. Returns 0, or GORO_ENOMEM if no
-** carrier could be had (gp stays runnable at the head of the queue). */
-static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
-  uintptr_t msg;
-  goro_assert(gp->status == GORO_GRUNNABLE);
-  if (gp->carrier == NULL) {
-    if ((gp->carrier = carrier_get(rt)) == NULL) {
-      gp->schedlink = rt->runhead;  /* put it back first in line */
-      rt->runhead = gp;
-      if (rt->runtail == NULL) rt->runtail = gp;
-      rt->nrunnable++;
-      return GORO_ENOMEM;
-    }
-    rt->carriers_in_use++;
-  }
-  gp->status = GORO_GRUNNING;
-  gp->outcome = 0;
-  mp->curg = gp;
-  rt->st.switches++;
-  msg = (uintptr_t)goro_ctx_switch(&mp->g0, &gp->carrier->ctx, gp);
-  mp->curg = NULL;
-  goro_assert(gp->status == GORO_GRUNNING);
-
-  switch (msg) {
-    case SW_PARK:  /* stackful: commit the park, keep the carrier */
-      gp->status = GORO_GWAITING;
-      rt->st.stackful_parks++;
-      return 0;
-    case SW_GOSCHED:
-      gp->status = GORO_GRUNNABLE;
-      runq_put(rt, gp);
-      return 0;
-    case SW_RUN_END:
-      break;
-    default:
-      goro_throw("execute: bad message %lu from G %llu", (unsigned long)msg,
-                 (unsigned long long)gp->id);
-  }
-  /* The run ended on the carrier: it is free again. */
-  carrier_put(rt, gp->carrier);
+/* A run of gp ended on its carrier (outcome set by the resume hook): the
+** carrier is free; commit the park, requeue, or retire gp. Runs on the
+** carrier itself. Requires: the P. */
+static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
+  goro_assert(gp->status == GORO_GRUNNING && mp->curg == gp);
   gp->carrier = NULL;
   rt->carriers_in_use--;
+  mp->curg = NULL;
   switch (gp->outcome) {
     case GORO_RUN_PARKED:
       gp->parking = 0;
@@ -453,12 +437,96 @@ static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
     case GORO_RUN_DONE:
       gp->status = GORO_GDEAD;
       goro_waitq_wake_all(rt, &gp->waiters);
+      if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
+      if (rt->hooks->dead) rt->hooks->dead(rt, gp);
+      g_free(rt, gp);
       break;
     default:
-      goro_throw("execute: G %llu ended a run without an outcome",
+      goro_throw("settle: G %llu ended a run without an outcome",
                  (unsigned long long)gp->id);
   }
-  return 0;
+}
+
+/* Make gp the G running on mp, on carrier c. */
+static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
+                   struct goro_carrier *c) {
+  if (gp->carrier == NULL) {
+    gp->carrier = c;
+    rt->carriers_in_use++;
+  }
+  gp->status = GORO_GRUNNING;
+  gp->outcome = 0;
+  mp->curg = gp;
+}
+
+/* The next G to run on carrier c without a switch, or NULL to go back to
+** g0: when the loop must stop, nothing is runnable, or the next G has a
+** carrier of its own (it parked stackfully). Due timers fire here as they
+** would on g0. Requires: the P. */
+static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
+                                  struct goro_carrier *c) {
+  struct goro_g *gp;
+  if (mp->stop || rt->abort) return NULL;
+  if (rt->ntimers > 0 || mp->deadline > 0) {
+    double now = goro_now();
+    if (rt->ntimers > 0) timers_fire(rt, now);
+    if (mp->deadline > 0 && now >= mp->deadline) return NULL;
+  }
+  gp = rt->runnext != NULL ? rt->runnext : rt->runhead;
+  if (gp == NULL || gp->carrier != NULL) return NULL;
+  gp = runq_get(rt);  /* the same G, unless the fairness bound moved it */
+  if (gp->carrier != NULL) {
+    gp->schedlink = rt->runhead;  /* back first in line, for g0 */
+    rt->runhead = gp;
+    if (rt->runtail == NULL) rt->runtail = gp;
+    rt->nrunnable++;
+    return NULL;
+  }
+  run_on(rt, mp, gp, c);
+  rt->st.inline_runs++;
+  return gp;
+}
+
+/* Run gp (and whatever its carrier runs inline after it) until the carrier
+** comes back to g0. Returns 0, or GORO_ENOMEM if no carrier could be had
+** (gp stays runnable, first in line). */
+static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
+  struct goro_carrier *c = gp->carrier;
+  uintptr_t msg;
+  goro_assert(gp->status == GORO_GRUNNABLE);
+  if (c == NULL && (c = carrier_get(rt)) == NULL) {
+    gp->schedlink = rt->runhead;
+    rt->runhead = gp;
+    if (rt->runtail == NULL) rt->runtail = gp;
+    rt->nrunnable++;
+    return GORO_ENOMEM;
+  }
+  run_on(rt, mp, gp, c);
+  rt->st.switches++;
+  msg = (uintptr_t)goro_ctx_switch(&mp->g0, &c->ctx, gp);
+  /* Back on g0. The G that came back is mp->curg (the carrier may have run
+  ** other G's inline since gp). */
+  gp = mp->curg;
+  switch (msg) {
+    case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
+      goro_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      mp->curg = NULL;
+      gp->status = GORO_GWAITING;
+      rt->st.stackful_parks++;
+      return 0;
+    case SW_GOSCHED:
+      goro_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      mp->curg = NULL;
+      gp->status = GORO_GRUNNABLE;
+      runq_put(rt, gp);
+      return 0;
+    case SW_RUN_END:  /* settled on the carrier, which is free now */
+      goro_assert(gp == NULL);
+      carrier_put(rt, c);
+      return 0;
+    default:
+      goro_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
+  }
 }
 
 /* Sleep until `when` (0: no timer) or until another thread signals. */
@@ -476,11 +544,14 @@ static void idle_wait(struct goro_rt *rt, double when) {
 int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
                    double deadline) {
   goro_assert(rt->p_owner == mp);
+  mp->until = until;
+  mp->deadline = deadline;
+  mp->stop = 0;
   for (;;) {
     struct goro_g *gp;
     double next = 0;
-    int rc;
 
+    if (mp->stop) return mp->stop;
     if (rt->abort) return GORO_SCHED_ABORT;
     if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
     if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
@@ -491,14 +562,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       idle_wait(rt, deadline > 0 && deadline < next ? deadline : next);
       continue;
     }
-    rc = execute(rt, mp, gp);
-    if (rc == GORO_ENOMEM) return GORO_SCHED_NOMEM;
-    if (gp->status == GORO_GDEAD) {
-      int done = gp == until;
-      if (rt->hooks->dead) rt->hooks->dead(rt, gp);
-      g_free(rt, gp);
-      if (done) return GORO_SCHED_DONE;
-    }
+    if (execute(rt, mp, gp) == GORO_ENOMEM) return GORO_SCHED_NOMEM;
   }
 }
 

@@ -53,7 +53,8 @@ struct goro_waiter {
   struct goro_waitq *q;            /* P: the queue it is on, or NULL */
   int index;                       /* select: which case this waiter is */
   int ok;                          /* set by the waker */
-  void *data;                      /* the bridge's, e.g. the value slot */
+  void *data;                      /* the bridge's: the lua_State that waits */
+  int vidx;                        /* the bridge's: where a sender's value is */
 };
 
 struct goro_waitq {
@@ -86,6 +87,10 @@ struct goro_m {
   volatile int ncgo;           /* cgocalls active on this M */
   volatile int ncallback;      /* callbacks active on this M */
   volatile int isExtraInC;     /* extra and no Lua frame live */
+  /* The goro_sched_run call in progress on this M (owner only). */
+  struct goro_g *until;        /* stop when this G ends */
+  double deadline;             /* stop after this time (0: never) */
+  int stop;                    /* why to stop, set where the G ended */
 };
 
 /* What the bridge plugs in. Each hook runs with the P held. */
@@ -104,7 +109,9 @@ struct goro_sched_stats {
   uint64_t carriers;        /* carriers attached to G's: G stacks in use */
   uint64_t carriers_cached; /* idle carriers kept by the P */
   uint64_t sleeping;        /* G's in the timer heap */
-  uint64_t stackless_parks, stackful_parks, switches;
+  uint64_t stackless_parks, stackful_parks;
+  uint64_t switches;        /* g0 -> carrier switches */
+  uint64_t inline_runs;     /* G's a carrier ran right after another */
 };
 
 struct goro_rt {

@@ -54,10 +54,12 @@ struct bg {
   struct goro_waiter w;   /* its waiter for single-queue parks */
   struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
   int nsel;
-  char where[96];         /* where it was created: "file:line:" */
+  int ref;                /* its anchor in the registry's G table */
+  int line;               /* line of goro.go's caller (user value 2) */
+  const char *fname;      /* the blocking function, for error messages */
 };
 
-/* Value slots: nil travels as this sentinel. */
+/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
 extern char goro_nilbox;
 #define goro_pushbox(L, idx)                                              \
   (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &goro_nilbox)      \
@@ -74,26 +76,19 @@ struct goro_runtime *goro_rt_get(lua_State *L);
 /* The running G's handle if L runs inside one, else NULL. */
 struct bg *goro_bg_current(lua_State *L);
 
-/* The running G's handle; a Lua error naming `fname` if L is outside any G
-** or inside a __gc finalizer. For operations about to block. */
+/* The running G's handle, its waiter reset; a Lua error naming `fname` if
+** L is outside any G. For operations about to block. */
 struct bg *goro_bg_block(lua_State *L, const char *fname);
 
 /* Park the running G (stackless if it can yield, stackful otherwise), then
-** continue with k(L, LUA_OK, ctx) once readied. Its waiters must be queued.
-** May park. */
+** continue with k(L, LUA_OK, ctx) once readied. Its waiters must be queued;
+** if it may not park here (a finalizer, a borrowed stack) it leaves the
+** queues and raises. May park. */
 int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k);
 
 /* Push the handle of a live G (anchored in "goro.gs"). Never raises. */
 void goro_bg_push(lua_State *L, struct bg *b);
-
-/* Make b's mailbox hold at least n slots (on b's own, running L). */
-void goro_bg_mailbox(lua_State *L, struct bg *b, int n);
-/* Store the value at idx into slot i of b's mailbox. Never raises: the slot
-** exists. */
-void goro_bg_mail(lua_State *L, struct bg *b, int i, int idx);
-/* Push slot i of b's mailbox (unboxed). Never raises. */
-void goro_bg_getmail(lua_State *L, struct bg *b, int i);
 
 /* Push the error of failed G b as runs report it (id and traceback). */
 void goro_push_gerror(lua_State *L, struct bg *b);
@@ -104,6 +99,7 @@ struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R);
 /* Register the types of each file (called by luaopen_goro_core). */
 void goro_open_g(lua_State *L);
 void goro_open_chan(lua_State *L);
+void goro_open_chan_funcs(lua_State *L);
 void goro_open_sync(lua_State *L);
 /* Push goro.default, the case that makes select never block. */
 void goro_push_default(lua_State *L);

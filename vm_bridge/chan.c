@@ -8,9 +8,12 @@
 ** A channel is a userdata with one user value: its buffer, a table of `cap`
 ** slots made (filled with false) when the channel is made, so that putting
 ** a value never allocates. Waiting G's sit in recvq/sendq (runtime wait
-** queues). A blocked sender leaves its value in its own mailbox slot; a
-** receiver that finds it takes it from there and readies the sender; a
-** sender that finds a blocked receiver writes into the receiver's slot.
+** queues); each waiter names the lua_State that parked (w->data). A blocked
+** sender's value stays on its own stack (at w->vidx); a receiver copies it
+** from there. A sender that finds a blocked receiver pushes the value onto
+** the receiver's stack, where its continuation finds it on top. Both are
+** lua_pushvalue/lua_xmove within room the parked side reserved before it
+** parked: they never allocate, so they never raise on a parked state.
 ** Every operation runs with the P held, so nothing here needs a lock.
 */
 #include <stdlib.h>
@@ -28,11 +31,45 @@ struct chan {
 
 enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 
+/* Upvalues of every function here: the runtime, the channel metatable and
+** the case metatable (comparing metatables by identity is much cheaper than
+** luaL_checkudata's lookup by name). */
 #define R_OF(L) ((struct goro_runtime *)lua_touserdata((L), lua_upvalueindex(1)))
+#define CHAN_MT_UV lua_upvalueindex(2)
+#define CASE_MT_UV lua_upvalueindex(3)
+
+static int has_mt(lua_State *L, int i, int mtidx) {
+  int same = 0;
+  if (lua_getmetatable(L, i)) {
+    same = lua_rawequal(L, -1, mtidx);
+    lua_pop(L, 1);
+  }
+  return same;
+}
 
 static struct chan *checkchan(lua_State *L, int i) {
-  return luaL_checkudata(L, i, GORO_CHAN_MT);
+  struct chan *c = lua_touserdata(L, i);
+  if (c == NULL || !has_mt(L, i, CHAN_MT_UV))
+    luaL_typeerror(L, i, GORO_CHAN_MT);
+  return c;
 }
+
+/* Hand the value at vi to a parked receiver: onto its own stack. */
+static void give(lua_State *L, struct goro_waiter *w, int vi) {
+  lua_pushvalue(L, vi);
+  lua_xmove(L, w->data, 1);
+}
+
+/* Push the value a parked sender offers. */
+static void take(lua_State *L, struct goro_waiter *w) {
+  lua_State *S = w->data;
+  lua_pushvalue(S, w->vidx);
+  lua_xmove(S, L, 1);
+}
+
+/* Before parking: room on our own stack for a value given to us, or for a
+** receiver to copy ours. May raise: nothing is queued yet. */
+static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 
 /* Put the value at vi at the tail of c's buffer (c at ci). Never raises. */
 static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
@@ -64,7 +101,7 @@ static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
   struct goro_waiter *w;
   if (c->closed) return luaL_error(L, "send on closed channel");
   if ((w = goro_waitq_claim(&c->recvq)) != NULL) {
-    goro_bg_mail(L, w->g->ud, w->index, vi);
+    give(L, w, vi);
     w->ok = 1;
     goro_ready(&R->rt, w->g, 1);
     return 1;
@@ -81,12 +118,11 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci) {
   struct goro_waiter *w;
   if ((w = goro_waitq_claim(&c->sendq)) != NULL) {
-    struct bg *s = w->g->ud;
     if (c->cap == 0) {
-      goro_bg_getmail(L, s, w->index);
+      take(L, w);
     } else {  /* full buffer: take the head, the sender's value joins the tail */
       buf_take(L, c, ci);
-      goro_bg_getmail(L, s, w->index);
+      take(L, w);
       buf_put(L, c, ci, -1);
       lua_pop(L, 1);
     }
@@ -134,9 +170,6 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   struct bg *b = goro_bg_current(L);
   (void)status;
   (void)ctx;
-  lua_pushboolean(L, 0);
-  goro_bg_mail(L, b, 1, -1);  /* drop our reference to the value */
-  lua_pop(L, 1);
   if (!b->w.ok) return luaL_error(L, "send on closed channel");
   return 0;
 }
@@ -149,7 +182,9 @@ static int ch_send(lua_State *L) {
   lua_settop(L, 2);
   if (try_send(L, R, c, 1, 2)) return 0;
   b = goro_bg_block(L, "send");
-  goro_bg_mail(L, b, 1, 2);
+  reserve(L);
+  b->w.data = L;
+  b->w.vidx = 2;
   goro_waitq_push(&c->sendq, &b->w);
   return goro_bg_park(L, b, "chan send", 0, send_k);
 }
@@ -158,11 +193,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
   struct bg *b = goro_bg_current(L);
   (void)status;
   (void)ctx;
-  if (b->w.ok) {
-    goro_bg_getmail(L, b, 1);
-    lua_pushboolean(L, 0);
-    goro_bg_mail(L, b, 1, -1);
-    lua_pop(L, 1);
+  if (b->w.ok) {  /* the sender put the value on top of our stack */
     lua_pushboolean(L, 1);
   } else {  /* woken by close */
     lua_pushnil(L);
@@ -178,6 +209,8 @@ static int ch_recv(lua_State *L) {
   lua_settop(L, 1);
   if (try_recv(L, R, c, 1)) return 2;
   b = goro_bg_block(L, "recv");
+  reserve(L);
+  b->w.data = L;
   goro_waitq_push(&c->recvq, &b->w);
   return goro_bg_park(L, b, "chan receive", 0, recv_k);
 }
@@ -241,11 +274,8 @@ static int ch_case_send(lua_State *L) { return make_case(L, CASE_SEND); }
 /* The kind of the case at i; pushes nothing. */
 static int case_kind(lua_State *L, int i) {
   int kind;
-  if (!lua_istable(L, i) || !lua_getmetatable(L, i))
+  if (!lua_istable(L, i) || !has_mt(L, i, CASE_MT_UV))
     return luaL_typeerror(L, i, "select case");
-  luaL_getmetatable(L, GORO_CASE_MT);
-  if (!lua_rawequal(L, -1, -2)) return luaL_typeerror(L, i, "select case");
-  lua_pop(L, 2);
   lua_rawgeti(L, i, 2);
   kind = (int)lua_tointeger(L, -1);
   lua_pop(L, 1);
@@ -278,10 +308,11 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
   }
   if (w == NULL) return luaL_error(L, "goro: select woke without a case");
   kind = case_kind(L, i);
-  lua_pushinteger(L, i);
+  if (kind != CASE_RECV || !w->ok) lua_pushinteger(L, i);
   if (kind == CASE_RECV) {
-    if (w->ok) {
-      goro_bg_getmail(L, b, i);
+    if (w->ok) {  /* the sender put the value on top of our stack */
+      lua_pushinteger(L, i);
+      lua_insert(L, -2);
       lua_pushboolean(L, 1);
     } else {
       lua_pushnil(L);
@@ -349,8 +380,9 @@ static int l_select(lua_State *L) {
     return 1;
   }
 
+  lua_settop(L, n);
   b = goro_bg_block(L, "select");
-  goro_bg_mailbox(L, b, n);
+  luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
   b->sel = calloc((size_t)(n > 0 ? n : 1), sizeof *b->sel);
   if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
   for (int i = 1; i <= n; i++) {
@@ -359,18 +391,17 @@ static int l_select(lua_State *L) {
     int kind = case_kind(L, i);
     w->g = b->g;
     w->index = i;
+    w->data = L;
     c = case_chan(L, i);
     lua_pop(L, 1);
     if (kind == CASE_RECV) {
       goro_waitq_push(&c->recvq, w);
-    } else {
+    } else {  /* our value waits on our stack */
       lua_rawgeti(L, i, 3);
-      goro_bg_mail(L, b, i, -1);
-      lua_pop(L, 1);
+      w->vidx = lua_gettop(L);
       goro_waitq_push(&c->sendq, w);
     }
   }
-  lua_settop(L, n);
   return goro_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
 }
 
@@ -394,16 +425,28 @@ const luaL_Reg goro_chan_funcs[] = {
     {NULL, NULL},
 };
 
-/* Expects the runtime userdata on top (the methods' upvalue). */
-void goro_open_chan(lua_State *L) {
+/* Push the upvalues every function here gets (runtime at index r). */
+static void push_upvalues(lua_State *L, int r) {
+  lua_pushvalue(L, r);
   luaL_newmetatable(L, GORO_CHAN_MT);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, chan_methods, 1);
+  luaL_newmetatable(L, GORO_CASE_MT);
+}
+
+/* Expects the runtime userdata on top. */
+void goro_open_chan(lua_State *L) {
+  int r = lua_gettop(L);
+  luaL_newmetatable(L, GORO_CHAN_MT);
+  push_upvalues(L, r);
+  luaL_setfuncs(L, chan_methods, 3);
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
-  luaL_newmetatable(L, GORO_CASE_MT);
-  lua_pop(L, 1);
+}
+
+/* Add chan and select to the module table on top (the runtime below it). */
+void goro_open_chan_funcs(lua_State *L) {
+  push_upvalues(L, lua_gettop(L) - 1);
+  luaL_setfuncs(L, goro_chan_funcs, 3);
 }
 
 void goro_push_default(lua_State *L) {

@@ -4,7 +4,8 @@
 ** G's Lua code.
 **
 ** Who touches a lua_State: the running G touches its own thread; wakers
-** write only into pre-made mailbox slots through non-raising calls; the
+** only move a value onto or off a parked G's stack, within room it reserved
+** (lua_pushvalue, lua_xmove: they never raise); the
 ** scheduler side (hooks) uses only lua_resume (protected) and non-raising
 ** table operations. Anything that may raise on the scheduler side runs
 ** after the loop has returned, or inside lua_pcall.
@@ -85,23 +86,47 @@ struct bg *goro_bg_block(lua_State *L, const char *fname) {
   struct bg *b = goro_bg_current(L);
   if (b == NULL)
     luaL_error(L, "goro: %s called outside a goroutine", fname);
-  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)
-    luaL_error(L, "goro: %s would block inside a __gc finalizer", fname);
-  if (goro_xrec_self()->depth > 0)
-    luaL_error(L, "goro: %s would block on a borrowed stack (call_on_stack)",
-               fname);
   b->g->selected = -1;
   b->w.g = b->g;
   b->w.ok = 0;
   b->w.index = 1;
+  b->fname = fname;
   return b;
 }
 
+/* Leave every queue b waits in, and the timer heap (before raising instead
+** of parking, or when b ends). */
+static void unqueue(struct bg *b) {
+  if (b->g != NULL) goro_timer_del(&b->R->rt, b->g);
+  goro_waitq_remove(&b->w);
+  for (int i = 0; i < b->nsel; i++) goro_waitq_remove(&b->sel[i]);
+  free(b->sel);
+  b->sel = NULL;
+  b->nsel = 0;
+}
+
+/*
+** Stackless when L is the G's own thread and can yield. A finalizer or a
+** borrowed stack (call_on_stack) never can (both run under a
+** non-yieldable C call), so their checks live on the stackful path only,
+** off the fast path: a G must not park inside __gc (the collector would
+** stay stopped for the whole universe), nor on a stack it does not own.
+*/
 int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k) {
   if (L == b->L && lua_isyieldable(L)) {
     goro_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
+  }
+  if (lua_gc(L, LUA_GCCOUNT, 0) < 0) {
+    unqueue(b);
+    return luaL_error(L, "goro: %s would block inside a __gc finalizer",
+                      b->fname);
+  }
+  if (goro_xrec_self()->depth > 0) {
+    unqueue(b);
+    return luaL_error(L, "goro: %s would block on a borrowed stack "
+                      "(call_on_stack)", b->fname);
   }
   goro_park(b->g, reason);
   return k(L, LUA_OK, ctx);
@@ -109,64 +134,45 @@ int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
 
 void goro_bg_push(lua_State *L, struct bg *b) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_rawgetp(L, -1, b);
+  lua_rawgeti(L, -1, b->ref);
   lua_remove(L, -2);
 }
 
-void goro_bg_mailbox(lua_State *L, struct bg *b, int n) {
-  goro_bg_push(L, b);
-  lua_getiuservalue(L, -1, 2);
-  if ((int)lua_rawlen(L, -1) < n) {
-    for (int i = (int)lua_rawlen(L, -1) + 1; i <= n; i++) {
-      lua_pushboolean(L, 0);
-      lua_rawseti(L, -2, i);
-    }
-  }
-  lua_pop(L, 2);
-}
-
-void goro_bg_mail(lua_State *L, struct bg *b, int i, int idx) {
-  idx = lua_absindex(L, idx);
-  goro_bg_push(L, b);
-  lua_getiuservalue(L, -1, 2);
-  goro_pushbox(L, idx);
-  lua_rawseti(L, -2, i);  /* the slot exists: no allocation */
-  lua_pop(L, 2);
-}
-
-void goro_bg_getmail(lua_State *L, struct bg *b, int i) {
-  goro_bg_push(L, b);
-  lua_getiuservalue(L, -1, 2);
-  lua_rawgeti(L, -1, i);
-  goro_unbox(L);
-  lua_replace(L, -3);
+/* Drop the anchor of b's handle. luaL_unref only writes existing array
+** slots, so it never allocates and never raises. */
+static void unanchor(lua_State *L, struct bg *b) {
+  if (b->ref <= 0) return;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  luaL_unref(L, -1, b->ref);
   lua_pop(L, 1);
+  b->ref = 0;
 }
 
 /* Make a G running fn (at index fidx) with the nargs values after it. Leaves
-** the handle on the stack. Raises only before the G exists. */
+** the handle on the stack. Raises only before the G exists. The handle's
+** second user value is the function that called goro.go (for the dump's
+** "created by ... at"), its line in b->line: cheaper than formatting a
+** location for every G that is never dumped. Upvalue 2 of the calling
+** function is the handle metatable. */
 static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
                         int nargs) {
   struct bg *b;
   lua_State *T;
-  const char *where;
+  lua_Debug ar;
 
   b = lua_newuserdatauv(L, sizeof *b, 2);
   memset(b, 0, sizeof *b);
-  luaL_setmetatable(L, GORO_G_MT);
+  lua_pushvalue(L, lua_upvalueindex(2));
+  lua_setmetatable(L, -2);
   T = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
-  lua_createtable(L, 1, 0);  /* the mailbox, one slot to start */
-  lua_pushboolean(L, 0);
-  lua_rawseti(L, -2, 1);
-  lua_setiuservalue(L, -2, 2);
-  luaL_where(L, 1);
-  where = lua_tostring(L, -1);
-  strncpy(b->where, where, sizeof b->where - 1);
-  lua_pop(L, 1);
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "lf", &ar)) {
+    b->line = ar.currentline;
+    lua_setiuservalue(L, -2, 2);
+  }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);  /* anchor it */
   lua_pushvalue(L, -2);
-  lua_rawsetp(L, -2, b);
+  b->ref = luaL_ref(L, -2);
   lua_pop(L, 1);
   for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
   lua_xmove(L, T, nargs + 1);
@@ -175,10 +181,7 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   b->nargs = nargs;
   b->g = goro_g_new(&R->rt, b);
   if (b->g == NULL) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-    lua_pushnil(L);
-    lua_rawsetp(L, -2, b);
-    lua_pop(L, 1);
+    unanchor(L, b);
     luaL_error(L, "goro.go: %s", goro_strerror(GORO_ENOMEM));
   }
   b->id = b->g->id;
@@ -210,14 +213,6 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   gp->outcome = GORO_RUN_DONE;
 }
 
-static void drop_waiters(struct bg *b) {
-  goro_waitq_remove(&b->w);
-  for (int i = 0; i < b->nsel; i++) goro_waitq_remove(&b->sel[i]);
-  free(b->sel);
-  b->sel = NULL;
-  b->nsel = 0;
-}
-
 /* The G has ended (or is abandoned): unanchor its handle. An error nobody
 ** waited for stops the run (as an unrecovered panic stops a Go program). */
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
@@ -225,7 +220,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
   lua_State *L = R->L;
 
-  drop_waiters(b);
+  unqueue(b);
   b->g = NULL;
   if (R->closed == 2) return;  /* lua_close: the registry is going away */
   if (b->done && b->failed && !b->waited && R->failed == NULL &&
@@ -237,10 +232,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
     lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
     lua_pop(L, 1);
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_pushnil(L);
-  lua_rawsetp(L, -2, b);  /* removing a key never allocates */
-  lua_pop(L, 1);
+  unanchor(L, b);
 }
 
 /* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */
@@ -391,6 +383,20 @@ static int l_stats(lua_State *L) {
   return 1;
 }
 
+/* Push "source:line" of the code that created b, or "[C]". */
+static void push_where(lua_State *L, struct bg *b) {
+  lua_Debug ar;
+  goro_bg_push(L, b);
+  if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
+    lua_getinfo(L, ">S", &ar);
+    lua_pushfstring(L, "%s:%d", ar.short_src, b->line);
+  } else {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "[C]");
+  }
+  lua_remove(L, -2);
+}
+
 /* Push the dump of every G: id, status or wait reason and how long, where it
 ** was created, and its Lua traceback. May raise (memory). */
 static void push_dump(lua_State *L, struct goro_runtime *R) {
@@ -410,9 +416,11 @@ static void push_dump(lua_State *L, struct goro_runtime *R) {
     luaL_addvalue(&buf);
     luaL_traceback(L, b->L, NULL, 0);
     luaL_addvalue(&buf);
-    lua_pushfstring(L, "\ncreated by %s at %s\n\n",
-                    b->ismain ? "goro.run" : "goro.go",
-                    b->where[0] ? b->where : "[C]");
+    lua_pushfstring(L, "\ncreated by %s at ", b->ismain ? "goro.run" : "goro.go");
+    luaL_addvalue(&buf);
+    push_where(L, b);
+    luaL_addvalue(&buf);
+    lua_pushliteral(L, "\n\n");
     luaL_addvalue(&buf);
   }
   luaL_pushresult(&buf);

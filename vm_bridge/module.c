@@ -97,9 +97,9 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, funcs, 1);
   lua_pushvalue(L, -2);
-  luaL_setfuncs(L, goro_g_funcs, 1);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, goro_chan_funcs, 1);
+  luaL_getmetatable(L, "goro.g");
+  luaL_setfuncs(L, goro_g_funcs, 2);
+  goro_open_chan_funcs(L);
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, goro_sync_funcs, 1);
   goro_push_default(L);

@@ -1,0 +1,96 @@
+// bench/go/sched.go: Go's side of bench/sched.lua, with GOMAXPROCS=1 (one P,
+// as a goro universe has). Prints one "name value" line per figure.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+)
+
+func best(n int, f func(n int)) float64 {
+	f(n / 10)
+	b := 1e30
+	for r := 0; r < 5; r++ {
+		t := time.Now()
+		f(n)
+		ns := float64(time.Since(t).Nanoseconds()) / float64(n)
+		if ns < b {
+			b = ns
+		}
+	}
+	return b
+}
+
+func rss() float64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	fmt.Sscan(string(b), &size, &res)
+	return float64(res * int64(os.Getpagesize()))
+}
+
+func main() {
+	runtime.GOMAXPROCS(1)
+	n := 1000000
+	if len(os.Args) > 1 {
+		n, _ = strconv.Atoi(os.Args[1])
+	}
+
+	fmt.Printf("yield %.1f\n", best(n, func(n int) {
+		done := make(chan bool)
+		go func() {
+			for i := 0; i < n; i++ {
+				runtime.Gosched()
+			}
+			done <- true
+		}()
+		for i := 0; i < n; i++ {
+			runtime.Gosched()
+		}
+		<-done
+	}))
+
+	fmt.Printf("pingpong %.1f\n", best(n, func(n int) {
+		a, b := make(chan int), make(chan int)
+		go func() {
+			for i := 0; i < n; i++ {
+				b <- <-a
+			}
+		}()
+		for i := 0; i < n; i++ {
+			a <- i
+			<-b
+		}
+	}))
+
+	fmt.Printf("spawn %.1f\n", best(n, func(n int) {
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() { wg.Done() }()
+		}
+		wg.Wait()
+	}))
+
+	const parked = 100000
+	runtime.GC()
+	before := rss()
+	ch := make(chan int)
+	var wg sync.WaitGroup
+	for i := 0; i < parked; i++ {
+		wg.Add(1)
+		go func() { <-ch; wg.Done() }()
+	}
+	runtime.Gosched()
+	runtime.GC()
+	after := rss()
+	fmt.Printf("parked_bytes %.0f\n", (after-before)/parked)
+	close(ch)
+	wg.Wait()
+}

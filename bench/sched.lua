@@ -1,0 +1,198 @@
+-- bench/sched.lua: goro's scheduler beside its anchors, in one run.
+--
+--   yield     G <-> G goro.yield() round trip   | 2 coroutines resumed in turn | Go: Gosched
+--   pingpong  unbuffered channel round trip      | coroutine passing a value   | Go: chan
+--   spawn     goro.go + finish                   | coroutine.create + finish   | Go: go + wg
+--   parked    bytes per G blocked on a channel   | per suspended coroutine     | Go: per goroutine
+--   million   1,000,000 G's parked at once, then released (time, peak RSS)
+--
+-- Go figures come from bench/go/sched.go (GOMAXPROCS=1) when a go binary is
+-- found (GO=... or PATH or /usr/lib/go-1.23/bin/go). Each figure is the best
+-- of 5 runs. Ratios are goro / anchor: below 1 means goro is faster.
+-- A benchmark, not a test: nothing here asserts a time.
+local goro = require "goro"
+
+local function rss()
+  local f = io.open("/proc/self/statm")
+  if not f then return 0 end
+  local _, res = f:read("n", "n")
+  f:close()
+  return res * 4096
+end
+
+-- Memory is measured in a fresh process each: `lua5.4 sched.lua parked
+-- goro|coro COUNT` prints bytes per parked G (or suspended coroutine).
+if arg and arg[1] == "parked" then
+  local count = tonumber(arg[3])
+  collectgarbage(); collectgarbage()
+  local before, per = rss(), nil
+  if arg[2] == "goro" then
+    goro.run(function()
+      local ch = goro.chan()
+      local f = function() ch:recv() end
+      for _ = 1, count do goro.go(f) end
+      goro.yield()
+      collectgarbage(); collectgarbage()
+      per = (rss() - before) / count
+      assert(goro.stats().stacks == 1, "parked G's hold no stack")
+    end)
+  else
+    local cos, f = {}, function() coroutine.yield() end
+    for i = 1, count do
+      local co = coroutine.create(f)
+      coroutine.resume(co)
+      cos[i] = co
+    end
+    collectgarbage(); collectgarbage()
+    per = (rss() - before) / count
+  end
+  print(("%.0f"):format(per))
+  os.exit(0)
+end
+
+local N = tonumber(arg and arg[1]) or 200000
+
+local function best(n, f)
+  f(n // 10)
+  local b = math.huge
+  for _ = 1, 5 do
+    collectgarbage()
+    local t = goro.now()
+    f(n)
+    local ns = (goro.now() - t) * 1e9 / n
+    if ns < b then b = ns end
+  end
+  return b
+end
+
+local function subprocess_bytes(kind, count)
+  local lua = arg[-1] or "lua5.4"
+  local h = io.popen(("%s %s parked %s %d"):format(lua, arg[0], kind, count))
+  local v = tonumber(h:read("l"))
+  h:close()
+  return v
+end
+
+-- ---- goro --------------------------------------------------------------------
+local g = {}
+
+g.yield = best(N, function(n)
+  goro.run(function()
+    goro.go(function() for _ = 1, n do goro.yield() end end)
+    for _ = 1, n do goro.yield() end
+  end)
+end)
+
+g.pingpong = best(N, function(n)
+  goro.run(function()
+    local a, b = goro.chan(), goro.chan()
+    goro.go(function() for _ = 1, n do b:send(a:recv()) end end)
+    for i = 1, n do a:send(i); b:recv() end
+  end)
+end)
+
+g.spawn = best(N, function(n)
+  goro.run(function()
+    local wg = goro.waitgroup()
+    local done = function() wg:done() end
+    for _ = 1, n do wg:add(1); goro.go(done) end
+    wg:wait()
+  end)
+end)
+
+local PARKED = 100000
+g.parked = subprocess_bytes("goro", PARKED)
+
+local M = 1000000
+do
+  collectgarbage(); collectgarbage()
+  local before = rss()
+  local t = goro.now()
+  local peak
+  goro.run(function()
+    local ch = goro.chan()
+    local wg = goro.waitgroup()
+    local f = function() ch:recv(); wg:done() end
+    for _ = 1, M do wg:add(1); goro.go(f) end
+    goro.yield()
+    peak = rss() - before
+    ch:close()
+    wg:wait()
+  end)
+  g.million_s = goro.now() - t
+  g.million_mb = peak / 2^20
+end
+
+-- ---- plain Lua coroutines ------------------------------------------------------
+local c = {}
+local create, resume, yield = coroutine.create, coroutine.resume, coroutine.yield
+
+c.yield = best(N, function(n)
+  local f = function() while true do yield() end end
+  local a, b = create(f), create(f)
+  for _ = 1, n do resume(a); resume(b) end
+end)
+
+c.pingpong = best(N, function(n)
+  -- the echo side is a coroutine: send = resume with a value, recv = its yield
+  local echo = create(function(v) while true do v = yield(v) end end)
+  for i = 1, n do
+    local _, v = resume(echo, i)
+    assert(v == i)
+  end
+end)
+
+c.spawn = best(N, function(n)
+  local f = function() end
+  for _ = 1, n do resume(create(f)) end
+end)
+
+c.parked = subprocess_bytes("coro", PARKED)
+
+-- ---- Go ------------------------------------------------------------------------
+local gobin = os.getenv("GO")
+if not gobin then
+  for _, p in ipairs({"/usr/lib/go-1.23/bin/go", "go"}) do
+    local ok = os.execute(p .. " version >/dev/null 2>&1")
+    if ok then gobin = p; break end
+  end
+end
+local gofig, gover = {}, nil
+local srcdir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+if gobin then
+  local vh = io.popen(gobin .. " version 2>/dev/null")
+  gover = vh:read("l")
+  vh:close()
+  local tmp = os.getenv("TMPDIR") or "/tmp"
+  local cmd = ("cd %s/go && GOCACHE=%s/goro-gocache GOFLAGS=-mod=mod %s run sched.go %d 2>&1")
+    :format(srcdir, tmp, gobin, N)
+  local h = io.popen(cmd)
+  for line in h:lines() do
+    local k, v = line:match("^([%w_]+) ([%d.]+)$")
+    if k then gofig[k] = tonumber(v) end
+  end
+  h:close()
+end
+
+-- ---- report ----------------------------------------------------------------------
+local function ratio(a, b) return b and b > 0 and ("%.2fx"):format(a / b) or "-" end
+local function fmt(v) return v and ("%.1f"):format(v) or "-" end
+
+print(("goro scheduler benchmarks, %d iterations, best of 5 (%s)"):format(N, _VERSION))
+print(("Go: %s"):format(gover or "not found (set GO=/path/to/go)"))
+print()
+print(("%-30s %10s %10s %10s %12s %10s"):format("", "goro", "Lua coro", "Go", "goro/coro", "goro/Go"))
+local rows = {
+  {"yield round trip (ns)", "yield"},
+  {"chan ping-pong round trip (ns)", "pingpong"},
+  {"spawn + finish (ns)", "spawn"},
+  {"bytes per parked G", "parked", "parked_bytes"},
+}
+for _, r in ipairs(rows) do
+  local gk = r[3] or r[2]
+  print(("%-30s %10s %10s %10s %12s %10s"):format(r[1], fmt(g[r[2]]), fmt(c[r[2]]),
+    fmt(gofig[gk]), ratio(g[r[2]], c[r[2]]), ratio(g[r[2]], gofig[gk])))
+end
+print()
+print(("%d G's parked at once: %.2f s to spawn, park and release; peak RSS +%.0f MiB")
+  :format(M, g.million_s, g.million_mb))
