@@ -12,6 +12,7 @@
 #include "sched.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -74,8 +75,11 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
   rt->hooks = hooks;
   rt->ud = ud;
   rt->nextgid = 1;
+  rt->max_workers = 4;
   return 0;
 }
+
+static void workers_join(struct goro_rt *rt);
 
 static void carrier_free(struct goro_carrier *c) {
   goro_ctx_destroy(&c->ctx);
@@ -111,7 +115,11 @@ void goro_g_abandon_all(struct goro_rt *rt) {
 }
 
 void goro_rt_destroy(struct goro_rt *rt) {
-  goro_assert(rt->p_owner == NULL);
+  pthread_mutex_lock(&rt->lock);
+  rt->closing = 1;
+  while (rt->p_owner != NULL) pthread_cond_wait(&rt->wake, &rt->lock);
+  pthread_mutex_unlock(&rt->lock);
+  workers_join(rt);
   goro_g_abandon_all(rt);
   while (rt->carriers != NULL) {
     struct goro_carrier *c = rt->carriers;
@@ -127,8 +135,10 @@ void goro_rt_destroy(struct goro_rt *rt) {
 
 int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_lock(&rt->lock);
+  rt->pwaiters++;
   while (rt->p_owner != NULL && !rt->closing)
     pthread_cond_wait(&rt->wake, &rt->lock);
+  rt->pwaiters--;
   if (rt->closing) {
     pthread_mutex_unlock(&rt->lock);
     return GORO_ECLOSED;
@@ -139,13 +149,136 @@ int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
   return 0;
 }
 
+static void worker_start(struct goro_rt *rt);
+
+/* Requires: rt->lock, the P free. Work a worker could do now or later. */
+static int work_pending(struct goro_rt *rt) {
+  return rt->nrunnable > 0 || rt->ntimers > 0;
+}
+
 void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_lock(&rt->lock);
   if (rt->p_owner != mp) goro_throw("goro_p_release: M %llu does not hold the P",
                                     (unsigned long long)mp->id);
   rt->p_owner = NULL;
   mp->rt = NULL;
+  if (work_pending(rt) && rt->nidle == 0 && !rt->closing &&
+      rt->nworkers < rt->max_workers)
+    worker_start(rt);
   pthread_cond_broadcast(&rt->wake);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---- worker M's ---------------------------------------------------------- */
+
+static void *worker_main(void *arg) {
+  struct goro_m *mp = arg;
+  struct goro_rt *rt = mp->home;
+
+  goro_m_set(mp);
+  goro_stack_thread_init();
+  pthread_mutex_lock(&rt->lock);
+  for (;;) {
+    if (rt->closing) break;
+    if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
+        (rt->nrunnable > 0 ||
+         (rt->ntimers > 0 && rt->timers[0]->when <= goro_now()))) {
+      rt->p_owner = mp;
+      mp->rt = rt;
+      pthread_mutex_unlock(&rt->lock);
+      goro_sched_run(rt, mp, NULL, 0);
+      pthread_mutex_lock(&rt->lock);
+      rt->p_owner = NULL;
+      mp->rt = NULL;
+      pthread_cond_broadcast(&rt->wake);
+      continue;
+    }
+    rt->nidle++;
+    if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
+        rt->ntimers > 0) {
+      struct timespec ts;
+      double when = rt->timers[0]->when;
+      ts.tv_sec = (time_t)when;
+      ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+      pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
+    } else {
+      pthread_cond_wait(&rt->wake, &rt->lock);
+    }
+    rt->nidle--;
+  }
+  rt->nworkers--;
+  pthread_cond_broadcast(&rt->wake);
+  pthread_mutex_unlock(&rt->lock);
+  goro_stack_thread_fini();
+  goro_m_set(NULL);
+  return NULL;
+}
+
+/* Requires: rt->lock. Start one worker M; on failure the work waits for the
+** next thread that takes the P. */
+static void worker_start(struct goro_rt *rt) {
+  struct goro_m *mp = malloc(sizeof *mp);
+  sigset_t all, old;
+  pthread_attr_t attr;
+  if (mp == NULL) return;
+  goro_m_init(mp);
+  mp->home = rt;
+  mp->isworker = 1;
+  sigfillset(&all);
+  sigdelset(&all, SIGSEGV);  /* synchronous faults stay deliverable */
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  pthread_sigmask(SIG_BLOCK, &all, &old);  /* the new thread inherits it */
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  if (pthread_create(&mp->thread, &attr, worker_main, mp) != 0) {
+    free(mp);
+  } else {
+    mp->allnext = rt->allm;
+    rt->allm = mp;
+    rt->nworkers++;
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Tell every worker to exit and join them. Requires: rt->closing set. */
+static void workers_join(struct goro_rt *rt) {
+  struct goro_m *list;
+  pthread_mutex_lock(&rt->lock);
+  pthread_cond_broadcast(&rt->wake);
+  list = rt->allm;
+  rt->allm = NULL;
+  pthread_mutex_unlock(&rt->lock);
+  while (list != NULL) {
+    struct goro_m *mp = list;
+    list = mp->allnext;
+    pthread_join(mp->thread, NULL);
+    goro_ctx_destroy(&mp->g0);
+    free(mp);
+  }
+}
+
+void goro_rt_kick(struct goro_rt *rt) {
+  pthread_mutex_lock(&rt->lock);
+  if (rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
+      !rt->closing && rt->nworkers < rt->max_workers)
+    worker_start(rt);
+  pthread_cond_broadcast(&rt->wake);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void goro_rt_set_workers(struct goro_rt *rt, int n) {
+  pthread_mutex_lock(&rt->lock);
+  rt->max_workers = n < 0 ? 0 : n;
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void goro_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {
+  pthread_mutex_lock(&rt->lock);
+  *ms = rt->nworkers + (rt->p_owner != NULL && !rt->p_owner->isworker);
+  *idle = rt->nidle;
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -466,7 +599,7 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
 static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
                                   struct goro_carrier *c) {
   struct goro_g *gp;
-  if (mp->stop || rt->abort) return NULL;
+  if (mp->stop || rt->abort || (mp->isworker && rt->pwaiters > 0)) return NULL;
   if (rt->ntimers > 0 || mp->deadline > 0) {
     double now = goro_now();
     if (rt->ntimers > 0) timers_fire(rt, now);
@@ -553,6 +686,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
 
     if (mp->stop) return mp->stop;
     if (rt->abort) return GORO_SCHED_ABORT;
+    if (mp->isworker && rt->pwaiters > 0) return GORO_SCHED_IDLE;
     if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
     if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
     gp = runq_get(rt);
@@ -581,5 +715,6 @@ void goro_rt_close(struct goro_rt *rt) {
   pthread_cond_broadcast(&rt->wake);
   while (rt->p_owner != NULL) pthread_cond_wait(&rt->wake, &rt->lock);
   pthread_mutex_unlock(&rt->lock);
+  workers_join(rt);
   goro_g_abandon_all(rt);
 }

@@ -84,6 +84,10 @@ struct goro_m {
   struct goro_g *curg;         /* owner only: the G running on it */
   struct goro_rt *rt;          /* the runtime whose P it holds, or NULL */
   int isextra;                 /* lent to a host thread (host machinery) */
+  int isworker;                /* a worker the runtime started */
+  struct goro_rt *home;        /* a worker's runtime */
+  pthread_t thread;            /* a worker's thread */
+  struct goro_m *allnext;      /* rt->lock: the runtime's workers */
   volatile int ncgo;           /* cgocalls active on this M */
   volatile int ncallback;      /* callbacks active on this M */
   volatile int isExtraInC;     /* extra and no Lua frame live */
@@ -119,6 +123,10 @@ struct goro_rt {
   pthread_cond_t wake;         /* signalled when the P-owner should look again */
   struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
   int closing;                 /* lock: goro_rt_close has begun */
+  int pwaiters;                /* lock: threads waiting in goro_p_acquire */
+  int max_workers;             /* lock: start at most this many workers */
+  int nworkers, nidle;         /* lock: workers alive; of them idle */
+  struct goro_m *allm;         /* lock: the workers */
 
   const struct goro_hooks *hooks; /* immutable */
   void *ud;                       /* the bridge's */
@@ -159,8 +167,18 @@ void goro_m_init(struct goro_m *mp);
 /* Take the P for the calling thread's M, waiting while another M holds it.
 ** Returns 0 or GORO_ECLOSED. */
 int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp);
-/* Give the P back. Requires: mp holds it. */
+/* Give the P back; wake (or start) a worker if G's are ready or sleeping.
+** Requires: mp holds it. */
 void goro_p_release(struct goro_rt *rt, struct goro_m *mp);
+
+/* The P is free and G's may be ready: wake or start a worker for them. */
+void goro_rt_kick(struct goro_rt *rt);
+
+/* At most n worker M's from now on (0: only the host's threads run G's). */
+void goro_rt_set_workers(struct goro_rt *rt, int n);
+/* How many M's serve the runtime (workers, and a host thread holding the
+** P), and how many workers are idle. */
+void goro_rt_get_ms(struct goro_rt *rt, int *ms, int *idle);
 
 /* ---- G's ------------------------------------------------------------------ */
 

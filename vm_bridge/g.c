@@ -224,7 +224,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   b->g = NULL;
   if (R->closed == 2) return;  /* lua_close: the registry is going away */
   if (b->done && b->failed && !b->waited && R->failed == NULL &&
-      (R->running || R->stepping)) {
+      (R->running || R->stepping || R->hostmode)) {
     R->failed = b;
     rt->abort = 1;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
@@ -367,8 +367,12 @@ static int l_stats(lua_State *L) {
   lua_createtable(L, 0, 16);
   setint(L, "gs", s.gs);
   setint(L, "runnable", s.runnable);
-  setint(L, "ms", R->rt.p_owner != NULL);  /* no worker M's yet */
-  setint(L, "idle_ms", 0);
+  {
+    int ms, idle;
+    goro_rt_get_ms(&R->rt, &ms, &idle);
+    setint(L, "ms", (uint64_t)ms);
+    setint(L, "idle_ms", (uint64_t)idle);
+  }
   setint(L, "extra_ms", 0);
   setint(L, "extra_ms_in_use", 0);
   setint(L, "stacks", s.carriers);
@@ -433,6 +437,32 @@ static int l_dump(lua_State *L) {
 
 static int pdump(lua_State *L) {
   push_dump(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/*
+** goro.config{workers = n} -> the configuration. workers: how many worker
+** M's may run ready G's while no other thread holds the P (default 4; 0
+** for hosts that want Lua to run only on their own threads).
+*/
+static int l_config(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
+      lua_Integer n = luaL_checkinteger(L, -1);
+      luaL_argcheck(L, n >= 0 && n <= 1024, 1, "workers must be in [0, 1024]");
+      goro_rt_set_workers(&R->rt, (int)n);
+    }
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 2);
+  pthread_mutex_lock(&R->rt.lock);
+  lua_pushinteger(L, R->rt.max_workers);
+  pthread_mutex_unlock(&R->rt.lock);
+  lua_setfield(L, -2, "workers");
+  lua_pushinteger(L, (lua_Integer)goro_stack_size());
+  lua_setfield(L, -2, "stack_size");
   return 1;
 }
 
@@ -573,7 +603,8 @@ static int l_run(lua_State *L) {
 const luaL_Reg goro_g_funcs[] = {
     {"run", l_run},     {"go", l_go},       {"self", l_self},
     {"yield", l_yield}, {"sleep", l_sleep}, {"now", l_now},
-    {"stats", l_stats}, {"dump", l_dump},   {NULL, NULL},
+    {"stats", l_stats}, {"dump", l_dump},   {"config", l_config},
+    {NULL, NULL},
 };
 
 static const luaL_Reg g_methods[] = {

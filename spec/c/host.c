@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -128,4 +129,79 @@ Test(host, goro_run_refuses_a_host_driven_runtime) {
   cr_assert_neq(luaL_dostring(L, "goro.run(function() end)"), LUA_OK);
   cr_assert_not_null(strstr(lua_tostring(L, -1), "host drives"));
   lua_close(L);  /* closing the state with an open runtime is fine too */
+}
+
+/* ---- worker M's ------------------------------------------------------------- */
+
+static atomic_int flag;
+
+static int l_setflag(lua_State *L) {
+  atomic_store(&flag, (int)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+/* Wait up to `ms` for the flag to become v. */
+static int wait_flag(int v, int ms) {
+  for (int i = 0; i < ms; i++) {
+    if (atomic_load(&flag) == v) return 1;
+    sleep_ms(1);
+  }
+  return atomic_load(&flag) == v;
+}
+
+static const char *pipeline_script =
+    "local goro = require 'goro'\n"
+    "local ch = goro.chan()\n"
+    "goro.go(function() goro.sleep(0.005); ch:send(7) end)\n"
+    "goro.go(function() setflag(ch:recv()) end)\n";
+
+Test(host, workers_run_ready_gs_while_the_host_does_not_step, .timeout = 30) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  atomic_store(&flag, 0);
+  lua_register(L, "setflag", l_setflag);
+  dostring(L, pipeline_script);
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  cr_assert(wait_flag(7, 5000), "the G's ran on a worker M");
+  goro_close(rt);
+  lua_close(L);
+}
+
+Test(host, with_no_workers_only_steps_run_gs, .timeout = 30) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  atomic_store(&flag, 0);
+  lua_register(L, "setflag", l_setflag);
+  dostring(L, "require('goro').config{workers = 0}");
+  dostring(L, pipeline_script);
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  sleep_ms(50);
+  cr_assert_eq(atomic_load(&flag), 0, "nothing ran without a step");
+  for (int i = 0; i < 100 && atomic_load(&flag) == 0; i++) {
+    cr_assert_geq(goro_step(rt, 0.001), 0);
+    sleep_ms(1);
+  }
+  cr_assert_eq(atomic_load(&flag), 7);
+  goro_close(rt);
+  lua_close(L);
+}
+
+Test(host, a_g_failing_on_a_worker_is_reported_by_the_next_step, .timeout = 30) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  int n = 0;
+  atomic_store(&flag, 0);
+  lua_register(L, "setflag", l_setflag);
+  dostring(L, "local goro = require 'goro'\n"
+              "goro.go(function() setflag(1); error('on a worker') end)\n");
+  rt = goro_open(L);
+  cr_assert(wait_flag(1, 5000));
+  for (int i = 0; i < 1000 && (n = goro_step(rt, 0.001)) >= 0; i++) sleep_ms(1);
+  cr_assert_eq(n, GORO_STEP_GFAILED, "step returned %d", n);
+  cr_assert_not_null(strstr(goro_errmsg(), "on a worker"));
+  cr_assert_geq(goro_step(rt, 0.001), 0, "reported once");
+  goro_close(rt);
+  lua_close(L);
 }
