@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,11 +39,38 @@ __attribute__((noinline, noipa)) struct goro_m *goro_m_set(struct goro_m *mp) {
 }
 
 void goro_m_init(struct goro_m *mp) {
+  pthread_condattr_t ca;
   memset(mp, 0, sizeof *mp);
   pthread_mutex_lock(&m_lock);
   mp->id = next_mid++;
   pthread_mutex_unlock(&m_lock);
   goro_ctx_init_thread(&mp->g0);
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&mp->parkcv, &ca);
+  pthread_condattr_destroy(&ca);
+}
+
+void goro_m_destroy(struct goro_m *mp) {
+  goro_ctx_destroy(&mp->g0);
+  pthread_cond_destroy(&mp->parkcv);
+}
+
+void goro_m_register(struct goro_rt *rt, struct goro_m *mp) {
+  pthread_mutex_lock(&rt->lock);
+  mp->tnext = rt->transient;
+  rt->transient = mp;
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
+  pthread_mutex_lock(&rt->lock);
+  for (struct goro_m **pp = &rt->transient; *pp != NULL; pp = &(*pp)->tnext)
+    if (*pp == mp) {
+      *pp = mp->tnext;
+      break;
+    }
+  pthread_mutex_unlock(&rt->lock);
 }
 
 double goro_now(void) {
@@ -71,7 +99,9 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
     pthread_mutex_destroy(&rt->lock);
     return GORO_ENOMEM;
   }
+  pthread_cond_init(&rt->sysmon_cv, &ca);
   pthread_condattr_destroy(&ca);
+  rt->gen = goro_live_add(rt);
   rt->hooks = hooks;
   rt->ud = ud;
   rt->nextgid = 1;
@@ -114,37 +144,84 @@ void goro_g_abandon_all(struct goro_rt *rt) {
   rt->abort = 0;
 }
 
-void goro_rt_destroy(struct goro_rt *rt) {
+/* Stop everything that runs on its own: refuse new entries, wake locked
+** M's so their callbacks unwind, wait until no callback is active and the
+** P is free, then stop sysmon and join the workers. Idempotent. */
+static void shutdown(struct goro_rt *rt) {
   pthread_mutex_lock(&rt->lock);
   rt->closing = 1;
-  while (rt->p_owner != NULL) pthread_cond_wait(&rt->wake, &rt->lock);
+  pthread_cond_broadcast(&rt->wake);
+  for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
+    pthread_cond_broadcast(&mp->parkcv);
+  while (rt->p_owner != NULL || rt->ncb > 0) {
+    for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
+      pthread_cond_broadcast(&mp->parkcv);
+    for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
+      pthread_cond_broadcast(&mp->parkcv);
+    pthread_cond_wait(&rt->wake, &rt->lock);
+  }
   pthread_mutex_unlock(&rt->lock);
+  goro_sysmon_stop(rt);
   workers_join(rt);
+}
+
+void goro_rt_destroy(struct goro_rt *rt) {
+  goro_live_del(rt);  /* exiting host threads leave it alone from now on */
+  shutdown(rt);
   goro_g_abandon_all(rt);
+  goro_extram_free_all(rt);
   while (rt->carriers != NULL) {
     struct goro_carrier *c = rt->carriers;
     rt->carriers = c->next;
     carrier_free(c);
   }
   free(rt->timers);
+  pthread_cond_destroy(&rt->sysmon_cv);
   pthread_cond_destroy(&rt->wake);
   pthread_mutex_destroy(&rt->lock);
 }
 
 /* ---- the P ---------------------------------------------------------------- */
 
+/* Requires: rt->lock. Take the P from an owner whose G is in C. */
+int goro_p_retake_locked(struct goro_rt *rt) {
+  uintptr_t expect = (uintptr_t)rt->p_owner;
+  if (expect != 0 &&
+      atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0)) {
+    rt->p_owner = NULL;
+    rt->st.retakes++;
+    return 1;
+  }
+  return 0;
+}
+
+/* Requires: rt->lock, the P free. */
+static void p_take_locked(struct goro_rt *rt, struct goro_m *mp) {
+  rt->p_owner = mp;
+  atomic_store(&rt->p_syscall, (uintptr_t)0);
+  mp->rt = rt;
+  mp->state = GORO_M_RUNNING;
+}
+
 int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
+  int prev = mp->state;
   pthread_mutex_lock(&rt->lock);
   rt->pwaiters++;
-  while (rt->p_owner != NULL && !rt->closing)
+  pthread_cond_broadcast(&rt->wake);  /* an idle owner hands the P over */
+  mp->state = GORO_M_WAITP;
+  for (;;) {
+    /* While closing, only an M whose callback must unwind may take it. */
+    if (rt->closing && mp->ncallback == 0) break;
+    if (rt->p_owner == NULL || goro_p_retake_locked(rt)) break;
     pthread_cond_wait(&rt->wake, &rt->lock);
+  }
   rt->pwaiters--;
-  if (rt->closing) {
+  if (rt->closing && mp->ncallback == 0) {
+    mp->state = prev;
     pthread_mutex_unlock(&rt->lock);
     return GORO_ECLOSED;
   }
-  rt->p_owner = mp;
-  mp->rt = rt;
+  p_take_locked(rt, mp);
   pthread_mutex_unlock(&rt->lock);
   return 0;
 }
@@ -156,17 +233,39 @@ static int work_pending(struct goro_rt *rt) {
   return rt->nrunnable > 0 || rt->ntimers > 0;
 }
 
-void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
-  pthread_mutex_lock(&rt->lock);
-  if (rt->p_owner != mp) goro_throw("goro_p_release: M %llu does not hold the P",
-                                    (unsigned long long)mp->id);
-  rt->p_owner = NULL;
-  mp->rt = NULL;
-  if (work_pending(rt) && rt->nidle == 0 && !rt->closing &&
-      rt->nworkers < rt->max_workers)
+void goro_rt_kick_locked(struct goro_rt *rt) {
+  if (rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
+      !rt->closing && !rt->abort && rt->nworkers < rt->max_workers)
     worker_start(rt);
   pthread_cond_broadcast(&rt->wake);
+}
+
+/* Requires: rt->lock and the P held by mp. */
+static void p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (rt->p_owner != mp)
+    goro_throw("goro_p_release: M %llu does not hold the P",
+               (unsigned long long)mp->id);
+  rt->p_owner = NULL;
+  atomic_store(&rt->p_syscall, (uintptr_t)0);
+  goro_rt_kick_locked(rt);
+}
+
+void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
+  pthread_mutex_lock(&rt->lock);
+  p_drop_locked(rt, mp);
+  mp->rt = NULL;
   pthread_mutex_unlock(&rt->lock);
+}
+
+/* Give the P to the threads waiting for it, then wait to get it back.
+** Requires: mp holds the P. Returns 0 or GORO_ECLOSED. */
+static int p_handoff(struct goro_rt *rt, struct goro_m *mp) {
+  pthread_mutex_lock(&rt->lock);
+  p_drop_locked(rt, mp);
+  while (rt->pwaiters > 0 && rt->p_owner == NULL && !rt->closing)
+    pthread_cond_wait(&rt->wake, &rt->lock);
+  pthread_mutex_unlock(&rt->lock);
+  return goro_p_acquire(rt, mp);
 }
 
 /* ---- worker M's ---------------------------------------------------------- */
@@ -177,23 +276,27 @@ static void *worker_main(void *arg) {
 
   goro_m_set(mp);
   goro_stack_thread_init();
+  goro_m_learn_stack(mp);
   pthread_mutex_lock(&rt->lock);
   for (;;) {
     if (rt->closing) break;
     if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
         (rt->nrunnable > 0 ||
          (rt->ntimers > 0 && rt->timers[0]->when <= goro_now()))) {
-      rt->p_owner = mp;
-      mp->rt = rt;
+      p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
       goro_sched_run(rt, mp, NULL, 0);
       pthread_mutex_lock(&rt->lock);
-      rt->p_owner = NULL;
+      if (rt->p_owner == mp) {
+        rt->p_owner = NULL;
+        atomic_store(&rt->p_syscall, (uintptr_t)0);
+      }
       mp->rt = NULL;
       pthread_cond_broadcast(&rt->wake);
       continue;
     }
     rt->nidle++;
+    mp->state = GORO_M_IDLE;
     if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
         rt->ntimers > 0) {
       struct timespec ts;
@@ -255,17 +358,14 @@ static void workers_join(struct goro_rt *rt) {
     struct goro_m *mp = list;
     list = mp->allnext;
     pthread_join(mp->thread, NULL);
-    goro_ctx_destroy(&mp->g0);
+    goro_m_destroy(mp);
     free(mp);
   }
 }
 
 void goro_rt_kick(struct goro_rt *rt) {
   pthread_mutex_lock(&rt->lock);
-  if (rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
-      !rt->closing && rt->nworkers < rt->max_workers)
-    worker_start(rt);
-  pthread_cond_broadcast(&rt->wake);
+  goro_rt_kick_locked(rt);
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -277,7 +377,8 @@ void goro_rt_set_workers(struct goro_rt *rt, int n) {
 
 void goro_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {
   pthread_mutex_lock(&rt->lock);
-  *ms = rt->nworkers + (rt->p_owner != NULL && !rt->p_owner->isworker);
+  *ms = rt->nworkers + rt->nextram_inuse;
+  for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext) (*ms)++;
   *idle = rt->nidle;
   pthread_mutex_unlock(&rt->lock);
 }
@@ -318,6 +419,13 @@ void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
   goro_timer_del(rt, gp);
   gp->status = GORO_GRUNNABLE;
   gp->waitreason = NULL;
+  if (gp->lockedm != NULL) {  /* its M sleeps: wake it, it takes the P */
+    pthread_mutex_lock(&rt->lock);
+    gp->lockedm->parkready = 1;
+    pthread_cond_signal(&gp->lockedm->parkcv);
+    pthread_mutex_unlock(&rt->lock);
+    return;
+  }
   if (next) {
     struct goro_g *old = rt->runnext;
     rt->runnext = gp;
@@ -532,13 +640,63 @@ void goro_park_prepare(struct goro_g *gp, const char *reason) {
   gp->waitsince = now_coarse();
 }
 
-void goro_park(struct goro_g *gp, const char *reason) {
+/* A locked G parks by putting its M to sleep: see HACKING.md, Locked G's.
+** While the P is free the sleeping M fires due timers itself, so a
+** callback that sleeps wakes up even with no worker and no step. */
+static int park_locked(struct goro_g *gp, const char *reason) {
+  struct goro_m *mp = gp->lockedm;
+  struct goro_rt *rt = mp->rt;
+  int held = 0;
+
+  gp->waitreason = reason;
+  gp->waitsince = now_coarse();
+  gp->status = GORO_GWAITING;
+  rt->st.stackful_parks++;
+  pthread_mutex_lock(&rt->lock);
+  mp->parkready = 0;
+  rt->nlocked++;
+  p_drop_locked(rt, mp);
+  mp->state = GORO_M_PARKED;
+  while (!mp->parkready && !rt->closing) {
+    if (rt->p_owner == NULL && rt->ntimers > 0 && !rt->abort) {
+      double when = rt->timers[0]->when;
+      if (when <= goro_now()) {
+        p_take_locked(rt, mp);
+        pthread_mutex_unlock(&rt->lock);
+        timers_fire(rt, goro_now());
+        pthread_mutex_lock(&rt->lock);
+        if (mp->parkready) {
+          held = 1;
+          break;
+        }
+        p_drop_locked(rt, mp);
+        mp->state = GORO_M_PARKED;
+        continue;
+      }
+      struct timespec ts;
+      ts.tv_sec = (time_t)when;
+      ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+      pthread_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
+    } else {
+      pthread_cond_wait(&mp->parkcv, &rt->lock);
+    }
+  }
+  rt->nlocked--;
+  pthread_mutex_unlock(&rt->lock);
+  if (!held && goro_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
+  gp->status = GORO_GRUNNING;
+  return 0;
+}
+
+int goro_park(struct goro_g *gp, const char *reason) {
+  if (gp->lockedm != NULL) return park_locked(gp, reason);
   goro_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   gp->waitreason = reason;
   gp->waitsince = now_coarse();
   goro_ctx_switch(&gp->carrier->ctx, &goro_m_self()->g0,
                   (void *)(uintptr_t)SW_PARK);
   goro_assert(gp->status == GORO_GRUNNING);
+  return 0;
 }
 
 void goro_gosched(struct goro_g *gp) {
@@ -599,7 +757,8 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
 static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
                                   struct goro_carrier *c) {
   struct goro_g *gp;
-  if (mp->stop || rt->abort || (mp->isworker && rt->pwaiters > 0)) return NULL;
+  if (mp->stop || rt->abort || rt->closing || (mp->isworker && rt->pwaiters > 0))
+    return NULL;
   if (rt->ntimers > 0 || mp->deadline > 0) {
     double now = goro_now();
     if (rt->ntimers > 0) timers_fire(rt, now);
@@ -662,14 +821,31 @@ static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   }
 }
 
-/* Sleep until `when` (0: no timer) or until another thread signals. */
+/* Can something outside the run queue and the timers still make a G
+** runnable? A G in C, a host thread holding an extra M, a locked G whose
+** M sleeps. Then a quiet run queue is not a deadlock. */
+static int outside_hope(struct goro_rt *rt) {
+  int hope;
+  pthread_mutex_lock(&rt->lock);
+  hope = atomic_load(&rt->nsyscall) > 0 || rt->nextram_inuse > 0 ||
+         rt->nlocked > 0 || rt->pwaiters > 0;
+  pthread_mutex_unlock(&rt->lock);
+  return hope;
+}
+
+/* Sleep until `when` (0: no limit) or until another thread signals (a
+** thread wants the P, a locked M left, ...). */
 static void idle_wait(struct goro_rt *rt, double when) {
   struct timespec ts;
   pthread_mutex_lock(&rt->lock);
-  if (when > 0) {
-    ts.tv_sec = (time_t)when;
-    ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
-    pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
+  if (rt->pwaiters == 0 && !rt->closing) {
+    if (when > 0) {
+      ts.tv_sec = (time_t)when;
+      ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+      pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
+    } else {
+      pthread_cond_wait(&rt->wake, &rt->lock);
+    }
   }
   pthread_mutex_unlock(&rt->lock);
 }
@@ -685,15 +861,21 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     double next = 0;
 
     if (mp->stop) return mp->stop;
-    if (rt->abort) return GORO_SCHED_ABORT;
-    if (mp->isworker && rt->pwaiters > 0) return GORO_SCHED_IDLE;
+    if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
+    if (rt->pwaiters > 0) {  /* serve threads waiting to enter */
+      if (mp->isworker) return GORO_SCHED_IDLE;
+      if (p_handoff(rt, mp) != 0) return GORO_SCHED_ABORT;
+      continue;
+    }
+    if (rt->needextram) goro_extram_refill(rt);
     if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
     if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
     gp = runq_get(rt);
     if (gp == NULL) {
       if (until == NULL) return GORO_SCHED_IDLE;
-      if (next == 0) return GORO_SCHED_DEADLOCK;  /* nothing can wake anyone */
-      idle_wait(rt, deadline > 0 && deadline < next ? deadline : next);
+      if (next == 0 && !outside_hope(rt))
+        return GORO_SCHED_DEADLOCK;  /* nothing can wake anyone */
+      idle_wait(rt, deadline > 0 && (next == 0 || deadline < next) ? deadline : next);
       continue;
     }
     if (execute(rt, mp, gp) == GORO_ENOMEM) return GORO_SCHED_NOMEM;
@@ -710,11 +892,6 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
 }
 
 void goro_rt_close(struct goro_rt *rt) {
-  pthread_mutex_lock(&rt->lock);
-  rt->closing = 1;
-  pthread_cond_broadcast(&rt->wake);
-  while (rt->p_owner != NULL) pthread_cond_wait(&rt->wake, &rt->lock);
-  pthread_mutex_unlock(&rt->lock);
-  workers_join(rt);
+  shutdown(rt);
   goro_g_abandon_all(rt);
 }

@@ -75,7 +75,21 @@ struct goro_g {
   struct goro_g *schedlink;        /* P: run queue link */
   struct goro_g *allnext, *allprev;/* P: all G's */
   struct goro_waitq waiters;       /* P: G's waiting for this one to end */
+  struct goro_m *lockedm;          /* owner: the M it must run on, or NULL */
+  int lockcount;                   /* owner: nested locks (callbacks) */
+  int isextra;                     /* the G of an extra M (not counted) */
   void *ud;                        /* the bridge's record */
+};
+
+/* What an M is doing, for goro.ms() (written by the M itself). */
+enum goro_mstate {
+  GORO_M_RUNNING = 1, /* holds the P */
+  GORO_M_IDLE,        /* a worker with nothing to do */
+  GORO_M_WAITP,       /* waiting for the P */
+  GORO_M_SYSCALL,     /* its G is in C (goro_cgocall) */
+  GORO_M_PARKED,      /* its locked G is parked: the thread sleeps */
+  GORO_M_INC,         /* an extra M bound to a host thread, in C */
+  GORO_M_POOLED,      /* an extra M in the pool */
 };
 
 struct goro_m {
@@ -85,6 +99,17 @@ struct goro_m {
   struct goro_rt *rt;          /* the runtime whose P it holds, or NULL */
   int isextra;                 /* lent to a host thread (host machinery) */
   int isworker;                /* a worker the runtime started */
+  volatile int state;          /* enum goro_mstate, for goro.ms() */
+  struct goro_g *extrag;       /* an extra M's G (locked to it for good) */
+  struct goro_stack *xstack;   /* an extra M's G stack, while it has one */
+  struct goro_m *xnext;        /* rt->lock: all extra M's */
+  struct goro_m *poolnext;     /* rt->lock: the extra-M pool */
+  int bound;                   /* rt->lock: bound to a host thread */
+  pthread_cond_t parkcv;       /* a locked G's M sleeps on it (rt->lock) */
+  int parkready;               /* rt->lock: its locked G was readied */
+  struct goro_m *tnext;        /* rt->lock: M's in run/step (goro.ms) */
+  void *cgoL;                  /* the bridge's: the lua_State of the
+                                  innermost cgocall (owner only) */
   struct goro_rt *home;        /* a worker's runtime */
   pthread_t thread;            /* a worker's thread */
   struct goro_m *allnext;      /* rt->lock: the runtime's workers */
@@ -115,11 +140,17 @@ struct goro_sched_stats {
   uint64_t sleeping;        /* G's in the timer heap */
   uint64_t stackless_parks, stackful_parks;
   uint64_t switches;        /* g0 -> carrier switches */
+  uint64_t retakes;         /* P's taken from an M in C */
+  uint64_t cgocalls, callbacks;
   uint64_t inline_runs;     /* G's a carrier ran right after another */
 };
 
 struct goro_rt {
   pthread_mutex_t lock;        /* protects p_owner and closing */
+  /* The M that holds the P while its G is in C, or 0: the P may then be
+  ** retaken (CAS to 0). See HACKING.md, P states. */
+  _Atomic uintptr_t p_syscall;
+  double syscall_since;        /* lock or owner: when the P went SYSCALL */
   pthread_cond_t wake;         /* signalled when the P-owner should look again */
   struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
   int closing;                 /* lock: goro_rt_close has begun */
@@ -127,6 +158,18 @@ struct goro_rt {
   int max_workers;             /* lock: start at most this many workers */
   int nworkers, nidle;         /* lock: workers alive; of them idle */
   struct goro_m *allm;         /* lock: the workers */
+  struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
+  struct goro_m *extram;       /* lock: the extra-M pool */
+  struct goro_m *allextra;     /* lock: every extra M */
+  int nextram, nextram_inuse;  /* lock: extra M's made; bound now */
+  int needextram;              /* atomic-ish hint: refill the pool */
+  _Atomic int nsyscall;        /* G's in goro_cgocall */
+  int ncb;                     /* lock: callbacks active on any M */
+  pthread_cond_t sysmon_cv;    /* lock: sysmon sleeps on it */
+  int nlocked;                 /* lock: locked G's parked (M's asleep) */
+  pthread_t sysmon;            /* lock: the monitor thread, if started */
+  int sysmon_on;               /* lock */
+  uint64_t gen;                /* immutable: this runtime's generation */
 
   const struct goro_hooks *hooks; /* immutable */
   void *ud;                       /* the bridge's */
@@ -163,6 +206,7 @@ struct goro_m *goro_m_self(void);
 /* Make `mp` the calling thread's M (NULL to unset); returns the previous. */
 struct goro_m *goro_m_set(struct goro_m *mp);
 void goro_m_init(struct goro_m *mp);
+void goro_m_destroy(struct goro_m *mp);
 
 /* Take the P for the calling thread's M, waiting while another M holds it.
 ** Returns 0 or GORO_ECLOSED. */
@@ -173,12 +217,70 @@ void goro_p_release(struct goro_rt *rt, struct goro_m *mp);
 
 /* The P is free and G's may be ready: wake or start a worker for them. */
 void goro_rt_kick(struct goro_rt *rt);
+/* The same, with rt->lock held. */
+void goro_rt_kick_locked(struct goro_rt *rt);
+/* Take the P from an owner whose G is in C. Requires: rt->lock. */
+int goro_p_retake_locked(struct goro_rt *rt);
 
 /* At most n worker M's from now on (0: only the host's threads run G's). */
 void goro_rt_set_workers(struct goro_rt *rt, int n);
-/* How many M's serve the runtime (workers, and a host thread holding the
-** P), and how many workers are idle. */
+/* How many M's serve the runtime (threads in goro.run or goro_step,
+** workers, extra M's bound to host threads), and how many workers idle. */
 void goro_rt_get_ms(struct goro_rt *rt, int *ms, int *idle);
+
+/* Register mp as a thread of rt for goro.ms() (goro.run, goro_step) or
+** drop it again. */
+void goro_m_register(struct goro_rt *rt, struct goro_m *mp);
+void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp);
+
+/* ---- cgocall and callbacks (runtime/cgo.c) -------------------------------- */
+
+/* The G running on mp enters C: ncgo++, the G becomes SYSCALL and the P
+** P_SYSCALL (it may be retaken). Requires: mp holds the P, runs gp. */
+void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp);
+/* Back from C: take the P back (fast if nobody retook it, else wait), then
+** ncgo--, the G RUNNING again. */
+void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp);
+
+/* A callback starts on mp (extra M or nested in a cgocall): isExtraInC = 0
+** first, ncallback++, get the P, lock curg to mp, curg RUNNING. */
+void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp);
+/* The callback returns: curg back to SYSCALL (nested) or parked in C
+** (extra M), unlock, ncallback--, isExtraInC = isextra && ncgo == 0. */
+void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp);
+
+/* Where a crossing to stack d should put its frames on mp: below the newest
+** crossing that left d, else at mp's saved g0 position (d is mp's g0), else
+** at d's top. */
+void *goro_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d);
+
+/* Learn the bounds of the calling thread's stack into mp->g0 (for
+** sanitizers and the crossing record). */
+void goro_m_learn_stack(struct goro_m *mp);
+
+/* ---- extra M's (runtime/cgo.c) --------------------------------------------- */
+
+/* The extra M bound to the calling thread for rt, binding one first if
+** needed (signals blocked meanwhile). NULL if out of memory. */
+struct goro_m *goro_extram_get(struct goro_rt *rt);
+/* The extra M bound to the calling thread (any runtime), or NULL. */
+struct goro_m *goro_extram_bound(void);
+/* Top the pool up to two spares. Requires: the P. */
+void goro_extram_refill(struct goro_rt *rt);
+
+/* Free every extra M (the runtime is being destroyed). */
+void goro_extram_free_all(struct goro_rt *rt);
+
+/* The process-wide list of live runtimes (for exiting host threads). */
+uint64_t goro_live_add(struct goro_rt *rt);
+void goro_live_del(struct goro_rt *rt);
+
+/* ---- sysmon (runtime/cgo.c) ------------------------------------------------ */
+
+/* Start the monitor thread if it is not running. */
+void goro_sysmon_start(struct goro_rt *rt);
+/* Stop and join it. Requires: rt->closing. */
+void goro_sysmon_stop(struct goro_rt *rt);
 
 /* ---- G's ------------------------------------------------------------------ */
 
@@ -199,9 +301,11 @@ void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next);
 ** returns lua_yieldk(...). Requires: gp is running. */
 void goro_park_prepare(struct goro_g *gp, const char *reason);
 
-/* Stackful park: switch to the scheduler; returns when gp is readied.
-** Requires: gp is running on a carrier. May park. */
-void goro_park(struct goro_g *gp, const char *reason);
+/* Stackful park: switch to the scheduler; returns when gp is readied. A
+** locked G's M sleeps instead (no switch). Returns 0, or GORO_ECLOSED if
+** the runtime closed while a locked G slept (the caller must unwind).
+** Requires: gp is running. May park. */
+int goro_park(struct goro_g *gp, const char *reason);
 
 /* Stackful yield: back to the tail of the run queue. May park. */
 void goro_gosched(struct goro_g *gp);

@@ -28,9 +28,15 @@
 #define GORO_MUTEX_MT "goro.mutex"
 #define GORO_WG_MT "goro.waitgroup"
 
+#define GORO_CB_KEEP 32  /* spare callback threads kept */
+
 struct goro_runtime {
   struct goro_rt rt;
   lua_State *L;           /* the universe's main thread */
+  lua_State *LR;          /* a thread that never runs Lua: the scheduler
+                             side's non-raising work and protected calls */
+  lua_State *cbfree[GORO_CB_KEEP];  /* P: spare threads for callbacks */
+  int ncbfree;            /* P */
   int running;            /* inside goro.run */
   int closed;             /* goro_close ran (or the state is closing) */
   int hostmode;           /* goro_open ran: the P is taken per call */
@@ -96,6 +102,12 @@ void goro_push_gerror(lua_State *L, struct bg *b);
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R);
 
+/* Spare threads for callbacks (P held). get returns NULL on OOM. */
+lua_State *goro_cb_thread_get(struct goro_runtime *R);
+void goro_cb_thread_put(struct goro_runtime *R, lua_State *T);
+/* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
+int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp);
+
 /* Register the types of each file (called by luaopen_goro_core). */
 void goro_open_g(lua_State *L);
 void goro_open_chan(lua_State *L);
@@ -105,6 +117,7 @@ void goro_open_sync(lua_State *L);
 void goro_push_default(lua_State *L);
 
 /* Functions each file adds to the module table on top of the stack. */
+extern const luaL_Reg goro_host_funcs[];
 extern const luaL_Reg goro_g_funcs[];
 extern const luaL_Reg goro_chan_funcs[];
 extern const luaL_Reg goro_sync_funcs[];

@@ -54,8 +54,13 @@ struct goro_runtime *goro_rt_get(lua_State *L) {
   lua_pop(L, 1);
   lua_newtable(L);  /* "goro.gs": live G handles */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
-  R = lua_newuserdatauv(L, sizeof *R, 1);  /* uv 1: the failed G's handle */
+  /* uv 1: the failed G's handle; 2: LR; 3: callback threads (keys) */
+  R = lua_newuserdatauv(L, sizeof *R, 3);
   memset(R, 0, sizeof *R);
+  R->LR = lua_newthread(L);
+  lua_setiuservalue(L, -2, 2);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 3);
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, rt_gc);
   lua_setfield(L, -2, "__gc");
@@ -106,15 +111,17 @@ static void unqueue(struct bg *b) {
 }
 
 /*
-** Stackless when L is the G's own thread and can yield. A finalizer or a
-** borrowed stack (call_on_stack) never can (both run under a
-** non-yieldable C call), so their checks live on the stackful path only,
-** off the fast path: a G must not park inside __gc (the collector would
-** stay stopped for the whole universe), nor on a stack it does not own.
+** Stackless when L is the G's own thread and can yield (and the G is not
+** locked to its M: a callback's G parks by putting its M to sleep). A
+** finalizer or a borrowed stack (call_on_stack) never can yield (both run
+** under a non-yieldable C call), so their checks live on the stackful path
+** only, off the fast path: a G must not park inside __gc (the collector
+** would stay stopped for the whole universe), nor on a stack it does not
+** own.
 */
 int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k) {
-  if (L == b->L && lua_isyieldable(L)) {
+  if (L == b->L && b->g->lockedm == NULL && lua_isyieldable(L)) {
     goro_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
@@ -123,12 +130,15 @@ int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       b->fname);
   }
-  if (goro_xrec_self()->depth > 0) {
+  if (b->g->lockedm == NULL && goro_xrec_self()->depth > 0) {
     unqueue(b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", b->fname);
   }
-  goro_park(b->g, reason);
+  if (goro_park(b->g, reason) != 0) {
+    unqueue(b);
+    return luaL_error(L, "goro: runtime closed while %s was blocked", b->fname);
+  }
   return k(L, LUA_OK, ctx);
 }
 
@@ -188,6 +198,76 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   return b;
 }
 
+/* ---- callback threads and extra G's ------------------------------------------ */
+
+static int p_newthread(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, 1);
+  lua_State *T;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+  lua_getiuservalue(L, -1, 3);
+  T = lua_newthread(L);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);  /* anchored by the runtime's thread table */
+  lua_pushlightuserdata(L, T);
+  (void)R;
+  return 1;
+}
+
+lua_State *goro_cb_thread_get(struct goro_runtime *R) {
+  lua_State *T;
+  if (R->ncbfree > 0) return R->cbfree[--R->ncbfree];
+  lua_pushcfunction(R->LR, p_newthread);
+  lua_pushlightuserdata(R->LR, R);
+  if (lua_pcall(R->LR, 1, 1, 0) != LUA_OK) {
+    lua_pop(R->LR, 1);
+    return NULL;
+  }
+  T = lua_touserdata(R->LR, -1);
+  lua_pop(R->LR, 1);
+  return T;
+}
+
+void goro_cb_thread_put(struct goro_runtime *R, lua_State *T) {
+  lua_settop(T, 0);
+  if (R->ncbfree < GORO_CB_KEEP) {
+    R->cbfree[R->ncbfree++] = T;
+    return;
+  }
+  lua_rawgetp(R->LR, LUA_REGISTRYINDEX, &rt_key);  /* drop the anchor */
+  lua_getiuservalue(R->LR, -1, 3);
+  lua_pushthread(T);
+  lua_xmove(T, R->LR, 1);
+  lua_pushnil(R->LR);
+  lua_rawset(R->LR, -3);  /* removing a key never allocates */
+  lua_pop(R->LR, 2);
+}
+
+static int p_newextra(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, 1);
+  struct goro_g *gp = lua_touserdata(L, 2);
+  struct bg *b = lua_newuserdatauv(L, sizeof *b, 2);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, GORO_G_MT);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  lua_pushvalue(L, -2);
+  b->ref = luaL_ref(L, -2);
+  b->R = R;
+  b->g = gp;
+  b->id = gp->id = R->rt.nextgid++;
+  gp->ud = b;
+  return 0;
+}
+
+int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
+  int ok;
+  lua_pushcfunction(R->LR, p_newextra);
+  lua_pushlightuserdata(R->LR, R);
+  lua_pushlightuserdata(R->LR, gp);
+  ok = lua_pcall(R->LR, 2, 0, 0) == LUA_OK;
+  if (!ok) lua_pop(R->LR, 1);
+  return ok;
+}
+
 /* ---- hooks: the scheduler side -------------------------------------------- */
 
 /* On a carrier: run the G's Lua code until it parks, yields or ends. */
@@ -218,7 +298,7 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   struct goro_runtime *R = rt->ud;
   struct bg *b = gp->ud;
-  lua_State *L = R->L;
+  lua_State *L = R->LR;
 
   unqueue(b);
   b->g = NULL;
@@ -373,8 +453,18 @@ static int l_stats(lua_State *L) {
     setint(L, "ms", (uint64_t)ms);
     setint(L, "idle_ms", (uint64_t)idle);
   }
-  setint(L, "extra_ms", 0);
-  setint(L, "extra_ms_in_use", 0);
+  {
+    int extra, inuse;  /* read under the lock, set outside it (may raise) */
+    pthread_mutex_lock(&R->rt.lock);
+    extra = R->rt.nextram;
+    inuse = R->rt.nextram_inuse;
+    pthread_mutex_unlock(&R->rt.lock);
+    setint(L, "extra_ms", (uint64_t)extra);
+    setint(L, "extra_ms_in_use", (uint64_t)inuse);
+  }
+  setint(L, "cgocalls", s.cgocalls);
+  setint(L, "callbacks", s.callbacks);
+  setint(L, "retakes", s.retakes);
   setint(L, "stacks", s.carriers);
   setint(L, "stacks_cached", s.carriers_cached);
   setint(L, "sleeping", s.sleeping);
@@ -456,11 +546,15 @@ static int l_config(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  lua_createtable(L, 0, 2);
-  pthread_mutex_lock(&R->rt.lock);
-  lua_pushinteger(L, R->rt.max_workers);
-  pthread_mutex_unlock(&R->rt.lock);
-  lua_setfield(L, -2, "workers");
+  {
+    int workers;
+    pthread_mutex_lock(&R->rt.lock);
+    workers = R->rt.max_workers;
+    pthread_mutex_unlock(&R->rt.lock);
+    lua_createtable(L, 0, 2);
+    lua_pushinteger(L, workers);
+    lua_setfield(L, -2, "workers");
+  }
   lua_pushinteger(L, (lua_Integer)goro_stack_size());
   lua_setfield(L, -2, "stack_size");
   return 1;
@@ -575,7 +669,9 @@ static int l_run(lua_State *L) {
   if (timeout > 0) deadline = goro_now() + timeout;
 
   goro_m_init(&m0);
+  goro_m_learn_stack(&m0);
   oldm = goro_m_set(&m0);
+  goro_m_register(&R->rt, &m0);
   goro_p_acquire(&R->rt, &m0);
   R->running = 1;
   rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
@@ -593,8 +689,9 @@ static int l_run(lua_State *L) {
   if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
   goro_g_abandon_all(&R->rt);
   goro_p_release(&R->rt, &m0);
+  goro_m_unregister(&R->rt, &m0);
   goro_m_set(oldm);
-  goro_ctx_destroy(&m0.g0);
+  goro_m_destroy(&m0);
   return run_finish(L, R, mb, rc, timeout, withdump);
 }
 

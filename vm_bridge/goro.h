@@ -20,11 +20,18 @@ int luaopen_goro_core(lua_State *L);
 /* One runtime per Lua universe (the one `require "goro"` uses). */
 typedef struct goro_runtime goro_runtime;
 
-/* Error statuses of goro_step (LUA_OK and Lua's error codes are also used). */
+/* Statuses beside LUA_OK and Lua's error codes. */
 enum {
-  GORO_STEP_GFAILED = -100, /* a G failed and nobody waited: goro_errmsg() */
-  GORO_STEP_CLOSED = -101   /* the runtime is closed */
+  GORO_STEP_GFAILED = -100, /* goro_step: a G failed unwaited: goro_errmsg() */
+  GORO_STEP_CLOSED = -101,  /* goro_step: the runtime is closed */
+  GORO_CLOSED = -101,       /* goro_call: the runtime is closed */
+  GORO_BADARG = -2          /* goro_cgocall: bad argument */
 };
+
+/* A callback body: runs with the P held, on a Lua thread of the universe,
+** in protected mode. It follows the lua_CFunction convention (returns how
+** many results it pushed; they are discarded): results travel through ud. */
+typedef int (*goro_fn)(lua_State *L, void *ud);
 
 /* Attach the runtime to a host-created state and register the linked-in
 ** core as package.preload["goro.core"], so that `require "goro"` in Lua
@@ -40,6 +47,25 @@ goro_runtime *goro_runtime_of(lua_State *L);
 ** seconds have passed. Returns how many G's are still runnable (>= 0), or
 ** GORO_STEP_GFAILED / GORO_STEP_CLOSED. */
 int goro_step(goro_runtime *rt, double budget_s);
+
+/* C -> Lua from any thread: run fn(L, ud) with the P held, in protected
+** mode. (a) From C inside goro_cgocall: a callback nested in the same G,
+** back on its stack. (b) From a host thread the runtime did not create: the
+** thread gets an extra M on its first call and keeps it until it exits.
+** (c) From C called by Lua on this thread: a direct protected call.
+** Returns LUA_OK or an error status; goro_errmsg() has the error text with
+** its traceback. A Lua error never crosses into the caller's C frames. */
+int goro_call(goro_runtime *rt, goro_fn fn, void *ud);
+
+/* Lua -> C from a C function running on a G: run fn(arg) on the M's system
+** stack with the P released (other G's keep running), then take the P back.
+** fn must not raise Lua errors; it may call goro_call. Returns 0 or a
+** negative error code. */
+int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg);
+
+/* 1 when the calling thread holds an extra M and no Lua frame of it is
+** live (it is in C between calls), else 0. Async-signal-safe. */
+int goro_is_extra_in_c(void);
 
 /* The last error text of the calling thread ("" if none). */
 const char *goro_errmsg(void);

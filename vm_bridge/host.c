@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../arch/ctx.h"
 #include "../runtime/errors.h"
 #include "bridge.h"
 
@@ -104,9 +105,13 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     return LUA_ERRMEM;
   }
   goro_m_init(&m);
+  goro_m_learn_stack(&m);
   old = goro_m_set(&m);
+  goro_m_register(&R->rt, &m);
   if (goro_p_acquire(&R->rt, &m) != 0) {
+    goro_m_unregister(&R->rt, &m);
     goro_m_set(old);
+    goro_m_destroy(&m);
     set_err("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
@@ -116,7 +121,7 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
   R->stepping = 0;
   result = (int)R->rt.nrunnable;
   if (R->failed != NULL) {
-    lua_State *L = R->L;
+    lua_State *L = R->LR;
     lua_pushcfunction(L, p_failmsg);
     lua_pushlightuserdata(L, R);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK || lua_isstring(L, -1))
@@ -132,8 +137,9 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     result = LUA_ERRMEM;
   }
   goro_p_release(&R->rt, &m);
+  goro_m_unregister(&R->rt, &m);
   goro_m_set(old);
-  goro_ctx_destroy(&m.g0);
+  goro_m_destroy(&m);
   return result;
 }
 
@@ -142,3 +148,269 @@ GORO_EXPORT void goro_close(goro_runtime *R) {
   goro_rt_close(&R->rt);
   R->closed = 1;
 }
+
+/* ---- goro_call: C -> Lua ----------------------------------------------------- */
+
+struct cbargs {
+  goro_fn fn;
+  void *ud;
+  lua_State *L;
+  int status;
+};
+
+static int cb_trampoline(lua_State *L) {
+  struct cbargs *a = lua_touserdata(L, 1);
+  lua_settop(L, 0);
+  a->fn(L, a->ud);
+  return 0;
+}
+
+static int cb_msgh(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+      msg = lua_tostring(L, -1);
+    else
+      msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+/* Runs fn protected on a->L (on whatever stack we are on now). */
+static void *run_cb(void *p) {
+  struct cbargs *a = p;
+  lua_State *L = a->L;
+  int top = lua_gettop(L);
+  if (!lua_checkstack(L, 4)) {
+    a->status = LUA_ERRMEM;
+    set_err("goro_call: Lua stack overflow");
+    return NULL;
+  }
+  lua_pushcfunction(L, cb_msgh);
+  lua_pushcfunction(L, cb_trampoline);
+  lua_pushlightuserdata(L, a);
+  a->status = lua_pcall(L, 1, 0, top + 1);
+  if (a->status != LUA_OK) set_err(lua_tostring(L, -1));
+  lua_settop(L, top);
+  return NULL;
+}
+
+/* The stack a callback's Lua frames go on: the extra G's own, or the
+** stack of the G that made the cgocall. */
+static const struct goro_stackdesc *g_stack(struct goro_m *mp, struct goro_g *gp) {
+  if (gp->isextra) {
+    if (mp->xstack == NULL) mp->xstack = goro_stack_get();
+    return mp->xstack != NULL ? &mp->xstack->desc : NULL;
+  }
+  return &gp->carrier->ctx.stack;
+}
+
+/* (a) and (b): a real crossing from the M's g0 onto the G's stack. */
+static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a) {
+  int nested = mp->ncgo > 0;
+  const struct goro_stackdesc *d;
+  struct goro_g *gp;
+  struct goro_xrec *xr = goro_xrec_self();
+
+  goro_callback_enter(&R->rt, mp);
+  gp = mp->curg;
+  a->status = LUA_ERRMEM;
+  if (gp->isextra && gp->ud == NULL && !goro_bg_extra(R, gp)) {
+    set_err("goro_call: not enough memory");
+    goto out;
+  }
+  a->L = nested ? mp->cgoL : goro_cb_thread_get(R);
+  if (a->L == NULL || (d = g_stack(mp, gp)) == NULL) {
+    set_err("goro_call: not enough memory");
+    goto out;
+  }
+  if (xr->depth == 0) xr->stack = &mp->g0.stack;  /* a host on its own stack */
+  goro_ctx_call(goro_crossing_target(mp, d), d, run_cb, a);
+  if (!nested) goro_cb_thread_put(R, a->L);
+out:
+  goro_callback_exit(&R->rt, mp);
+  return a->status;
+}
+
+GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
+  struct cbargs a = {fn, ud, NULL, LUA_OK};
+  struct goro_m *mp, *old;
+  int rc;
+
+  if (R == NULL || R->closed || R->rt.closing) {
+    set_err("goro_call: runtime is closed");
+    return GORO_CLOSED;
+  }
+  if (fn == NULL) {
+    set_err("goro_call: no function");
+    return LUA_ERRRUN;
+  }
+  mp = goro_m_self();
+  if (mp != NULL && mp->curg != NULL && mp->curg->status == GORO_GRUNNING) {
+    /* (c) this thread runs Lua with the P: a direct protected call */
+    if ((a.L = goro_cb_thread_get(R)) == NULL) {
+      set_err("goro_call: not enough memory");
+      return LUA_ERRMEM;
+    }
+    mp->ncallback++;
+    run_cb(&a);
+    mp->ncallback--;
+    goro_cb_thread_put(R, a.L);
+    return a.status;
+  }
+  if (mp != NULL && mp->ncgo > 0) return callback(R, mp, &a);  /* (a) */
+  if (mp != NULL) {
+    set_err("goro_call: this thread runs the scheduler, not a goroutine");
+    return LUA_ERRRUN;
+  }
+  if ((mp = goro_extram_get(&R->rt)) == NULL) {  /* (b) a host thread */
+    set_err(R->rt.closing ? "goro_call: runtime is closed"
+                          : "goro_call: no extra M (out of memory)");
+    return R->rt.closing ? GORO_CLOSED : LUA_ERRMEM;
+  }
+  old = goro_m_set(mp);
+  rc = callback(R, mp, &a);
+  goro_m_set(old);
+  return rc;
+}
+
+/* ---- goro_cgocall: Lua -> C ------------------------------------------------------ */
+
+struct cgoargs {
+  void (*fn)(void *);
+  void *arg;
+};
+
+static void *run_c(void *p) {
+  struct cgoargs *c = p;
+  c->fn(c->arg);
+  return NULL;
+}
+
+GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
+  struct goro_m *mp = goro_m_self();
+  struct cgoargs c = {fn, arg};
+  struct goro_rt *rt;
+  void *savedL;
+
+  if (fn == NULL) return GORO_BADARG;
+  if (mp == NULL || mp->curg == NULL || mp->curg->status != GORO_GRUNNING ||
+      (rt = mp->rt) == NULL) {
+    fn(arg);  /* not on a G: there is no P to lend */
+    return 0;
+  }
+  savedL = mp->cgoL;
+  mp->cgoL = L;
+  goro_syscall_enter(rt, mp);
+  goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0.stack, run_c, &c);
+  goro_syscall_exit(rt, mp);
+  mp->cgoL = savedL;
+  return 0;
+}
+
+GORO_EXPORT int goro_is_extra_in_c(void) {
+  struct goro_m *mp = goro_m_self();
+  if (mp == NULL) mp = goro_extram_bound();
+  return mp != NULL && mp->isextra && mp->isExtraInC;
+}
+
+/* ---- goro.m(), goro.ms() ------------------------------------------------------- */
+
+static const char *mstate_name(int st) {
+  switch (st) {
+    case GORO_M_RUNNING: return "running";
+    case GORO_M_IDLE: return "idle";
+    case GORO_M_WAITP: return "waiting for P";
+    case GORO_M_SYSCALL: return "syscall";
+    case GORO_M_PARKED: return "parked";
+    case GORO_M_INC: return "in C";
+    case GORO_M_POOLED: return "pooled";
+    default: return "?";
+  }
+}
+
+struct msnap {
+  uint64_t id, g;
+  int extra, inc, ncgo, ncallback, state, worker;
+};
+
+static void snap(struct msnap *s, struct goro_m *mp) {
+  s->id = mp->id;
+  s->g = mp->curg != NULL ? mp->curg->id : 0;
+  s->extra = mp->isextra;
+  s->inc = mp->isExtraInC;
+  s->ncgo = mp->ncgo;
+  s->ncallback = mp->ncallback;
+  s->state = mp->state;
+  s->worker = mp->isworker;
+}
+
+static void push_m(lua_State *L, const struct msnap *s, int full) {
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, (lua_Integer)s->id);
+  lua_setfield(L, -2, "id");
+  lua_pushboolean(L, s->extra);
+  lua_setfield(L, -2, "extra");
+  lua_pushboolean(L, s->extra && s->inc);
+  lua_setfield(L, -2, "is_extra_in_c");
+  lua_pushinteger(L, s->ncgo);
+  lua_setfield(L, -2, "ncgo");
+  lua_pushinteger(L, s->ncallback);
+  lua_setfield(L, -2, "ncallback");
+  if (full) {
+    lua_pushstring(L, mstate_name(s->state));
+    lua_setfield(L, -2, "state");
+    lua_pushboolean(L, s->worker);
+    lua_setfield(L, -2, "worker");
+    if (s->g != 0) {
+      lua_pushinteger(L, (lua_Integer)s->g);
+      lua_setfield(L, -2, "g");
+    }
+  }
+}
+
+/* goro.m() -> {id, extra, is_extra_in_c, ncgo, ncallback} of the calling
+** thread's M, or nil outside the runtime. */
+static int l_m(lua_State *L) {
+  struct goro_m *mp = goro_m_self();
+  struct msnap s;
+  if (mp == NULL) return 0;
+  snap(&s, mp);
+  push_m(L, &s, 0);
+  return 1;
+}
+
+/* goro.ms() -> an array with every M: also its state and its G's id. */
+static int l_ms(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  struct goro_rt *rt = &R->rt;
+  struct msnap *v;
+  int n = 0, cap = 0;
+
+  pthread_mutex_lock(&rt->lock);  /* count, then snapshot: no Lua inside */
+  for (struct goro_m *mp = rt->transient; mp; mp = mp->tnext) cap++;
+  for (struct goro_m *mp = rt->allm; mp; mp = mp->allnext) cap++;
+  for (struct goro_m *mp = rt->allextra; mp; mp = mp->xnext) cap++;
+  v = malloc(sizeof *v * (size_t)(cap ? cap : 1));
+  if (v != NULL) {
+    for (struct goro_m *mp = rt->transient; mp; mp = mp->tnext) snap(&v[n++], mp);
+    for (struct goro_m *mp = rt->allm; mp; mp = mp->allnext) snap(&v[n++], mp);
+    for (struct goro_m *mp = rt->allextra; mp; mp = mp->xnext) snap(&v[n++], mp);
+  }
+  pthread_mutex_unlock(&rt->lock);
+  if (v == NULL) return luaL_error(L, "goro.ms: not enough memory");
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    push_m(L, &v[i], 1);
+    lua_rawseti(L, -2, i + 1);
+  }
+  free(v);
+  return 1;
+}
+
+const luaL_Reg goro_host_funcs[] = {
+    {"m", l_m},
+    {"ms", l_ms},
+    {NULL, NULL},
+};

@@ -205,3 +205,17 @@ Test(host, a_g_failing_on_a_worker_is_reported_by_the_next_step, .timeout = 30) 
   goro_close(rt);
   lua_close(L);
 }
+
+Test(host, close_stops_a_worker_running_gs_that_never_block, .timeout = 20) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  dostring(L, "local goro = require 'goro'\n"
+              "local a, b = goro.chan(), goro.chan()\n"
+              "goro.go(function() while true do b:send(a:recv()) end end)\n"
+              "goro.go(function() while true do a:send(1); b:recv() end end)\n");
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  sleep_ms(20);  /* a worker is busy with the pair now */
+  goro_close(rt);  /* must not wait for them forever */
+  lua_close(L);
+}

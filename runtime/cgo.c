@@ -1,0 +1,419 @@
+/*
+** runtime/cgo.c — crossings between Lua and C: cgocall and callback
+** bookkeeping, extra M's for host threads, and sysmon.
+**
+** The design, states and rules are in runtime/HACKING.md ("The host
+** machinery"). In short: the per-M counters ncgo/ncallback and isExtraInC
+** are written only by their M's own thread, in an order a signal handler on
+** that thread can rely on; the P goes P_SYSCALL while a G is in C and can
+** be retaken then; extra M's are bound to host threads by one process-wide
+** pthread key and returned exactly once, at thread exit.
+**
+** Locks: live_lock (the list of live runtimes) -> rt->lock -> stack pool.
+*/
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errors.h"
+#include "fatal.h"
+#include "sched.h"
+
+#define barrier() __asm__ volatile("" ::: "memory")
+
+#define RETAKE_AFTER 20e-6 /* seconds in C before sysmon retakes the P */
+
+static double now_coarse(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- live runtimes ---------------------------------------------------------
+** A host thread may exit after its runtime was destroyed; its key
+** destructor must then leave the runtime's memory alone. Runtimes register
+** here with a generation number that is never reused. */
+
+struct live {
+  struct goro_rt *rt;
+  uint64_t gen;
+  struct live *next;
+};
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct live *lives;
+static uint64_t next_gen = 1; /* protected by live_lock */
+
+uint64_t goro_live_add(struct goro_rt *rt) {
+  struct live *l = malloc(sizeof *l);
+  uint64_t gen;
+  pthread_mutex_lock(&live_lock);
+  gen = next_gen++;
+  if (l != NULL) {
+    l->rt = rt;
+    l->gen = gen;
+    l->next = lives;
+    lives = l;
+  }
+  pthread_mutex_unlock(&live_lock);
+  return gen;
+}
+
+void goro_live_del(struct goro_rt *rt) {
+  pthread_mutex_lock(&live_lock);
+  for (struct live **pp = &lives; *pp != NULL; pp = &(*pp)->next) {
+    if ((*pp)->rt == rt) {
+      struct live *l = *pp;
+      *pp = l->next;
+      free(l);
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
+}
+
+/* Requires: live_lock. */
+static int live_has(struct goro_rt *rt, uint64_t gen) {
+  for (struct live *l = lives; l != NULL; l = l->next)
+    if (l->rt == rt && l->gen == gen) return 1;
+  return 0;
+}
+
+/* ---- stacks and crossing targets ------------------------------------------- */
+
+void goro_m_learn_stack(struct goro_m *mp) {
+  pthread_attr_t attr;
+  void *addr = NULL;
+  size_t size = 0;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  if (addr == NULL || sp < (uintptr_t)addr || sp >= (uintptr_t)addr + size) {
+    /* Not on the thread's own stack (the host switched to one of its own,
+    ** say a makecontext stack): estimate, as Go does, around the SP. */
+    addr = (void *)((sp - 64 * 1024) & ~(uintptr_t)4095);
+    size = sp + 4096 - (uintptr_t)addr;
+  }
+  mp->g0.stack.lo = addr;
+  mp->g0.stack.size = size;
+  mp->g0.stack.id = 0;
+}
+
+void *goro_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d) {
+  struct goro_xrec *r = goro_xrec_self();
+  for (struct goro_xframe *f = r->top; f != NULL; f = f->prev)
+    if (f->stack == d) return (char *)f->sp - 256;
+  if (d == &mp->g0.stack && mp->g0.sp != NULL) return (char *)mp->g0.sp - 256;
+  return (char *)d->lo + d->size;
+}
+
+/* ---- cgocall --------------------------------------------------------------- */
+
+void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
+  struct goro_g *gp = mp->curg;
+  goro_assert(gp != NULL && gp->status == GORO_GRUNNING && rt->p_owner == mp);
+  mp->ncgo++;
+  barrier();
+  gp->status = GORO_GSYSCALL;
+  mp->state = GORO_M_SYSCALL;
+  rt->st.cgocalls++;
+  rt->syscall_since = now_coarse();
+  atomic_fetch_add(&rt->nsyscall, 1);
+  atomic_store(&rt->p_syscall, (uintptr_t)mp);
+  if (!rt->sysmon_on) goro_sysmon_start(rt);
+}
+
+/* Take the P back after C: the CAS on our own M is the fast path (nobody
+** retook the P; had someone, a later owner's syscall would name its own M,
+** not ours); if it fails we wait for the P like any thread. */
+static void p_reclaim(struct goro_rt *rt, struct goro_m *mp) {
+  uintptr_t expect = (uintptr_t)mp;
+  if (atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0)) {
+    mp->state = GORO_M_RUNNING;
+    return;
+  }
+  goro_p_acquire(rt, mp);
+}
+
+void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
+  struct goro_g *gp = mp->curg;
+  goro_assert(gp != NULL && gp->status == GORO_GSYSCALL && mp->ncgo > 0);
+  p_reclaim(rt, mp);
+  atomic_fetch_sub(&rt->nsyscall, 1);
+  gp->status = GORO_GRUNNING;
+  barrier();
+  mp->ncgo--;
+}
+
+/* ---- callbacks -------------------------------------------------------------- */
+
+void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
+  struct goro_g *gp;
+  mp->isExtraInC = 0;  /* rule 1: before any other runtime code */
+  barrier();
+  mp->ncallback++;
+  pthread_mutex_lock(&rt->lock);
+  rt->ncb++;
+  pthread_mutex_unlock(&rt->lock);
+  if (mp->ncgo > 0) {  /* nested in a cgocall: its G comes back to Lua */
+    gp = mp->curg;
+    goro_assert(gp != NULL && gp->status == GORO_GSYSCALL);
+    p_reclaim(rt, mp);
+    atomic_fetch_sub(&rt->nsyscall, 1);
+  } else {  /* an extra M, in C between calls */
+    gp = mp->extrag;
+    goro_assert(mp->isextra && gp != NULL && mp->curg == NULL);
+    goro_p_acquire(rt, mp);
+    mp->curg = gp;
+  }
+  gp->status = GORO_GRUNNING;
+  gp->lockedm = mp;
+  gp->lockcount++;
+  rt->st.callbacks++;
+}
+
+void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
+  struct goro_g *gp = mp->curg;
+  goro_assert(gp != NULL && gp->status == GORO_GRUNNING && mp->ncallback > 0);
+  goro_assert(rt->p_owner == mp);
+  if (--gp->lockcount == 0 && !gp->isextra) gp->lockedm = NULL;
+  if (mp->ncgo > 0) {  /* back into the outer cgocall */
+    gp->status = GORO_GSYSCALL;
+    mp->state = GORO_M_SYSCALL;
+    rt->syscall_since = now_coarse();
+    atomic_fetch_add(&rt->nsyscall, 1);
+    atomic_store(&rt->p_syscall, (uintptr_t)mp);
+  } else {  /* the extra M goes back to its host's C code */
+    gp->status = GORO_GSYSCALL;
+    mp->curg = NULL;
+    goro_p_release(rt, mp);
+    mp->rt = rt;  /* still its runtime, without the P */
+    mp->state = GORO_M_INC;
+  }
+  pthread_mutex_lock(&rt->lock);
+  rt->ncb--;
+  if (rt->closing) pthread_cond_broadcast(&rt->wake);
+  pthread_mutex_unlock(&rt->lock);
+  mp->ncallback--;
+  barrier();
+  if (mp->isextra && mp->ncgo == 0) mp->isExtraInC = 1;  /* rule 2: last */
+}
+
+/* ---- extra M's --------------------------------------------------------------- */
+
+struct binding {
+  struct goro_rt *rt;
+  uint64_t gen;
+  struct goro_m *mp;
+};
+
+#define MAXBIND 4
+struct bindings {
+  int n;
+  struct binding b[MAXBIND];
+};
+
+static pthread_key_t bind_key;
+static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
+static __thread struct goro_m *bound_m __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline, noipa)) struct goro_m *goro_extram_bound(void) {
+  return bound_m;
+}
+
+static void block_all(sigset_t *old) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+/* A fresh extra M with its G, "in C", not yet in the pool. */
+static struct goro_m *extram_new(struct goro_rt *rt) {
+  struct goro_m *mp = malloc(sizeof *mp);
+  struct goro_g *gp = calloc(1, sizeof *gp);
+  if (mp == NULL || gp == NULL) {
+    free(mp);
+    free(gp);
+    return NULL;
+  }
+  goro_m_init(mp);
+  mp->isextra = 1;
+  mp->isExtraInC = 1;
+  mp->home = rt;
+  mp->state = GORO_M_POOLED;
+  gp->isextra = 1;
+  gp->heapidx = -1;
+  gp->status = GORO_GSYSCALL;
+  gp->lockedm = mp;
+  gp->lockcount = 1;  /* locked to its M for good */
+  mp->extrag = gp;
+  pthread_mutex_lock(&rt->lock);
+  mp->xnext = rt->allextra;
+  rt->allextra = mp;
+  rt->nextram++;
+  pthread_mutex_unlock(&rt->lock);
+  return mp;
+}
+
+/* At thread exit: give every bound M back to its pool, once. */
+static void bind_destructor(void *p) {
+  struct bindings *tb = p;
+  sigset_t old;
+  block_all(&old);
+  for (int i = 0; i < tb->n; i++) {
+    struct binding *b = &tb->b[i];
+    pthread_mutex_lock(&live_lock);
+    if (live_has(b->rt, b->gen)) {
+      struct goro_rt *rt = b->rt;
+      struct goro_m *mp = b->mp;
+      pthread_mutex_lock(&rt->lock);
+      if (!mp->bound) goro_throw("dropm: M %llu returned twice",
+                                 (unsigned long long)mp->id);
+      mp->bound = 0;
+      mp->state = GORO_M_POOLED;
+      mp->poolnext = rt->extram;
+      rt->extram = mp;
+      rt->nextram_inuse--;
+      pthread_cond_broadcast(&rt->wake);  /* goro.run re-checks deadlock */
+      pthread_mutex_unlock(&rt->lock);
+    }
+    pthread_mutex_unlock(&live_lock);
+  }
+  bound_m = NULL;
+  free(tb);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void bind_key_make(void) { pthread_key_create(&bind_key, bind_destructor); }
+
+struct goro_m *goro_extram_get(struct goro_rt *rt) {
+  struct bindings *tb;
+  struct goro_m *mp = NULL;
+  sigset_t old;
+
+  pthread_once(&bind_once, bind_key_make);
+  tb = pthread_getspecific(bind_key);
+  if (tb != NULL)
+    for (int i = 0; i < tb->n; i++)
+      if (tb->b[i].rt == rt && tb->b[i].gen == rt->gen) return tb->b[i].mp;
+
+  /* needm: signals stay blocked while the M is taken and bound, so a
+  ** handler on this thread never sees a half-bound M. */
+  block_all(&old);
+  if (tb == NULL) {
+    if ((tb = calloc(1, sizeof *tb)) == NULL) goto out;
+    pthread_setspecific(bind_key, tb);
+  }
+  if (tb->n == MAXBIND) goto out;
+  pthread_mutex_lock(&rt->lock);
+  if (!rt->closing && (mp = rt->extram) != NULL) rt->extram = mp->poolnext;
+  pthread_mutex_unlock(&rt->lock);
+  if (mp == NULL && !rt->closing) mp = extram_new(rt);
+  if (mp == NULL) goto out;
+  pthread_mutex_lock(&rt->lock);
+  mp->bound = 1;
+  mp->poolnext = NULL;
+  rt->nextram_inuse++;
+  rt->needextram = 1;  /* the next P holder tops the pool up */
+  pthread_mutex_unlock(&rt->lock);
+  mp->isExtraInC = 0;  /* cleared before signals come back */
+  mp->state = GORO_M_INC;
+  mp->rt = rt;
+  goro_m_learn_stack(mp);
+  tb->b[tb->n].rt = rt;
+  tb->b[tb->n].gen = rt->gen;
+  tb->b[tb->n].mp = mp;
+  tb->n++;
+  if (bound_m == NULL) bound_m = mp;
+out:
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return mp;
+}
+
+void goro_extram_refill(struct goro_rt *rt) {
+  int pooled = 0;
+  rt->needextram = 0;
+  pthread_mutex_lock(&rt->lock);
+  for (struct goro_m *mp = rt->extram; mp != NULL; mp = mp->poolnext) pooled++;
+  pthread_mutex_unlock(&rt->lock);
+  while (pooled++ < 2) {
+    struct goro_m *mp = extram_new(rt);
+    if (mp == NULL) return;
+    pthread_mutex_lock(&rt->lock);
+    mp->poolnext = rt->extram;
+    rt->extram = mp;
+    pthread_mutex_unlock(&rt->lock);
+  }
+}
+
+/* Free every extra M (the runtime is being destroyed). Threads still bound
+** to one find their runtime gone from the live list at exit. */
+void goro_extram_free_all(struct goro_rt *rt) {
+  struct goro_m *mp = rt->allextra;
+  rt->allextra = rt->extram = NULL;
+  while (mp != NULL) {
+    struct goro_m *next = mp->xnext;
+    if (mp->xstack != NULL) goro_stack_put(mp->xstack);
+    free(mp->extrag);
+    goro_m_destroy(mp);
+    free(mp);
+    mp = next;
+  }
+}
+
+/* ---- sysmon ----------------------------------------------------------------- */
+
+/* Retakes the P from an M whose G has been in C longer than RETAKE_AFTER
+** while there is work for it. Sleeps 20 us at first, doubling to 10 ms
+** while there is nothing to do (as Go's sysmon does). */
+static void *sysmon_main(void *arg) {
+  struct goro_rt *rt = arg;
+  double delay = 20e-6;
+  sigset_t old;
+  block_all(&old);
+  pthread_mutex_lock(&rt->lock);
+  while (!rt->closing) {
+    struct timespec ts;
+    double until = goro_now() + delay, now;
+    int acted = 0;
+    ts.tv_sec = (time_t)until;
+    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+    pthread_cond_timedwait(&rt->sysmon_cv, &rt->lock, &ts);
+    if (rt->closing) break;
+    now = goro_now();
+    if (atomic_load(&rt->p_syscall) != 0 &&
+        now - rt->syscall_since > RETAKE_AFTER &&
+        (rt->nrunnable > 0 || rt->pwaiters > 0 ||
+         (rt->ntimers > 0 && rt->timers[0]->when <= now))) {
+      if (goro_p_retake_locked(rt)) {
+        goro_rt_kick_locked(rt);
+        acted = 1;
+      }
+    }
+    delay = acted ? 20e-6 : (delay * 2 > 10e-3 ? 10e-3 : delay * 2);
+  }
+  pthread_mutex_unlock(&rt->lock);
+  return NULL;
+}
+
+void goro_sysmon_start(struct goro_rt *rt) {
+  pthread_mutex_lock(&rt->lock);
+  if (!rt->sysmon_on && !rt->closing &&
+      pthread_create(&rt->sysmon, NULL, sysmon_main, rt) == 0)
+    rt->sysmon_on = 1;
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void goro_sysmon_stop(struct goro_rt *rt) {
+  int on;
+  pthread_mutex_lock(&rt->lock);
+  on = rt->sysmon_on;
+  rt->sysmon_on = 0;
+  pthread_cond_broadcast(&rt->sysmon_cv);
+  pthread_mutex_unlock(&rt->lock);
+  if (on) pthread_join(rt->sysmon, NULL);
+}

@@ -1,0 +1,125 @@
+-- Lua -> C -> Lua from scripts: goro_cgocall lends the P while C runs;
+-- goro_call from that C is a callback nested in the same G.
+local h = require "spec.helpers"
+local goro = h.goro
+local tm = require "goro_testmod"
+
+describe("goro_cgocall (C that blocks)", function()
+  it("lets other G's run while one G is in C", function()
+    local ticks, inside = goro.run(function()
+      local ticks, done, inside = 0, false, nil
+      goro.go(function()
+        while not done do ticks = ticks + 1; goro.yield() end
+      end)
+      goro.go(function() goro.sleep(0.01); inside = goro.stats().ms end)
+      tm.cgo_sleep(0.1)  -- the P is taken from this M while it sleeps in C
+      done = true
+      return ticks, inside
+    end)
+    assert.is_true(ticks > 10, "other G's ran " .. ticks .. " times meanwhile")
+    assert.is_true(inside >= 2, "a worker M took the P")
+  end)
+
+  it("counts itself in the M's ncgo only while C runs", function()
+    local m_before, m_in, m_after = goro.run(function()
+      local before = goro.m()
+      local inside = tm.cgo_callback(function() return goro.m() end)
+      return before, inside, goro.m()
+    end)
+    assert.are.same({0, 0}, {m_before.ncgo, m_before.ncallback})
+    assert.are.same({1, 1}, {m_in.ncgo, m_in.ncallback})
+    assert.are.same({0, 0}, {m_after.ncgo, m_after.ncallback})
+    assert.is_false(m_in.extra)
+    assert.is_false(m_in.is_extra_in_c)
+  end)
+end)
+
+describe("goro_call nested in goro_cgocall", function()
+  it("runs on the same G and returns its results", function()
+    local same, a, b = goro.run(function()
+      local me = goro.self()
+      local other, x, y = tm.cgo_callback(function(p, q)
+        return goro.self(), p + q, "two"
+      end, 40, 2)
+      return other == me, x, y
+    end)
+    assert.is_true(same)
+    assert.are.equal(42, a)
+    assert.are.equal("two", b)
+  end)
+
+  it("can block: the G parks with its M and wakes on the same thread", function()
+    local got, m1, m2 = goro.run(function()
+      local ch = goro.chan()
+      goro.go(function() goro.sleep(0.01); ch:send("hello") end)
+      return tm.cgo_callback(function()
+        local id = goro.m().id
+        local v = ch:recv()
+        return v, id, goro.m().id
+      end)
+    end)
+    assert.are.equal("hello", got)
+    assert.are.equal(m1, m2)
+  end)
+
+  it("nests: Lua -> C -> Lua -> C -> Lua, counters exact at every level", function()
+    local levels = goro.run(function()
+      local levels = {}
+      local function dive(n)
+        local m = goro.m()
+        levels[#levels + 1] = {m.ncgo, m.ncallback}
+        if n > 0 then tm.cgo_callback(dive, n - 1) end
+        m = goro.m()
+        levels[#levels + 1] = {m.ncgo, m.ncallback}
+      end
+      dive(3)
+      return levels
+    end)
+    assert.are.same({{0, 0}, {1, 1}, {2, 2}, {3, 3}, {3, 3}, {2, 2}, {1, 1}, {0, 0}}, levels)
+  end)
+
+  it("turns an error in the callback into an error after cgocall, counters exact", function()
+    local n = goro.run(function()
+      local caught = 0
+      for _ = 1, 2000 do
+        local ok, err = pcall(tm.cgo_callback, function() error("boom") end)
+        if not ok and err:find("boom") and err:find("stack traceback") then
+          caught = caught + 1
+        end
+        local m = goro.m()
+        assert(m.ncgo == 0 and m.ncallback == 0, "counters leaked")
+      end
+      return caught
+    end)
+    assert.are.equal(2000, n)
+  end)
+
+  it("also works from C that Lua called directly (no cgocall)", function()
+    local m = goro.run(function()
+      local seen
+      tm.direct_call(function() seen = goro.m() end)
+      return seen
+    end)
+    assert.are.same({0, 1}, {m.ncgo, m.ncallback})
+  end)
+end)
+
+describe("goro.m() and goro.ms()", function()
+  it("describe the calling M and every M", function()
+    local m, ms = goro.run(function() return goro.m(), goro.ms() end)
+    assert.are.equal("integer", math.type(m.id))
+    assert.is_false(m.extra)
+    local found
+    for _, x in ipairs(ms) do
+      if x.id == m.id then found = x end
+    end
+    assert.is_table(found)
+    assert.are.equal("running", found.state)
+    assert.is_number(found.g)
+    assert.is_nil(goro.m(), "outside the runtime there is no M")
+  end)
+
+  it("reports no extra M in C from a plain script thread", function()
+    assert.is_false(tm.is_extra_in_c())
+  end)
+end)

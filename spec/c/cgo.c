@@ -1,0 +1,474 @@
+/*
+** spec/c/cgo.c — host threads and nested callbacks, mirroring Go's tests
+** (testprogcgo: callback_pprof's seed scenario, bindm, dropm, needmdeadlock,
+** stackswitch, CgoCallbackGC, CallbackPanicLoop).
+**
+** The Lua side uses goro_testmod (spec/c/testmod.c, linked into this
+** binary and registered as package.preload) for cgo_callback: Lua -> C via
+** goro_cgocall -> Lua via goro_call.
+*/
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "../../arch/sanitize.h"
+#include "../../vm_bridge/bridge.h"
+#include "crit.h"
+
+int luaopen_goro_testmod(lua_State *L);
+
+static lua_State *L;
+static goro_runtime *rt;
+
+static void open_state(const char *setup) {
+  int rc;
+  L = luaL_newstate();
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_pushstring(L, GORO_SRCDIR "/lua/?.lua;" GORO_SRCDIR "/lua/?/init.lua");
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_goro_core);
+  lua_setfield(L, -2, "goro.core");
+  lua_pushcfunction(L, luaopen_goro_testmod);
+  lua_setfield(L, -2, "goro_testmod");
+  lua_pop(L, 1);
+  rc = luaL_dostring(L, "goro = require 'goro'; tm = require 'goro_testmod'");
+  cr_assert_eq(rc, LUA_OK, "%s", lua_tostring(L, -1));
+  if (setup != NULL) {
+    rc = luaL_dostring(L, setup);
+    cr_assert_eq(rc, LUA_OK, "%s", rc ? lua_tostring(L, -1) : "");
+  }
+  rt = goro_open(L);
+  cr_assert_not_null(rt, "%s", goro_errmsg());
+}
+
+static void close_state(void) {
+  goro_close(rt);
+  lua_close(L);
+}
+
+/* goro_call body: run the chunk in ud. */
+static int run_chunk(lua_State *T, void *ud) {
+  if (luaL_loadstring(T, ud) != LUA_OK) return lua_error(T);
+  lua_call(T, 0, 0);
+  return 0;
+}
+
+static int lua_do(const char *code) { return goro_call(rt, run_chunk, (void *)code); }
+
+/* goro_call body: read the integer global named ud into `got`. */
+static long long got;
+static int read_int(lua_State *T, void *ud) {
+  lua_getglobal(T, ud);
+  got = lua_tointeger(T, -1);
+  return 0;
+}
+
+static long long lua_int(const char *global) {
+  got = -12345;
+  cr_assert_eq(goro_call(rt, read_int, (void *)global), LUA_OK, "%s", goro_errmsg());
+  return got;
+}
+
+static void sleep_ms(double ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms * 1e6) % 1000000000L};
+  nanosleep(&ts, NULL);
+}
+
+static long rss_kb(void) {
+  long size = 0, res = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = 0;
+    fclose(f);
+  }
+  return res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* ---- the seed scenario (golang/go#72870, callback_pprof) ------------------- */
+
+static int seed_before, seed_after, seed_status;
+
+static void *seed_thread(void *arg) {
+  (void)arg;
+  seed_before = goro_is_extra_in_c();
+  seed_status = lua_do("f1()");
+  seed_after = goro_is_extra_in_c();
+  return NULL;
+}
+
+Test(cgo, seed_nested_return_leaves_is_extra_in_c_false_until_the_outer_return,
+     .timeout = 60) {
+  pthread_t t;
+  open_state(
+      "local function c(m) return (m.ncgo * 100 + m.ncallback * 10 +"
+      "  (m.is_extra_in_c and 1 or 0)) end\n"
+      "function f2() f2_m = c(goro.m()) end\n"
+      "function f1()\n"
+      "  f1_m = c(goro.m())\n"
+      "  f1_extra = goro.m().extra and 1 or 0\n"
+      "  tm.cgo_callback(f2)\n"
+      "  f1_after = c(goro.m())\n"
+      "  f1_after_c = tm.is_extra_in_c() and 1 or 0\n"
+      "end\n");
+  pthread_create(&t, NULL, seed_thread, NULL);
+  pthread_join(t, NULL);
+  cr_assert_eq(seed_status, LUA_OK, "%s", goro_errmsg());
+  cr_assert_eq(seed_before, 0, "a thread that never called in has no M");
+  cr_assert_eq(lua_int("f1_extra"), 1, "the host thread got an extra M");
+  cr_assert_eq(lua_int("f1_m"), 10, "in f1: ncgo 0, ncallback 1, not in C");
+  cr_assert_eq(lua_int("f2_m"), 120, "in f2: ncgo 1, ncallback 2, not in C");
+  cr_assert_eq(lua_int("f1_after"), 10,
+               "back in f1 after the nested return: ncgo 0, ncallback 1, "
+               "is_extra_in_c false (the #72870 rule)");
+  cr_assert_eq(lua_int("f1_after_c"), 0, "goro_is_extra_in_c() agrees in f1");
+  cr_assert_eq(seed_after, 1, "after the outer return the thread is in C");
+  close_state();
+}
+
+/* ---- EnsureBindM / EnsureDropM ---------------------------------------------------- */
+
+struct bindrec {
+  long long ids[100];
+};
+
+static int read_mid(lua_State *T, void *ud) {
+  lua_getglobal(T, "goro");
+  lua_getfield(T, -1, "m");
+  lua_call(T, 0, 1);
+  lua_getfield(T, -1, "id");
+  *(long long *)ud = lua_tointeger(T, -1);
+  return 0;
+}
+
+static void *bind_thread(void *arg) {
+  struct bindrec *r = arg;
+  for (int i = 0; i < 100; i++) {
+    if (goro_call(rt, read_mid, &r->ids[i]) != LUA_OK) r->ids[i] = -1;
+    usleep(1);
+  }
+  return NULL;
+}
+
+Test(cgo, a_thread_keeps_its_extra_m_and_exit_returns_it, .timeout = 60) {
+  struct bindrec a, b;
+  pthread_t ta, tb;
+  long long first, second;
+  struct goro_runtime *R;
+  open_state(NULL);
+  R = rt;
+  pthread_create(&ta, NULL, bind_thread, &a);
+  pthread_create(&tb, NULL, bind_thread, &b);
+  pthread_join(ta, NULL);
+  pthread_join(tb, NULL);
+  for (int i = 1; i < 100; i++) {
+    cr_assert_eq(a.ids[i], a.ids[0], "thread A: same M on every call");
+    cr_assert_eq(b.ids[i], b.ids[0], "thread B: same M on every call");
+  }
+  cr_assert_neq(a.ids[0], b.ids[0], "two live threads, two M's");
+  cr_assert_eq(R->rt.nextram_inuse, 0, "both M's went back at thread exit");
+  /* EnsureDropM: a thread that comes after reuses a returned M */
+  pthread_create(&ta, NULL, bind_thread, &a);
+  pthread_join(ta, NULL);
+  first = a.ids[0];
+  pthread_create(&tb, NULL, bind_thread, &b);
+  pthread_join(tb, NULL);
+  second = b.ids[0];
+  cr_assert_eq(first, second, "the next thread got the M the last one returned");
+  cr_assert_eq(R->rt.nextram_inuse, 0);
+  cr_assert_leq(R->rt.nextram, 4, "M's are reused, not made per thread");
+  close_state();
+}
+
+/* ---- CallbackPanicLoop ------------------------------------------------------------ */
+
+static void *panic_loop_thread(void *arg) {
+  *(int *)arg = lua_do(
+      "local before = collectgarbage('count')\n"
+      "for i = 1, 100000 do\n"
+      "  local ok, err = pcall(tm.cgo_callback, function() error('boom') end)\n"
+      "  if ok or not err:find('boom', 1, true) then error('not caught: ' .. tostring(err)) end\n"
+      "  local m = goro.m()\n"
+      "  if m.ncgo ~= 0 or m.ncallback ~= 1 or m.is_extra_in_c then\n"
+      "    error(('counters off at %d: %d %d'):format(i, m.ncgo, m.ncallback))\n"
+      "  end\n"
+      "  if i == 1000 then collectgarbage(); before = collectgarbage('count') end\n"
+      "end\n"
+      "collectgarbage()\n"
+      "growth_kb = math.floor(collectgarbage('count') - before)\n");
+  return NULL;
+}
+
+Test(cgo, an_error_in_f2_caught_in_f1_100000_times_leaks_nothing, .timeout = 300) {
+  pthread_t t;
+  int status;
+  long rss0, rss1;
+  open_state(NULL);
+  rss0 = rss_kb();
+  pthread_create(&t, NULL, panic_loop_thread, &status);
+  pthread_join(t, NULL);
+  rss1 = rss_kb();
+  cr_assert_eq(status, LUA_OK, "%s", goro_errmsg());
+  cr_assert_lt(lua_int("growth_kb"), 64, "Lua memory grew by %lld KiB",
+               lua_int("growth_kb"));
+#ifndef GORO_ASAN
+  cr_assert_lt(rss1 - rss0, 8 * 1024, "RSS grew by %ld KiB", rss1 - rss0);
+#else
+  /* ASan keeps freed blocks in quarantine (256 MiB by default), so RSS says
+  ** nothing about leaks there; LeakSanitizer checks them at exit instead. */
+  (void)rss0;
+  (void)rss1;
+#endif
+  close_state();
+}
+
+/* ---- NeedmDeadlock: signals aimed at a thread during its first calls ------------ */
+
+static atomic_int signals_seen, stop_signalling;
+static pthread_t target;
+static atomic_int target_set;
+
+static void on_usr1(int sig) {
+  (void)sig;
+  (void)goro_is_extra_in_c();  /* what a profiler's handler would read */
+  atomic_fetch_add(&signals_seen, 1);
+}
+
+static void *signaller(void *arg) {
+  (void)arg;
+  while (!atomic_load(&stop_signalling)) {
+    if (atomic_load(&target_set)) pthread_kill(target, SIGUSR1);
+    usleep(50);
+  }
+  return NULL;
+}
+
+static void *first_calls(void *arg) {
+  int *ok = arg;
+  for (int i = 0; i < 10; i++)
+    if (lua_do("local x = 0 for i = 1, 100 do x = x + i end") != LUA_OK) *ok = 0;
+  return NULL;
+}
+
+Test(cgo, signals_during_first_calls_do_not_hang, .timeout = 60) {
+  pthread_t sig[10];
+  int ok = 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_usr1;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, NULL);
+  open_state(NULL);
+  for (int i = 0; i < 10; i++) pthread_create(&sig[i], NULL, signaller, NULL);
+  for (int round = 0; round < 20; round++) {  /* 20 fresh threads: 20 needm's */
+    pthread_t t;
+    pthread_create(&t, NULL, first_calls, &ok);
+    target = t;
+    atomic_store(&target_set, 1);
+    pthread_join(t, NULL);
+    atomic_store(&target_set, 0);
+  }
+  atomic_store(&stop_signalling, 1);
+  for (int i = 0; i < 10; i++) pthread_join(sig[i], NULL);
+  cr_assert(ok, "%s", goro_errmsg());
+  cr_assert_gt(atomic_load(&signals_seen), 0, "the signals did arrive");
+  close_state();
+}
+
+/* ---- StackSwitchCallback: calls from the host's own makecontext stacks ------------- */
+
+static ucontext_t uc_main, uc_a, uc_b;
+static int uc_status[3];
+
+static void uc_body(int which) {
+  uc_status[which] = lua_do(
+      "local s = ('x'):rep(50):gsub('x', function(c) return c:upper() end)\n"
+      "local function r(n) if n == 0 then return 0 end return 1 + r(n - 1) end\n"
+      "assert(r(1000) == 1000 and #s == 50)\n");
+  swapcontext(which == 1 ? &uc_a : &uc_b, &uc_main);
+}
+
+static void *stackswitch_thread(void *arg) {
+  static char sa[64 * 1024], sb[64 * 1024];
+  (void)arg;
+  uc_status[0] = lua_do("assert(goro.m().extra)");  /* from its own stack */
+  getcontext(&uc_a);
+  uc_a.uc_stack.ss_sp = sa;
+  uc_a.uc_stack.ss_size = sizeof sa;
+  uc_a.uc_link = &uc_main;
+  makecontext(&uc_a, (void (*)(void))uc_body, 1, 1);
+  getcontext(&uc_b);
+  uc_b.uc_stack.ss_sp = sb;
+  uc_b.uc_stack.ss_size = sizeof sb;
+  uc_b.uc_link = &uc_main;
+  makecontext(&uc_b, (void (*)(void))uc_body, 1, 2);
+  swapcontext(&uc_main, &uc_a);
+  swapcontext(&uc_main, &uc_b);
+  return NULL;
+}
+
+Test(cgo, calls_from_the_hosts_own_64k_makecontext_stacks_work, .timeout = 60) {
+  pthread_t t;
+  open_state(NULL);
+  pthread_create(&t, NULL, stackswitch_thread, NULL);
+  pthread_join(t, NULL);
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(uc_status[i], LUA_OK, "call %d: %s", i, goro_errmsg());
+  close_state();
+}
+
+/* ---- CgoCallbackGC: short-lived threads, GC and deep recursion inside -------------- */
+
+static void *churn_thread(void *arg) {
+  *(int *)arg = lua_do(
+      "collectgarbage()\n"
+      "local function r(n) if n == 0 then return 0 end return 1 + r(n - 1) end\n"
+      "assert(r(10000) == 10000)\n"
+      "assert(goro.stats().extra_ms_in_use > 0)\n"
+      "collectgarbage()\n");
+  return NULL;
+}
+
+Test(cgo, one_hundred_short_lived_threads_call_in_once_each, .timeout = 120) {
+  struct goro_runtime *R;
+  int status[100];
+  open_state(NULL);
+  R = rt;
+  for (int i = 0; i < 100; i += 4) {  /* four at a time */
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++) pthread_create(&t[k], NULL, churn_thread, &status[i + k]);
+    for (int k = 0; k < 4; k++) pthread_join(t[k], NULL);
+  }
+  for (int i = 0; i < 100; i++) cr_assert_eq(status[i], LUA_OK, "thread %d", i);
+  cr_assert_eq(R->rt.nextram_inuse, 0, "every M went back");
+  cr_assert_leq(R->rt.nextram, 8, "and was reused (%d made)", R->rt.nextram);
+  close_state();
+}
+
+/* ---- a callback that blocks ------------------------------------------------------- */
+
+static void *blocking_caller(void *arg) {
+  *(int *)arg = lua_do(
+      "local v = inbox:recv()\n"
+      "goro.sleep(0.005)\n"
+      "answer = v * 2\n");
+  return NULL;
+}
+
+static void blocking_callback_case(int workers) {
+  pthread_t t;
+  int status = -1;
+  char setup[256];
+  snprintf(setup, sizeof setup,
+           "goro.config{workers = %d}\n"
+           "inbox = goro.chan()\n"
+           "goro.go(function() goro.sleep(0.01); inbox:send(21) end)\n",
+           workers);
+  open_state(setup);
+  pthread_create(&t, NULL, blocking_caller, &status);
+  if (workers == 0) {  /* the host's frame loop drives the sender G */
+    for (int i = 0; i < 2000 && status == -1; i++) {
+      goro_step(rt, 0.001);
+      sleep_ms(1);
+    }
+  }
+  pthread_join(t, NULL);
+  cr_assert_eq(status, LUA_OK, "%s", goro_errmsg());
+  cr_assert_eq(lua_int("answer"), 42);
+  close_state();
+}
+
+Test(cgo, a_callback_blocks_and_resumes_with_workers, .timeout = 60) {
+  blocking_callback_case(4);
+}
+
+Test(cgo, a_callback_blocks_and_resumes_with_the_host_stepping, .timeout = 60) {
+  blocking_callback_case(0);
+}
+
+/* ---- stress: 8 host threads x N callbacks at depths 1-3, G's talking meanwhile --- */
+
+#ifndef GORO_STRESS_N
+#define GORO_STRESS_N 10000
+#endif
+
+static atomic_long callbacks_done;
+
+static void *stress_thread(void *arg) {
+  long id = (long)(intptr_t)arg;
+  char code[200];
+  for (int i = 0; i < GORO_STRESS_N; i++) {
+    int depth = 1 + (int)((id + i) % 3);
+    snprintf(code, sizeof code, "dive(%d)", depth - 1);
+    if (lua_do(code) == LUA_OK) atomic_fetch_add(&callbacks_done, 1);
+  }
+  return NULL;
+}
+
+Test(cgo, stress_8_threads_nested_callbacks_while_gs_exchange_messages,
+     .timeout = 600) {
+  pthread_t t[8];
+  long long pings;
+  struct goro_runtime *R;
+  open_state(
+      "function dive(n)\n"
+      "  local m = goro.m()\n"
+      "  if m.is_extra_in_c or m.ncallback ~= m.ncgo + 1 then\n"
+      "    error('counters off: ' .. m.ncgo .. ' ' .. m.ncallback)\n"
+      "  end\n"
+      "  if n > 0 then tm.cgo_callback(dive, n - 1) end\n"
+      "end\n"
+      "pings = 0\n"
+      "local a, b = goro.chan(), goro.chan()\n"
+      "goro.go(function() while true do b:send(a:recv() + 1) end end)\n"
+      "goro.go(function() local v = 0 while true do a:send(v); v = b:recv(); pings = v end end)\n");
+  R = rt;
+  for (long i = 0; i < 8; i++) pthread_create(&t[i], NULL, stress_thread, (void *)i);
+  for (int i = 0; i < 8; i++) pthread_join(t[i], NULL);
+  cr_assert_eq(atomic_load(&callbacks_done), 8L * GORO_STRESS_N, "lost callbacks: %s",
+               goro_errmsg());
+  pings = lua_int("pings");
+  cr_assert_gt(pings, 0, "the G's kept talking");
+  cr_assert_eq(R->rt.nextram_inuse, 1, "only this thread's M is bound now");
+  close_state();
+}
+
+/* ---- after goro_close -------------------------------------------------------------- */
+
+static atomic_int phase;
+
+static void *late_thread(void *arg) {
+  int *st = arg;
+  st[0] = lua_do("x = 1");
+  atomic_store(&phase, 1);
+  while (atomic_load(&phase) != 2) usleep(100);
+  st[1] = lua_do("x = 2");  /* after goro_close */
+  return NULL;  /* exits after lua_close: its M's runtime is gone */
+}
+
+Test(cgo, calls_after_close_fail_cleanly_and_threads_exit_after_lua_close,
+     .timeout = 60) {
+  pthread_t t;
+  int st[2] = {-1, -1};
+  open_state(NULL);
+  pthread_create(&t, NULL, late_thread, st);
+  while (atomic_load(&phase) != 1) usleep(100);
+  goro_close(rt);
+  atomic_store(&phase, 2);
+  while (st[1] == -1) usleep(100);
+  lua_close(L);  /* destroys the runtime while the thread still holds an M */
+  pthread_join(t, NULL);
+  cr_assert_eq(st[0], LUA_OK);
+  cr_assert_eq(st[1], GORO_CLOSED);
+}
