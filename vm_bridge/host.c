@@ -13,6 +13,7 @@
 
 #include "../arch/ctx.h"
 #include "../runtime/errors.h"
+#include "../runtime/fatal.h"
 #include "bridge.h"
 
 /* The last error of each thread: a heap buffer behind an 8-byte TLS
@@ -226,7 +227,16 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
     goto out;
   }
   if (xr->depth == 0) xr->stack = &mp->g0.stack;  /* a host on its own stack */
-  goro_ctx_call(goro_crossing_target(mp, d), d, run_cb, a);
+  {
+    uintptr_t depth = xr->depth;
+    int ncgo = mp->ncgo, ncb = mp->ncallback;
+    goro_ctx_call(goro_crossing_target(mp, d), d, run_cb, a);
+    if (xr->depth != depth || mp->ncgo != ncgo || mp->ncallback != ncb ||
+        goro_m_self() != mp)
+      goro_throw("goro_call: crossing not restored (depth %lu/%lu, ncgo %d/%d, "
+                 "ncallback %d/%d)", (unsigned long)xr->depth,
+                 (unsigned long)depth, mp->ncgo, ncgo, mp->ncallback, ncb);
+  }
   if (!nested) goro_cb_thread_put(R, a->L);
 out:
   goro_callback_exit(&R->rt, mp);
@@ -302,9 +312,18 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
   }
   savedL = mp->cgoL;
   mp->cgoL = L;
-  goro_syscall_enter(rt, mp);
-  goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0.stack, run_c, &c);
-  goro_syscall_exit(rt, mp);
+  {
+    struct goro_xrec *xr = goro_xrec_self();
+    uintptr_t depth = xr->depth;
+    int ncb = mp->ncallback;
+    goro_syscall_enter(rt, mp);
+    goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0.stack, run_c, &c);
+    if (xr->depth != depth || mp->ncallback != ncb || goro_m_self() != mp)
+      goro_throw("goro_cgocall: crossing not restored (depth %lu/%lu, "
+                 "ncallback %d/%d)", (unsigned long)xr->depth,
+                 (unsigned long)depth, mp->ncallback, ncb);
+    goro_syscall_exit(rt, mp);
+  }
   mp->cgoL = savedL;
   return 0;
 }
