@@ -111,8 +111,10 @@ void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
   c->asan_fake = NULL;
 #ifdef GORO_TSAN
   c->tsan_fiber = __tsan_create_fiber(0);
+  c->own_fiber = 1;
 #else
   c->tsan_fiber = NULL;
+  c->own_fiber = 0;
 #endif
 }
 
@@ -125,10 +127,10 @@ void goro_ctx_init_thread(goro_ctx *c) {
 
 void goro_ctx_destroy(goro_ctx *c) {
 #ifdef GORO_TSAN
-  if (c->tsan_fiber != NULL && c->stack.lo != NULL)
-    __tsan_destroy_fiber(c->tsan_fiber);
+  if (c->tsan_fiber != NULL && c->own_fiber) __tsan_destroy_fiber(c->tsan_fiber);
 #endif
   c->tsan_fiber = NULL;
+  c->own_fiber = 0;
   c->sp = NULL;
 }
 
@@ -185,13 +187,33 @@ static void *call_thunk(void *p) {
   return r;
 }
 
-void *goro_ctx_call(void *sp, const struct goro_stackdesc *stack,
-                    void *(*fn)(void *), void *arg) {
+void goro_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack) {
+  memset(c, 0, sizeof *c);
+  c->stack = *stack;
+#ifdef GORO_TSAN
+  c->tsan_fiber = __tsan_create_fiber(0);
+  c->own_fiber = 1;
+#endif
+}
+
+/*
+** ThreadSanitizer sees each stack as a fiber, crossings included: without
+** that, a Lua error (longjmp) unwinding on the other stack confuses its
+** per-thread shadow stack and it grows without bound.
+*/
+void *goro_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg) {
   struct callframe c = {fn, arg, NULL, 0};
   void *fake = NULL, *r;
+#ifdef GORO_TSAN
+  void *here = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
+#endif
   (void)fake;
-  asan_start(&fake, stack->lo, stack->size);
-  r = goro_arch_call(goro_xrec_self(), sp, call_thunk, &c, stack);
+  asan_start(&fake, to->stack.lo, to->stack.size);
+  r = goro_arch_call(goro_xrec_self(), sp, call_thunk, &c, &to->stack);
   asan_finish(fake, NULL, NULL);
+#ifdef GORO_TSAN
+  __tsan_switch_to_fiber(here, 0);
+#endif
   return r;
 }

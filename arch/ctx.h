@@ -90,6 +90,7 @@ typedef struct goro_ctx {
   struct goro_stackdesc stack;    /* the stack this context runs on */
   void *asan_fake;                /* ASan fake-stack save; unused otherwise */
   void *tsan_fiber;               /* TSan fiber; unused otherwise */
+  int own_fiber;                  /* tsan_fiber was made by goro_ctx_make */
 } goro_ctx;
 
 /* One crossing made by goro_arch_call; lives at the top of the target stack. */
@@ -185,7 +186,8 @@ typedef void (*goro_ctx_fn)(goro_ctx *from, void *arg);
 void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
                    goro_ctx_fn fn);
 
-/* Initialise the context of code already running on a thread's own stack. */
+/* Initialise the context of code already running on a thread's own stack.
+** Must run on that thread (sanitizers tie the context to it). */
 void goro_ctx_init_thread(goro_ctx *c);
 
 /* Suspend `from` (the running context) and resume `to`; returns the word
@@ -196,10 +198,16 @@ void *goro_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg);
 ** `from` may be reused or freed once `to` runs. */
 _Noreturn void goro_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg);
 
-/* Call fn(arg) on another stack, at `sp` inside `stack`, recording the
-** crossing on the calling thread's record. fn must return normally. */
-void *goro_ctx_call(void *sp, const struct goro_stackdesc *stack,
-                    void *(*fn)(void *), void *arg);
+/* Call fn(arg) on another stack, at `sp` inside the stack of `to`,
+** recording the crossing (named &to->stack) on the calling thread's record.
+** `to` may be suspended (a G's context) or never run (see
+** goro_ctx_init_stack); only its stack and sanitizer identity are used.
+** fn must return normally. */
+void *goro_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg);
+
+/* A context for a stack that is only ever a goro_ctx_call target (no
+** entry function of its own). */
+void goro_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack);
 
 /* The calling thread's crossing record. Not inlined on purpose: a context
 ** may resume on another thread, and the compiler must not reuse a TLS

@@ -74,11 +74,12 @@ static void bench_raw(long n) {
 }
 
 static struct goro_stack *call_stack;
+static goro_ctx call_ctx;
 static void *empty(void *p) { return p; }
 
 static void bench_goro_call(long n) {
   void *top = (char *)call_stack->desc.lo + call_stack->desc.size;
-  for (long i = 0; i < n; i++) goro_ctx_call(top, &call_stack->desc, empty, NULL);
+  for (long i = 0; i < n; i++) goro_ctx_call(top, &call_ctx, empty, NULL);
 }
 
 /* ---- ucontext ------------------------------------------------------------ */
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
   double r, g, gc, u, lc, ll;
 
   call_stack = goro_stack_get();
+  goro_ctx_init_stack(&call_ctx, &call_stack->desc);
   goro_ctx_init_thread(&g_main);
   goro_ctx_make(&g_peer, &st->desc, peer_entry);
   {

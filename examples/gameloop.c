@@ -160,6 +160,13 @@ static int read_summary(lua_State *L, void *ud) {
   return 0;
 }
 
+static int read_applied(lua_State *L, void *ud) {
+  lua_getglobal(L, "world");
+  lua_getfield(L, -1, "applied");
+  *(long *)ud = (long)lua_tointeger(L, -1);
+  return 0;
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -225,8 +232,13 @@ int main(int argc, char **argv) {
   atomic_store(&quit, 1);
   pthread_barrier_wait(&frame_start);
   for (int i = 0; i < NJOBS; i++) pthread_join(jobs[i], NULL);
-  for (int i = 0; i < 20; i++) goro_step(rt, 0.001);  /* drain the channel */
-  goro_call(rt, read_summary, &s);
+  for (int i = 0; i < 1000; i++) {  /* let the world G drain the channel */
+    long applied = 0;
+    goro_step(rt, 0.001);
+    goro_call(rt, read_applied, &applied);
+    s.applied = applied;
+    if (applied == (long)NJOBS * NFRAMES * ENTITIES_PER_JOB) break;
+  }
   printf("done in %.0f ms: %d frames, %ld callbacks (each with a nested "
          "Lua -> C -> Lua path query), %ld failed, %ld updates applied\n",
          (now() - t0) * 1000, NFRAMES, atomic_load(&callbacks),

@@ -121,7 +121,7 @@ void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
   gp->status = GORO_GSYSCALL;
   mp->state = GORO_M_SYSCALL;
   rt->st.cgocalls++;
-  rt->syscall_since = now_coarse();
+  atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
   atomic_fetch_add(&rt->nsyscall, 1);
   atomic_store(&rt->p_syscall, (uintptr_t)mp);
   if (!rt->sysmon_on) goro_sysmon_start(rt);
@@ -156,9 +156,7 @@ void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   mp->isExtraInC = 0;  /* rule 1: before any other runtime code */
   barrier();
   mp->ncallback++;
-  pthread_mutex_lock(&rt->lock);
-  rt->ncb++;
-  pthread_mutex_unlock(&rt->lock);
+  atomic_fetch_add(&rt->ncb, 1);
   if (mp->ncgo > 0) {  /* nested in a cgocall: its G comes back to Lua */
     gp = mp->curg;
     goro_assert(gp != NULL && gp->status == GORO_GSYSCALL);
@@ -184,7 +182,7 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   if (mp->ncgo > 0) {  /* back into the outer cgocall */
     gp->status = GORO_GSYSCALL;
     mp->state = GORO_M_SYSCALL;
-    rt->syscall_since = now_coarse();
+    atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
     atomic_fetch_add(&rt->nsyscall, 1);
     atomic_store(&rt->p_syscall, (uintptr_t)mp);
   } else {  /* the extra M goes back to its host's C code */
@@ -194,10 +192,11 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
     mp->rt = rt;  /* still its runtime, without the P */
     mp->state = GORO_M_INC;
   }
-  pthread_mutex_lock(&rt->lock);
-  rt->ncb--;
-  if (rt->closing) pthread_cond_broadcast(&rt->wake);
-  pthread_mutex_unlock(&rt->lock);
+  if (atomic_fetch_sub(&rt->ncb, 1) == 1 && rt->closing) {
+    pthread_mutex_lock(&rt->lock);  /* a closer may wait for the last one */
+    pthread_cond_broadcast(&rt->wake);
+    pthread_mutex_unlock(&rt->lock);
+  }
   mp->ncallback--;
   barrier();
   if (mp->isextra && mp->ncgo == 0) mp->isExtraInC = 1;  /* rule 2: last */
@@ -323,6 +322,7 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
   mp->isExtraInC = 0;  /* cleared before signals come back */
   mp->state = GORO_M_INC;
   mp->rt = rt;
+  goro_ctx_init_thread(&mp->g0);  /* its g0 is this thread's stack now */
   goro_m_learn_stack(mp);
   tb->b[tb->n].rt = rt;
   tb->b[tb->n].gen = rt->gen;
@@ -357,7 +357,10 @@ void goro_extram_free_all(struct goro_rt *rt) {
   rt->allextra = rt->extram = NULL;
   while (mp != NULL) {
     struct goro_m *next = mp->xnext;
-    if (mp->xstack != NULL) goro_stack_put(mp->xstack);
+    if (mp->xstack != NULL) {
+      goro_ctx_destroy(&mp->xctx);
+      goro_stack_put(mp->xstack);
+    }
     free(mp->extrag);
     goro_m_destroy(mp);
     free(mp);
@@ -385,10 +388,12 @@ static void *sysmon_main(void *arg) {
     pthread_cond_timedwait(&rt->sysmon_cv, &rt->lock, &ts);
     if (rt->closing) break;
     now = goro_now();
+    double when = atomic_load(&rt->next_when);
     if (atomic_load(&rt->p_syscall) != 0 &&
-        now - rt->syscall_since > RETAKE_AFTER &&
-        (rt->nrunnable > 0 || rt->pwaiters > 0 ||
-         (rt->ntimers > 0 && rt->timers[0]->when <= now))) {
+        now - atomic_load_explicit(&rt->syscall_since, memory_order_relaxed) >
+            RETAKE_AFTER &&
+        (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 ||
+         (when > 0 && when <= now))) {
       if (goro_p_retake_locked(rt)) {
         goro_rt_kick_locked(rt);
         acted = 1;
@@ -401,10 +406,12 @@ static void *sysmon_main(void *arg) {
 }
 
 void goro_sysmon_start(struct goro_rt *rt) {
+  int on, closing;
   pthread_mutex_lock(&rt->lock);
-  if (!rt->sysmon_on && !rt->closing &&
-      pthread_create(&rt->sysmon, NULL, sysmon_main, rt) == 0)
-    rt->sysmon_on = 1;
+  on = atomic_load_explicit(&rt->sysmon_on, memory_order_relaxed);
+  closing = atomic_load_explicit(&rt->closing, memory_order_relaxed);
+  if (!on && !closing && pthread_create(&rt->sysmon, NULL, sysmon_main, rt) == 0)
+    atomic_store(&rt->sysmon_on, 1);
   pthread_mutex_unlock(&rt->lock);
 }
 

@@ -139,8 +139,9 @@ void goro_g_abandon_all(struct goro_rt *rt) {
     g_free(rt, gp);
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
-  rt->nrunnable = 0;
+  WR(rt->nrunnable, 0);
   rt->ntimers = 0;
+  atomic_store(&rt->next_when, 0.0);
   rt->abort = 0;
 }
 
@@ -153,7 +154,7 @@ static void shutdown(struct goro_rt *rt) {
   pthread_cond_broadcast(&rt->wake);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
-  while (rt->p_owner != NULL || rt->ncb > 0) {
+  while (rt->p_owner != NULL || atomic_load(&rt->ncb) > 0) {
     for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
       pthread_cond_broadcast(&mp->parkcv);
     for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
@@ -230,7 +231,7 @@ static void worker_start(struct goro_rt *rt);
 
 /* Requires: rt->lock, the P free. Work a worker could do now or later. */
 static int work_pending(struct goro_rt *rt) {
-  return rt->nrunnable > 0 || rt->ntimers > 0;
+  return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0;
 }
 
 void goro_rt_kick_locked(struct goro_rt *rt) {
@@ -275,14 +276,15 @@ static void *worker_main(void *arg) {
   struct goro_rt *rt = mp->home;
 
   goro_m_set(mp);
+  goro_ctx_init_thread(&mp->g0);  /* made on another thread: this one's now */
   goro_stack_thread_init();
   goro_m_learn_stack(mp);
   pthread_mutex_lock(&rt->lock);
   for (;;) {
     if (rt->closing) break;
+    double when = atomic_load(&rt->next_when);
     if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
-        (rt->nrunnable > 0 ||
-         (rt->ntimers > 0 && rt->timers[0]->when <= goro_now()))) {
+        (RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now()))) {
       p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
       goro_sched_run(rt, mp, NULL, 0);
@@ -297,10 +299,8 @@ static void *worker_main(void *arg) {
     }
     rt->nidle++;
     mp->state = GORO_M_IDLE;
-    if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
-        rt->ntimers > 0) {
+    if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort && when > 0) {
       struct timespec ts;
-      double when = rt->timers[0]->when;
       ts.tv_sec = (time_t)when;
       ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
       pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
@@ -390,7 +390,7 @@ static void runq_put(struct goro_rt *rt, struct goro_g *gp) {
   if (rt->runtail) rt->runtail->schedlink = gp;
   else rt->runhead = gp;
   rt->runtail = gp;
-  rt->nrunnable++;
+  WR(rt->nrunnable, rt->nrunnable + 1);
 }
 
 /* runnext, then the queue head; after 64 runnext picks in a row the runnext
@@ -399,7 +399,7 @@ static struct goro_g *runq_get(struct goro_rt *rt) {
   struct goro_g *gp = rt->runnext;
   if (gp != NULL) {
     rt->runnext = NULL;
-    rt->nrunnable--;
+    WR(rt->nrunnable, rt->nrunnable - 1);
     if (++rt->nextstreak <= 64 || rt->runhead == NULL) return gp;
     runq_put(rt, gp);
   }
@@ -409,7 +409,7 @@ static struct goro_g *runq_get(struct goro_rt *rt) {
     rt->runhead = gp->schedlink;
     if (rt->runhead == NULL) rt->runtail = NULL;
     gp->schedlink = NULL;
-    rt->nrunnable--;
+    WR(rt->nrunnable, rt->nrunnable - 1);
   }
   return gp;
 }
@@ -429,9 +429,9 @@ void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
   if (next) {
     struct goro_g *old = rt->runnext;
     rt->runnext = gp;
-    rt->nrunnable++;
+    WR(rt->nrunnable, rt->nrunnable + 1);
     if (old != NULL) {  /* the G it displaces keeps its turn, at the tail */
-      rt->nrunnable--;
+      WR(rt->nrunnable, rt->nrunnable - 1);
       runq_put(rt, old);
     }
   } else {
@@ -497,6 +497,7 @@ void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
   gp->heapidx = rt->ntimers;
   rt->timers[rt->ntimers++] = gp;
   heap_up(rt, gp->heapidx);
+  atomic_store(&rt->next_when, rt->timers[0]->when);
 }
 
 void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
@@ -509,6 +510,7 @@ void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
     heap_up(rt, i);
   }
   gp->heapidx = -1;
+  atomic_store(&rt->next_when, rt->ntimers > 0 ? rt->timers[0]->when : 0.0);
 }
 
 /* Ready every G whose time has come; returns the earliest remaining wake
@@ -658,8 +660,8 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   p_drop_locked(rt, mp);
   mp->state = GORO_M_PARKED;
   while (!mp->parkready && !rt->closing) {
-    if (rt->p_owner == NULL && rt->ntimers > 0 && !rt->abort) {
-      double when = rt->timers[0]->when;
+    double when = atomic_load(&rt->next_when);
+    if (rt->p_owner == NULL && when > 0 && !rt->abort) {
       if (when <= goro_now()) {
         p_take_locked(rt, mp);
         pthread_mutex_unlock(&rt->lock);
@@ -771,7 +773,7 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
     gp->schedlink = rt->runhead;  /* back first in line, for g0 */
     rt->runhead = gp;
     if (rt->runtail == NULL) rt->runtail = gp;
-    rt->nrunnable++;
+    WR(rt->nrunnable, rt->nrunnable + 1);
     return NULL;
   }
   run_on(rt, mp, gp, c);
@@ -790,7 +792,7 @@ static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
     gp->schedlink = rt->runhead;
     rt->runhead = gp;
     if (rt->runtail == NULL) rt->runtail = gp;
-    rt->nrunnable++;
+    WR(rt->nrunnable, rt->nrunnable + 1);
     return GORO_ENOMEM;
   }
   run_on(rt, mp, gp, c);

@@ -23,6 +23,12 @@
 struct goro_rt;
 struct goro_m;
 
+/* Fields one thread owns and others glance at (as hints, under rt->lock or
+** not) are written with WR and read with RD: relaxed atomics, so those
+** glances are not data races. */
+#define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WR(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
 enum goro_gstatus {
   GORO_GRUNNABLE = 1, /* on the run queue; owner: the P */
   GORO_GRUNNING,      /* on an M; owner: that M */
@@ -102,6 +108,7 @@ struct goro_m {
   volatile int state;          /* enum goro_mstate, for goro.ms() */
   struct goro_g *extrag;       /* an extra M's G (locked to it for good) */
   struct goro_stack *xstack;   /* an extra M's G stack, while it has one */
+  goro_ctx xctx;               /* ... and its context (a call target) */
   struct goro_m *xnext;        /* rt->lock: all extra M's */
   struct goro_m *poolnext;     /* rt->lock: the extra-M pool */
   int bound;                   /* rt->lock: bound to a host thread */
@@ -150,11 +157,12 @@ struct goro_rt {
   /* The M that holds the P while its G is in C, or 0: the P may then be
   ** retaken (CAS to 0). See HACKING.md, P states. */
   _Atomic uintptr_t p_syscall;
-  double syscall_since;        /* lock or owner: when the P went SYSCALL */
+  _Atomic double syscall_since; /* when the P went in-syscall (sysmon) */
   pthread_cond_t wake;         /* signalled when the P-owner should look again */
   struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
-  int closing;                 /* lock: goro_rt_close has begun */
-  int pwaiters;                /* lock: threads waiting in goro_p_acquire */
+  _Atomic int closing;         /* set under lock: goro_rt_close has begun */
+  _Atomic int pwaiters;        /* changed under lock: threads waiting in
+                                  goro_p_acquire; read anywhere as a hint */
   int max_workers;             /* lock: start at most this many workers */
   int nworkers, nidle;         /* lock: workers alive; of them idle */
   struct goro_m *allm;         /* lock: the workers */
@@ -162,13 +170,13 @@ struct goro_rt {
   struct goro_m *extram;       /* lock: the extra-M pool */
   struct goro_m *allextra;     /* lock: every extra M */
   int nextram, nextram_inuse;  /* lock: extra M's made; bound now */
-  int needextram;              /* atomic-ish hint: refill the pool */
+  _Atomic int needextram;      /* hint: the next P holder refills the pool */
   _Atomic int nsyscall;        /* G's in goro_cgocall */
-  int ncb;                     /* lock: callbacks active on any M */
+  _Atomic int ncb;             /* callbacks active on any M */
   pthread_cond_t sysmon_cv;    /* lock: sysmon sleeps on it */
   int nlocked;                 /* lock: locked G's parked (M's asleep) */
   pthread_t sysmon;            /* lock: the monitor thread, if started */
-  int sysmon_on;               /* lock */
+  _Atomic int sysmon_on;       /* changed under lock */
   uint64_t gen;                /* immutable: this runtime's generation */
 
   const struct goro_hooks *hooks; /* immutable */
@@ -176,7 +184,7 @@ struct goro_rt {
 
   /* The P's state (owner: the M in p_owner). */
   struct goro_g *runhead, *runtail, *runnext;
-  uint64_t nrunnable;
+  uint64_t nrunnable;          /* P; others read it with RD() */
   int nextstreak;              /* consecutive runnext picks */
   struct goro_g **timers;      /* min-heap on when */
   int ntimers, timercap;
@@ -184,7 +192,9 @@ struct goro_rt {
   uint64_t ng, nextgid;
   struct goro_carrier *carriers;  /* idle cache */
   int ncarriers, carriers_in_use;
-  int abort;                   /* the bridge asks the loop to stop */
+  _Atomic int abort;           /* the bridge asks the loops to stop */
+  _Atomic double next_when;    /* P writes: earliest timer, 0 if none;
+                                  read by sysmon, workers, parked M's */
   struct goro_sched_stats st;
 };
 

@@ -199,18 +199,21 @@ static void *run_cb(void *p) {
 
 /* The stack a callback's Lua frames go on: the extra G's own, or the
 ** stack of the G that made the cgocall. */
-static const struct goro_stackdesc *g_stack(struct goro_m *mp, struct goro_g *gp) {
+static goro_ctx *g_stack(struct goro_m *mp, struct goro_g *gp) {
   if (gp->isextra) {
-    if (mp->xstack == NULL) mp->xstack = goro_stack_get();
-    return mp->xstack != NULL ? &mp->xstack->desc : NULL;
+    if (mp->xstack == NULL) {
+      if ((mp->xstack = goro_stack_get()) == NULL) return NULL;
+      goro_ctx_init_stack(&mp->xctx, &mp->xstack->desc);
+    }
+    return &mp->xctx;
   }
-  return &gp->carrier->ctx.stack;
+  return &gp->carrier->ctx;
 }
 
 /* (a) and (b): a real crossing from the M's g0 onto the G's stack. */
 static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a) {
   int nested = mp->ncgo > 0;
-  const struct goro_stackdesc *d;
+  goro_ctx *d;
   struct goro_g *gp;
   struct goro_xrec *xr = goro_xrec_self();
 
@@ -230,7 +233,7 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
   {
     uintptr_t depth = xr->depth;
     int ncgo = mp->ncgo, ncb = mp->ncallback;
-    goro_ctx_call(goro_crossing_target(mp, d), d, run_cb, a);
+    goro_ctx_call(goro_crossing_target(mp, &d->stack), d, run_cb, a);
     if (xr->depth != depth || mp->ncgo != ncgo || mp->ncallback != ncb ||
         goro_m_self() != mp)
       goro_throw("goro_call: crossing not restored (depth %lu/%lu, ncgo %d/%d, "
@@ -317,7 +320,7 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     uintptr_t depth = xr->depth;
     int ncb = mp->ncallback;
     goro_syscall_enter(rt, mp);
-    goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0.stack, run_c, &c);
+    goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0, run_c, &c);
     if (xr->depth != depth || mp->ncallback != ncb || goro_m_self() != mp)
       goro_throw("goro_cgocall: crossing not restored (depth %lu/%lu, "
                  "ncallback %d/%d)", (unsigned long)xr->depth,

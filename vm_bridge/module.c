@@ -70,8 +70,12 @@ static int l_call_on_stack(lua_State *L) {
   c.L = L;
   c.nargs = lua_gettop(L) - 1;
   c.status = LUA_OK;
-  goro_ctx_call((char *)st->desc.lo + st->desc.size, &st->desc, run_protected,
-                &c);
+  {
+    goro_ctx to;
+    goro_ctx_init_stack(&to, &st->desc);
+    goro_ctx_call((char *)st->desc.lo + st->desc.size, &to, run_protected, &c);
+    goro_ctx_destroy(&to);
+  }
   goro_stack_put(st);
   if (c.status != LUA_OK) return lua_error(L);
   return lua_gettop(L);

@@ -158,13 +158,16 @@ static void *on_other(void *arg) {
 
 static void al_entry(goro_ctx *from, void *arg) {
   static struct goro_stack *other;
+  static goro_ctx octx;
   (void)from;
   (void)arg;
   al_sp[0] = goro_test_sp();
   deep_result = deep(5000);
   other = goro_stack_get();
-  goro_ctx_call((char *)other->desc.lo + other->desc.size - 8, &other->desc,
+  goro_ctx_init_stack(&octx, &other->desc);
+  goro_ctx_call((char *)other->desc.lo + other->desc.size - 8, &octx,
                 on_other, NULL);  /* a misaligned target gets aligned */
+  goro_ctx_destroy(&octx);
   goro_stack_put(other);
   goro_ctx_exit(&al_ctx, &main_ctx, NULL);
 }
@@ -225,6 +228,7 @@ Test(arch, context_suspended_on_one_thread_resumes_on_another) {
 
 struct nest {
   int level;
+  goro_ctx ctx[2];
   const struct goro_stackdesc *stacks[2];
   uintptr_t depth_in[NEST + 1], depth_out[NEST + 1];
   const struct goro_stackdesc *stack_in[NEST + 1], *stack_out[NEST + 1];
@@ -254,8 +258,8 @@ static void *nest_fn(void *p) {
   n->sp_inside[level] = sp >= (uintptr_t)here->lo &&
                         sp < (uintptr_t)here->lo + here->size;
   if (level < NEST) {
-    const struct goro_stackdesc *next = n->stacks[level % 2];
-    goro_ctx_call(target_sp(next), next, nest_fn, n);
+    goro_ctx *next = &n->ctx[level % 2];
+    goro_ctx_call(target_sp(&next->stack), next, nest_fn, n);
   }
   n->depth_out[level] = r->depth;
   n->stack_out[level] = r->stack;
@@ -271,9 +275,11 @@ Test(arch, calls_on_other_stacks_nest_and_unwind_in_order) {
   void *res;
 
   cr_assert_eq(r->depth, 0u);
-  n.stacks[0] = &a->desc;
-  n.stacks[1] = &b->desc;
-  res = goro_ctx_call(target_sp(&a->desc), &a->desc, nest_fn, &n);
+  goro_ctx_init_stack(&n.ctx[0], &a->desc);
+  goro_ctx_init_stack(&n.ctx[1], &b->desc);
+  n.stacks[0] = &n.ctx[0].stack;
+  n.stacks[1] = &n.ctx[1].stack;
+  res = goro_ctx_call(target_sp(n.stacks[0]), &n.ctx[0], nest_fn, &n);
   cr_assert_eq((uintptr_t)res, 10u);
   cr_assert_eq(n.level, NEST);
   for (int l = 1; l <= NEST; l++) {
@@ -287,6 +293,8 @@ Test(arch, calls_on_other_stacks_nest_and_unwind_in_order) {
   cr_assert_eq(r->depth, 0u);
   cr_assert_eq(r->top, NULL);
   cr_assert_eq(r->stack, before);
+  goro_ctx_destroy(&n.ctx[0]);
+  goro_ctx_destroy(&n.ctx[1]);
   goro_stack_put(a);
   goro_stack_put(b);
 }

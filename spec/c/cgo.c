@@ -193,10 +193,20 @@ Test(cgo, a_thread_keeps_its_extra_m_and_exit_returns_it, .timeout = 60) {
 
 /* ---- CallbackPanicLoop ------------------------------------------------------------ */
 
+/* 100,000 as in Go's test. Under TSan, Lua errors thrown on goro's
+** switched stacks make TSan's own memory grow by ~150 KiB each (its
+** longjmp bookkeeping; our RSS is flat natively, see the check below), so
+** that lane loops 1,000 times. Tracked in the issue notes. */
+#ifdef GORO_TSAN
+#define PANIC_LOOPS "1000"
+#else
+#define PANIC_LOOPS "100000"
+#endif
+
 static void *panic_loop_thread(void *arg) {
   *(int *)arg = lua_do(
       "local before = collectgarbage('count')\n"
-      "for i = 1, 100000 do\n"
+      "for i = 1, " PANIC_LOOPS " do\n"
       "  local ok, err = pcall(tm.cgo_callback, function() error('boom') end)\n"
       "  if ok or not err:find('boom', 1, true) then error('not caught: ' .. tostring(err)) end\n"
       "  local m = goro.m()\n"
@@ -222,11 +232,12 @@ Test(cgo, an_error_in_f2_caught_in_f1_100000_times_leaks_nothing, .timeout = 300
   cr_assert_eq(status, LUA_OK, "%s", goro_errmsg());
   cr_assert_lt(lua_int("growth_kb"), 64, "Lua memory grew by %lld KiB",
                lua_int("growth_kb"));
-#ifndef GORO_ASAN
+#if !defined(GORO_ASAN) && !defined(GORO_TSAN)
   cr_assert_lt(rss1 - rss0, 8 * 1024, "RSS grew by %ld KiB", rss1 - rss0);
 #else
-  /* ASan keeps freed blocks in quarantine (256 MiB by default), so RSS says
-  ** nothing about leaks there; LeakSanitizer checks them at exit instead. */
+  /* ASan keeps freed blocks in quarantine (256 MiB by default) and TSan
+  ** grows its own bookkeeping (above), so RSS says nothing about goro's
+  ** leaks there; the native lane checks RSS, LeakSanitizer checks leaks. */
   (void)rss0;
   (void)rss1;
 #endif
@@ -236,7 +247,7 @@ Test(cgo, an_error_in_f2_caught_in_f1_100000_times_leaks_nothing, .timeout = 300
 /* ---- NeedmDeadlock: signals aimed at a thread during its first calls ------------ */
 
 static atomic_int signals_seen, stop_signalling;
-static pthread_t target;
+static pthread_t target;  /* written before target_set is set, read after */
 static atomic_int target_set;
 
 static void on_usr1(int sig) {
@@ -245,10 +256,14 @@ static void on_usr1(int sig) {
   atomic_fetch_add(&signals_seen, 1);
 }
 
+static atomic_int signallers_busy;
+
 static void *signaller(void *arg) {
   (void)arg;
   while (!atomic_load(&stop_signalling)) {
+    atomic_fetch_add(&signallers_busy, 1);
     if (atomic_load(&target_set)) pthread_kill(target, SIGUSR1);
+    atomic_fetch_sub(&signallers_busy, 1);
     usleep(50);
   }
   return NULL;
@@ -278,6 +293,7 @@ Test(cgo, signals_during_first_calls_do_not_hang, .timeout = 60) {
     atomic_store(&target_set, 1);
     pthread_join(t, NULL);
     atomic_store(&target_set, 0);
+    while (atomic_load(&signallers_busy) > 0) usleep(10);  /* none uses t */
   }
   atomic_store(&stop_signalling, 1);
   for (int i = 0; i < 10; i++) pthread_join(sig[i], NULL);
@@ -359,16 +375,16 @@ Test(cgo, one_hundred_short_lived_threads_call_in_once_each, .timeout = 120) {
 /* ---- a callback that blocks ------------------------------------------------------- */
 
 static void *blocking_caller(void *arg) {
-  *(int *)arg = lua_do(
+  atomic_store((atomic_int *)arg, lua_do(
       "local v = inbox:recv()\n"
       "goro.sleep(0.005)\n"
-      "answer = v * 2\n");
+      "answer = v * 2\n"));
   return NULL;
 }
 
 static void blocking_callback_case(int workers) {
   pthread_t t;
-  int status = -1;
+  atomic_int status = -1;
   char setup[256];
   snprintf(setup, sizeof setup,
            "goro.config{workers = %d}\n"
@@ -378,13 +394,13 @@ static void blocking_callback_case(int workers) {
   open_state(setup);
   pthread_create(&t, NULL, blocking_caller, &status);
   if (workers == 0) {  /* the host's frame loop drives the sender G */
-    for (int i = 0; i < 2000 && status == -1; i++) {
+    for (int i = 0; i < 2000 && atomic_load(&status) == -1; i++) {
       goro_step(rt, 0.001);
       sleep_ms(1);
     }
   }
   pthread_join(t, NULL);
-  cr_assert_eq(status, LUA_OK, "%s", goro_errmsg());
+  cr_assert_eq(atomic_load(&status), LUA_OK, "%s", goro_errmsg());
   cr_assert_eq(lua_int("answer"), 42);
   close_state();
 }
@@ -449,26 +465,28 @@ Test(cgo, stress_8_threads_nested_callbacks_while_gs_exchange_messages,
 static atomic_int phase;
 
 static void *late_thread(void *arg) {
-  int *st = arg;
-  st[0] = lua_do("x = 1");
+  atomic_int *st = arg;
+  atomic_store(&st[0], lua_do("x = 1"));
   atomic_store(&phase, 1);
   while (atomic_load(&phase) != 2) usleep(100);
-  st[1] = lua_do("x = 2");  /* after goro_close */
+  atomic_store(&st[1], lua_do("x = 2"));  /* after goro_close */
+  while (atomic_load(&phase) != 3) usleep(100);
   return NULL;  /* exits after lua_close: its M's runtime is gone */
 }
 
 Test(cgo, calls_after_close_fail_cleanly_and_threads_exit_after_lua_close,
      .timeout = 60) {
   pthread_t t;
-  int st[2] = {-1, -1};
+  atomic_int st[2] = {-1, -1};
   open_state(NULL);
   pthread_create(&t, NULL, late_thread, st);
   while (atomic_load(&phase) != 1) usleep(100);
   goro_close(rt);
   atomic_store(&phase, 2);
-  while (st[1] == -1) usleep(100);
+  while (atomic_load(&st[1]) == -1) usleep(100);
   lua_close(L);  /* destroys the runtime while the thread still holds an M */
+  atomic_store(&phase, 3);
   pthread_join(t, NULL);
-  cr_assert_eq(st[0], LUA_OK);
-  cr_assert_eq(st[1], GORO_CLOSED);
+  cr_assert_eq(atomic_load(&st[0]), LUA_OK);
+  cr_assert_eq(atomic_load(&st[1]), GORO_CLOSED);
 }

@@ -1,0 +1,3 @@
+module goro/bench/cgo
+
+go 1.23
