@@ -102,6 +102,9 @@ void goro_push_gerror(lua_State *L, struct bg *b);
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R);
 
+/* t[k] = v for the table on top (introspection tables). */
+void goro_setint(lua_State *L, const char *k, uint64_t v);
+
 /* Spare threads for callbacks (P held). get returns NULL on OOM. */
 lua_State *goro_cb_thread_get(struct goro_runtime *R);
 void goro_cb_thread_put(struct goro_runtime *R, lua_State *T);

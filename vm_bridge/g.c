@@ -433,7 +433,7 @@ static int l_now(lua_State *L) {
 
 /* ---- introspection ----------------------------------------------------------- */
 
-static void setint(lua_State *L, const char *k, uint64_t v) {
+void goro_setint(lua_State *L, const char *k, uint64_t v) {
   lua_pushinteger(L, (lua_Integer)v);
   lua_setfield(L, -2, k);
 }
@@ -445,13 +445,13 @@ static int l_stats(lua_State *L) {
   goro_sched_get_stats(&R->rt, &s);
   goro_stack_get_stats(&ss);
   lua_createtable(L, 0, 16);
-  setint(L, "gs", s.gs);
-  setint(L, "runnable", s.runnable);
+  goro_setint(L, "gs", s.gs);
+  goro_setint(L, "runnable", s.runnable);
   {
     int ms, idle;
     goro_rt_get_ms(&R->rt, &ms, &idle);
-    setint(L, "ms", (uint64_t)ms);
-    setint(L, "idle_ms", (uint64_t)idle);
+    goro_setint(L, "ms", (uint64_t)ms);
+    goro_setint(L, "idle_ms", (uint64_t)idle);
   }
   {
     int extra, inuse;  /* read under the lock, set outside it (may raise) */
@@ -459,21 +459,21 @@ static int l_stats(lua_State *L) {
     extra = R->rt.nextram;
     inuse = R->rt.nextram_inuse;
     pthread_mutex_unlock(&R->rt.lock);
-    setint(L, "extra_ms", (uint64_t)extra);
-    setint(L, "extra_ms_in_use", (uint64_t)inuse);
+    goro_setint(L, "extra_ms", (uint64_t)extra);
+    goro_setint(L, "extra_ms_in_use", (uint64_t)inuse);
   }
-  setint(L, "cgocalls", s.cgocalls);
-  setint(L, "callbacks", s.callbacks);
-  setint(L, "retakes", s.retakes);
-  setint(L, "stacks", s.carriers);
-  setint(L, "stacks_cached", s.carriers_cached);
-  setint(L, "sleeping", s.sleeping);
-  setint(L, "stackless_parks", s.stackless_parks);
-  setint(L, "stackful_parks", s.stackful_parks);
-  setint(L, "switches", s.switches);
-  setint(L, "stacks_pooled", ss.pooled);
-  setint(L, "stack_size", goro_stack_size());
-  setint(L, "stack_bytes_reserved", ss.reserved_bytes);
+  goro_setint(L, "cgocalls", s.cgocalls);
+  goro_setint(L, "callbacks", s.callbacks);
+  goro_setint(L, "retakes", s.retakes);
+  goro_setint(L, "stacks", s.carriers);
+  goro_setint(L, "stacks_cached", s.carriers_cached);
+  goro_setint(L, "sleeping", s.sleeping);
+  goro_setint(L, "stackless_parks", s.stackless_parks);
+  goro_setint(L, "stackful_parks", s.stackful_parks);
+  goro_setint(L, "switches", s.switches);
+  goro_setint(L, "stacks_pooled", ss.pooled);
+  goro_setint(L, "stack_size", goro_stack_size());
+  goro_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
   return 1;
 }
 

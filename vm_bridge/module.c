@@ -21,23 +21,18 @@
 #define GORO_ARCH "aarch64"
 #endif
 
-static void setint(lua_State *L, const char *k, uint64_t v) {
-  lua_pushinteger(L, (lua_Integer)v);
-  lua_setfield(L, -2, k);
-}
-
 /* core.stackstats() -> {live=, pooled=, pooled_hot=, reserved_bytes=, ...} */
 static int l_stackstats(lua_State *L) {
   struct goro_stack_stats s;
   goro_stack_get_stats(&s);
   lua_createtable(L, 0, 7);
-  setint(L, "live", s.live);
-  setint(L, "pooled", s.pooled);
-  setint(L, "pooled_hot", s.pooled_hot);
-  setint(L, "reserved_bytes", s.reserved_bytes);
-  setint(L, "created", s.created);
-  setint(L, "released", s.released);
-  setint(L, "stack_size", goro_stack_size());
+  goro_setint(L, "live", s.live);
+  goro_setint(L, "pooled", s.pooled);
+  goro_setint(L, "pooled_hot", s.pooled_hot);
+  goro_setint(L, "reserved_bytes", s.reserved_bytes);
+  goro_setint(L, "created", s.created);
+  goro_setint(L, "released", s.released);
+  goro_setint(L, "stack_size", goro_stack_size());
   return 1;
 }
 

@@ -23,6 +23,7 @@
 #include "../../arch/sanitize.h"
 #include "../../vm_bridge/bridge.h"
 #include "crit.h"
+#include "luastate.h"
 
 int luaopen_goro_testmod(lua_State *L);
 
@@ -31,15 +32,9 @@ static goro_runtime *rt;
 
 static void open_state(const char *setup) {
   int rc;
-  L = luaL_newstate();
-  luaL_openlibs(L);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, GORO_SRCDIR "/lua/?.lua;" GORO_SRCDIR "/lua/?/init.lua");
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
+  L = goro_test_state();
+  cr_assert_not_null(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_goro_core);
-  lua_setfield(L, -2, "goro.core");
   lua_pushcfunction(L, luaopen_goro_testmod);
   lua_setfield(L, -2, "goro_testmod");
   lua_pop(L, 1);

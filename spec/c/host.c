@@ -10,21 +10,11 @@
 
 #include "../../vm_bridge/goro.h"
 #include "crit.h"
+#include "luastate.h"
 
-/* A state whose `require "goro"` finds the source tree's facade and this
-** binary's linked-in core. */
 static lua_State *new_state(void) {
-  lua_State *L = luaL_newstate();
+  lua_State *L = goro_test_state();
   cr_assert_not_null(L);
-  luaL_openlibs(L);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, GORO_SRCDIR "/lua/?.lua;" GORO_SRCDIR "/lua/?/init.lua");
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_goro_core);
-  lua_setfield(L, -2, "goro.core");
-  lua_pop(L, 1);
   return L;
 }
 

@@ -1,0 +1,30 @@
+/*
+** spec/c/luastate.h — a Lua state for the C tests that embed goro: its
+** `require "goro"` finds the source tree's facade (GORO_SRCDIR) and this
+** binary's linked-in core, registered as package.preload["goro.core"].
+*/
+#ifndef GORO_SPEC_LUASTATE_H
+#define GORO_SPEC_LUASTATE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "../../vm_bridge/goro.h"
+
+static inline lua_State *goro_test_state(void) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) return NULL;
+  luaL_openlibs(L);
+  lua_getglobal(L, "package");
+  lua_pushstring(L, GORO_SRCDIR "/lua/?.lua;" GORO_SRCDIR "/lua/?/init.lua");
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_goro_core);
+  lua_setfield(L, -2, "goro.core");
+  lua_pop(L, 1);
+  return L;
+}
+
+#endif
