@@ -155,13 +155,11 @@ void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp;
   mp->isExtraInC = 0;  /* rule 1: before any other runtime code */
   barrier();
-  mp->ncallback++;
-  atomic_fetch_add(&rt->ncb, 1);
+  WR(mp->ncallback, mp->ncallback + 1);  /* a closer scans these */
   if (mp->ncgo > 0) {  /* nested in a cgocall: its G comes back to Lua */
-    gp = mp->curg;
+    gp = mp->curg;    /* (and stays counted in nsyscall: its cgocall is live) */
     goro_assert(gp != NULL && gp->status == GORO_GSYSCALL);
     p_reclaim(rt, mp);
-    atomic_fetch_sub(&rt->nsyscall, 1);
   } else {  /* an extra M, in C between calls */
     gp = mp->extrag;
     goro_assert(mp->isextra && gp != NULL && mp->curg == NULL);
@@ -183,7 +181,6 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
     gp->status = GORO_GSYSCALL;
     mp->state = GORO_M_SYSCALL;
     atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
-    atomic_fetch_add(&rt->nsyscall, 1);
     atomic_store(&rt->p_syscall, (uintptr_t)mp);
   } else {  /* the extra M goes back to its host's C code */
     gp->status = GORO_GSYSCALL;
@@ -192,12 +189,12 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
     mp->rt = rt;  /* still its runtime, without the P */
     mp->state = GORO_M_INC;
   }
-  if (atomic_fetch_sub(&rt->ncb, 1) == 1 && rt->closing) {
+  WR(mp->ncallback, mp->ncallback - 1);
+  if (rt->closing) {
     pthread_mutex_lock(&rt->lock);  /* a closer may wait for the last one */
     pthread_cond_broadcast(&rt->wake);
     pthread_mutex_unlock(&rt->lock);
   }
-  mp->ncallback--;
   barrier();
   if (mp->isextra && mp->ncgo == 0) mp->isExtraInC = 1;  /* rule 2: last */
 }

@@ -145,6 +145,17 @@ void goro_g_abandon_all(struct goro_rt *rt) {
   rt->abort = 0;
 }
 
+/* Is a callback running on any M? Requires: rt->lock (for the lists). */
+static int callbacks_active(struct goro_rt *rt) {
+  for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
+    if (RD(mp->ncallback) > 0) return 1;
+  for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
+    if (RD(mp->ncallback) > 0) return 1;
+  for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
+    if (RD(mp->ncallback) > 0) return 1;
+  return 0;
+}
+
 /* Stop everything that runs on its own: refuse new entries, wake locked
 ** M's so their callbacks unwind, wait until no callback is active and the
 ** P is free, then stop sysmon and join the workers. Idempotent. */
@@ -154,7 +165,7 @@ static void shutdown(struct goro_rt *rt) {
   pthread_cond_broadcast(&rt->wake);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
-  while (rt->p_owner != NULL || atomic_load(&rt->ncb) > 0) {
+  while (rt->p_owner != NULL || callbacks_active(rt)) {
     for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
       pthread_cond_broadcast(&mp->parkcv);
     for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)

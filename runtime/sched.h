@@ -121,7 +121,8 @@ struct goro_m {
   pthread_t thread;            /* a worker's thread */
   struct goro_m *allnext;      /* rt->lock: the runtime's workers */
   volatile int ncgo;           /* cgocalls active on this M */
-  volatile int ncallback;      /* callbacks active on this M */
+  volatile int ncallback;      /* callbacks active on this M (WR/RD: a
+                                  closing runtime scans them) */
   volatile int isExtraInC;     /* extra and no Lua frame live */
   /* The goro_sched_run call in progress on this M (owner only). */
   struct goro_g *until;        /* stop when this G ends */
@@ -172,7 +173,6 @@ struct goro_rt {
   int nextram, nextram_inuse;  /* lock: extra M's made; bound now */
   _Atomic int needextram;      /* hint: the next P holder refills the pool */
   _Atomic int nsyscall;        /* G's in goro_cgocall */
-  _Atomic int ncb;             /* callbacks active on any M */
   pthread_cond_t sysmon_cv;    /* lock: sysmon sleeps on it */
   int nlocked;                 /* lock: locked G's parked (M's asleep) */
   pthread_t sysmon;            /* lock: the monitor thread, if started */

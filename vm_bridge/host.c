@@ -266,9 +266,9 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
       set_err("goro_call: not enough memory");
       return LUA_ERRMEM;
     }
-    mp->ncallback++;
+    WR(mp->ncallback, mp->ncallback + 1);
     run_cb(&a);
-    mp->ncallback--;
+    WR(mp->ncallback, mp->ncallback - 1);
     goro_cb_thread_put(R, a.L);
     return a.status;
   }
