@@ -11,6 +11,7 @@
 **
 ** Locks: live_lock (the list of live runtimes) -> rt->lock -> stack pool.
 */
+#include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -367,12 +368,50 @@ void goro_extram_free_all(struct goro_rt *rt) {
 
 /* ---- sysmon ----------------------------------------------------------------- */
 
+#define PREEMPT_AFTER 10e-3 /* seconds a G may run before it is asked to yield */
+
+/* SIGURG on an M: if it runs a G now, arm that G's preemption hook. */
+static struct sigaction old_urg;
+
+static void on_urg(int sig, siginfo_t *si, void *uc) {
+  struct goro_m *mp = goro_m_self();
+  int saved = errno;
+  if (mp != NULL && atomic_exchange(&mp->preempt, 0)) {
+    struct goro_g *gp = mp->curg;
+    struct goro_rt *rt = mp->rt;
+    if (gp != NULL && rt != NULL && gp->status == GORO_GRUNNING &&
+        gp->lockedm == NULL && rt->hooks->preempt != NULL)
+      rt->hooks->preempt(rt, gp);
+  } else if (old_urg.sa_flags & SA_SIGINFO) {
+    old_urg.sa_sigaction(sig, si, uc);
+  } else if (old_urg.sa_handler != SIG_DFL && old_urg.sa_handler != SIG_IGN) {
+    old_urg.sa_handler(sig);
+  }
+  errno = saved;
+}
+
+static void preempt_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_urg;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGURG, &sa, &old_urg);
+}
+
+void goro_preempt_init(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, preempt_install);
+}
+
 /* Retakes the P from an M whose G has been in C longer than RETAKE_AFTER
-** while there is work for it. Sleeps 20 us at first, doubling to 10 ms
-** while there is nothing to do (as Go's sysmon does). */
+** while there is work for it, and asks a G that has run Lua for
+** PREEMPT_AFTER to yield. Sleeps 20 us at first, doubling to 10 ms while
+** there is nothing to do (as Go's sysmon does). */
 static void *sysmon_main(void *arg) {
   struct goro_rt *rt = arg;
-  double delay = 20e-6;
+  double delay = 20e-6, tick_since = goro_now();
+  uint64_t tick_seen = RD(rt->schedtick);
   sigset_t old;
   block_all(&old);
   pthread_mutex_lock(&rt->lock);
@@ -396,7 +435,22 @@ static void *sysmon_main(void *arg) {
         acted = 1;
       }
     }
-    delay = acted ? 20e-6 : (delay * 2 > 10e-3 ? 10e-3 : delay * 2);
+    /* Preemption: the same run on the P for PREEMPT_AFTER. */
+    {
+      struct goro_m *owner = rt->p_owner;
+      uint64_t tick = RD(rt->schedtick);
+      if (owner == NULL || atomic_load(&rt->p_syscall) != 0 || tick != tick_seen) {
+        tick_seen = tick;
+        tick_since = now;
+      } else if (now - tick_since >= PREEMPT_AFTER) {
+        atomic_store(&owner->preempt, 1);
+        pthread_kill(owner->self, SIGURG);
+        atomic_fetch_add(&rt->npreempt, 1);
+        tick_since = now;  /* ask again in PREEMPT_AFTER if it ignores us */
+        acted = 1;
+      }
+    }
+    delay = acted ? 20e-6 : (delay * 2 > 5e-3 ? 5e-3 : delay * 2);
   }
   pthread_mutex_unlock(&rt->lock);
   return NULL;

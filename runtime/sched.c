@@ -102,6 +102,7 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
   pthread_cond_init(&rt->sysmon_cv, &ca);
   pthread_condattr_destroy(&ca);
   rt->gen = goro_live_add(rt);
+  goro_preempt_init();
   rt->hooks = hooks;
   rt->ud = ud;
   rt->nextgid = 1;
@@ -209,6 +210,7 @@ int goro_p_retake_locked(struct goro_rt *rt) {
 
 /* Requires: rt->lock, the P free. */
 static void p_take_locked(struct goro_rt *rt, struct goro_m *mp) {
+  mp->self = pthread_self();
   rt->p_owner = mp;
   atomic_store(&rt->p_syscall, (uintptr_t)0);
   mp->rt = rt;
@@ -343,6 +345,8 @@ static void worker_start(struct goro_rt *rt) {
   sigdelset(&all, SIGBUS);
   sigdelset(&all, SIGFPE);
   sigdelset(&all, SIGILL);
+  sigdelset(&all, SIGURG);   /* preemption */
+  sigdelset(&all, SIGPROF);  /* the profiler */
   pthread_sigmask(SIG_BLOCK, &all, &old);  /* the new thread inherits it */
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -761,6 +765,7 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
   gp->status = GORO_GRUNNING;
   gp->outcome = 0;
   mp->curg = gp;
+  WR(rt->schedtick, rt->schedtick + 1);
 }
 
 /* The next G to run on carrier c without a switch, or NULL to go back to
@@ -897,6 +902,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
 
 void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   *out = rt->st;
+  out->preempts = atomic_load(&rt->npreempt);
   out->gs = rt->ng;
   out->runnable = rt->nrunnable;
   out->carriers = (uint64_t)rt->carriers_in_use;

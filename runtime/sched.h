@@ -115,6 +115,8 @@ struct goro_m {
   pthread_cond_t parkcv;       /* a locked G's M sleeps on it (rt->lock) */
   int parkready;               /* rt->lock: its locked G was readied */
   struct goro_m *tnext;        /* rt->lock: M's in run/step (goro.ms) */
+  _Atomic int preempt;         /* sysmon asks this M's G to yield */
+  pthread_t self;              /* the thread, while it is an M of a runtime */
   void *cgoL;                  /* the bridge's: the lua_State of the
                                   innermost cgocall (owner only) */
   struct goro_rt *home;        /* a worker's runtime */
@@ -138,6 +140,9 @@ struct goro_hooks {
   /* gp has ended (status DEAD, waiters already readied); free its record.
   ** The runtime frees gp itself right after. */
   void (*dead)(struct goro_rt *rt, struct goro_g *gp);
+  /* In a signal handler on gp's thread, while gp runs Lua: arrange for gp
+  ** to give up the P soon (a count hook). Must be async-signal-safe. */
+  void (*preempt)(struct goro_rt *rt, struct goro_g *gp);
 };
 
 struct goro_sched_stats {
@@ -149,6 +154,7 @@ struct goro_sched_stats {
   uint64_t stackless_parks, stackful_parks;
   uint64_t switches;        /* g0 -> carrier switches */
   uint64_t retakes;         /* P's taken from an M in C */
+  uint64_t preempts;        /* preemption requests sent by sysmon */
   uint64_t cgocalls, callbacks;
   uint64_t inline_runs;     /* G's a carrier ran right after another */
 };
@@ -178,6 +184,7 @@ struct goro_rt {
   pthread_t sysmon;            /* lock: the monitor thread, if started */
   _Atomic int sysmon_on;       /* changed under lock */
   uint64_t gen;                /* immutable: this runtime's generation */
+  _Atomic uint64_t npreempt;   /* preemption requests sysmon sent */
 
   const struct goro_hooks *hooks; /* immutable */
   void *ud;                       /* the bridge's */
@@ -185,6 +192,7 @@ struct goro_rt {
   /* The P's state (owner: the M in p_owner). */
   struct goro_g *runhead, *runtail, *runnext;
   uint64_t nrunnable;          /* P; others read it with RD() */
+  uint64_t schedtick;          /* P (WR): G runs started; sysmon reads it */
   int nextstreak;              /* consecutive runnext picks */
   struct goro_g **timers;      /* min-heap on when */
   int ntimers, timercap;
@@ -291,6 +299,8 @@ void goro_live_del(struct goro_rt *rt);
 void goro_sysmon_start(struct goro_rt *rt);
 /* Stop and join it. Requires: rt->closing. */
 void goro_sysmon_stop(struct goro_rt *rt);
+/* Install the SIGURG preemption handler (once per process). */
+void goro_preempt_init(void);
 
 /* ---- G's ------------------------------------------------------------------ */
 

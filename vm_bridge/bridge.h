@@ -63,6 +63,9 @@ struct bg {
   int ref;                /* its anchor in the registry's G table */
   int line;               /* line of goro.go's caller (user value 2) */
   const char *fname;      /* the blocking function, for error messages */
+  lua_Hook uhook;         /* the user's hook on L, kept while preempting */
+  int umask, ucount;
+  volatile int hooked;    /* our preemption hook is armed on L */
 };
 
 /* Buffer slots: nil is kept as this sentinel (a nil would end the array). */

@@ -34,7 +34,8 @@ void goro_unbox(lua_State *L) {
 
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
-static const struct goro_hooks hooks = {hook_resume, hook_dead};
+static void hook_preempt(struct goro_rt *rt, struct goro_g *gp);
+static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_preempt};
 
 static int rt_gc(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
@@ -315,6 +316,38 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   unanchor(L, b);
 }
 
+/* ---- preemption ------------------------------------------------------------- */
+
+/* The count hook armed by hook_preempt: put the user's hook back, then give
+** up the P (see HACKING.md, Preemption). */
+static void preempt_hook(lua_State *L, lua_Debug *ar) {
+  struct bg *b = goro_bg_current(L);
+  (void)ar;
+  if (b == NULL || L != b->L || !b->hooked) return;
+  b->hooked = 0;
+  lua_sethook(L, b->uhook, b->umask, b->ucount);
+  if (b->g->lockedm != NULL) return;
+  if (lua_isyieldable(L)) {
+    lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
+    return;
+  }
+  if (goro_xrec_self()->depth == 0) goro_gosched(b->g);  /* stackful */
+}
+
+/* In a signal handler on the G's thread: arm the hook, keeping the user's.
+** Only plain field reads and lua_sethook (which lua.c calls from its
+** SIGINT handler for the same purpose). */
+static void hook_preempt(struct goro_rt *rt, struct goro_g *gp) {
+  struct bg *b = gp->ud;
+  (void)rt;
+  if (b == NULL || b->L == NULL || lua_gethook(b->L) == preempt_hook) return;
+  b->uhook = lua_gethook(b->L);
+  b->umask = lua_gethookmask(b->L);
+  b->ucount = lua_gethookcount(b->L);
+  b->hooked = 1;
+  lua_sethook(b->L, preempt_hook, LUA_MASKCOUNT, 1);
+}
+
 /* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */
 
 static int l_go(lua_State *L) {
@@ -465,6 +498,7 @@ static int l_stats(lua_State *L) {
   goro_setint(L, "cgocalls", s.cgocalls);
   goro_setint(L, "callbacks", s.callbacks);
   goro_setint(L, "retakes", s.retakes);
+  goro_setint(L, "preempts", s.preempts);
   goro_setint(L, "stacks", s.carriers);
   goro_setint(L, "stacks_cached", s.carriers_cached);
   goro_setint(L, "sleeping", s.sleeping);
@@ -483,7 +517,10 @@ static void push_where(lua_State *L, struct bg *b) {
   goro_bg_push(L, b);
   if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
     lua_getinfo(L, ">S", &ar);
-    lua_pushfstring(L, "%s:%d", ar.short_src, b->line);
+    if (b->line > 0)
+      lua_pushfstring(L, "%s:%d", ar.short_src, b->line);
+    else
+      lua_pushstring(L, ar.short_src);
   } else {
     lua_pop(L, 1);
     lua_pushliteral(L, "[C]");
@@ -673,6 +710,7 @@ static int l_run(lua_State *L) {
   oldm = goro_m_set(&m0);
   goro_m_register(&R->rt, &m0);
   goro_p_acquire(&R->rt, &m0);
+  goro_sysmon_start(&R->rt);
   R->running = 1;
   rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
   R->running = 0;

@@ -116,6 +116,7 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     set_err("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
+  goro_sysmon_start(&R->rt);
   R->stepping = 1;
   rc = goro_sched_run(&R->rt, &m, NULL,
                       goro_now() + (budget_s > 0 ? budget_s : 0));

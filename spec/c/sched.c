@@ -41,7 +41,7 @@ static void fake_dead(struct goro_rt *rt, struct goro_g *gp) {
   f->g = NULL;
 }
 
-static const struct goro_hooks hooks = {fake_resume, fake_dead};
+static const struct goro_hooks hooks = {fake_resume, fake_dead, NULL};
 static struct goro_rt rt;
 static struct goro_m m0;
 
