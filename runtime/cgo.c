@@ -62,17 +62,16 @@ uint64_t goro_live_add(struct goro_rt *rt) {
   return gen;
 }
 
-void goro_live_del(struct goro_rt *rt) {
-  pthread_mutex_lock(&live_lock);
+/* Requires: live_lock. */
+static void live_del_locked(struct goro_rt *rt) {
   for (struct live **pp = &lives; *pp != NULL; pp = &(*pp)->next) {
     if ((*pp)->rt == rt) {
       struct live *l = *pp;
       *pp = l->next;
       free(l);
-      break;
+      return;
     }
   }
-  pthread_mutex_unlock(&live_lock);
 }
 
 /* Requires: live_lock. */
@@ -144,7 +143,11 @@ void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
   goro_assert(gp != NULL && gp->status == GORO_GSYSCALL && mp->ncgo > 0);
   p_reclaim(rt, mp);
-  atomic_fetch_sub(&rt->nsyscall, 1);
+  if (atomic_fetch_sub(&rt->nsyscall, 1) == 1 && rt->closing) {
+    pthread_mutex_lock(&rt->lock);  /* a closer waits for the last one */
+    pthread_cond_broadcast(&rt->wake);
+    pthread_mutex_unlock(&rt->lock);
+  }
   gp->status = GORO_GRUNNING;
   barrier();
   mp->ncgo--;
@@ -152,8 +155,9 @@ void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
 
 /* ---- callbacks -------------------------------------------------------------- */
 
-void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
+int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp;
+  if (mp->ncgo == 0 && rt->closing) return GORO_ECLOSED;  /* no new entries */
   mp->isExtraInC = 0;  /* rule 1: before any other runtime code */
   barrier();
   WR(mp->ncallback, mp->ncallback + 1);  /* a closer scans these */
@@ -171,6 +175,7 @@ void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   gp->lockedm = mp;
   gp->lockcount++;
   rt->st.callbacks++;
+  return 0;
 }
 
 void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
@@ -187,7 +192,6 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
     gp->status = GORO_GSYSCALL;
     mp->curg = NULL;
     goro_p_release(rt, mp);
-    mp->rt = rt;  /* still its runtime, without the P */
     mp->state = GORO_M_INC;
   }
   WR(mp->ncallback, mp->ncallback - 1);
@@ -256,7 +260,19 @@ static struct goro_m *extram_new(struct goro_rt *rt) {
   return mp;
 }
 
-/* At thread exit: give every bound M back to its pool, once. */
+/* Free an extra M whose runtime is gone (it stayed with its thread). */
+static void orphan_free(struct goro_m *mp) {
+  if (mp->xstack != NULL) {
+    goro_ctx_destroy(&mp->xctx);
+    goro_stack_put(mp->xstack);
+  }
+  free(mp->extrag);
+  goro_m_destroy(mp);
+  free(mp);
+}
+
+/* At thread exit: give every bound M back to its pool, once (or free it if
+** its runtime is gone). */
 static void bind_destructor(void *p) {
   struct bindings *tb = p;
   sigset_t old;
@@ -264,7 +280,9 @@ static void bind_destructor(void *p) {
   for (int i = 0; i < tb->n; i++) {
     struct binding *b = &tb->b[i];
     pthread_mutex_lock(&live_lock);
-    if (live_has(b->rt, b->gen)) {
+    if (!live_has(b->rt, b->gen)) {
+      orphan_free(b->mp);
+    } else {
       struct goro_rt *rt = b->rt;
       struct goro_m *mp = b->mp;
       pthread_mutex_lock(&rt->lock);
@@ -301,6 +319,21 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
   /* needm: signals stay blocked while the M is taken and bound, so a
   ** handler on this thread never sees a half-bound M. */
   block_all(&old);
+  if (tb != NULL) {  /* drop bindings whose runtime is gone */
+    int k = 0;
+    pthread_mutex_lock(&live_lock);
+    for (int i = 0; i < tb->n; i++) {
+      if (live_has(tb->b[i].rt, tb->b[i].gen)) {
+        tb->b[k++] = tb->b[i];
+      } else {
+        if (bound_m == tb->b[i].mp) bound_m = NULL;
+        orphan_free(tb->b[i].mp);
+      }
+    }
+    tb->n = k;
+    pthread_mutex_unlock(&live_lock);
+    if (bound_m == NULL && k > 0) bound_m = tb->b[0].mp;
+  }
   if (tb == NULL) {
     if ((tb = calloc(1, sizeof *tb)) == NULL) goto out;
     pthread_setspecific(bind_key, tb);
@@ -348,22 +381,22 @@ void goro_extram_refill(struct goro_rt *rt) {
   }
 }
 
-/* Free every extra M (the runtime is being destroyed). Threads still bound
-** to one find their runtime gone from the live list at exit. */
+/* Take rt off the live list and free its extra M's, except those still
+** bound to a thread: that thread may read its M (goro_is_extra_in_c) until
+** it exits, and frees it then, finding the runtime gone. Both happen under
+** live_lock, so no exiting thread frees an M this walk still sees. */
 void goro_extram_free_all(struct goro_rt *rt) {
-  struct goro_m *mp = rt->allextra;
+  struct goro_m *mp;
+  pthread_mutex_lock(&live_lock);
+  live_del_locked(rt);
+  mp = rt->allextra;
   rt->allextra = rt->extram = NULL;
   while (mp != NULL) {
     struct goro_m *next = mp->xnext;
-    if (mp->xstack != NULL) {
-      goro_ctx_destroy(&mp->xctx);
-      goro_stack_put(mp->xstack);
-    }
-    free(mp->extrag);
-    goro_m_destroy(mp);
-    free(mp);
+    if (!mp->bound) orphan_free(mp);
     mp = next;
   }
+  pthread_mutex_unlock(&live_lock);
 }
 
 /* ---- sysmon ----------------------------------------------------------------- */

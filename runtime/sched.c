@@ -144,6 +144,8 @@ void goro_g_abandon_all(struct goro_rt *rt) {
   rt->ntimers = 0;
   atomic_store(&rt->next_when, 0.0);
   rt->abort = 0;
+  rt->until = NULL;
+  rt->until_dead = 0;
 }
 
 /* Is a callback running on any M? Requires: rt->lock (for the lists). */
@@ -158,15 +160,17 @@ static int callbacks_active(struct goro_rt *rt) {
 }
 
 /* Stop everything that runs on its own: refuse new entries, wake locked
-** M's so their callbacks unwind, wait until no callback is active and the
-** P is free, then stop sysmon and join the workers. Idempotent. */
+** M's so their callbacks unwind, wait until no callback is active, no G is
+** in C (its stack must outlive the C call) and the P is free, then stop
+** sysmon and join the workers. Idempotent. */
 static void shutdown(struct goro_rt *rt) {
   pthread_mutex_lock(&rt->lock);
   rt->closing = 1;
   pthread_cond_broadcast(&rt->wake);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
-  while (rt->p_owner != NULL || callbacks_active(rt)) {
+  while (rt->p_owner != NULL || callbacks_active(rt) ||
+         atomic_load(&rt->nsyscall) > 0) {
     for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
       pthread_cond_broadcast(&mp->parkcv);
     for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
@@ -179,9 +183,10 @@ static void shutdown(struct goro_rt *rt) {
 }
 
 void goro_rt_destroy(struct goro_rt *rt) {
-  goro_live_del(rt);  /* exiting host threads leave it alone from now on */
   shutdown(rt);
   goro_g_abandon_all(rt);
+  /* Leave the live list and free the pooled extra M's in one step under
+  ** live_lock: from then on an exiting host thread frees its own M. */
   goro_extram_free_all(rt);
   while (rt->carriers != NULL) {
     struct goro_carrier *c = rt->carriers;
@@ -202,7 +207,7 @@ int goro_p_retake_locked(struct goro_rt *rt) {
   if (expect != 0 &&
       atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0)) {
     rt->p_owner = NULL;
-    rt->st.retakes++;
+    atomic_fetch_add(&rt->nretake, 1);
     return 1;
   }
   return 0;
@@ -217,6 +222,14 @@ static void p_take_locked(struct goro_rt *rt, struct goro_m *mp) {
   mp->state = GORO_M_RUNNING;
 }
 
+/* While closing, only an M already working for rt may take the P back, to
+** unwind: it is in the middle of a run (it handed the P over and wants it
+** back, or its locked G slept), its G is back from C, or a callback of its
+** must return. New entries are refused. Requires: rt->lock. */
+static int unwinding(struct goro_rt *rt, struct goro_m *mp) {
+  return mp->rt == rt || mp->ncgo > 0 || mp->ncallback > 0;
+}
+
 int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
   int prev = mp->state;
   pthread_mutex_lock(&rt->lock);
@@ -224,13 +237,12 @@ int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
   pthread_cond_broadcast(&rt->wake);  /* an idle owner hands the P over */
   mp->state = GORO_M_WAITP;
   for (;;) {
-    /* While closing, only an M whose callback must unwind may take it. */
-    if (rt->closing && mp->ncallback == 0) break;
+    if (rt->closing && !unwinding(rt, mp)) break;
     if (rt->p_owner == NULL || goro_p_retake_locked(rt)) break;
     pthread_cond_wait(&rt->wake, &rt->lock);
   }
   rt->pwaiters--;
-  if (rt->closing && mp->ncallback == 0) {
+  if (rt->closing && !unwinding(rt, mp)) {
     mp->state = prev;
     pthread_mutex_unlock(&rt->lock);
     return GORO_ECLOSED;
@@ -297,6 +309,7 @@ static void *worker_main(void *arg) {
     if (rt->closing) break;
     double when = atomic_load(&rt->next_when);
     if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
+        !rt->until_dead &&
         (RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now()))) {
       p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
@@ -349,7 +362,8 @@ static void worker_start(struct goro_rt *rt) {
   sigdelset(&all, SIGPROF);  /* the profiler */
   pthread_sigmask(SIG_BLOCK, &all, &old);  /* the new thread inherits it */
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 256 * 1024);
+  /* The default pthread stack (RLIMIT_STACK, 8 MiB, lazily touched): a
+  ** worker's stack is the g0 where C called through goro_cgocall runs. */
   if (pthread_create(&mp->thread, &attr, worker_main, mp) != 0) {
     free(mp);
   } else {
@@ -676,8 +690,9 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   mp->state = GORO_M_PARKED;
   while (!mp->parkready && !rt->closing) {
     double when = atomic_load(&rt->next_when);
-    if (rt->p_owner == NULL && when > 0 && !rt->abort) {
-      if (when <= goro_now()) {
+    if (when > 0 && !rt->abort) {
+      double now = goro_now();
+      if (rt->p_owner == NULL && when <= now) {
         p_take_locked(rt, mp);
         pthread_mutex_unlock(&rt->lock);
         timers_fire(rt, goro_now());
@@ -690,19 +705,25 @@ static int park_locked(struct goro_g *gp, const char *reason) {
         mp->state = GORO_M_PARKED;
         continue;
       }
+      /* Always timed while a timer is pending: whoever holds the P now
+      ** may give it up before the timer is due. */
       struct timespec ts;
-      ts.tv_sec = (time_t)when;
-      ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+      double until = when > now ? when : now + 1e-3;
+      ts.tv_sec = (time_t)until;
+      ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
       pthread_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&mp->parkcv, &rt->lock);
     }
   }
   rt->nlocked--;
-  pthread_mutex_unlock(&rt->lock);
-  if (!held && goro_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
-  gp->status = GORO_GRUNNING;
-  return 0;
+  {
+    int ready = mp->parkready;
+    pthread_mutex_unlock(&rt->lock);
+    if (!held && goro_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
+    gp->status = GORO_GRUNNING;
+    return ready ? 0 : GORO_ECLOSED;  /* woken by close: unwind */
+  }
 }
 
 int goro_park(struct goro_g *gp, const char *reason) {
@@ -746,6 +767,10 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       gp->status = GORO_GDEAD;
       goro_waitq_wake_all(rt, &gp->waiters);
       if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
+      if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
+        rt->until = NULL;
+        rt->until_dead = 1;
+      }
       if (rt->hooks->dead) rt->hooks->dead(rt, gp);
       g_free(rt, gp);
       break;
@@ -775,7 +800,8 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
 static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
                                   struct goro_carrier *c) {
   struct goro_g *gp;
-  if (mp->stop || rt->abort || rt->closing || (mp->isworker && rt->pwaiters > 0))
+  if (mp->stop || rt->abort || rt->closing || rt->pwaiters > 0 ||
+      rt->until_dead)
     return NULL;
   if (rt->ntimers > 0 || mp->deadline > 0) {
     double now = goro_now();
@@ -874,11 +900,19 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
   mp->until = until;
   mp->deadline = deadline;
   mp->stop = 0;
+  if (until != NULL) {
+    rt->until = until;
+    rt->until_dead = 0;
+  }
   for (;;) {
     struct goro_g *gp;
     double next = 0;
 
     if (mp->stop) return mp->stop;
+    if (rt->until_dead) {  /* the run's main G ended on another M */
+      if (until != NULL) return GORO_SCHED_DONE;
+      return GORO_SCHED_IDLE;  /* give the P to the run's M */
+    }
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
     if (rt->pwaiters > 0) {  /* serve threads waiting to enter */
       if (mp->isworker) return GORO_SCHED_IDLE;
@@ -903,6 +937,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
 void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   *out = rt->st;
   out->preempts = atomic_load(&rt->npreempt);
+  out->retakes = atomic_load(&rt->nretake);
   out->gs = rt->ng;
   out->runnable = rt->nrunnable;
   out->carriers = (uint64_t)rt->carriers_in_use;

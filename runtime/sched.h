@@ -185,6 +185,7 @@ struct goro_rt {
   _Atomic int sysmon_on;       /* changed under lock */
   uint64_t gen;                /* immutable: this runtime's generation */
   _Atomic uint64_t npreempt;   /* preemption requests sysmon sent */
+  _Atomic uint64_t nretake;    /* P's taken from an M in C */
 
   const struct goro_hooks *hooks; /* immutable */
   void *ud;                       /* the bridge's */
@@ -201,6 +202,8 @@ struct goro_rt {
   struct goro_carrier *carriers;  /* idle cache */
   int ncarriers, carriers_in_use;
   _Atomic int abort;           /* the bridge asks the loops to stop */
+  struct goro_g *until;        /* P: the main G of the goro.run in progress */
+  int until_dead;              /* P: it ended, on whichever M ran it */
   _Atomic double next_when;    /* P writes: earliest timer, 0 if none;
                                   read by sysmon, workers, parked M's */
   struct goro_sched_stats st;
@@ -261,8 +264,9 @@ void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp);
 void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp);
 
 /* A callback starts on mp (extra M or nested in a cgocall): isExtraInC = 0
-** first, ncallback++, get the P, lock curg to mp, curg RUNNING. */
-void goro_callback_enter(struct goro_rt *rt, struct goro_m *mp);
+** first, ncallback++, get the P, lock curg to mp, curg RUNNING. Returns 0,
+** or GORO_ECLOSED (nothing changed) for a new entry into a closing runtime. */
+int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp);
 /* The callback returns: curg back to SYSCALL (nested) or parked in C
 ** (extra M), unlock, ncallback--, isExtraInC = isextra && ncgo == 0. */
 void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp);
@@ -289,9 +293,9 @@ void goro_extram_refill(struct goro_rt *rt);
 /* Free every extra M (the runtime is being destroyed). */
 void goro_extram_free_all(struct goro_rt *rt);
 
-/* The process-wide list of live runtimes (for exiting host threads). */
+/* Put rt on the process-wide list of live runtimes (exiting host threads
+** check it); goro_extram_free_all takes it off. */
 uint64_t goro_live_add(struct goro_rt *rt);
-void goro_live_del(struct goro_rt *rt);
 
 /* ---- sysmon (runtime/cgo.c) ------------------------------------------------ */
 

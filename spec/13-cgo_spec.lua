@@ -20,6 +20,18 @@ describe("goro_cgocall (C that blocks)", function()
     assert.is_true(inside >= 2, "a worker M took the P")
   end)
 
+  it("ends the run when the main G finishes on a worker M", function()
+    for _ = 1, 5 do
+      local v = goro.run(function()
+        local ch = goro.chan()
+        goro.go(function() tm.cgo_sleep(0.05) end)  -- M0 goes into C ...
+        goro.go(function() goro.sleep(0.01); ch:send("done") end)
+        return ch:recv()  -- ... so a worker runs this G to its end
+      end)
+      assert.are.equal("done", v)
+    end
+  end)
+
   it("counts itself in the M's ncgo only while C runs", function()
     local m_before, m_in, m_after = goro.run(function()
       local before = goro.m()

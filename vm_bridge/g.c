@@ -437,9 +437,16 @@ static int g_tostring(lua_State *L) {
 
 /* ---- yield, sleep, now ------------------------------------------------------ */
 
+/* A locked G (in a callback) cannot leave its thread, so its yield is a
+** no-op; on a borrowed stack (call_on_stack) a switch would strand the
+** crossing, so that raises, as blocking does. */
 static int l_yield(lua_State *L) {
   struct bg *b = goro_bg_block(L, "yield");
+  if (b->g->lockedm != NULL) return 0;
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
+  if (goro_xrec_self()->depth > 0)
+    return luaL_error(L, "goro: yield would switch away from a borrowed stack "
+                      "(call_on_stack)");
   goro_gosched(b->g);
   return 0;
 }
@@ -656,9 +663,12 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
     case GORO_SCHED_BUDGET:
       lua_pushfstring(L, "goro.run: timed out after %f s\n\n", timeout);
       break;
-    default:
+    case GORO_SCHED_DEADLOCK:
       lua_pushliteral(L, "all goroutines are asleep - deadlock!\n\n");
       break;
+    default:
+      return luaL_error(L, "goro.run: stopped (scheduler result %d, closing %d)",
+                        rc, (int)R->rt.closing);
   }
   lua_insert(L, -2);  /* the dump, made before the G's were abandoned */
   lua_concat(L, 2);

@@ -147,6 +147,10 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
 
 GORO_EXPORT void goro_close(goro_runtime *R) {
   if (R == NULL || R->closed) return;
+  if (goro_m_self() != NULL) {  /* from inside the runtime: it would wait */
+    set_err("goro_close: called from inside the runtime");  /* for itself */
+    return;
+  }
   goro_rt_close(&R->rt);
   R->closed = 1;
 }
@@ -218,7 +222,10 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
   struct goro_g *gp;
   struct goro_xrec *xr = goro_xrec_self();
 
-  goro_callback_enter(&R->rt, mp);
+  if (goro_callback_enter(&R->rt, mp) != 0) {
+    set_err("goro_call: runtime is closed");
+    return GORO_CLOSED;
+  }
   gp = mp->curg;
   a->status = LUA_ERRMEM;
   if (gp->isextra && gp->ud == NULL && !goro_bg_extra(R, gp)) {
@@ -261,6 +268,10 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
     return LUA_ERRRUN;
   }
   mp = goro_m_self();
+  if (mp != NULL && mp->rt != &R->rt && (mp->curg != NULL || mp->ncgo > 0)) {
+    set_err("goro_call: this thread runs another runtime's goroutine");
+    return LUA_ERRRUN;
+  }
   if (mp != NULL && mp->curg != NULL && mp->curg->status == GORO_GRUNNING) {
     /* (c) this thread runs Lua with the P: a direct protected call */
     if ((a.L = goro_cb_thread_get(R)) == NULL) {
