@@ -143,8 +143,8 @@ void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
   goro_assert(gp != NULL && gp->status == GORO_GSYSCALL && mp->ncgo > 0);
   p_reclaim(rt, mp);
-  if (atomic_fetch_sub(&rt->nsyscall, 1) == 1 && rt->closing) {
-    pthread_mutex_lock(&rt->lock);  /* a closer waits for the last one */
+  if (atomic_fetch_sub(&rt->nsyscall, 1) == 1 && (rt->closing || rt->abort)) {
+    pthread_mutex_lock(&rt->lock);  /* a closer or goro.run waits for it */
     pthread_cond_broadcast(&rt->wake);
     pthread_mutex_unlock(&rt->lock);
   }

@@ -260,7 +260,7 @@ static int work_pending(struct goro_rt *rt) {
 }
 
 void goro_rt_kick_locked(struct goro_rt *rt) {
-  if (rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
+  if (rt->workers_on && rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
       !rt->closing && !rt->abort && rt->nworkers < rt->max_workers)
     worker_start(rt);
   pthread_cond_broadcast(&rt->wake);
@@ -308,8 +308,8 @@ static void *worker_main(void *arg) {
   for (;;) {
     if (rt->closing) break;
     double when = atomic_load(&rt->next_when);
-    if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort &&
-        !rt->until_dead &&
+    if (rt->workers_on && rt->p_owner == NULL && rt->pwaiters == 0 &&
+        !rt->abort && !rt->until_dead &&
         (RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now()))) {
       p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
@@ -325,7 +325,8 @@ static void *worker_main(void *arg) {
     }
     rt->nidle++;
     mp->state = GORO_M_IDLE;
-    if (rt->p_owner == NULL && rt->pwaiters == 0 && !rt->abort && when > 0) {
+    if (rt->workers_on && rt->p_owner == NULL && rt->pwaiters == 0 &&
+        !rt->abort && when > 0) {
       struct timespec ts;
       ts.tv_sec = (time_t)when;
       ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
@@ -395,6 +396,13 @@ static void workers_join(struct goro_rt *rt) {
 void goro_rt_kick(struct goro_rt *rt) {
   pthread_mutex_lock(&rt->lock);
   goro_rt_kick_locked(rt);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+void goro_rt_workers_on(struct goro_rt *rt, int on) {
+  pthread_mutex_lock(&rt->lock);
+  rt->workers_on = on;
+  pthread_cond_broadcast(&rt->wake);
   pthread_mutex_unlock(&rt->lock);
 }
 
@@ -943,6 +951,19 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   out->carriers = (uint64_t)rt->carriers_in_use;
   out->carriers_cached = (uint64_t)rt->ncarriers;
   out->sleeping = (uint64_t)rt->ntimers;
+}
+
+void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
+  if (atomic_load(&rt->nsyscall) == 0) return;
+  rt->abort = 1;  /* no new runs; a G back from C stops at its next park */
+  while (atomic_load(&rt->nsyscall) > 0) {
+    pthread_mutex_lock(&rt->lock);
+    p_drop_locked(rt, mp);
+    while (atomic_load(&rt->nsyscall) > 0 || rt->p_owner != NULL)
+      pthread_cond_wait(&rt->wake, &rt->lock);
+    pthread_mutex_unlock(&rt->lock);
+    goro_p_acquire(rt, mp);
+  }
 }
 
 void goro_rt_close(struct goro_rt *rt) {

@@ -171,6 +171,8 @@ struct goro_rt {
   _Atomic int pwaiters;        /* changed under lock: threads waiting in
                                   goro_p_acquire; read anywhere as a hint */
   int max_workers;             /* lock: start at most this many workers */
+  int workers_on;              /* lock: workers may take the P (host mode,
+                                  or while a goro.run is in progress) */
   int nworkers, nidle;         /* lock: workers alive; of them idle */
   struct goro_m *allm;         /* lock: the workers */
   struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
@@ -216,6 +218,11 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud);
 ** Requires: the P is not held by any M, no G is running. */
 void goro_rt_destroy(struct goro_rt *rt);
 
+/* Before abandoning every G (goro.run is over): let the G's that are in C
+** on other M's come back (their stacks lie under the C frames), stopping
+** each at its next park. Requires: mp holds the P; holds it again after. */
+void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp);
+
 /* Refuse the P to every later goro_p_acquire, wait for its owner to give it
 ** back, then abandon every G. The runtime can still be destroyed after. */
 void goro_rt_close(struct goro_rt *rt);
@@ -242,6 +249,10 @@ void goro_rt_kick(struct goro_rt *rt);
 void goro_rt_kick_locked(struct goro_rt *rt);
 /* Take the P from an owner whose G is in C. Requires: rt->lock. */
 int goro_p_retake_locked(struct goro_rt *rt);
+
+/* Let workers take the P (host mode; during goro.run) or not (between
+** runs in script mode, when the interpreter's thread owns the state). */
+void goro_rt_workers_on(struct goro_rt *rt, int on);
 
 /* At most n worker M's from now on (0: only the host's threads run G's). */
 void goro_rt_set_workers(struct goro_rt *rt, int n);

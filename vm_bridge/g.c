@@ -720,6 +720,7 @@ static int l_run(lua_State *L) {
   oldm = goro_m_set(&m0);
   goro_m_register(&R->rt, &m0);
   goro_p_acquire(&R->rt, &m0);
+  goro_rt_workers_on(&R->rt, 1);  /* they may serve while M0's G is in C */
   goro_sysmon_start(&R->rt);
   R->running = 1;
   rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
@@ -734,8 +735,10 @@ static int l_run(lua_State *L) {
       lua_pushliteral(L, "(no dump: out of memory)");
     }
   }
+  goro_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
   if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
   goro_g_abandon_all(&R->rt);
+  goro_rt_workers_on(&R->rt, 0);  /* between runs this thread owns the state */
   goro_p_release(&R->rt, &m0);
   goro_m_unregister(&R->rt, &m0);
   goro_m_set(oldm);

@@ -67,6 +67,7 @@ GORO_EXPORT goro_runtime *goro_open(lua_State *L) {
     return NULL;
   }
   R->hostmode = 1;
+  goro_rt_workers_on(&R->rt, 1);
   goro_rt_kick(&R->rt);  /* G's made before now may run on workers */
   return R;
 }
