@@ -449,11 +449,9 @@ static void *sysmon_main(void *arg) {
   block_all(&old);
   pthread_mutex_lock(&rt->lock);
   while (!rt->closing) {
-    struct timespec ts;
-    double until = goro_now() + delay, now;
+    struct timespec ts = goro_timespec(goro_now() + delay);
+    double now;
     int acted = 0;
-    ts.tv_sec = (time_t)until;
-    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
     pthread_cond_timedwait(&rt->sysmon_cv, &rt->lock, &ts);
     if (rt->closing) break;
     now = goro_now();

@@ -79,6 +79,13 @@ double goro_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+struct timespec goro_timespec(double t) {
+  struct timespec ts;
+  ts.tv_sec = (time_t)t;
+  ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+  return ts;
+}
+
 /* For wait times in dumps: the coarse clock is a few ns, not ~20. */
 static double now_coarse(void) {
   struct timespec ts;
@@ -327,9 +334,7 @@ static void *worker_main(void *arg) {
     mp->state = GORO_M_IDLE;
     if (rt->workers_on && rt->p_owner == NULL && rt->pwaiters == 0 &&
         !rt->abort && when > 0) {
-      struct timespec ts;
-      ts.tv_sec = (time_t)when;
-      ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+      struct timespec ts = goro_timespec(when);
       pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&rt->wake, &rt->lock);
@@ -715,10 +720,7 @@ static int park_locked(struct goro_g *gp, const char *reason) {
       }
       /* Always timed while a timer is pending: whoever holds the P now
       ** may give it up before the timer is due. */
-      struct timespec ts;
-      double until = when > now ? when : now + 1e-3;
-      ts.tv_sec = (time_t)until;
-      ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+      struct timespec ts = goro_timespec(when > now ? when : now + 1e-3);
       pthread_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&mp->parkcv, &rt->lock);
@@ -888,12 +890,10 @@ static int outside_hope(struct goro_rt *rt) {
 /* Sleep until `when` (0: no limit) or until another thread signals (a
 ** thread wants the P, a locked M left, ...). */
 static void idle_wait(struct goro_rt *rt, double when) {
-  struct timespec ts;
   pthread_mutex_lock(&rt->lock);
   if (rt->pwaiters == 0 && !rt->closing) {
     if (when > 0) {
-      ts.tv_sec = (time_t)when;
-      ts.tv_nsec = (long)((when - (double)ts.tv_sec) * 1e9);
+      struct timespec ts = goro_timespec(when);
       pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&rt->wake, &rt->lock);

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../arch/ctx.h"
 #include "stack.h"
@@ -387,6 +388,9 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
 
 /* Monotonic seconds. */
 double goro_now(void);
+/* A monotonic time in seconds as an absolute timespec (for timed waits on
+** the runtime's CLOCK_MONOTONIC conditions). */
+struct timespec goro_timespec(double t);
 
 void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out);
 
