@@ -613,10 +613,10 @@ struct goro_waiter *goro_waitq_claim(struct goro_waitq *q) {
   return NULL;
 }
 
-void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q) {
+void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok) {
   struct goro_waiter *w;
   while ((w = goro_waitq_claim(q)) != NULL) {
-    w->ok = 1;
+    w->ok = ok;
     goro_ready(rt, w->g, 0);
   }
 }
@@ -775,7 +775,7 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       break;
     case GORO_RUN_DONE:
       gp->status = GORO_GDEAD;
-      goro_waitq_wake_all(rt, &gp->waiters);
+      goro_waitq_wake_all(rt, &gp->waiters, 1);
       if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
       if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
         rt->until = NULL;

@@ -365,8 +365,9 @@ struct goro_waiter *goro_waitq_pop(struct goro_waitq *q);
 void goro_waitq_remove(struct goro_waiter *w);  /* no-op if not queued */
 /* Empty q without waking anyone. */
 void goro_waitq_remove_all(struct goro_waitq *q);
-/* Claim and ready every waiter of q with ok = 1. Requires: the P. */
-void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q);
+/* Claim and ready every waiter of q, telling each `ok` (1: what it waited
+** for happened; 0: it was closed under it). Requires: the P. */
+void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok);
 
 /* ---- the loop ------------------------------------------------------------- */
 

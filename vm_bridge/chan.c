@@ -218,17 +218,10 @@ static int ch_recv(lua_State *L) {
 static int ch_close(lua_State *L) {
   struct goro_runtime *R = R_OF(L);
   struct chan *c = checkchan(L, 1);
-  struct goro_waiter *w;
   if (c->closed) return luaL_error(L, "close of closed channel");
   c->closed = 1;
-  while ((w = goro_waitq_claim(&c->recvq)) != NULL) {  /* nil, false */
-    w->ok = 0;
-    goro_ready(&R->rt, w->g, 0);
-  }
-  while ((w = goro_waitq_claim(&c->sendq)) != NULL) {  /* they raise */
-    w->ok = 0;
-    goro_ready(&R->rt, w->g, 0);
-  }
+  goro_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
+  goro_waitq_wake_all(&R->rt, &c->sendq, 0);  /* they raise */
   return 0;
 }
 

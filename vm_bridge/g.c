@@ -202,7 +202,6 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
 /* ---- callback threads and extra G's ------------------------------------------ */
 
 static int p_newthread(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, 1);
   lua_State *T;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
   lua_getiuservalue(L, -1, 3);
@@ -210,7 +209,6 @@ static int p_newthread(lua_State *L) {
   lua_pushboolean(L, 1);
   lua_rawset(L, -3);  /* anchored by the runtime's thread table */
   lua_pushlightuserdata(L, T);
-  (void)R;
   return 1;
 }
 
@@ -218,8 +216,7 @@ lua_State *goro_cb_thread_get(struct goro_runtime *R) {
   lua_State *T;
   if (R->ncbfree > 0) return R->cbfree[--R->ncbfree];
   lua_pushcfunction(R->LR, p_newthread);
-  lua_pushlightuserdata(R->LR, R);
-  if (lua_pcall(R->LR, 1, 1, 0) != LUA_OK) {
+  if (lua_pcall(R->LR, 0, 1, 0) != LUA_OK) {
     lua_pop(R->LR, 1);
     return NULL;
   }

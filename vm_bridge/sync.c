@@ -81,7 +81,7 @@ static int wg_addn(lua_State *L, lua_Integer d) {
   if ((d > 0 && wg->n > LUA_MAXINTEGER - d) || wg->n + d < 0)
     return luaL_error(L, "sync: negative WaitGroup counter");
   wg->n += d;
-  if (wg->n == 0) goro_waitq_wake_all(&R_OF(L)->rt, &wg->q);
+  if (wg->n == 0) goro_waitq_wake_all(&R_OF(L)->rt, &wg->q, 1);
   return 0;
 }
 

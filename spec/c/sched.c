@@ -298,7 +298,7 @@ Test(sched, stackful_parks_keep_their_stack_and_frames) {
   goro_sched_get_stats(&rt, &st);
   cr_assert_eq(st.carriers, 10u, "each parked G holds its stack");
   cr_assert_eq(st.stackful_parks, 10u);
-  goro_waitq_wake_all(&rt, &parkq);
+  goro_waitq_wake_all(&rt, &parkq, 1);
   goro_sched_run(&rt, &m0, NULL, 0);
   for (int i = 0; i < 10; i++) {
     cr_assert(f[i]->dead);
@@ -343,7 +343,7 @@ static void *other_m(void *arg) {
   goro_m_init(&m1);
   goro_m_set(&m1);
   goro_p_acquire(&rt, &m1);
-  goro_waitq_wake_all(&rt, &parkq);
+  goro_waitq_wake_all(&rt, &parkq, 1);
   goro_sched_run(&rt, &m1, NULL, 0);
   goro_p_release(&rt, &m1);
   goro_m_set(NULL);
