@@ -237,26 +237,69 @@ static int unwinding(struct goro_rt *rt, struct goro_m *mp) {
   return mp->rt == rt || mp->ncgo > 0 || mp->ncallback > 0;
 }
 
-int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
+/* Work the scheduler could do right now. Requires: rt->lock, the P free
+** (its run queue and timers are not changing). */
+static int work_due(struct goro_rt *rt) {
+  double when = atomic_load(&rt->next_when);
+  return RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now());
+}
+
+/* The scheduler is owed a turn: a thread coming back from C took the P
+** while G's were runnable (HACKING.md, "Who gets a free P"). */
+static int sched_owed(struct goro_rt *rt) {
+  return atomic_load_explicit(&rt->owed, memory_order_relaxed) && work_due(rt);
+}
+
+/* An M that would run the scheduler if callers let it. Requires: rt->lock. */
+static int sched_ready(struct goro_rt *rt) {
+  return rt->swaiters > 0 ||
+         (rt->workers_on && rt->nidle > 0 && !rt->abort && !rt->until_dead);
+}
+
+/* May the waiter take the free (or retakable) P now? A caller (back from
+** C, or a host thread entering) goes first unless the scheduler is owed a
+** turn and some M is there to take it; a scheduler only then, or when no
+** caller waits. Requires: rt->lock. */
+static int may_take(struct goro_rt *rt, int sched) {
+  if (sched) return rt->cwaiters == 0 || sched_owed(rt);
+  return !sched_owed(rt) || !sched_ready(rt);
+}
+
+static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
   int prev = mp->state;
   pthread_mutex_lock(&rt->lock);
   rt->pwaiters++;
+  if (sched)
+    rt->swaiters++;
+  else
+    rt->cwaiters++;
   pthread_cond_broadcast(&rt->wake);  /* an idle owner hands the P over */
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
-    if (rt->p_owner == NULL || goro_p_retake_locked(rt)) break;
+    if (may_take(rt, sched) && (rt->p_owner == NULL || goro_p_retake_locked(rt)))
+      break;
     pthread_cond_wait(&rt->wake, &rt->lock);
   }
   rt->pwaiters--;
+  if (sched)
+    rt->swaiters--;
+  else
+    rt->cwaiters--;
   if (rt->closing && !unwinding(rt, mp)) {
     mp->state = prev;
     pthread_mutex_unlock(&rt->lock);
     return GORO_ECLOSED;
   }
+  if (!sched && work_due(rt))  /* G's wait while this thread runs Lua */
+    atomic_store_explicit(&rt->owed, 1, memory_order_relaxed);
   p_take_locked(rt, mp);
   pthread_mutex_unlock(&rt->lock);
   return 0;
+}
+
+int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
+  return p_acquire(rt, mp, 0);
 }
 
 static void worker_start(struct goro_rt *rt);
@@ -266,9 +309,18 @@ static int work_pending(struct goro_rt *rt) {
   return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0;
 }
 
+/* Workers that may run Lua now: those whose G is in C do not count (as in
+** Go, an M in a syscall does not hold a P), up to a hard cap. Requires:
+** rt->lock. */
+static int workers_below_max(struct goro_rt *rt) {
+  int inc = atomic_load(&rt->nsyscall);
+  if (inc > rt->nworkers) inc = rt->nworkers;
+  return rt->nworkers - inc < rt->max_workers && rt->nworkers < GORO_MAX_MS;
+}
+
 void goro_rt_kick_locked(struct goro_rt *rt) {
   if (rt->workers_on && rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
-      !rt->closing && !rt->abort && rt->nworkers < rt->max_workers)
+      !rt->closing && !rt->abort && workers_below_max(rt))
     worker_start(rt);
   pthread_cond_broadcast(&rt->wake);
 }
@@ -295,10 +347,8 @@ void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
 static int p_handoff(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_lock(&rt->lock);
   p_drop_locked(rt, mp);
-  while (rt->pwaiters > 0 && rt->p_owner == NULL && !rt->closing)
-    pthread_cond_wait(&rt->wake, &rt->lock);
   pthread_mutex_unlock(&rt->lock);
-  return goro_p_acquire(rt, mp);
+  return p_acquire(rt, mp, 1);  /* callers first (may_take) */
 }
 
 /* ---- worker M's ---------------------------------------------------------- */
@@ -315,9 +365,8 @@ static void *worker_main(void *arg) {
   for (;;) {
     if (rt->closing) break;
     double when = atomic_load(&rt->next_when);
-    if (rt->workers_on && rt->p_owner == NULL && rt->pwaiters == 0 &&
-        !rt->abort && !rt->until_dead &&
-        (RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now()))) {
+    if (rt->workers_on && rt->p_owner == NULL && rt->swaiters == 0 &&
+        may_take(rt, 1) && !rt->abort && !rt->until_dead && work_due(rt)) {
       p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
       goro_sched_run(rt, mp, NULL, 0);
@@ -366,7 +415,9 @@ static void worker_start(struct goro_rt *rt) {
   sigdelset(&all, SIGILL);
   sigdelset(&all, SIGURG);   /* preemption */
   sigdelset(&all, SIGPROF);  /* the profiler */
-  pthread_sigmask(SIG_BLOCK, &all, &old);  /* the new thread inherits it */
+  /* The new thread inherits this mask. SETMASK, not BLOCK: the creator
+  ** may be sysmon, which blocks everything. */
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   pthread_attr_init(&attr);
   /* The default pthread stack (RLIMIT_STACK, 8 MiB, lazily touched): a
   ** worker's stack is the g0 where C called through goro_cgocall runs. */
@@ -902,6 +953,13 @@ static void idle_wait(struct goro_rt *rt, double when) {
   pthread_mutex_unlock(&rt->lock);
 }
 
+/* The scheduler's turn (sched_owed), seen by the P's owner. */
+static int owed_here(struct goro_rt *rt) {
+  if (!atomic_load_explicit(&rt->owed, memory_order_relaxed)) return 0;
+  if (rt->runhead != NULL || rt->runnext != NULL) return 1;
+  return rt->ntimers > 0 && rt->timers[0]->when <= goro_now();
+}
+
 int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
                    double deadline) {
   goro_assert(rt->p_owner == mp);
@@ -922,7 +980,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       return GORO_SCHED_IDLE;  /* give the P to the run's M */
     }
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
-    if (rt->pwaiters > 0) {  /* serve threads waiting to enter */
+    if (rt->pwaiters > 0 && !owed_here(rt)) {  /* serve threads waiting */
       if (mp->isworker) return GORO_SCHED_IDLE;
       if (p_handoff(rt, mp) != 0) return GORO_SCHED_ABORT;
       continue;
@@ -931,6 +989,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
     if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
     gp = runq_get(rt);
+    if (gp != NULL) atomic_store_explicit(&rt->owed, 0, memory_order_relaxed);
     if (gp == NULL) {
       if (until == NULL) return GORO_SCHED_IDLE;
       if (next == 0 && !outside_hope(rt))

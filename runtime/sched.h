@@ -24,6 +24,8 @@
 struct goro_rt;
 struct goro_m;
 
+#define GORO_MAX_MS 256 /* worker M's per runtime, counting those in C */
+
 /* Fields one thread owns and others glance at (as hints, under rt->lock or
 ** not) are written with WR and read with RD: relaxed atomics, so those
 ** glances are not data races. */
@@ -171,6 +173,11 @@ struct goro_rt {
   _Atomic int closing;         /* set under lock: goro_rt_close has begun */
   _Atomic int pwaiters;        /* changed under lock: threads waiting in
                                   goro_p_acquire; read anywhere as a hint */
+  int cwaiters, swaiters;      /* lock: of them callers (back from C, host
+                                  threads) and schedulers (p_handoff) */
+  _Atomic int owed;            /* a caller took the P while G's were ready:
+                                  the scheduler runs one G before callers
+                                  get the P again (HACKING.md) */
   int max_workers;             /* lock: start at most this many workers */
   int workers_on;              /* lock: workers may take the P (host mode,
                                   or while a goro.run is in progress) */

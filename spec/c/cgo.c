@@ -485,3 +485,44 @@ Test(cgo, calls_after_close_fail_cleanly_and_threads_exit_after_lua_close,
   cr_assert_eq(atomic_load(&st[0]), LUA_OK);
   cr_assert_eq(atomic_load(&st[1]), GORO_CLOSED);
 }
+
+/* ---- G's looping Lua -> C -> Lua do not starve the others ----------------------- */
+
+Test(cgo, gs_looping_through_c_and_callbacks_let_timers_and_the_queue_run,
+     .timeout = 60) {
+  /* 32 G's call C that calls back, forever; they pass the P among
+  ** themselves as callers. A sleeping G must still wake on time and a G
+  ** started later must still run (HACKING.md, "Who gets a free P"). */
+  lua_State *S = goro_test_state();
+  int rc;
+  luaL_getsubtable(S, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(S, luaopen_goro_testmod);
+  lua_setfield(S, -2, "goro_testmod");
+  lua_pop(S, 1);
+  rc = luaL_dostring(S,
+      "local goro, tm = require 'goro', require 'goro_testmod'\n"
+      "return goro.run(function()\n"
+      "  local stop, wg = false, goro.waitgroup()\n"
+      "  local function work() local x = 0 for i = 1, 500 do x = x + i end end\n"
+      "  for i = 1, 32 do\n"
+      "    wg:add(1)\n"
+      "    goro.go(function()\n"
+      "      while not stop do tm.cgo_nap_callback(20e-6, work) end\n"
+      "      wg:done()\n"
+      "    end)\n"
+      "  end\n"
+      "  local t0 = goro.now()\n"
+      "  goro.sleep(0.2)\n"
+      "  local slept = goro.now() - t0\n"
+      "  local ran = false\n"
+      "  goro.go(function() ran = true end):wait()\n"
+      "  stop = true\n"
+      "  wg:wait()\n"
+      "  return slept, ran\n"
+      "end)\n");
+  cr_assert_eq(rc, LUA_OK, "%s", lua_tostring(S, -1));
+  cr_assert(lua_toboolean(S, -1), "a G started later ran");
+  cr_assert_lt(lua_tonumber(S, -2), 5.0, "sleep(0.2) woke in %.2f s",
+               lua_tonumber(S, -2));
+  lua_close(S);
+}

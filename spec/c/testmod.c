@@ -8,6 +8,8 @@
 #include <lua.h>
 #include <time.h>
 
+#define EXPORT __attribute__((visibility("default")))
+
 #include "../../vm_bridge/goro.h"
 
 struct nap {
@@ -29,10 +31,31 @@ static int cgo_sleep(lua_State *L) {
   return 0;
 }
 
+/* Burn the calling thread's CPU for s seconds (a named, exported
+** function, so the profiler's "[C] goro_testmod_spin" leaf can be checked). */
+EXPORT __attribute__((noinline)) void goro_testmod_spin(void *p) {
+  struct nap *n = p;
+  struct timespec t0, t;
+  volatile unsigned long x = 0;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  do {
+    for (int i = 0; i < 10000; i++) x += (unsigned long)i;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 < n->s);
+}
+
+/* cgo_spin(s): burn s seconds of CPU in C with the P released. */
+static int cgo_spin(lua_State *L) {
+  struct nap n = {luaL_checknumber(L, 1)};
+  if (goro_cgocall(L, goro_testmod_spin, &n) != 0) return luaL_error(L, "cgocall failed");
+  return 0;
+}
+
 struct job {
   goro_runtime *rt;
   int ref;     /* registry: {f, args...}; the callback puts results there */
   int status;
+  double nap;  /* seconds to sleep in C before calling back */
 };
 
 /* The callback, on a Lua thread of the universe with the P held. */
@@ -56,21 +79,24 @@ static int call_packed(lua_State *L, void *ud) {
 
 static void do_callback(void *p) {
   struct job *j = p;
+  if (j->nap > 0) {
+    struct nap n = {j->nap};
+    do_nap(&n);
+  }
   j->status = goro_call(j->rt, call_packed, j);
 }
 
-/* cgo_callback(f, ...) -> f's results: C (via goro_cgocall) calls f back
-** (via goro_call), a callback nested in this G. An error in f comes back
-** as an error here, with f's traceback in the message. */
-static int cgo_callback(lua_State *L) {
+/* Lua -> C -> Lua with the values from stack index `first` on (f, ...). */
+static int callback_job(lua_State *L, int first, double nap) {
   struct job j;
-  int n = lua_gettop(L);
-  luaL_checktype(L, 1, LUA_TFUNCTION);
+  int n = lua_gettop(L) - first + 1;
+  luaL_checktype(L, first, LUA_TFUNCTION);
   j.rt = goro_runtime_of(L);
   j.status = LUA_OK;
+  j.nap = nap;
   lua_createtable(L, n, 0);
   for (int i = 1; i <= n; i++) {
-    lua_pushvalue(L, i);
+    lua_pushvalue(L, first + i - 1);
     lua_rawseti(L, -2, i);
   }
   j.ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -89,6 +115,16 @@ static int cgo_callback(lua_State *L) {
   return n;
 }
 
+/* cgo_callback(f, ...) -> f's results: C (via goro_cgocall) calls f back
+** (via goro_call), a callback nested in this G. An error in f comes back
+** as an error here, with f's traceback in the message. */
+static int cgo_callback(lua_State *L) { return callback_job(L, 1, 0); }
+
+/* cgo_nap_callback(s, f, ...): the same, sleeping s seconds in C first. */
+static int cgo_nap_callback(lua_State *L) {
+  return callback_job(L, 2, luaL_checknumber(L, 1));
+}
+
 /* direct_call(f, ...): goro_call from C that Lua called on this thread
 ** (case (c): no cgocall around it). */
 static int direct_call(lua_State *L) {
@@ -96,6 +132,7 @@ static int direct_call(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 1, LUA_TFUNCTION);
   j.rt = goro_runtime_of(L);
+  j.nap = 0;
   lua_createtable(L, n, 0);
   for (int i = 1; i <= n; i++) {
     lua_pushvalue(L, i);
@@ -116,12 +153,14 @@ static int is_extra_in_c(lua_State *L) {
 static const luaL_Reg funcs[] = {
     {"cgo_sleep", cgo_sleep},
     {"cgo_callback", cgo_callback},
+    {"cgo_nap_callback", cgo_nap_callback},
+    {"cgo_spin", cgo_spin},
     {"direct_call", direct_call},
     {"is_extra_in_c", is_extra_in_c},
     {NULL, NULL},
 };
 
-__attribute__((visibility("default"))) int luaopen_goro_testmod(lua_State *L) {
+EXPORT int luaopen_goro_testmod(lua_State *L) {
   luaL_newlib(L, funcs);
   return 1;
 }
