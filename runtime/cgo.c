@@ -20,6 +20,7 @@
 
 #include "errors.h"
 #include "fatal.h"
+#include "prof.h"
 #include "sched.h"
 
 #define barrier() __asm__ volatile("" ::: "memory")
@@ -279,6 +280,7 @@ static void bind_destructor(void *p) {
   block_all(&old);
   for (int i = 0; i < tb->n; i++) {
     struct binding *b = &tb->b[i];
+    goro_prof_thread_detach();
     pthread_mutex_lock(&live_lock);
     if (!live_has(b->rt, b->gen)) {
       orphan_free(b->mp);
@@ -328,6 +330,7 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
       } else {
         if (bound_m == tb->b[i].mp) bound_m = NULL;
         orphan_free(tb->b[i].mp);
+        goro_prof_thread_detach();
       }
     }
     tb->n = k;
@@ -360,6 +363,7 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
   tb->b[tb->n].mp = mp;
   tb->n++;
   if (bound_m == NULL) bound_m = mp;
+  goro_prof_thread_attach();
 out:
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return mp;
@@ -413,8 +417,8 @@ static void on_urg(int sig, siginfo_t *si, void *uc) {
     struct goro_g *gp = mp->curg;
     struct goro_rt *rt = mp->rt;
     if (gp != NULL && rt != NULL && gp->status == GORO_GRUNNING &&
-        gp->lockedm == NULL && rt->hooks->preempt != NULL)
-      rt->hooks->preempt(rt, gp);
+        gp->lockedm == NULL && rt->hooks->interrupt != NULL)
+      rt->hooks->interrupt(rt, gp, GORO_INT_PREEMPT);
   } else if (old_urg.sa_flags & SA_SIGINFO) {
     old_urg.sa_sigaction(sig, si, uc);
   } else if (old_urg.sa_handler != SIG_DFL && old_urg.sa_handler != SIG_IGN) {
@@ -429,6 +433,7 @@ static void preempt_install(void) {
   sa.sa_sigaction = on_urg;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
   sigemptyset(&sa.sa_mask);
+  sigaddset(&sa.sa_mask, SIGPROF);  /* the two arm the same hook */
   sigaction(SIGURG, &sa, &old_urg);
 }
 

@@ -20,6 +20,7 @@
 
 #include "errors.h"
 #include "fatal.h"
+#include "prof.h"
 
 /* What a carrier says when it switches back to the scheduler. */
 enum { SW_RUN_END = 1, SW_PARK, SW_GOSCHED };
@@ -61,6 +62,7 @@ void goro_m_register(struct goro_rt *rt, struct goro_m *mp) {
   mp->tnext = rt->transient;
   rt->transient = mp;
   pthread_mutex_unlock(&rt->lock);
+  goro_prof_thread_attach();
 }
 
 void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
@@ -71,6 +73,7 @@ void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
       break;
     }
   pthread_mutex_unlock(&rt->lock);
+  goro_prof_thread_detach();
 }
 
 double goro_now(void) {
@@ -361,6 +364,7 @@ static void *worker_main(void *arg) {
   goro_ctx_init_thread(&mp->g0);  /* made on another thread: this one's now */
   goro_stack_thread_init();
   goro_m_learn_stack(mp);
+  goro_prof_thread_attach();
   pthread_mutex_lock(&rt->lock);
   for (;;) {
     if (rt->closing) break;
@@ -393,6 +397,7 @@ static void *worker_main(void *arg) {
   rt->nworkers--;
   pthread_cond_broadcast(&rt->wake);
   pthread_mutex_unlock(&rt->lock);
+  goro_prof_thread_detach();
   goro_stack_thread_fini();
   goro_m_set(NULL);
   return NULL;

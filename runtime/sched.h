@@ -88,6 +88,10 @@ struct goro_g {
   int lockcount;                   /* owner: nested locks (callbacks) */
   int isextra;                     /* the G of an extra M (not counted) */
   void *ud;                        /* the bridge's record */
+  /* Profiler (runtime/prof.c): SIGPROFs taken while this G ran Lua whose
+  ** stack its count hook has not recorded yet, and their session. */
+  _Atomic int prof_pending;
+  _Atomic uint32_t prof_sess;
 };
 
 /* What an M is doing, for goro.ms() (written by the M itself). */
@@ -133,6 +137,11 @@ struct goro_m {
   struct goro_g *until;        /* stop when this G ends */
   double deadline;             /* stop after this time (0: never) */
   int stop;                    /* why to stop, set where the G ended */
+  /* Profiler: SIGPROFs taken while its G was in C (goro_cgocall), the
+  ** first one's PC and session; recorded when the cgocall returns. */
+  _Atomic int prof_cgo;
+  _Atomic uint32_t prof_cgo_sess;
+  uintptr_t prof_cgo_pc;
 };
 
 /* What the bridge plugs in. Each hook runs with the P held. */
@@ -143,10 +152,14 @@ struct goro_hooks {
   /* gp has ended (status DEAD, waiters already readied); free its record.
   ** The runtime frees gp itself right after. */
   void (*dead)(struct goro_rt *rt, struct goro_g *gp);
-  /* In a signal handler on gp's thread, while gp runs Lua: arrange for gp
-  ** to give up the P soon (a count hook). Must be async-signal-safe. */
-  void (*preempt)(struct goro_rt *rt, struct goro_g *gp);
+  /* In a signal handler on gp's thread, while gp runs Lua: arrange for a
+  ** count hook on the Lua thread gp runs now, which gives up the P
+  ** (GORO_INT_PREEMPT) or records gp's pending profile samples
+  ** (GORO_INT_PROFILE). Must be async-signal-safe. */
+  void (*interrupt)(struct goro_rt *rt, struct goro_g *gp, int why);
 };
+
+enum { GORO_INT_PREEMPT = 1, GORO_INT_PROFILE = 2 };
 
 struct goro_sched_stats {
   uint64_t gs;              /* live G's */

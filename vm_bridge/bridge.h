@@ -63,10 +63,34 @@ struct bg {
   int ref;                /* its anchor in the registry's G table */
   int line;               /* line of goro.go's caller (user value 2) */
   const char *fname;      /* the blocking function, for error messages */
-  lua_Hook uhook;         /* the user's hook on L, kept while preempting */
+  /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
+  ** and written with RD/WR: a signal handler on the G's thread uses them. */
+  lua_State *runL;        /* the Lua thread the G runs now, or NULL */
+  lua_State *hookL;       /* where our count hook is armed, or NULL */
+  lua_Hook uhook;         /* the user's hook there, put back when ours fires */
   int umask, ucount;
-  volatile int hooked;    /* our preemption hook is armed on L */
+  int want_preempt;       /* sysmon asked the G to give up the P */
 };
+
+/* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
+** on the previous thread, and arms one on L if samples are pending. */
+void goro_bg_run_on(struct bg *b, lua_State *L);
+
+/* goro_call's trampoline (the profiler names it). */
+int goro_cb_trampoline(lua_State *L);
+
+/* The calling thread's goro_errmsg() text. */
+void goro_seterr(const char *msg);
+
+/* Record n profile samples of G gid (session sess) with L's Lua stack,
+** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its
+** own C frame; inside a count hook or a C function of L. */
+void goro_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
+                      uintptr_t pc);
+
+/* Start a profile if GORO_CPUPROFILE names a file (once per process; it
+** is written at exit). */
+void goro_prof_env(void);
 
 /* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
 extern char goro_nilbox;
@@ -127,5 +151,6 @@ extern const luaL_Reg goro_host_funcs[];
 extern const luaL_Reg goro_g_funcs[];
 extern const luaL_Reg goro_chan_funcs[];
 extern const luaL_Reg goro_sync_funcs[];
+extern const luaL_Reg goro_prof_funcs[];
 
 #endif

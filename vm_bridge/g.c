@@ -10,12 +10,14 @@
 ** table operations. Anything that may raise on the scheduler side runs
 ** after the loop has returned, or inside lua_pcall.
 */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../arch/ctx.h"
 #include "../runtime/errors.h"
+#include "../runtime/prof.h"
 #include "bridge.h"
 
 char goro_nilbox;
@@ -34,8 +36,8 @@ void goro_unbox(lua_State *L) {
 
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
-static void hook_preempt(struct goro_rt *rt, struct goro_g *gp);
-static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_preempt};
+static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
+static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt};
 
 static int rt_gc(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
@@ -274,7 +276,9 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   int nres, nargs = b->nargs, st;
   (void)rt;
   b->nargs = 0;
+  goro_bg_run_on(b, b->L);
   st = lua_resume(b->L, NULL, nargs, &nres);
+  goro_bg_run_on(b, NULL);
   if (st == LUA_YIELD) {
     if (gp->parking) {
       gp->outcome = GORO_RUN_PARKED;
@@ -299,6 +303,10 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   lua_State *L = R->LR;
 
   unqueue(b);
+  goro_bg_run_on(b, NULL);
+  if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
+    goro_prof_lost(atomic_load(&gp->prof_sess),
+                   atomic_exchange(&gp->prof_pending, 0));
   b->g = NULL;
   if (R->closed == 2) return;  /* lua_close: the registry is going away */
   if (b->done && b->failed && !b->waited && R->failed == NULL &&
@@ -313,17 +321,59 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   unanchor(L, b);
 }
 
-/* ---- preemption ------------------------------------------------------------- */
+/* ---- interrupts: preemption and profiling ------------------------------------
+** A signal handler on the G's thread arms a count hook on the Lua thread the
+** G runs now (b->runL), saving the user's hook there; at the next
+** instruction the hook puts the user's hook back, records pending profile
+** samples, and gives up the P if sysmon asked. See HACKING.md (Preemption;
+** The profiler). Arming uses only field writes and lua_sethook, which lua.c
+** calls from its SIGINT handler for the same purpose. */
 
-/* The count hook armed by hook_preempt: put the user's hook back, then give
-** up the P (see HACKING.md, Preemption). */
-static void preempt_hook(lua_State *L, lua_Debug *ar) {
-  struct bg *b = goro_bg_current(L);
-  (void)ar;
-  if (b == NULL || L != b->L || !b->hooked) return;
-  b->hooked = 0;
+static void async_hook(lua_State *L, lua_Debug *ar);
+
+/* Async-signal-safe. Runs only where runL cannot change under it: in the
+** handler (on the G's thread), or in goro_bg_run_on while runL is NULL. */
+static void bg_arm(struct bg *b, lua_State *L) {
+  if (L == NULL || RD(b->hookL) != NULL) return;
+  b->uhook = lua_gethook(L);
+  b->umask = lua_gethookmask(L);
+  b->ucount = lua_gethookcount(L);
+  WR(b->hookL, L);
+  lua_sethook(L, async_hook, LUA_MASKCOUNT, 1);
+}
+
+static void bg_disarm(struct bg *b) {
+  lua_State *L = RD(b->hookL);
+  if (L == NULL) return;
   lua_sethook(L, b->uhook, b->umask, b->ucount);
-  if (b->g->lockedm != NULL) return;
+  WR(b->hookL, NULL);
+}
+
+void goro_bg_run_on(struct bg *b, lua_State *L) {
+  WR(b->runL, NULL);  /* the handler arms nothing from here on */
+  atomic_signal_fence(memory_order_seq_cst);
+  bg_disarm(b);
+  if (L != NULL && b->g != NULL &&
+      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
+    bg_arm(b, L);
+  atomic_signal_fence(memory_order_seq_cst);
+  WR(b->runL, L);
+}
+
+static void async_hook(lua_State *L, lua_Debug *ar) {
+  struct bg *b = goro_bg_current(L);
+  int n;
+  (void)ar;
+  if (b == NULL || RD(b->hookL) != L) {  /* not armed by us: never left */
+    lua_sethook(L, NULL, 0, 0);           /* behind (goro_bg_run_on) */
+    return;
+  }
+  bg_disarm(b);
+  if ((n = atomic_exchange(&b->g->prof_pending, 0)) > 0)
+    goro_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
+  if (!RD(b->want_preempt)) return;
+  WR(b->want_preempt, 0);
+  if (L != b->L || b->g->lockedm != NULL) return;  /* only a G's own code */
   if (lua_isyieldable(L)) {
     lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
     return;
@@ -331,18 +381,13 @@ static void preempt_hook(lua_State *L, lua_Debug *ar) {
   if (goro_xrec_self()->depth == 0) goro_gosched(b->g);  /* stackful */
 }
 
-/* In a signal handler on the G's thread: arm the hook, keeping the user's.
-** Only plain field reads and lua_sethook (which lua.c calls from its
-** SIGINT handler for the same purpose). */
-static void hook_preempt(struct goro_rt *rt, struct goro_g *gp) {
+/* In the SIGURG or SIGPROF handler, on gp's thread while gp runs Lua. */
+static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why) {
   struct bg *b = gp->ud;
   (void)rt;
-  if (b == NULL || b->L == NULL || lua_gethook(b->L) == preempt_hook) return;
-  b->uhook = lua_gethook(b->L);
-  b->umask = lua_gethookmask(b->L);
-  b->ucount = lua_gethookcount(b->L);
-  b->hooked = 1;
-  lua_sethook(b->L, preempt_hook, LUA_MASKCOUNT, 1);
+  if (b == NULL) return;
+  if (why == GORO_INT_PREEMPT) WR(b->want_preempt, 1);
+  bg_arm(b, RD(b->runL));
 }
 
 /* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */

@@ -74,4 +74,16 @@ const char *goro_errmsg(void);
 ** return an error status. The host owns L again afterwards. */
 void goro_close(goro_runtime *rt);
 
+/* CPU profiling, process-wide: every thread that runs goro code (workers,
+** threads in goro.run or goro_step, host threads with an extra M) is
+** sampled on its own CPU clock `hz` times a second. A sample on an extra M
+** in C counts as "[external code]". format: "pprof" (gzipped protobuf, as
+** `go tool pprof` reads it) or "folded" ("a;b;c count" lines); NULL picks
+** folded for a path ending in ".folded", else pprof. Returns 0, or
+** GORO_BADARG (bad argument, or a profile is running: goro_errmsg). */
+int goro_profile_start(int hz, const char *path, const char *format);
+/* Stop the profile and write its file. 0, or LUA_ERRRUN (none running, or
+** the write failed: goro_errmsg). */
+int goro_profile_stop(void);
+
 #endif

@@ -7,6 +7,7 @@
 ** takes the P for the calling thread) or from G's.
 */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ static pthread_once_t errmsg_once = PTHREAD_ONCE_INIT;
 
 static void errmsg_key_make(void) { pthread_key_create(&errmsg_key, free); }
 
-static void set_err(const char *msg) {
+void goro_seterr(const char *msg) {
   if (errmsg == NULL) {
     pthread_once(&errmsg_once, errmsg_key_make);
     if ((errmsg = malloc(ERRMSG_SIZE)) == NULL) return;
@@ -52,18 +53,18 @@ GORO_EXPORT goro_runtime *goro_open(lua_State *L) {
   struct goro_runtime *R;
   lua_pushcfunction(L, p_open);
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-    set_err(lua_tostring(L, -1));
+    goro_seterr(lua_tostring(L, -1));
     lua_pop(L, 1);
     return NULL;
   }
   R = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (R->running) {
-    set_err("goro_open: goro.run is running in this state");
+    goro_seterr("goro_open: goro.run is running in this state");
     return NULL;
   }
   if (R->closed) {
-    set_err("goro_open: runtime is closed");
+    goro_seterr("goro_open: runtime is closed");
     return NULL;
   }
   R->hostmode = 1;
@@ -95,15 +96,15 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
   int rc, result;
 
   if (R == NULL || R->closed) {
-    set_err("goro_step: runtime is closed");
+    goro_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
   if (goro_m_self() != NULL) {
-    set_err("goro_step: called while this thread runs the scheduler");
+    goro_seterr("goro_step: called while this thread runs the scheduler");
     return LUA_ERRRUN;
   }
   if (goro_stack_thread_init() != 0) {
-    set_err("goro_step: not enough memory");
+    goro_seterr("goro_step: not enough memory");
     return LUA_ERRMEM;
   }
   goro_m_init(&m);
@@ -114,7 +115,7 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     goro_m_unregister(&R->rt, &m);
     goro_m_set(old);
     goro_m_destroy(&m);
-    set_err("goro_step: runtime is closed");
+    goro_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
   goro_sysmon_start(&R->rt);
@@ -128,15 +129,15 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     lua_pushcfunction(L, p_failmsg);
     lua_pushlightuserdata(L, R);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK || lua_isstring(L, -1))
-      set_err(lua_tostring(L, -1));
+      goro_seterr(lua_tostring(L, -1));
     else
-      set_err("goro_step: a goroutine failed");
+      goro_seterr("goro_step: a goroutine failed");
     lua_pop(L, 1);
     R->failed = NULL;
     R->rt.abort = 0;
     result = GORO_STEP_GFAILED;
   } else if (rc == GORO_SCHED_NOMEM) {
-    set_err("goro_step: not enough memory for a goroutine stack");
+    goro_seterr("goro_step: not enough memory for a goroutine stack");
     result = LUA_ERRMEM;
   }
   goro_p_release(&R->rt, &m);
@@ -149,7 +150,7 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
 GORO_EXPORT void goro_close(goro_runtime *R) {
   if (R == NULL || R->closed) return;
   if (goro_m_self() != NULL) {  /* from inside the runtime: it would wait */
-    set_err("goro_close: called from inside the runtime");  /* for itself */
+    goro_seterr("goro_close: called from inside the runtime");  /* for itself */
     return;
   }
   goro_rt_close(&R->rt);
@@ -165,7 +166,7 @@ struct cbargs {
   int status;
 };
 
-static int cb_trampoline(lua_State *L) {
+int goro_cb_trampoline(lua_State *L) {
   struct cbargs *a = lua_touserdata(L, 1);
   lua_settop(L, 0);
   a->fn(L, a->ud);
@@ -191,14 +192,14 @@ static void *run_cb(void *p) {
   int top = lua_gettop(L);
   if (!lua_checkstack(L, 4)) {
     a->status = LUA_ERRMEM;
-    set_err("goro_call: Lua stack overflow");
+    goro_seterr("goro_call: Lua stack overflow");
     return NULL;
   }
   lua_pushcfunction(L, cb_msgh);
-  lua_pushcfunction(L, cb_trampoline);
+  lua_pushcfunction(L, goro_cb_trampoline);
   lua_pushlightuserdata(L, a);
   a->status = lua_pcall(L, 1, 0, top + 1);
-  if (a->status != LUA_OK) set_err(lua_tostring(L, -1));
+  if (a->status != LUA_OK) goro_seterr(lua_tostring(L, -1));
   lua_settop(L, top);
   return NULL;
 }
@@ -224,25 +225,29 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
   struct goro_xrec *xr = goro_xrec_self();
 
   if (goro_callback_enter(&R->rt, mp) != 0) {
-    set_err("goro_call: runtime is closed");
+    goro_seterr("goro_call: runtime is closed");
     return GORO_CLOSED;
   }
   gp = mp->curg;
   a->status = LUA_ERRMEM;
   if (gp->isextra && gp->ud == NULL && !goro_bg_extra(R, gp)) {
-    set_err("goro_call: not enough memory");
+    goro_seterr("goro_call: not enough memory");
     goto out;
   }
   a->L = nested ? mp->cgoL : goro_cb_thread_get(R);
   if (a->L == NULL || (d = g_stack(mp, gp)) == NULL) {
-    set_err("goro_call: not enough memory");
+    goro_seterr("goro_call: not enough memory");
     goto out;
   }
   if (xr->depth == 0) xr->stack = &mp->g0.stack;  /* a host on its own stack */
   {
     uintptr_t depth = xr->depth;
     int ncgo = mp->ncgo, ncb = mp->ncallback;
+    struct bg *b = gp->ud;
+    lua_State *runL = RD(b->runL);
+    goro_bg_run_on(b, a->L);
     goro_ctx_call(goro_crossing_target(mp, &d->stack), d, run_cb, a);
+    goro_bg_run_on(b, runL);
     if (xr->depth != depth || mp->ncgo != ncgo || mp->ncallback != ncb ||
         goro_m_self() != mp)
       goro_throw("goro_call: crossing not restored (depth %lu/%lu, ncgo %d/%d, "
@@ -261,37 +266,41 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   int rc;
 
   if (R == NULL || R->closed || R->rt.closing) {
-    set_err("goro_call: runtime is closed");
+    goro_seterr("goro_call: runtime is closed");
     return GORO_CLOSED;
   }
   if (fn == NULL) {
-    set_err("goro_call: no function");
+    goro_seterr("goro_call: no function");
     return LUA_ERRRUN;
   }
   mp = goro_m_self();
   if (mp != NULL && mp->rt != &R->rt && (mp->curg != NULL || mp->ncgo > 0)) {
-    set_err("goro_call: this thread runs another runtime's goroutine");
+    goro_seterr("goro_call: this thread runs another runtime's goroutine");
     return LUA_ERRRUN;
   }
   if (mp != NULL && mp->curg != NULL && mp->curg->status == GORO_GRUNNING) {
     /* (c) this thread runs Lua with the P: a direct protected call */
     if ((a.L = goro_cb_thread_get(R)) == NULL) {
-      set_err("goro_call: not enough memory");
+      goro_seterr("goro_call: not enough memory");
       return LUA_ERRMEM;
     }
+    struct bg *b = mp->curg->ud;
+    lua_State *runL = RD(b->runL);
     WR(mp->ncallback, mp->ncallback + 1);
+    goro_bg_run_on(b, a.L);
     run_cb(&a);
+    goro_bg_run_on(b, runL);
     WR(mp->ncallback, mp->ncallback - 1);
     goro_cb_thread_put(R, a.L);
     return a.status;
   }
   if (mp != NULL && mp->ncgo > 0) return callback(R, mp, &a);  /* (a) */
   if (mp != NULL) {
-    set_err("goro_call: this thread runs the scheduler, not a goroutine");
+    goro_seterr("goro_call: this thread runs the scheduler, not a goroutine");
     return LUA_ERRRUN;
   }
   if ((mp = goro_extram_get(&R->rt)) == NULL) {  /* (b) a host thread */
-    set_err(R->rt.closing ? "goro_call: runtime is closed"
+    goro_seterr(R->rt.closing ? "goro_call: runtime is closed"
                           : "goro_call: no extra M (out of memory)");
     return R->rt.closing ? GORO_CLOSED : LUA_ERRMEM;
   }
@@ -341,6 +350,13 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     goro_syscall_exit(rt, mp);
   }
   mp->cgoL = savedL;
+  if (atomic_load_explicit(&mp->prof_cgo, memory_order_relaxed) > 0) {
+    /* Samples taken in C: the G's stack is readable again (we hold the P).
+    ** The handler no longer touches these (the G is RUNNING). */
+    int n = atomic_exchange(&mp->prof_cgo, 0);
+    goro_prof_record(L, mp->curg->id, atomic_load(&mp->prof_cgo_sess), n,
+                     mp->prof_cgo_pc);
+  }
   return 0;
 }
 

@@ -103,11 +103,13 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   luaL_setfuncs(L, goro_host_funcs, 1);
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, goro_sync_funcs, 1);
+  luaL_setfuncs(L, goro_prof_funcs, 0);
   goro_push_default(L);
   lua_setfield(L, -2, "default");
   lua_pushliteral(L, GORO_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushliteral(L, GORO_ARCH);
   lua_setfield(L, -2, "arch");
+  goro_prof_env();
   return 1;
 }

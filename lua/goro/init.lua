@@ -77,4 +77,13 @@ function chanmt.iter(ch)
   end
 end
 
+-- goro.profile: the CPU profiler (start{hz, path, format}, stop() -> path,
+-- summary()). The core's profile_* functions stay out of goro's top level.
+goro.profile = {
+  start = core.profile_start,
+  stop = core.profile_stop,
+  summary = core.profile_summary,
+}
+goro.profile_start, goro.profile_stop, goro.profile_summary = nil, nil, nil
+
 return goro
