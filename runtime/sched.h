@@ -72,9 +72,11 @@ struct goro_waitq {
 
 struct goro_g {
   uint64_t id;                     /* immutable */
-  int status;                      /* see enum goro_gstatus */
-  int outcome;                     /* owner: the carrier running it */
-  int parking;                     /* owner: the G; stackless park coming */
+  uint8_t status;                  /* see enum goro_gstatus */
+  uint8_t outcome;                 /* owner: the carrier running it */
+  uint8_t parking;                 /* owner: the G; stackless park coming */
+  uint8_t isextra;                 /* the G of an extra M (not counted) */
+  int lockcount;                   /* owner: nested locks (callbacks) */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   double waitsince;                /* P: monotonic seconds */
   double when;                     /* P: wake time while in the timer heap */
@@ -85,8 +87,6 @@ struct goro_g {
   struct goro_g *allnext, *allprev;/* P: all G's */
   struct goro_waitq waiters;       /* P: G's waiting for this one to end */
   struct goro_m *lockedm;          /* owner: the M it must run on, or NULL */
-  int lockcount;                   /* owner: nested locks (callbacks) */
-  int isextra;                     /* the G of an extra M (not counted) */
   void *ud;                        /* the bridge's record */
   /* Profiler (runtime/prof.c): SIGPROFs taken while this G ran Lua whose
   ** stack its count hook has not recorded yet, and their session. */

@@ -53,15 +53,16 @@ struct bg {
   uint64_t id;
   lua_State *L;           /* its thread (user value 1) */
   int nargs;              /* values to pass to the next resume */
-  int done, failed;       /* it ended; with an error */
-  int waited;             /* someone was waiting when it ended */
-  int ismain;             /* made by goro.run */
   int nres;               /* results (or the error) left on L's stack */
-  struct goro_waiter w;   /* its waiter for single-queue parks */
-  struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
-  int nsel;
+  int nsel;               /* select: how many waiters in sel */
   int ref;                /* its anchor in the registry's G table */
   int line;               /* line of goro.go's caller (user value 2) */
+  uint8_t done, failed;   /* it ended; with an error */
+  uint8_t waited;         /* someone was waiting when it ended */
+  uint8_t ismain;         /* made by goro.run */
+  uint8_t want_preempt;   /* sysmon asked the G to give up the P (RD/WR) */
+  struct goro_waiter w;   /* its waiter for single-queue parks */
+  struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
   const char *fname;      /* the blocking function, for error messages */
   /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
   ** and written with RD/WR: a signal handler on the G's thread uses them. */
@@ -69,7 +70,6 @@ struct bg {
   lua_State *hookL;       /* where our count hook is armed, or NULL */
   lua_Hook uhook;         /* the user's hook there, put back when ours fires */
   int umask, ucount;
-  int want_preempt;       /* sysmon asked the G to give up the P */
 };
 
 /* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
