@@ -36,7 +36,7 @@ end
 
 workload()  -- warm up
 local best = { [false] = math.huge, [true] = math.huge }
-for _ = 1, 7 do
+for _ = 1, 11 do
   for _, p in ipairs { false, true } do
     local t = round(p)
     if t < best[p] then best[p] = t end
