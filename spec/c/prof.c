@@ -327,8 +327,7 @@ Test(prof, start_stop_100_times_while_gs_run_leaves_no_timer_and_no_signal,
   snprintf(code, sizeof code,
            "return goro.run(function()\n"
            "  local stop = false\n"
-           /* Busy G's that park now and then (under TSan every park costs
-           ** shadow stack: HACKING.md). */
+           /* Busy G's that park now and then. */
            "  for i = 1, 4 do goro.go(function()\n"
            "    local x = 0\n"
            "    while not stop do for j = 1, 20000 do x = x + j end goro.sleep(0.001) end\n"
