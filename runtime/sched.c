@@ -240,8 +240,8 @@ static int unwinding(struct goro_rt *rt, struct goro_m *mp) {
   return mp->rt == rt || mp->ncgo > 0 || mp->ncallback > 0;
 }
 
-/* Work the scheduler could do right now. Requires: rt->lock, the P free
-** (its run queue and timers are not changing). */
+/* Work the scheduler could do right now, from the counts the P's owner
+** publishes (nrunnable counts runnext too). Requires: rt->lock, or the P. */
 static int work_due(struct goro_rt *rt) {
   double when = atomic_load(&rt->next_when);
   return RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now());
@@ -958,13 +958,6 @@ static void idle_wait(struct goro_rt *rt, double when) {
   pthread_mutex_unlock(&rt->lock);
 }
 
-/* The scheduler's turn (sched_owed), seen by the P's owner. */
-static int owed_here(struct goro_rt *rt) {
-  if (!atomic_load_explicit(&rt->owed, memory_order_relaxed)) return 0;
-  if (rt->runhead != NULL || rt->runnext != NULL) return 1;
-  return rt->ntimers > 0 && rt->timers[0]->when <= goro_now();
-}
-
 int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
                    double deadline) {
   goro_assert(rt->p_owner == mp);
@@ -985,7 +978,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       return GORO_SCHED_IDLE;  /* give the P to the run's M */
     }
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
-    if (rt->pwaiters > 0 && !owed_here(rt)) {  /* serve threads waiting */
+    if (rt->pwaiters > 0 && !sched_owed(rt)) {  /* serve threads waiting */
       if (mp->isworker) return GORO_SCHED_IDLE;
       if (p_handoff(rt, mp) != 0) return GORO_SCHED_ABORT;
       continue;
