@@ -635,41 +635,33 @@ static void pb_valuetype(struct buf *b, int field, struct strtab *st,
   free(m.p);
 }
 
-/* Function id of location i: one per (name, file, start). */
-static uint32_t *fn_of;
+/* pprof functions: one per (name, file, start), each with the first
+** location that names it (fn_first) and, per location, its function id
+** (fn_of, 1-based). Built by encode_pprof, under prof_lock. */
+static uint32_t *fn_of, *fn_first;
 static uint32_t fn_hashof(uint32_t i) {
   struct goro_prof_frame f = {locs[i].name, locs[i].file, locs[i].start, 0};
   return loc_hash(&f);
 }
+static uint32_t fn_first_hashof(uint32_t f) { return fn_hashof(fn_first[f]); }
 
 static int encode_pprof(struct buf *out) {
   struct strtab st = {0};
   struct buf m = {0}, sub = {0};
   char exe[256] = "goro";  /* the string table points into it */
-  uint32_t *fidx = NULL, ficap = 0, nfn = 0, *fnloc;
+  uint32_t *fidx = NULL, ficap = 0, nfn = 0;
   int64_t period = 1000000000LL / hz;
 
   str_id(&st, "");
   fn_of = calloc(nlocs + 1, sizeof *fn_of);
-  fnloc = calloc(nlocs + 1, sizeof *fnloc);  /* function -> its first loc */
-  if (fn_of == NULL || fnloc == NULL) goto oom;
+  fn_first = calloc(nlocs + 1, sizeof *fn_first);
+  if (fn_of == NULL || fn_first == NULL) goto oom;
   for (uint32_t i = 0; i < nlocs; i++) {  /* functions, deduplicated */
-    uint32_t h = fn_hashof(i), j, found = 0;
-    if ((nfn + 1) * 2 > ficap) {
-      /* rehash the functions seen so far (their first locations) */
-      uint32_t ncap = ficap ? ficap * 2 : 256, *t = calloc(ncap, sizeof *t);
-      if (t == NULL) goto oom;
-      for (uint32_t k = 0; k < nfn; k++) {
-        uint32_t q = fn_hashof(fnloc[k]) & (ncap - 1);
-        while (t[q] != 0) q = (q + 1) & (ncap - 1);
-        t[q] = k + 1;
-      }
-      free(fidx);
-      fidx = t;
-      ficap = ncap;
-    }
-    for (j = h & (ficap - 1); fidx[j] != 0; j = (j + 1) & (ficap - 1)) {
-      struct loc *a = &locs[fnloc[fidx[j] - 1]], *b = &locs[i];
+    uint32_t j, found = 0;
+    if ((nfn + 1) * 2 > ficap && index_grow(&fidx, &ficap, nfn, fn_first_hashof) != 0)
+      goto oom;
+    for (j = fn_hashof(i) & (ficap - 1); fidx[j] != 0; j = (j + 1) & (ficap - 1)) {
+      struct loc *a = &locs[fn_first[fidx[j] - 1]], *b = &locs[i];
       if (a->start == b->start && strcmp(a->name, b->name) == 0 &&
           strcmp(a->file, b->file) == 0) {
         found = fidx[j];
@@ -677,10 +669,10 @@ static int encode_pprof(struct buf *out) {
       }
     }
     if (!found) {
-      fnloc[nfn] = i;
+      fn_first[nfn] = i;
       fidx[j] = found = ++nfn;
     }
-    fn_of[i] = found;  /* 1-based function id */
+    fn_of[i] = found;
   }
 
   pb_valuetype(out, 1, &st, "samples", "count");
@@ -728,7 +720,7 @@ static int encode_pprof(struct buf *out) {
     pb_bytes(out, 4, m.p, m.n);
   }
   for (uint32_t f = 0; f < nfn; f++) {  /* 5: function */
-    struct loc *l = &locs[fnloc[f]];
+    struct loc *l = &locs[fn_first[f]];
     m.n = 0;
     pb_int(&m, 1, f + 1);
     pb_int(&m, 2, str_id(&st, l->name));
@@ -756,15 +748,15 @@ static int encode_pprof(struct buf *out) {
   free(st.s);
   free(st.idx);
   free(fidx);
-  free(fnloc);
+  free(fn_first);
   free(fn_of);
-  fn_of = NULL;
+  fn_of = fn_first = NULL;
   return out->oom ? GORO_ENOMEM : 0;
 oom:
   free(fidx);
-  free(fnloc);
+  free(fn_first);
   free(fn_of);
-  fn_of = NULL;
+  fn_of = fn_first = NULL;
   free(st.s);
   free(st.idx);
   return GORO_ENOMEM;
