@@ -291,8 +291,8 @@ static int l_stop(lua_State *L) {
 ** lost, by_g = {[id] = samples}} for the current or last profile. */
 static int l_summary(lua_State *L) {
   struct goro_prof_stats st;
-  uint64_t ids[256], counts[256];
-  int n;
+  uint64_t *ids, *counts;
+  int n, cap;
   goro_prof_get_stats(&st);
   lua_createtable(L, 0, 10);
   lua_pushboolean(L, st.on);
@@ -310,13 +310,18 @@ static int l_summary(lua_State *L) {
   goro_setint(L, "dropped", st.dropped);
   goro_setint(L, "stale", st.stale);
   goro_setint(L, "timers", st.timers);
-  n = goro_prof_by_g(ids, counts, 256);
-  lua_createtable(L, 0, n < 256 ? n : 256);
-  for (int i = 0; i < n && i < 256; i++) {
+  cap = goro_prof_by_g(NULL, NULL, 0) + 16;  /* G's may be added meanwhile */
+  ids = lua_newuserdatauv(L, (size_t)cap * 2 * sizeof *ids, 0);
+  counts = ids + cap;
+  n = goro_prof_by_g(ids, counts, cap);
+  if (n > cap) n = cap;  /* a running profile's newest G's wait for next time */
+  lua_createtable(L, 0, n);
+  for (int i = 0; i < n; i++) {
     lua_pushinteger(L, (lua_Integer)counts[i]);
     lua_rawseti(L, -2, (lua_Integer)ids[i]);
   }
-  lua_setfield(L, -2, "by_g");
+  lua_setfield(L, -3, "by_g");
+  lua_pop(L, 1);  /* the buffer */
   return 1;
 }
 
