@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "fatal.h"
 #include "prof.h"
+#include "signals.h"
 #include "sched.h"
 
 #define barrier() __asm__ volatile("" ::: "memory")
@@ -419,23 +420,15 @@ static void on_urg(int sig, siginfo_t *si, void *uc) {
     if (gp != NULL && rt != NULL && gp->status == GORO_GRUNNING &&
         gp->lockedm == NULL && rt->hooks->interrupt != NULL)
       rt->hooks->interrupt(rt, gp, GORO_INT_PREEMPT);
-  } else if (old_urg.sa_flags & SA_SIGINFO) {
-    old_urg.sa_sigaction(sig, si, uc);
-  } else if (old_urg.sa_handler != SIG_DFL && old_urg.sa_handler != SIG_IGN) {
-    old_urg.sa_handler(sig);
+  } else {
+    goro_sig_forward(&old_urg, sig, si, uc);
   }
   errno = saved;
 }
 
 static void preempt_install(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_urg;
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, SIGPROF);  /* the two arm the same hook */
-  sigaction(SIGURG, &sa, &old_urg);
-}
+  goro_sig_install(SIGURG, on_urg, SIGPROF, &old_urg);  /* the two arm the */
+}                                                       /* same hook */
 
 void goro_preempt_init(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;

@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "errors.h"
 #include "fatal.h"
 #include "sched.h"
+#include "signals.h"
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -324,24 +324,8 @@ void goro_prof_thread_detach(void) {
 
 /* ---- the handler ------------------------------------------------------------- */
 
-static uintptr_t uc_pc(void *ucv) {
-  ucontext_t *uc = ucv;
-#if defined(__x86_64__)
-  return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-#elif defined(__aarch64__)
-  return (uintptr_t)uc->uc_mcontext.pc;
-#else
-#error "goro: no PC in ucontext for this CPU"
-#endif
-}
-
 static void forward(int sig, siginfo_t *si, void *uc) {
-  if (old_prof.sa_flags & SA_SIGINFO)
-    old_prof.sa_sigaction(sig, si, uc);
-  else if (old_prof.sa_handler != SIG_DFL && old_prof.sa_handler != SIG_IGN)
-    old_prof.sa_handler(sig);
-  else
-    atomic_fetch_add(&ndropped, 1);
+  if (!goro_sig_forward(&old_prof, sig, si, uc)) atomic_fetch_add(&ndropped, 1);
 }
 
 /* Async-signal-safe: atomics and plain reads of the thread's own M and G,
@@ -376,7 +360,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc) {
   gp = mp->curg;
   if (mp->ncgo > 0 && gp != NULL && gp->status == GORO_GSYSCALL) {
     if (atomic_fetch_add(&mp->prof_cgo, 1) == 0) {
-      mp->prof_cgo_pc = uc_pc(uc);
+      mp->prof_cgo_pc = goro_uc_pc(uc);
       atomic_store(&mp->prof_cgo_sess, session);
     }
     goto out;
@@ -395,14 +379,8 @@ out:
 }
 
 static void install(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_prof;
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaddset(&sa.sa_mask, SIGURG);  /* the two arm the same hook */
-  sigaction(SIGPROF, &sa, &old_prof);
-}
+  goro_sig_install(SIGPROF, on_prof, SIGURG, &old_prof);  /* the two arm */
+}                                                         /* the same hook */
 
 void goro_prof_init(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;

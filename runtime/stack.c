@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include "../arch/sanitize.h"
 #include "errors.h"
 #include "fatal.h"
+#include "signals.h"
 
 #ifdef GORO_ASAN
 #include <sanitizer/asan_interface.h>
@@ -232,23 +232,9 @@ static void put_dec(char *buf, size_t *n, size_t cap, uint64_t v) {
   while (i > 0 && *n < cap) buf[(*n)++] = tmp[--i];
 }
 
-static uintptr_t context_sp(void *uc) {
-  ucontext_t *u = uc;
-#if defined(__x86_64__)
-  return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];
-#else
-  return (uintptr_t)u->uc_mcontext.sp;
-#endif
-}
-
 /* Hand a fault that is not ours to whoever handled it before us. */
 static void chain(int sig, siginfo_t *si, void *uc) {
-  struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
-  if (old->sa_flags & SA_SIGINFO) {
-    old->sa_sigaction(sig, si, uc);
-  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-    old->sa_handler(sig);
-  } else {
+  if (!goro_sig_forward(sig == SIGSEGV ? &old_segv : &old_bus, sig, si, uc)) {
     /* Default action: restore it and return; the fault repeats and kills
     ** the process the usual way (core dump included). */
     signal(sig, SIG_DFL);
@@ -273,7 +259,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
   put_str(buf, &n, sizeof buf, "goro: fatal: stack overflow on stack ");
   put_dec(buf, &n, sizeof buf, d->id);
   put_str(buf, &n, sizeof buf, " sp=");
-  put_hex(buf, &n, sizeof buf, context_sp(uc));
+  put_hex(buf, &n, sizeof buf, goro_uc_sp(uc));
   put_str(buf, &n, sizeof buf, " stack=[");
   put_hex(buf, &n, sizeof buf, lo);
   put_str(buf, &n, sizeof buf, ",");
@@ -285,13 +271,8 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
 }
 
 static void install_handler(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_sigaction = on_fault;
-  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGSEGV, &sa, &old_segv);
-  sigaction(SIGBUS, &sa, &old_bus);
+  goro_sig_install(SIGSEGV, on_fault, 0, &old_segv);
+  goro_sig_install(SIGBUS, on_fault, 0, &old_bus);
 }
 
 int goro_stack_thread_init(void) {
