@@ -25,21 +25,13 @@
 #include "crit.h"
 #include "luastate.h"
 
-int luaopen_goro_testmod(lua_State *L);
-
 static lua_State *L;
 static goro_runtime *rt;
 
 static void open_state(const char *setup) {
   int rc;
-  L = goro_test_state();
-  cr_assert_not_null(L);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_goro_testmod);
-  lua_setfield(L, -2, "goro_testmod");
-  lua_pop(L, 1);
-  rc = luaL_dostring(L, "goro = require 'goro'; tm = require 'goro_testmod'");
-  cr_assert_eq(rc, LUA_OK, "%s", lua_tostring(L, -1));
+  L = goro_test_state_tm();
+  cr_assert_not_null(L, "a state with goro and goro_testmod");
   if (setup != NULL) {
     rc = luaL_dostring(L, setup);
     cr_assert_eq(rc, LUA_OK, "%s", rc ? lua_tostring(L, -1) : "");
@@ -491,12 +483,9 @@ Test(cgo, gs_looping_through_c_and_callbacks_let_timers_and_the_queue_run,
   /* 32 G's call C that calls back, forever; they pass the P among
   ** themselves as callers. A sleeping G must still wake on time and a G
   ** started later must still run (HACKING.md, "Who gets a free P"). */
-  lua_State *S = goro_test_state();
+  lua_State *S = goro_test_state_tm();
   int rc;
-  luaL_getsubtable(S, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(S, luaopen_goro_testmod);
-  lua_setfield(S, -2, "goro_testmod");
-  lua_pop(S, 1);
+  cr_assert_not_null(S);
   rc = luaL_dostring(S,
       "local goro, tm = require 'goro', require 'goro_testmod'\n"
       "return goro.run(function()\n"

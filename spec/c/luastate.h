@@ -27,4 +27,23 @@ static inline lua_State *goro_test_state(void) {
   return L;
 }
 
+/* For suites linked with spec/c/testmod.c: a state whose globals `goro`
+** and `tm` (goro_testmod: C that blocks and calls back) are loaded. NULL
+** if that fails. */
+int luaopen_goro_testmod(lua_State *L);
+
+static inline lua_State *goro_test_state_tm(void) {
+  lua_State *L = goro_test_state();
+  if (L == NULL) return NULL;
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_goro_testmod);
+  lua_setfield(L, -2, "goro_testmod");
+  lua_pop(L, 1);
+  if (luaL_dostring(L, "goro = require 'goro'; tm = require 'goro_testmod'") != LUA_OK) {
+    lua_close(L);
+    return NULL;
+  }
+  return L;
+}
+
 #endif

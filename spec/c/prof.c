@@ -24,21 +24,14 @@
 #include "crit.h"
 #include "luastate.h"
 
-int luaopen_goro_testmod(lua_State *L);
 void goro_testmod_spin(void *p);
 
 static lua_State *L;
 static goro_runtime *rt;
 
 static lua_State *new_state(void) {
-  lua_State *S = goro_test_state();
-  cr_assert_not_null(S);
-  luaL_getsubtable(S, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(S, luaopen_goro_testmod);
-  lua_setfield(S, -2, "goro_testmod");
-  lua_pop(S, 1);
-  cr_assert_eq(luaL_dostring(S, "goro = require 'goro'; tm = require 'goro_testmod'"),
-               LUA_OK, "%s", lua_tostring(S, -1));
+  lua_State *S = goro_test_state_tm();
+  cr_assert_not_null(S, "a state with goro and goro_testmod");
   return S;
 }
 
