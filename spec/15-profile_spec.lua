@@ -26,6 +26,15 @@ local function folded(path)
   return t, total
 end
 
+-- Samples whose stack has a frame starting with `name`.
+local function count_frame(t, name)
+  local n = 0
+  for stack, c in pairs(t) do
+    if (";" .. stack):find(";" .. name, 1, true) then n = n + c end
+  end
+  return n
+end
+
 -- Samples whose stack has frame `callee` right under frame `caller`.
 local function count_edge(t, caller, callee)
   local n = 0
@@ -152,9 +161,7 @@ describe("GORO_CPUPROFILE", function()
       "function spin() local e = os.clock() + 0.3 while os.clock() < e do end end " ..
       "goro.run(function() spin() end)"))
     assert.is_true(ok, out)
-    local t = folded(path)
-    local n = 0
-    for stack, c in pairs(t) do if stack:find("spin (", 1, true) then n = n + c end end
+    local n = count_frame(folded(path), "spin (")
     assert.is_true(n > 10, "spin was sampled: " .. n)
     os.remove(path)
   end)
@@ -163,9 +170,7 @@ describe("GORO_CPUPROFILE", function()
     local path = tmp("busted.folded")
     local ok, out = sh(("GORO_CPUPROFILE=%s lua5.4 /usr/bin/busted -p profiled spec/fixtures"):format(path))
     assert.is_true(ok, out)
-    local t = folded(path)
-    local n = 0
-    for stack, c in pairs(t) do if stack:find("hot_in_a_spec (", 1, true) then n = n + c end end
+    local n = count_frame(folded(path), "hot_in_a_spec (")
     assert.is_true(n > 10, "the spec's hot function was sampled: " .. n)
     os.remove(path)
   end)

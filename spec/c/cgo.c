@@ -45,14 +45,7 @@ static void close_state(void) {
   lua_close(L);
 }
 
-/* goro_call body: run the chunk in ud. */
-static int run_chunk(lua_State *T, void *ud) {
-  if (luaL_loadstring(T, ud) != LUA_OK) return lua_error(T);
-  lua_call(T, 0, 0);
-  return 0;
-}
-
-static int lua_do(const char *code) { return goro_call(rt, run_chunk, (void *)code); }
+static int lua_do(const char *code) { return goro_call(rt, goro_test_run_chunk, (void *)code); }
 
 /* goro_call body: read the integer global named ud into `got`. */
 static long long got;

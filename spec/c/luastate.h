@@ -27,6 +27,13 @@ static inline lua_State *goro_test_state(void) {
   return L;
 }
 
+/* A goro_call body that runs the Lua chunk ud (a C string). */
+static inline int goro_test_run_chunk(lua_State *T, void *ud) {
+  if (luaL_loadstring(T, (const char *)ud) != LUA_OK) return lua_error(T);
+  lua_call(T, 0, 0);
+  return 0;
+}
+
 /* For suites linked with spec/c/testmod.c: a state whose globals `goro`
 ** and `tm` (goro_testmod: C that blocks and calls back) are loaded. NULL
 ** if that fails. */

@@ -58,12 +58,6 @@ static void close_host(void) {
   lua_close(L);
 }
 
-static int run_chunk(lua_State *T, void *ud) {
-  if (luaL_loadstring(T, ud) != LUA_OK) return lua_error(T);
-  lua_call(T, 0, 0);
-  return 0;
-}
-
 static void tmp_path(char *buf, size_t len, const char *name) {
   snprintf(buf, len, "/tmp/goro-prof-%d-%s", (int)getpid(), name);
 }
@@ -145,7 +139,7 @@ static const char *leaf_of(const char *s) {
 
 static void *seed_thread(void *arg) {
   (void)arg;
-  if (goro_call(rt, run_chunk, "f1()") != LUA_OK) return (void *)goro_errmsg();
+  if (goro_call(rt, goro_test_run_chunk, "f1()") != LUA_OK) return (void *)goro_errmsg();
   return NULL;
 }
 
@@ -203,7 +197,7 @@ static void *idle_thread(void *arg) {
     double s;
   } nap = {0.5};
   (void)arg;
-  if (goro_call(rt, run_chunk, "x = 1") != LUA_OK) return (void *)goro_errmsg();
+  if (goro_call(rt, goro_test_run_chunk, "x = 1") != LUA_OK) return (void *)goro_errmsg();
   atomic_store(&phase, 1);  /* bound: an extra M in C from now on */
   while (atomic_load(&phase) != 2) usleep(100);
   goro_testmod_spin(&nap);  /* busy in C, between calls */
