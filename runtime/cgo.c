@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../arch/sanitize.h"
 #include "errors.h"
 #include "fatal.h"
 #include "prof.h"
@@ -125,7 +126,7 @@ void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
   rt->st.cgocalls++;
   atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
   atomic_fetch_add(&rt->nsyscall, 1);
-  atomic_store(&rt->p_syscall, (uintptr_t)mp);
+  atomic_store_explicit(&rt->p_syscall, (uintptr_t)mp, memory_order_release);
   if (!rt->sysmon_on) goro_sysmon_start(rt);
 }
 
@@ -170,7 +171,7 @@ int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   } else {  /* an extra M, in C between calls */
     gp = mp->extrag;
     goro_assert(mp->isextra && gp != NULL && mp->curg == NULL);
-    goro_p_acquire(rt, mp);
+    if (!goro_p_take_parked(rt, mp)) goro_p_acquire(rt, mp);
     mp->curg = gp;
   }
   gp->status = GORO_GRUNNING;
@@ -189,12 +190,12 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
     gp->status = GORO_GSYSCALL;
     mp->state = GORO_M_SYSCALL;
     atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
-    atomic_store(&rt->p_syscall, (uintptr_t)mp);
+    atomic_store_explicit(&rt->p_syscall, (uintptr_t)mp, memory_order_release);
   } else {  /* the extra M goes back to its host's C code */
     gp->status = GORO_GSYSCALL;
     mp->curg = NULL;
-    goro_p_release(rt, mp);
     mp->state = GORO_M_INC;
+    goro_p_park(rt, mp);
   }
   WR(mp->ncallback, mp->ncallback - 1);
   if (rt->closing) {
@@ -223,6 +224,12 @@ struct bindings {
 static pthread_key_t bind_key;
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 static __thread struct goro_m *bound_m __attribute__((tls_model("initial-exec")));
+/* The binding this thread used last: a warm call finds its M here, with no
+** pthread_getspecific. Cleared whenever a binding goes away. */
+static __thread struct binding last __attribute__((tls_model("initial-exec")));
+/* This thread's bindings; the key's value points here, so that its
+** destructor runs at thread exit. */
+static __thread struct bindings tls_bindings __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline, noipa)) struct goro_m *goro_extram_bound(void) {
   return bound_m;
@@ -292,6 +299,7 @@ static void bind_destructor(void *p) {
       if (!mp->bound) goro_throw("dropm: M %llu returned twice",
                                  (unsigned long long)mp->id);
       mp->bound = 0;
+      goro_p_unpark_locked(rt, mp);
       mp->state = GORO_M_POOLED;
       mp->poolnext = rt->extram;
       rt->extram = mp;
@@ -302,34 +310,37 @@ static void bind_destructor(void *p) {
     pthread_mutex_unlock(&live_lock);
   }
   bound_m = NULL;
-  free(tb);
+  memset(&last, 0, sizeof last);
+  tb->n = 0;
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void bind_key_make(void) { pthread_key_create(&bind_key, bind_destructor); }
 
 struct goro_m *goro_extram_get(struct goro_rt *rt) {
-  struct bindings *tb;
+  struct bindings *tb = &tls_bindings;
   struct goro_m *mp = NULL;
-  sigset_t old;
 
+  if (last.rt == rt && last.gen == rt->gen) return last.mp;
+  for (int i = 0; i < tb->n; i++)
+    if (tb->b[i].rt == rt && tb->b[i].gen == rt->gen) {
+      last = tb->b[i];
+      return last.mp;
+    }
+
+  /* needm. No signal is blocked (HACKING.md, "Extra M's"): handlers find
+  ** an M only through bound_m, which is stored last. */
   pthread_once(&bind_once, bind_key_make);
-  tb = pthread_getspecific(bind_key);
-  if (tb != NULL)
-    for (int i = 0; i < tb->n; i++)
-      if (tb->b[i].rt == rt && tb->b[i].gen == rt->gen) return tb->b[i].mp;
-
-  /* needm: signals stay blocked while the M is taken and bound, so a
-  ** handler on this thread never sees a half-bound M. */
-  block_all(&old);
-  if (tb != NULL) {  /* drop bindings whose runtime is gone */
+  if (tb->n > 0) {  /* drop bindings whose runtime is gone */
     int k = 0;
+    memset(&last, 0, sizeof last);
     pthread_mutex_lock(&live_lock);
     for (int i = 0; i < tb->n; i++) {
       if (live_has(tb->b[i].rt, tb->b[i].gen)) {
         tb->b[k++] = tb->b[i];
       } else {
         if (bound_m == tb->b[i].mp) bound_m = NULL;
+        atomic_signal_fence(memory_order_seq_cst);
         orphan_free(tb->b[i].mp);
         goro_prof_thread_detach();
       }
@@ -338,35 +349,33 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
     pthread_mutex_unlock(&live_lock);
     if (bound_m == NULL && k > 0) bound_m = tb->b[0].mp;
   }
-  if (tb == NULL) {
-    if ((tb = calloc(1, sizeof *tb)) == NULL) goto out;
-    pthread_setspecific(bind_key, tb);
-  }
-  if (tb->n == MAXBIND) goto out;
+  if (tb->n == MAXBIND) return NULL;
+  if (tb->n == 0 && pthread_setspecific(bind_key, tb) != 0) return NULL;
   pthread_mutex_lock(&rt->lock);
   if (!rt->closing && (mp = rt->extram) != NULL) rt->extram = mp->poolnext;
   pthread_mutex_unlock(&rt->lock);
   if (mp == NULL && !rt->closing) mp = extram_new(rt);
-  if (mp == NULL) goto out;
+  if (mp == NULL) return NULL;
   pthread_mutex_lock(&rt->lock);
   mp->bound = 1;
   mp->poolnext = NULL;
   rt->nextram_inuse++;
   rt->needextram = 1;  /* the next P holder tops the pool up */
   pthread_mutex_unlock(&rt->lock);
-  mp->isExtraInC = 0;  /* cleared before signals come back */
+  mp->isExtraInC = 0;
   mp->state = GORO_M_INC;
   mp->rt = rt;
   goro_ctx_init_thread(&mp->g0);  /* its g0 is this thread's stack now */
-  goro_m_learn_stack(mp);
+#if defined(GORO_ASAN) || defined(GORO_TSAN)
+  goro_m_learn_stack(mp);  /* the sanitizers' switch annotations need it */
+#endif
   tb->b[tb->n].rt = rt;
   tb->b[tb->n].gen = rt->gen;
   tb->b[tb->n].mp = mp;
-  tb->n++;
-  if (bound_m == NULL) bound_m = mp;
+  last = tb->b[tb->n++];
   goro_prof_thread_attach();
-out:
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  atomic_signal_fence(memory_order_seq_cst);  /* all of it, then: */
+  if (bound_m == NULL) bound_m = mp;
   return mp;
 }
 

@@ -158,6 +158,8 @@ void goro_g_abandon_all(struct goro_rt *rt) {
   rt->until_dead = 0;
 }
 
+static int p_held_locked(struct goro_rt *rt);
+
 /* Is a callback running on any M? Requires: rt->lock (for the lists). */
 static int callbacks_active(struct goro_rt *rt) {
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
@@ -179,7 +181,7 @@ static void shutdown(struct goro_rt *rt) {
   pthread_cond_broadcast(&rt->wake);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
-  while (rt->p_owner != NULL || callbacks_active(rt) ||
+  while (p_held_locked(rt) || callbacks_active(rt) ||
          atomic_load(&rt->nsyscall) > 0) {
     for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
       pthread_cond_broadcast(&mp->parkcv);
@@ -211,16 +213,40 @@ void goro_rt_destroy(struct goro_rt *rt) {
 
 /* ---- the P ---------------------------------------------------------------- */
 
-/* Requires: rt->lock. Take the P from an owner whose G is in C. */
+/* Requires: rt->lock. Take the P from an owner whose G is in C, or that
+** has it parked (HACKING.md, "P states"). */
 int goro_p_retake_locked(struct goro_rt *rt) {
-  uintptr_t expect = (uintptr_t)rt->p_owner;
-  if (expect != 0 &&
-      atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0)) {
-    rt->p_owner = NULL;
-    atomic_fetch_add(&rt->nretake, 1);
+  uintptr_t owner = (uintptr_t)rt->p_owner;
+  uintptr_t v = atomic_load(&rt->p_syscall);
+  if (owner == 0 || (v != owner && v != (owner | 1)) ||
+      !atomic_compare_exchange_strong(&rt->p_syscall, &v, (uintptr_t)0))
+    return 0;
+  rt->p_owner = NULL;
+  if (!(v & 1)) atomic_fetch_add(&rt->nretake, 1);
+  return 1;
+}
+
+/* Requires: rt->lock. Is the P free, or parked on a host thread idle in C?
+** Changes nothing: the P's own fields may be read when it says so. */
+static int p_free_locked(struct goro_rt *rt) {
+  return rt->p_owner == NULL ||
+         atomic_load(&rt->p_syscall) == ((uintptr_t)rt->p_owner | 1);
+}
+
+/* Requires: rt->lock. Is the P held? A P parked on a host thread idle in
+** C is not: it is taken back from there and left free. */
+static int p_held_locked(struct goro_rt *rt) {
+  uintptr_t expect;
+  if (rt->p_owner == NULL) return 0;
+  expect = (uintptr_t)rt->p_owner | 1;
+  if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
     return 1;
-  }
+  rt->p_owner = NULL;
   return 0;
+}
+
+void goro_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (rt->p_owner == mp) (void)p_held_locked(rt);
 }
 
 /* Requires: rt->lock, the P free. */
@@ -322,8 +348,8 @@ static int workers_below_max(struct goro_rt *rt) {
 }
 
 void goro_rt_kick_locked(struct goro_rt *rt) {
-  if (rt->workers_on && rt->p_owner == NULL && work_pending(rt) && rt->nidle == 0 &&
-      !rt->closing && !rt->abort && workers_below_max(rt))
+  if (rt->workers_on && p_free_locked(rt) && work_pending(rt) && rt->nidle == 0 &&
+      !rt->closing && !rt->abort && workers_below_max(rt) && !p_held_locked(rt))
     worker_start(rt);
   pthread_cond_broadcast(&rt->wake);
 }
@@ -343,6 +369,31 @@ void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
   p_drop_locked(rt, mp);
   mp->rt = NULL;
   pthread_mutex_unlock(&rt->lock);
+}
+
+/* Nothing needs the P but the thread that parks it: see HACKING.md, "P
+** states". Requires: mp holds the P. */
+void goro_p_park(struct goro_rt *rt, struct goro_m *mp) {
+  if (RD(rt->nrunnable) == 0 && atomic_load(&rt->next_when) == 0 &&
+      !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
+    atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);
+    if (atomic_load(&rt->pwaiters) == 0 && !atomic_load(&rt->closing)) return;
+    pthread_mutex_lock(&rt->lock);  /* someone may want it after all */
+    if (!p_held_locked(rt)) goro_rt_kick_locked(rt);  /* (else a waiter */
+    mp->rt = NULL;                                     /* retook it) */
+    pthread_mutex_unlock(&rt->lock);
+    return;
+  }
+  goro_p_release(rt, mp);
+}
+
+int goro_p_take_parked(struct goro_rt *rt, struct goro_m *mp) {
+  uintptr_t expect = (uintptr_t)mp | 1;
+  if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
+    return 0;
+  mp->rt = rt;  /* (the same thread parked it: dropm unparks) */
+  mp->state = GORO_M_RUNNING;
+  return 1;
 }
 
 /* Give the P to the threads waiting for it, then wait to get it back.
@@ -369,8 +420,9 @@ static void *worker_main(void *arg) {
   for (;;) {
     if (rt->closing) break;
     double when = atomic_load(&rt->next_when);
-    if (rt->workers_on && rt->p_owner == NULL && rt->swaiters == 0 &&
-        may_take(rt, 1) && !rt->abort && !rt->until_dead && work_due(rt)) {
+    if (rt->workers_on && p_free_locked(rt) && rt->swaiters == 0 &&
+        may_take(rt, 1) && !rt->abort && !rt->until_dead && work_due(rt) &&
+        !p_held_locked(rt)) {
       p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
       goro_sched_run(rt, mp, NULL, 0);
@@ -761,7 +813,7 @@ static int park_locked(struct goro_g *gp, const char *reason) {
     double when = atomic_load(&rt->next_when);
     if (when > 0 && !rt->abort) {
       double now = goro_now();
-      if (rt->p_owner == NULL && when <= now) {
+      if (when <= now && !p_held_locked(rt)) {
         p_take_locked(rt, mp);
         pthread_mutex_unlock(&rt->lock);
         timers_fire(rt, goro_now());
@@ -1016,7 +1068,7 @@ void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
   while (atomic_load(&rt->nsyscall) > 0) {
     pthread_mutex_lock(&rt->lock);
     p_drop_locked(rt, mp);
-    while (atomic_load(&rt->nsyscall) > 0 || rt->p_owner != NULL)
+    while (atomic_load(&rt->nsyscall) > 0 || p_held_locked(rt))
       pthread_cond_wait(&rt->wake, &rt->lock);
     pthread_mutex_unlock(&rt->lock);
     goro_p_acquire(rt, mp);

@@ -268,8 +268,17 @@ void goro_p_release(struct goro_rt *rt, struct goro_m *mp);
 void goro_rt_kick(struct goro_rt *rt);
 /* The same, with rt->lock held. */
 void goro_rt_kick_locked(struct goro_rt *rt);
-/* Take the P from an owner whose G is in C. Requires: rt->lock. */
+/* Take the P from an owner whose G is in C, or that has it parked.
+** Requires: rt->lock. */
 int goro_p_retake_locked(struct goro_rt *rt);
+/* An extra M back in its host's C code: keep the P parked on mp if nothing
+** needs it (its next callback takes it back with goro_p_take_parked), else
+** release it. Requires: mp holds the P. See HACKING.md, "P states". */
+void goro_p_park(struct goro_rt *rt, struct goro_m *mp);
+/* Take back the P parked on mp, if nobody took it meanwhile: 1, or 0. */
+int goro_p_take_parked(struct goro_rt *rt, struct goro_m *mp);
+/* If the P is parked on mp, free it. Requires: rt->lock. */
+void goro_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp);
 
 /* Let workers take the P (host mode; during goro.run) or not (between
 ** runs in script mode, when the interpreter's thread owns the state). */

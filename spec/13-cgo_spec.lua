@@ -106,6 +106,19 @@ describe("goro_call nested in goro_cgocall", function()
     assert.are.equal(2000, n)
   end)
 
+  it("refuses its trampoline when Lua calls it out of turn", function()
+    -- The frame under the callback's function is goro_call's trampoline;
+    -- called from Lua it has no call to run and raises instead.
+    local ok, err = goro.run(function()
+      local tramp
+      tm.cgo_callback(function() tramp = debug.getinfo(2, "f").func end)
+      assert(debug.getinfo(tramp, "S").what == "C")
+      return pcall(tramp)
+    end)
+    assert.is_false(ok)
+    assert.matches("goro_call: trampoline called out of turn", err)
+  end)
+
   it("also works from C that Lua called directly (no cgocall)", function()
     local m = goro.run(function()
       local seen

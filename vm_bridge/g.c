@@ -228,7 +228,7 @@ lua_State *goro_cb_thread_get(struct goro_runtime *R) {
 }
 
 void goro_cb_thread_put(struct goro_runtime *R, lua_State *T) {
-  lua_settop(T, 0);
+  if (lua_gettop(T) != 0) lua_settop(T, 0);
   if (R->ncbfree < GORO_CB_KEEP) {
     R->cbfree[R->ncbfree++] = T;
     return;

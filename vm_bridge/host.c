@@ -166,9 +166,17 @@ struct cbargs {
   int status;
 };
 
+/* The call run_cb is making on this thread, for the trampoline: cheaper
+** than an argument it would have to pop. The trampoline takes it; run_cb
+** restores the one before, so a callback made from a call hook between the
+** two leaves the outer one in place. */
+static __thread struct cbargs *cb_next __attribute__((tls_model("initial-exec")));
+
 int goro_cb_trampoline(lua_State *L) {
-  struct cbargs *a = lua_touserdata(L, 1);
-  lua_settop(L, 0);
+  struct cbargs *a = cb_next;
+  if (a == NULL || a->L != L)  /* called from Lua, say through debug */
+    return luaL_error(L, "goro_call: trampoline called out of turn");
+  cb_next = NULL;  /* fn may block and move the G to another thread */
   a->fn(L, a->ud);
   return 0;
 }
@@ -195,10 +203,12 @@ static void *run_cb(void *p) {
     goro_seterr("goro_call: Lua stack overflow");
     return NULL;
   }
+  struct cbargs *prev = cb_next;
   lua_pushcfunction(L, cb_msgh);
   lua_pushcfunction(L, goro_cb_trampoline);
-  lua_pushlightuserdata(L, a);
-  a->status = lua_pcall(L, 1, 0, top + 1);
+  cb_next = a;
+  a->status = lua_pcall(L, 0, 0, top + 1);
+  cb_next = prev;
   if (a->status != LUA_OK) goro_seterr(lua_tostring(L, -1));
   lua_settop(L, top);
   return NULL;
@@ -241,18 +251,22 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
   }
   if (xr->depth == 0) xr->stack = &mp->g0.stack;  /* a host on its own stack */
   {
+#ifdef GORO_CHECKS
     uintptr_t depth = xr->depth;
     int ncgo = mp->ncgo, ncb = mp->ncallback;
+#endif
     struct bg *b = gp->ud;
     lua_State *runL = RD(b->runL);
-    goro_bg_run_on(b, a->L);
+    if (a->L != runL) goro_bg_run_on(b, a->L);  /* nested: the same thread */
     goro_ctx_call(goro_crossing_target(mp, &d->stack), d, run_cb, a);
-    goro_bg_run_on(b, runL);
+    if (a->L != runL) goro_bg_run_on(b, runL);
+#ifdef GORO_CHECKS
     if (xr->depth != depth || mp->ncgo != ncgo || mp->ncallback != ncb ||
         goro_m_self() != mp)
       goro_throw("goro_call: crossing not restored (depth %lu/%lu, ncgo %d/%d, "
                  "ncallback %d/%d)", (unsigned long)xr->depth,
                  (unsigned long)depth, mp->ncgo, ncgo, mp->ncallback, ncb);
+#endif
   }
   if (!nested) goro_cb_thread_put(R, a->L);
 out:
@@ -338,15 +352,19 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
   savedL = mp->cgoL;
   mp->cgoL = L;
   {
+#ifdef GORO_CHECKS
     struct goro_xrec *xr = goro_xrec_self();
     uintptr_t depth = xr->depth;
     int ncb = mp->ncallback;
+#endif
     goro_syscall_enter(rt, mp);
     goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0, run_c, &c);
+#ifdef GORO_CHECKS
     if (xr->depth != depth || mp->ncallback != ncb || goro_m_self() != mp)
       goro_throw("goro_cgocall: crossing not restored (depth %lu/%lu, "
                  "ncallback %d/%d)", (unsigned long)xr->depth,
                  (unsigned long)depth, mp->ncallback, ncb);
+#endif
     goro_syscall_exit(rt, mp);
   }
   mp->cgoL = savedL;

@@ -506,3 +506,72 @@ Test(cgo, gs_looping_through_c_and_callbacks_let_timers_and_the_queue_run,
                lua_tonumber(S, -2));
   lua_close(S);
 }
+
+/* ---- the P parked on a host thread idle in C ---------------------------------
+** A host thread's callback that returns with nothing due keeps the P parked
+** on its M (HACKING.md, "P states"): other threads take it at once, close
+** takes it back, and a G left sleeping still wakes on a worker. */
+
+static atomic_int idle_phase;
+
+static void *idle_after_one_call(void *arg) {
+  atomic_int *st = arg;
+  atomic_store(st, lua_do("x = 1"));
+  atomic_store(&idle_phase, 1);
+  while (atomic_load(&idle_phase) != 2) usleep(200);  /* in C, not exiting */
+  atomic_store(st, lua_do("x = 2"));
+  return NULL;
+}
+
+static void *call_2000_times(void *arg) {
+  int *bad = arg;
+  for (int i = 0; i < 2000; i++)
+    if (lua_do("y = (y or 0) + 1") != LUA_OK) (*bad)++;
+  return NULL;
+}
+
+Test(cgo, a_host_thread_idle_in_c_holds_up_no_entry_step_or_close,
+     .timeout = 30) {
+  pthread_t a, b;
+  atomic_int st = -1;
+  int bad = 0;
+  open_state(NULL);
+  atomic_store(&idle_phase, 0);
+  pthread_create(&a, NULL, idle_after_one_call, &st);
+  while (atomic_load(&idle_phase) != 1) usleep(100);
+  cr_assert_eq(atomic_load(&st), LUA_OK, "%s", goro_errmsg());
+  pthread_create(&b, NULL, call_2000_times, &bad);
+  pthread_join(b, NULL);
+  cr_assert_eq(bad, 0);
+  cr_assert_eq(lua_int("y"), 2000);
+  cr_assert_geq(goro_step(rt, 0.001), 0, "%s", goro_errmsg());
+  /* Had the entries waited for sysmon to free the P, it would count: */
+  cr_assert_eq(goro_call(rt, goro_test_run_chunk,
+                         "retakes = goro.stats().retakes"), LUA_OK);
+  cr_assert_eq(lua_int("retakes"), 0, "the P was retaken from an idle thread");
+  goro_close(rt);  /* hangs if it waits for the P parked on thread a */
+  atomic_store(&idle_phase, 2);
+  pthread_join(a, NULL);
+  cr_assert_eq(atomic_load(&st), GORO_CLOSED);
+  lua_close(L);
+}
+
+Test(cgo, a_g_left_sleeping_by_a_host_thread_wakes_on_a_worker, .timeout = 30) {
+  pthread_t a;
+  atomic_int st = -1;
+  open_state("goro = require 'goro'");
+  atomic_store(&idle_phase, 0);
+  cr_assert_eq(lua_do("goro.go(function() goro.sleep(0.02) woke = 1 end)"), LUA_OK,
+               "%s", goro_errmsg());
+  /* The G sleeps; this thread and thread a go idle in C. */
+  pthread_create(&a, NULL, idle_after_one_call, &st);
+  for (int i = 0; i < 250 && lua_int("woke") != 1; i++) sleep_ms(20);
+  cr_assert_eq(lua_int("woke"), 1, "the sleeping G never woke");
+  cr_assert_eq(goro_call(rt, goro_test_run_chunk,
+                         "retakes = goro.stats().retakes"), LUA_OK);
+  cr_assert_eq(lua_int("retakes"), 0, "the G waited for sysmon to retake the P");
+  atomic_store(&idle_phase, 2);
+  pthread_join(a, NULL);
+  cr_assert_eq(atomic_load(&st), LUA_OK);
+  close_state();
+}
