@@ -11,7 +11,12 @@
 **   firstcall  the first goro_call of a new thread, timed by the thread
 **              (Go: the first call from a new C thread, needm included)
 **
-** Best of 5 runs each, ns per call; ratio = goro / Go. Not a test.
+** ns per call, the best of 7 rounds that alternate between goro and Go;
+** ratio = goro / Go. Not a test.
+**
+** Usage: cgo [srcdir [iterations [only]]]; with "only" (cgocall, callback,
+** hostcall or firstcall) just that one runs and Go is not run: the form to
+** use under callgrind (firstcall then starts `iterations` threads).
 */
 #include <lauxlib.h>
 #include <lua.h>
@@ -24,8 +29,16 @@
 
 #include "goro.h"
 
-static goro_runtime *rt;
+/* Two universes: one in script mode (a G in goro.run makes cgocalls),
+** one in host mode (after goro_open, host threads call in). */
+static goro_runtime *rt_script, *rt_host;
+static int ref_script, ref_host;
 static long N = 200000;
+static const char *only;
+
+static int runs(const char *name) {
+  return only == NULL || strcmp(only, name) == 0;
+}
 
 static double now_ns(void) {
   struct timespec ts;
@@ -35,9 +48,11 @@ static double now_ns(void) {
 
 static void empty_c(void *arg) { (void)arg; }
 
+/* The empty Lua function, held by reference as an engine holds its
+** callbacks (Go's side calls its function directly, with no lookup);
+** ud points to the reference. */
 static int call_empty(lua_State *L, void *ud) {
-  (void)ud;
-  lua_getglobal(L, "empty");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, *(int *)ud);
   lua_call(L, 0, 0);
   return 0;
 }
@@ -59,7 +74,7 @@ struct loop {
 static void callback_loop(void *arg) {
   struct loop *lp = arg;
   double t = now_ns();
-  for (long i = 0; i < lp->n; i++) goro_call(rt, call_empty, NULL);
+  for (long i = 0; i < lp->n; i++) goro_call(rt_script, call_empty, &ref_script);
   lp->ns = (now_ns() - t) / (double)lp->n;
 }
 
@@ -74,36 +89,68 @@ static int l_callback(lua_State *L) {
 static void *host_loop(void *arg) {
   struct loop *lp = arg;
   double t;
-  goro_call(rt, call_empty, NULL);  /* warm: bind the extra M first */
+  goro_call(rt_host, call_empty, &ref_host);  /* warm: bind the M first */
   t = now_ns();
-  for (long i = 0; i < lp->n; i++) goro_call(rt, call_empty, NULL);
+  for (long i = 0; i < lp->n; i++) goro_call(rt_host, call_empty, &ref_host);
   lp->ns = (now_ns() - t) / (double)lp->n;
   return NULL;
 }
 
 static void *first_call(void *arg) {
   double *out = arg, t = now_ns();
-  goro_call(rt, call_empty, NULL);
+  goro_call(rt_host, call_empty, &ref_host);
   *out = now_ns() - t;
   return NULL;
 }
 
-static double best_of(double v[5]) {
-  double b = v[0];
-  for (int i = 1; i < 5; i++)
-    if (v[i] < b) b = v[i];
-  return b;
+/* Builds bench/go/cgo once; returns the binary's path, or NULL. */
+static const char *go_build(const char *srcdir) {
+  static char bin[1024];
+  char cmd[4096];
+  const char *gobin = getenv("GO"), *tmp = getenv("TMPDIR");
+  FILE *f;
+  if (tmp == NULL) tmp = "/tmp";
+  if (gobin == NULL) {
+    if ((f = fopen("/usr/lib/go-1.23/bin/go", "r")) != NULL) {
+      fclose(f);
+      gobin = "/usr/lib/go-1.23/bin/go";
+    } else if (system("go version >/dev/null 2>&1") == 0) {
+      gobin = "go";
+    } else {
+      return NULL;
+    }
+  }
+  snprintf(bin, sizeof bin, "%s/goro-bench-cgo", tmp);
+  snprintf(cmd, sizeof cmd,
+           "cd %s/bench/go/cgo && GOCACHE=%s/goro-gocache %s build -o %s . 2>&1",
+           srcdir, tmp, gobin, bin);
+  return system(cmd) == 0 ? bin : NULL;
 }
 
-int main(int argc, char **argv) {
-  lua_State *L = luaL_newstate();
-  const char *srcdir = argc > 1 ? argv[1] : ".";
-  double cg[5], cb[5], hc[5], fc = 1e30, go[4] = {0, 0, 0, 0};
-  char path[1024], line[256], cmd[2048];
-  const char *gobin = getenv("GO");
+/* One round of the Go side (each figure measured once): keeps the minima. */
+static void go_round(const char *bin, double go[4]) {
+  char cmd[2048], line[256];
+  const char *names[4] = {"cgocall %lf", "callback %lf", "hostcall %lf", "firstcall %lf"};
   FILE *p;
+  snprintf(cmd, sizeof cmd, "%s %ld 1 2>&1", bin, N);
+  if ((p = popen(cmd, "r")) == NULL) return;
+  while (fgets(line, sizeof line, p) != NULL)
+    for (int i = 0; i < 4; i++) {
+      double v;
+      if (sscanf(line, names[i], &v) == 1 && v > 0 && (go[i] == 0 || v < go[i]))
+        go[i] = v;
+    }
+  pclose(p);
+}
 
-  if (argc > 2) N = atol(argv[2]);
+static double min(double a, double b) { return a < b ? a : b; }
+
+#define ROUNDS 7
+
+/* A Lua state with goro loaded, bench.* and a global empty function. */
+static lua_State *new_state(const char *srcdir, int *ref) {
+  lua_State *L = luaL_newstate();
+  char path[1024];
   luaL_openlibs(L);
   snprintf(path, sizeof path, "%s/lua/?.lua;%s/lua/?/init.lua", srcdir, srcdir);
   lua_getglobal(L, "package");
@@ -122,71 +169,75 @@ int main(int argc, char **argv) {
   lua_setglobal(L, "bench");
   if (luaL_dostring(L, "goro = require 'goro'; function empty() end") != LUA_OK) {
     fprintf(stderr, "%s\n", lua_tostring(L, -1));
-    return 1;
+    exit(1);
   }
-  rt = goro_runtime_of(L);
-  for (int r = 0; r < 5; r++) {  /* script mode: a G in goro.run */
-    lua_getglobal(L, "goro");
-    lua_getfield(L, -1, "run");
-    luaL_loadstring(L, "local n = ... return bench.cgocall(n), bench.callback(n)");
-    lua_pushinteger(L, N);
-    if (lua_pcall(L, 2, 2, 0) != LUA_OK) {
-      fprintf(stderr, "%s\n", lua_tostring(L, -1));
-      return 1;
-    }
-    cg[r] = lua_tonumber(L, -2);
-    cb[r] = lua_tonumber(L, -1);
-    lua_settop(L, 0);
-  }
-  rt = goro_open(L);  /* host mode: threads call in */
-  for (int r = 0; r < 5; r++) {
-    struct loop lp = {N, 0};
-    pthread_t t;
-    pthread_create(&t, NULL, host_loop, &lp);
-    pthread_join(t, NULL);
-    hc[r] = lp.ns;
-  }
-  for (int i = 0; i < 200; i++) {
-    pthread_t t;
-    double v = 0;
-    pthread_create(&t, NULL, first_call, &v);
-    pthread_join(t, NULL);
-    if (v < fc) fc = v;
-  }
-  goro_close(rt);
-  lua_close(L);
+  lua_getglobal(L, "empty");
+  *ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return L;
+}
 
-  if (gobin == NULL) {
-    FILE *f = fopen("/usr/lib/go-1.23/bin/go", "r");
-    if (f != NULL) {
-      fclose(f);
-      gobin = "/usr/lib/go-1.23/bin/go";
-    } else if (system("go version >/dev/null 2>&1") == 0) {
-      gobin = "go";
-    }
-  }
-  if (gobin != NULL) {
-    snprintf(cmd, sizeof cmd,
-             "cd %s/bench/go/cgo && GOCACHE=${TMPDIR:-/tmp}/goro-gocache "
-             "%s run . %ld 2>&1", srcdir, gobin, N);
-    if ((p = popen(cmd, "r")) != NULL) {
-      while (fgets(line, sizeof line, p) != NULL) {
-        double v;
-        if (sscanf(line, "cgocall %lf", &v) == 1) go[0] = v;
-        if (sscanf(line, "callback %lf", &v) == 1) go[1] = v;
-        if (sscanf(line, "hostcall %lf", &v) == 1) go[2] = v;
-        if (sscanf(line, "firstcall %lf", &v) == 1) go[3] = v;
+int main(int argc, char **argv) {
+  const char *srcdir = argc > 1 ? argv[1] : ".";
+  const char *gobin = NULL;
+  /* best figures: cgocall, callback, hostcall, firstcall; goro and Go */
+  double mine[4] = {1e30, 1e30, 1e30, 1e30}, go[4] = {0, 0, 0, 0};
+  lua_State *L, *H;
+
+  if (argc > 2) N = atol(argv[2]);
+  if (argc > 3) only = argv[3];
+  if (only == NULL) gobin = go_build(srcdir);
+  L = new_state(srcdir, &ref_script);
+  rt_script = goro_runtime_of(L);
+  H = new_state(srcdir, &ref_host);
+  rt_host = goro_open(H);
+
+  /* Rounds alternate between goro and Go, so that both sides see the same
+  ** machine: on a shared VM the speed of a whole process can change by
+  ** half from one minute to the next. */
+  for (int r = 0; r < (only ? 1 : ROUNDS); r++) {
+    if (runs("cgocall") || runs("callback")) {  /* a G in goro.run */
+      lua_getglobal(L, "goro");
+      lua_getfield(L, -1, "run");
+      luaL_loadstring(L, "local n, c, b = ... return c and bench.cgocall(n) or 1e30, "
+                         "b and bench.callback(n) or 1e30");
+      lua_pushinteger(L, N);
+      lua_pushboolean(L, runs("cgocall"));
+      lua_pushboolean(L, runs("callback"));
+      if (lua_pcall(L, 4, 2, 0) != LUA_OK) {
+        fprintf(stderr, "%s\n", lua_tostring(L, -1));
+        return 1;
       }
-      pclose(p);
+      mine[0] = min(mine[0], lua_tonumber(L, -2));
+      mine[1] = min(mine[1], lua_tonumber(L, -1));
+      lua_settop(L, 0);
     }
+    if (runs("hostcall")) {
+      struct loop lp = {N, 0};
+      pthread_t t;
+      pthread_create(&t, NULL, host_loop, &lp);
+      pthread_join(t, NULL);
+      mine[2] = min(mine[2], lp.ns);
+    }
+    for (int i = 0; i < (only ? N : 40) && runs("firstcall"); i++) {
+      pthread_t t;
+      double v = 0;
+      pthread_create(&t, NULL, first_call, &v);
+      pthread_join(t, NULL);
+      mine[3] = min(mine[3], v);
+    }
+    if (gobin != NULL) go_round(gobin, go);
   }
+  goro_close(rt_host);
+  lua_close(H);
+  lua_close(L);
   {
     const char *names[4] = {"empty goro_cgocall", "callback inside a cgocall",
                             "warm host-thread goro_call", "first call from a new thread"};
-    double mine[4] = {best_of(cg), best_of(cb), best_of(hc), fc};
-    printf("Lua <-> C crossings, ns per call, best of 5 (%ld iterations)\n", N);
+    printf("Lua <-> C crossings, ns per call, best of %d rounds alternating with Go "
+           "(%ld iterations)\n", only ? 1 : ROUNDS, N);
     printf("%-32s %10s %10s %10s\n", "", "goro", "Go (cgo)", "goro/Go");
     for (int i = 0; i < 4; i++) {
+      if (mine[i] >= 1e30) continue;  /* not run */
       if (go[i] > 0)
         printf("%-32s %10.1f %10.1f %9.2fx\n", names[i], mine[i], go[i], mine[i] / go[i]);
       else

@@ -21,9 +21,11 @@ import (
 //export goCallback
 func goCallback() {}
 
+var rounds = 5
+
 func best(f func() float64) float64 {
 	b := 1e30
-	for r := 0; r < 5; r++ {
+	for r := 0; r < rounds; r++ {
 		if v := f(); v < b {
 			b = v
 		}
@@ -35,6 +37,9 @@ func main() {
 	n := 1000000
 	if len(os.Args) > 1 {
 		n, _ = strconv.Atoi(os.Args[1])
+	}
+	if len(os.Args) > 2 {
+		rounds, _ = strconv.Atoi(os.Args[2])
 	}
 	fmt.Printf("cgocall %.1f\n", best(func() float64 {
 		t := time.Now()
@@ -53,5 +58,5 @@ func main() {
 		C.host_thread_loop(C.int(n))
 		return float64(time.Since(t).Nanoseconds()) / float64(n)
 	}))
-	fmt.Printf("firstcall %.1f\n", float64(C.first_calls(200)))
+	fmt.Printf("firstcall %.1f\n", float64(C.first_calls(C.int(40*rounds))))
 }
