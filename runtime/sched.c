@@ -138,7 +138,7 @@ static void g_free(struct goro_rt *rt, struct goro_g *gp) {
     carrier_free(gp->carrier);
     rt->carriers_in_use--;
   }
-  free(gp);
+  if (gp->heap) free(gp);
 }
 
 void goro_g_abandon_all(struct goro_rt *rt) {
@@ -592,6 +592,12 @@ void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
 struct goro_g *goro_g_new(struct goro_rt *rt, void *ud) {
   struct goro_g *gp = calloc(1, sizeof *gp);
   if (gp == NULL) return NULL;
+  gp->heap = 1;
+  goro_g_init(rt, gp, ud);
+  return gp;
+}
+
+void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   gp->id = rt->nextgid++;
   gp->ud = ud;
   gp->heapidx = -1;
@@ -601,7 +607,6 @@ struct goro_g *goro_g_new(struct goro_rt *rt, void *ud) {
   rt->ng++;
   gp->status = GORO_GRUNNABLE;
   runq_put(rt, gp);
-  return gp;
 }
 
 /* ---- timers: a binary min-heap of sleeping G's on `when` ------------------ */

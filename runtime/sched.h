@@ -76,7 +76,9 @@ struct goro_g {
   uint8_t outcome;                 /* owner: the carrier running it */
   uint8_t parking;                 /* owner: the G; stackless park coming */
   uint8_t isextra;                 /* the G of an extra M (not counted) */
-  int lockcount;                   /* owner: nested locks (callbacks) */
+  uint8_t heap;                    /* made by goro_g_new: freed at its end */
+  uint16_t lockcount;              /* owner: nested locks (callbacks; Lua
+                                      allows 200 nested C calls) */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   double waitsince;                /* P: monotonic seconds */
   double when;                     /* P: wake time while in the timer heap */
@@ -352,6 +354,9 @@ void goro_preempt_init(void);
 /* A new runnable G (status RUNNABLE, at the tail of the run queue).
 ** Requires: the P. NULL if out of memory. */
 struct goro_g *goro_g_new(struct goro_rt *rt, void *ud);
+/* The same in zeroed memory of the caller's, which must outlive the G
+** (hooks->dead is its last use by the runtime). Cannot fail. */
+void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud);
 
 /* End every G without running it again (goro.run is over, or the runtime
 ** closes): each gets hooks->dead, then its record and carrier are freed.

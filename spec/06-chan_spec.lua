@@ -96,6 +96,19 @@ describe("ch:send(v) and ch:recv()", function()
       h.errmsg(function() ch.recv(42) end))
   end)
 
+  it("are not fooled by another userdata given a channel's metatable", function()
+    -- The check is a type tag inside the userdata, not its metatable, which
+    -- debug.setmetatable can change: a mutex posing as a channel is refused.
+    local m = goro.mutex()
+    debug.setmetatable(m, getmetatable(goro.chan()))
+    assert.matches("'send' on bad self %(goro.chan expected",
+      h.errmsg(function() m:send(1) end))
+    local ch = goro.chan(1)
+    debug.setmetatable(ch, getmetatable(goro.waitgroup()))
+    assert.matches("'add' on bad self %(goro.waitgroup expected",
+      h.errmsg(function() ch:add(1) end))
+  end)
+
   it("move a million values between two G's", function()
     local sum = goro.run(function()
       local ch = goro.chan(16)

@@ -49,8 +49,6 @@ struct goro_runtime {
 /* A G's handle (userdata "goro.g"). */
 struct bg {
   struct goro_g *g;       /* NULL once the G has ended */
-  struct goro_runtime *R;
-  uint64_t id;
   lua_State *L;           /* its thread (user value 1) */
   int nargs;              /* values to pass to the next resume */
   int nres;               /* results (or the error) left on L's stack */
@@ -70,11 +68,26 @@ struct bg {
   lua_State *hookL;       /* where our count hook is armed, or NULL */
   lua_Hook uhook;         /* the user's hook there, put back when ours fires */
   int umask, ucount;
+  /* The G's record, kept with its handle (one allocation; rec.id stays
+  ** readable after the G ends). An extra G's record lives with its M:
+  ** only rec.id is set here. */
+  struct goro_g rec;
 };
 
 /* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
 ** on the previous thread, and arms one on L if samples are pending. */
 void goro_bg_run_on(struct bg *b, lua_State *L);
+
+/* Does the value at i have the metatable at index mt (an upvalue)?
+** Comparing metatables by identity is much cheaper than luaL_checkudata's
+** lookup by name. */
+int goro_has_mt(lua_State *L, int i, int mt);
+/* The userdata at i if its first field is the type tag `tag` (the address
+** of a static of the type's own), else a standard "bad argument" error
+** naming tname. Cheaper than any metatable check (channel, mutex and
+** waitgroup operations are the fast paths) and immune to
+** debug.setmetatable. */
+void *goro_checktag(lua_State *L, int i, const void *tag, const char *tname);
 
 /* goro_call's trampoline (the profiler names it). */
 int goro_cb_trampoline(lua_State *L);
@@ -143,6 +156,7 @@ void goro_open_g(lua_State *L);
 void goro_open_chan(lua_State *L);
 void goro_open_chan_funcs(lua_State *L);
 void goro_open_sync(lua_State *L);
+void goro_open_sync_funcs(lua_State *L);
 /* Push goro.default, the case that makes select never block. */
 void goro_push_default(lua_State *L);
 
@@ -150,7 +164,6 @@ void goro_push_default(lua_State *L);
 extern const luaL_Reg goro_host_funcs[];
 extern const luaL_Reg goro_g_funcs[];
 extern const luaL_Reg goro_chan_funcs[];
-extern const luaL_Reg goro_sync_funcs[];
 extern const luaL_Reg goro_prof_funcs[];
 
 #endif

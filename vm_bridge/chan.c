@@ -23,7 +23,10 @@
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
 
+static const char chan_tag;
+
 struct chan {
+  const void *tag;              /* &chan_tag (goro_checktag) */
   lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
   int closed;
   struct goro_waitq recvq, sendq;
@@ -38,20 +41,8 @@ enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 #define CHAN_MT_UV lua_upvalueindex(2)
 #define CASE_MT_UV lua_upvalueindex(3)
 
-static int has_mt(lua_State *L, int i, int mtidx) {
-  int same = 0;
-  if (lua_getmetatable(L, i)) {
-    same = lua_rawequal(L, -1, mtidx);
-    lua_pop(L, 1);
-  }
-  return same;
-}
-
 static struct chan *checkchan(lua_State *L, int i) {
-  struct chan *c = lua_touserdata(L, i);
-  if (c == NULL || !has_mt(L, i, CHAN_MT_UV))
-    luaL_typeerror(L, i, GORO_CHAN_MT);
-  return c;
+  return goro_checktag(L, i, &chan_tag, GORO_CHAN_MT);
 }
 
 /* Hand the value at vi to a parked receiver: onto its own stack. */
@@ -151,6 +142,7 @@ static int l_chan(lua_State *L) {
   struct chan *c;
   luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
   c = lua_newuserdatauv(L, sizeof *c, 1);
+  c->tag = &chan_tag;
   c->cap = cap;
   c->count = c->head = 0;
   c->closed = 0;
@@ -178,8 +170,7 @@ static int ch_send(lua_State *L) {
   struct goro_runtime *R = R_OF(L);
   struct chan *c = checkchan(L, 1);
   struct bg *b;
-  luaL_checkany(L, 2);
-  lua_settop(L, 2);
+  luaL_checkany(L, 2);  /* (extra arguments stay below: indices are fixed) */
   if (try_send(L, R, c, 1, 2)) return 0;
   b = goro_bg_block(L, "send");
   reserve(L);
@@ -206,8 +197,7 @@ static int ch_recv(lua_State *L) {
   struct goro_runtime *R = R_OF(L);
   struct chan *c = checkchan(L, 1);
   struct bg *b;
-  lua_settop(L, 1);
-  if (try_recv(L, R, c, 1)) return 2;
+  if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goro_bg_block(L, "recv");
   reserve(L);
   b->w.data = L;
@@ -267,7 +257,7 @@ static int ch_case_send(lua_State *L) { return make_case(L, CASE_SEND); }
 /* The kind of the case at i; pushes nothing. */
 static int case_kind(lua_State *L, int i) {
   int kind;
-  if (!lua_istable(L, i) || !has_mt(L, i, CASE_MT_UV))
+  if (!lua_istable(L, i) || !goro_has_mt(L, i, CASE_MT_UV))
     return luaL_typeerror(L, i, "select case");
   lua_rawgeti(L, i, 2);
   kind = (int)lua_tointeger(L, -1);

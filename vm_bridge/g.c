@@ -90,6 +90,22 @@ struct bg *goro_bg_current(lua_State *L) {
   return mp->curg->ud;
 }
 
+int goro_has_mt(lua_State *L, int i, int mt) {
+  int same = 0;
+  if (lua_getmetatable(L, i)) {
+    same = lua_rawequal(L, -1, mt);
+    lua_pop(L, 1);
+  }
+  return same;
+}
+
+void *goro_checktag(lua_State *L, int i, const void *tag, const char *tname) {
+  void *p = lua_touserdata(L, i);  /* rawlen is 0 for a light userdata */
+  if (p == NULL || lua_rawlen(L, i) < sizeof tag || *(const void **)p != tag)
+    luaL_typeerror(L, i, tname);
+  return p;
+}
+
 struct bg *goro_bg_block(lua_State *L, const char *fname) {
   struct bg *b = goro_bg_current(L);
   if (b == NULL)
@@ -104,8 +120,8 @@ struct bg *goro_bg_block(lua_State *L, const char *fname) {
 
 /* Leave every queue b waits in, and the timer heap (before raising instead
 ** of parking, or when b ends). */
-static void unqueue(struct bg *b) {
-  if (b->g != NULL) goro_timer_del(&b->R->rt, b->g);
+static void unqueue(struct goro_rt *rt, struct bg *b) {
+  if (b->g != NULL) goro_timer_del(rt, b->g);
   goro_waitq_remove(&b->w);
   for (int i = 0; i < b->nsel; i++) goro_waitq_remove(&b->sel[i]);
   free(b->sel);
@@ -129,17 +145,17 @@ int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
     return lua_yieldk(L, 0, ctx, k);
   }
   if (lua_gc(L, LUA_GCCOUNT, 0) < 0) {
-    unqueue(b);
+    unqueue(goro_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       b->fname);
   }
   if (b->g->lockedm == NULL && goro_xrec_self()->depth > 0) {
-    unqueue(b);
+    unqueue(goro_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", b->fname);
   }
   if (goro_park(b->g, reason) != 0) {
-    unqueue(b);
+    unqueue(goro_m_self()->rt, b);
     return luaL_error(L, "goro: runtime closed while %s was blocked", b->fname);
   }
   return k(L, LUA_OK, ctx);
@@ -189,15 +205,10 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   lua_pop(L, 1);
   for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
   lua_xmove(L, T, nargs + 1);
-  b->R = R;
   b->L = T;
   b->nargs = nargs;
-  b->g = goro_g_new(&R->rt, b);
-  if (b->g == NULL) {
-    unanchor(L, b);
-    luaL_error(L, "goro.go: %s", goro_strerror(GORO_ENOMEM));
-  }
-  b->id = b->g->id;
+  goro_g_init(&R->rt, &b->rec, b);
+  b->g = &b->rec;
   return b;
 }
 
@@ -251,9 +262,8 @@ static int p_newextra(lua_State *L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_pushvalue(L, -2);
   b->ref = luaL_ref(L, -2);
-  b->R = R;
   b->g = gp;
-  b->id = gp->id = R->rt.nextgid++;
+  b->rec.id = gp->id = R->rt.nextgid++;
   gp->ud = b;
   return 0;
 }
@@ -302,7 +312,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
   lua_State *L = R->LR;
 
-  unqueue(b);
+  unqueue(rt, b);
   goro_bg_run_on(b, NULL);
   if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
     goro_prof_lost(atomic_load(&gp->prof_sess),
@@ -463,7 +473,7 @@ static int g_index(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
   const char *k = luaL_checkstring(L, 2);
   if (strcmp(k, "id") == 0) {
-    lua_pushinteger(L, (lua_Integer)b->id);
+    lua_pushinteger(L, (lua_Integer)b->rec.id);
     return 1;
   }
   lua_getmetatable(L, 1);
@@ -473,7 +483,7 @@ static int g_index(lua_State *L) {
 
 static int g_tostring(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
-  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->id, status_name(b));
+  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id, status_name(b));
   return 1;
 }
 
@@ -504,7 +514,7 @@ static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
   struct bg *b = goro_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
-  goro_timer_add(&b->R->rt, b->g, goro_now() + s);
+  goro_timer_add(goro_m_self()->rt, b->g, goro_now() + s);
   return goro_bg_park(L, b, "sleep", 0, sleep_k);
 }
 
@@ -654,7 +664,7 @@ void goro_push_gerror(lua_State *L, struct bg *b) {
   lua_pushvalue(b->L, -1);
   lua_xmove(b->L, L, 1);
   if (lua_type(L, -1) == LUA_TSTRING) {
-    const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->id,
+    const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
                                       lua_tostring(L, -1));
     luaL_traceback(L, b->L, msg, 0);
     lua_replace(L, -3);

@@ -101,8 +101,7 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   goro_open_chan_funcs(L);
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, goro_host_funcs, 1);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, goro_sync_funcs, 1);
+  goro_open_sync_funcs(L);
   luaL_setfuncs(L, goro_prof_funcs, 0);
   goro_push_default(L);
   lua_setfield(L, -2, "default");

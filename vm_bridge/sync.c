@@ -9,23 +9,34 @@
 */
 #include "bridge.h"
 
+/* Upvalues of every function here: the runtime and the two metatables. */
 #define R_OF(L) ((struct goro_runtime *)lua_touserdata((L), lua_upvalueindex(1)))
+#define MUTEX_MT_UV lua_upvalueindex(2)
+#define WG_MT_UV lua_upvalueindex(3)
+#define checkmutex(L) ((struct mutex *)goro_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT))
+#define checkwg(L) ((struct waitgroup *)goro_checktag(L, 1, &wg_tag, GORO_WG_MT))
+
+static const char mutex_tag, wg_tag;
 
 struct mutex {
+  const void *tag;  /* &mutex_tag (goro_checktag) */
   int locked;
   struct goro_waitq q;
 };
 
 struct waitgroup {
+  const void *tag;  /* &wg_tag */
   lua_Integer n;
   struct goro_waitq q;
 };
 
 static int l_mutex(lua_State *L) {
   struct mutex *m = lua_newuserdatauv(L, sizeof *m, 0);
+  m->tag = &mutex_tag;
   m->locked = 0;
   m->q.head = m->q.tail = NULL;
-  luaL_setmetatable(L, GORO_MUTEX_MT);
+  lua_pushvalue(L, MUTEX_MT_UV);
+  lua_setmetatable(L, -2);
   return 1;
 }
 
@@ -37,7 +48,7 @@ static int lock_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int mu_lock(lua_State *L) {
-  struct mutex *m = luaL_checkudata(L, 1, GORO_MUTEX_MT);
+  struct mutex *m = checkmutex(L);
   struct bg *b;
   if (!m->locked) {
     m->locked = 1;
@@ -49,35 +60,38 @@ static int mu_lock(lua_State *L) {
 }
 
 static int mu_trylock(lua_State *L) {
-  struct mutex *m = luaL_checkudata(L, 1, GORO_MUTEX_MT);
+  struct mutex *m = checkmutex(L);
   lua_pushboolean(L, !m->locked);
   m->locked = 1;
   return 1;
 }
 
 static int mu_unlock(lua_State *L) {
-  struct mutex *m = luaL_checkudata(L, 1, GORO_MUTEX_MT);
+  struct mutex *m = checkmutex(L);
   struct goro_waiter *w;
   if (!m->locked) return luaL_error(L, "sync: unlock of unlocked mutex");
   if ((w = goro_waitq_claim(&m->q)) != NULL) {
     w->ok = 1;
     goro_ready(&R_OF(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
   } else {
-    m->locked = 0;
+    m->tag = &mutex_tag;
+  m->locked = 0;
   }
   return 0;
 }
 
 static int l_waitgroup(lua_State *L) {
   struct waitgroup *wg = lua_newuserdatauv(L, sizeof *wg, 0);
+  wg->tag = &wg_tag;
   wg->n = 0;
   wg->q.head = wg->q.tail = NULL;
-  luaL_setmetatable(L, GORO_WG_MT);
+  lua_pushvalue(L, WG_MT_UV);
+  lua_setmetatable(L, -2);
   return 1;
 }
 
 static int wg_addn(lua_State *L, lua_Integer d) {
-  struct waitgroup *wg = luaL_checkudata(L, 1, GORO_WG_MT);
+  struct waitgroup *wg = checkwg(L);
   if ((d > 0 && wg->n > LUA_MAXINTEGER - d) || wg->n + d < 0)
     return luaL_error(L, "sync: negative WaitGroup counter");
   wg->n += d;
@@ -96,7 +110,7 @@ static int wg_wait_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int wg_wait(lua_State *L) {
-  struct waitgroup *wg = luaL_checkudata(L, 1, GORO_WG_MT);
+  struct waitgroup *wg = checkwg(L);
   struct bg *b;
   if (wg->n == 0) return 0;
   b = goro_bg_block(L, "wait");
@@ -105,7 +119,7 @@ static int wg_wait(lua_State *L) {
 }
 
 static int wg_count(lua_State *L) {
-  struct waitgroup *wg = luaL_checkudata(L, 1, GORO_WG_MT);
+  struct waitgroup *wg = checkwg(L);
   lua_pushinteger(L, wg->n);
   return 1;
 }
@@ -125,24 +139,37 @@ static const luaL_Reg wg_methods[] = {
     {NULL, NULL},
 };
 
-const luaL_Reg goro_sync_funcs[] = {
+static const luaL_Reg goro_sync_funcs[] = {
     {"mutex", l_mutex},
     {"waitgroup", l_waitgroup},
     {NULL, NULL},
 };
 
-/* Expects the runtime userdata on top (the methods' upvalue). */
-void goro_open_sync(lua_State *L) {
+/* Push the upvalues every function here gets (runtime at index r). */
+static void push_upvalues(lua_State *L, int r) {
+  lua_pushvalue(L, r);
   luaL_newmetatable(L, GORO_MUTEX_MT);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, mutex_methods, 1);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
   luaL_newmetatable(L, GORO_WG_MT);
-  lua_pushvalue(L, -2);
-  luaL_setfuncs(L, wg_methods, 1);
+}
+
+static void open_methods(lua_State *L, const char *tname, const luaL_Reg *l, int r) {
+  luaL_newmetatable(L, tname);
+  push_upvalues(L, r);
+  luaL_setfuncs(L, l, 3);
   lua_pushvalue(L, -1);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+}
+
+/* Expects the runtime userdata on top. */
+void goro_open_sync(lua_State *L) {
+  int r = lua_gettop(L);
+  open_methods(L, GORO_MUTEX_MT, mutex_methods, r);
+  open_methods(L, GORO_WG_MT, wg_methods, r);
+}
+
+/* Add mutex and waitgroup to the module table on top (the runtime below). */
+void goro_open_sync_funcs(lua_State *L) {
+  push_upvalues(L, lua_gettop(L) - 1);
+  luaL_setfuncs(L, goro_sync_funcs, 3);
 }
