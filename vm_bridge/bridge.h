@@ -43,6 +43,8 @@ struct goro_runtime {
   int stepping;           /* inside goro_step */
   struct bg *failed;      /* the G whose unwaited error stops the run */
   int failed_ref;         /* registry ref anchoring failed's handle */
+  int gsn, gsfree;        /* P: the G table's slots used; its first free
+                             one (0: none; a free slot holds the next) */
   uint64_t rng;           /* select's random order */
 };
 
@@ -87,7 +89,21 @@ int goro_has_mt(lua_State *L, int i, int mt);
 ** naming tname. Cheaper than any metatable check (channel, mutex and
 ** waitgroup operations are the fast paths) and immune to
 ** debug.setmetatable. */
-void *goro_checktag(lua_State *L, int i, const void *tag, const char *tname);
+static inline void *goro_checktag(lua_State *L, int i, const void *tag,
+                                  const char *tname) {
+  void *p = lua_touserdata(L, i);  /* rawlen is 0 for a light userdata */
+  if (p == NULL || lua_rawlen(L, i) < sizeof tag || *(const void **)p != tag)
+    luaL_typeerror(L, i, tname);
+  return p;
+}
+
+/* The runtime of a function with it as upvalue 1: from the calling M when
+** there is one (cheaper than an upvalue), else from the upvalue. */
+static inline struct goro_runtime *goro_R_of(lua_State *L) {
+  struct goro_m *mp = goro_m_self();
+  if (mp != NULL && mp->rt != NULL) return mp->rt->ud;
+  return lua_touserdata(L, lua_upvalueindex(1));
+}
 
 /* goro_call's trampoline (the profiler names it). */
 int goro_cb_trampoline(lua_State *L);

@@ -37,7 +37,7 @@ enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 /* Upvalues of every function here: the runtime, the channel metatable and
 ** the case metatable (comparing metatables by identity is much cheaper than
 ** luaL_checkudata's lookup by name). */
-#define R_OF(L) ((struct goro_runtime *)lua_touserdata((L), lua_upvalueindex(1)))
+#define R_OF(L) goro_R_of(L)
 #define CHAN_MT_UV lua_upvalueindex(2)
 #define CASE_MT_UV lua_upvalueindex(3)
 

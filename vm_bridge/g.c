@@ -99,13 +99,6 @@ int goro_has_mt(lua_State *L, int i, int mt) {
   return same;
 }
 
-void *goro_checktag(lua_State *L, int i, const void *tag, const char *tname) {
-  void *p = lua_touserdata(L, i);  /* rawlen is 0 for a light userdata */
-  if (p == NULL || lua_rawlen(L, i) < sizeof tag || *(const void **)p != tag)
-    luaL_typeerror(L, i, tname);
-  return p;
-}
-
 struct bg *goro_bg_block(lua_State *L, const char *fname) {
   struct bg *b = goro_bg_current(L);
   if (b == NULL)
@@ -167,13 +160,36 @@ void goro_bg_push(lua_State *L, struct bg *b) {
   lua_remove(L, -2);
 }
 
-/* Drop the anchor of b's handle. luaL_unref only writes existing array
-** slots, so it never allocates and never raises. */
-static void unanchor(lua_State *L, struct bg *b) {
+/* Anchor the value on top in the G table at t (popping it) and return its
+** slot. As luaL_ref, but the free list's head and the table's length live
+** in R: no length search, no list head to read. Raises (out of memory)
+** with nothing changed. */
+static int anchor(lua_State *L, struct goro_runtime *R, int t) {
+  int ref = R->gsfree, next = 0;
+  if (ref != 0) {
+    lua_rawgeti(L, t, ref);
+    next = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  } else {
+    ref = R->gsn + 1;
+  }
+  lua_rawseti(L, t, ref);
+  if (ref == R->gsfree)
+    R->gsfree = next;
+  else
+    R->gsn = ref;
+  return ref;
+}
+
+/* Drop the anchor of b's handle. It only writes an existing slot, so it
+** never allocates and never raises. */
+static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
   if (b->ref <= 0) return;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  luaL_unref(L, -1, b->ref);
+  lua_pushinteger(L, R->gsfree);
+  lua_rawseti(L, -2, b->ref);
   lua_pop(L, 1);
+  R->gsfree = b->ref;
   b->ref = 0;
 }
 
@@ -201,7 +217,7 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   }
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);  /* anchor it */
   lua_pushvalue(L, -2);
-  b->ref = luaL_ref(L, -2);
+  b->ref = anchor(L, R, lua_gettop(L) - 1);
   lua_pop(L, 1);
   for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
   lua_xmove(L, T, nargs + 1);
@@ -261,7 +277,7 @@ static int p_newextra(lua_State *L) {
   luaL_setmetatable(L, GORO_G_MT);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_pushvalue(L, -2);
-  b->ref = luaL_ref(L, -2);
+  b->ref = anchor(L, R, lua_gettop(L) - 1);
   b->g = gp;
   b->rec.id = gp->id = R->rt.nextgid++;
   gp->ud = b;
@@ -328,7 +344,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
     lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
     lua_pop(L, 1);
   }
-  unanchor(L, b);
+  unanchor(L, R, b);
 }
 
 /* ---- interrupts: preemption and profiling ------------------------------------
