@@ -8,7 +8,8 @@
 --
 -- Go figures come from bench/go/sched.go (GOMAXPROCS=1) when a go binary is
 -- found (GO=... or PATH or /usr/lib/go-1.23/bin/go). Each figure is the best
--- of 5 runs. Ratios are goro / anchor: below 1 means goro is faster.
+-- of 7 rounds that alternate goro, coroutines and Go. Ratios are goro /
+-- anchor: below 1 means goro is faster.
 -- A benchmark, not a test: nothing here asserts a time.
 local goro = require "goro"
 
@@ -51,18 +52,14 @@ if arg and arg[1] == "parked" then
 end
 
 local N = tonumber(arg and arg[1]) or 200000
+local ROUNDS = 7
 
-local function best(n, f)
-  f(n // 10)
-  local b = math.huge
-  for _ = 1, 5 do
-    collectgarbage()
-    local t = goro.now()
-    f(n)
-    local ns = (goro.now() - t) * 1e9 / n
-    if ns < b then b = ns end
-  end
-  return b
+-- ns per iteration of f(n), after a warm-up run.
+local function time(n, f)
+  collectgarbage()
+  local t = goro.now()
+  f(n)
+  return (goro.now() - t) * 1e9 / n
 end
 
 local function subprocess_bytes(kind, count)
@@ -73,35 +70,104 @@ local function subprocess_bytes(kind, count)
   return v
 end
 
--- ---- goro --------------------------------------------------------------------
-local g = {}
+-- ---- the benchmarks: goro, then plain Lua coroutines ------------------------------
+local create, resume, yield = coroutine.create, coroutine.resume, coroutine.yield
+local bench = {
+  goro = {
+    yield = function(n)
+      goro.run(function()
+        goro.go(function() for _ = 1, n do goro.yield() end end)
+        for _ = 1, n do goro.yield() end
+      end)
+    end,
+    pingpong = function(n)
+      goro.run(function()
+        local a, b = goro.chan(), goro.chan()
+        goro.go(function() for _ = 1, n do b:send(a:recv()) end end)
+        for i = 1, n do a:send(i); b:recv() end
+      end)
+    end,
+    spawn = function(n)
+      goro.run(function()
+        local wg = goro.waitgroup()
+        local done = function() wg:done() end
+        for _ = 1, n do wg:add(1); goro.go(done) end
+        wg:wait()
+      end)
+    end,
+  },
+  coro = {
+    yield = function(n)
+      local f = function() while true do yield() end end
+      local a, b = create(f), create(f)
+      for _ = 1, n do resume(a); resume(b) end
+    end,
+    pingpong = function(n)
+      -- the echo side is a coroutine: send = resume with a value, recv = its yield
+      local echo = create(function(v) while true do v = yield(v) end end)
+      for i = 1, n do
+        local _, v = resume(echo, i)
+        assert(v == i)
+      end
+    end,
+    spawn = function(n)
+      local f = function() end
+      for _ = 1, n do resume(create(f)) end
+    end,
+  },
+}
+local KINDS = {"yield", "pingpong", "spawn"}
 
-g.yield = best(N, function(n)
-  goro.run(function()
-    goro.go(function() for _ = 1, n do goro.yield() end end)
-    for _ = 1, n do goro.yield() end
-  end)
-end)
+-- ---- Go: built once, run once per round ------------------------------------------
+local gobin = os.getenv("GO")
+if not gobin then
+  for _, p in ipairs({"/usr/lib/go-1.23/bin/go", "go"}) do
+    local ok = os.execute(p .. " version >/dev/null 2>&1")
+    if ok then gobin = p; break end
+  end
+end
+local gover, goexe = nil, nil
+local srcdir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+if gobin then
+  local vh = io.popen(gobin .. " version 2>/dev/null")
+  gover = vh:read("l")
+  vh:close()
+  local tmp = os.getenv("TMPDIR") or "/tmp"
+  goexe = tmp .. "/goro-bench-sched"
+  local cmd = ("cd %s/go && GOCACHE=%s/goro-gocache GOFLAGS=-mod=mod %s build -o %s sched.go")
+    :format(srcdir, tmp, gobin, goexe)
+  if not os.execute(cmd) then goexe = nil end
+end
 
-g.pingpong = best(N, function(n)
-  goro.run(function()
-    local a, b = goro.chan(), goro.chan()
-    goro.go(function() for _ = 1, n do b:send(a:recv()) end end)
-    for i = 1, n do a:send(i); b:recv() end
-  end)
-end)
+local function go_round(fig)
+  local h = io.popen(("%s %d 1 2>&1"):format(goexe, N))
+  for line in h:lines() do
+    local k, v = line:match("^([%w_]+) ([%d.]+)$")
+    v = tonumber(v)
+    if k and v and (not fig[k] or v < fig[k]) then fig[k] = v end
+  end
+  h:close()
+end
 
-g.spawn = best(N, function(n)
-  goro.run(function()
-    local wg = goro.waitgroup()
-    local done = function() wg:done() end
-    for _ = 1, n do wg:add(1); goro.go(done) end
-    wg:wait()
-  end)
-end)
+-- Rounds alternate goro, coroutines and Go, so that all three see the same
+-- machine (a shared VM's speed can change by half between minutes); each
+-- figure is the best of its rounds.
+local g, c, gofig = {}, {}, {}
+for _, k in ipairs(KINDS) do
+  bench.goro[k](N // 10)
+  bench.coro[k](N // 10)
+end
+for _ = 1, ROUNDS do
+  for _, k in ipairs(KINDS) do
+    g[k] = math.min(g[k] or math.huge, time(N, bench.goro[k]))
+    c[k] = math.min(c[k] or math.huge, time(N, bench.coro[k]))
+  end
+  if goexe then go_round(gofig) end
+end
 
 local PARKED = 100000
 g.parked = subprocess_bytes("goro", PARKED)
+c.parked = subprocess_bytes("coro", PARKED)
 
 local M = 1000000
 do
@@ -123,62 +189,12 @@ do
   g.million_mb = peak / 2^20
 end
 
--- ---- plain Lua coroutines ------------------------------------------------------
-local c = {}
-local create, resume, yield = coroutine.create, coroutine.resume, coroutine.yield
-
-c.yield = best(N, function(n)
-  local f = function() while true do yield() end end
-  local a, b = create(f), create(f)
-  for _ = 1, n do resume(a); resume(b) end
-end)
-
-c.pingpong = best(N, function(n)
-  -- the echo side is a coroutine: send = resume with a value, recv = its yield
-  local echo = create(function(v) while true do v = yield(v) end end)
-  for i = 1, n do
-    local _, v = resume(echo, i)
-    assert(v == i)
-  end
-end)
-
-c.spawn = best(N, function(n)
-  local f = function() end
-  for _ = 1, n do resume(create(f)) end
-end)
-
-c.parked = subprocess_bytes("coro", PARKED)
-
--- ---- Go ------------------------------------------------------------------------
-local gobin = os.getenv("GO")
-if not gobin then
-  for _, p in ipairs({"/usr/lib/go-1.23/bin/go", "go"}) do
-    local ok = os.execute(p .. " version >/dev/null 2>&1")
-    if ok then gobin = p; break end
-  end
-end
-local gofig, gover = {}, nil
-local srcdir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
-if gobin then
-  local vh = io.popen(gobin .. " version 2>/dev/null")
-  gover = vh:read("l")
-  vh:close()
-  local tmp = os.getenv("TMPDIR") or "/tmp"
-  local cmd = ("cd %s/go && GOCACHE=%s/goro-gocache GOFLAGS=-mod=mod %s run sched.go %d 2>&1")
-    :format(srcdir, tmp, gobin, N)
-  local h = io.popen(cmd)
-  for line in h:lines() do
-    local k, v = line:match("^([%w_]+) ([%d.]+)$")
-    if k then gofig[k] = tonumber(v) end
-  end
-  h:close()
-end
-
 -- ---- report ----------------------------------------------------------------------
 local function ratio(a, b) return b and b > 0 and ("%.2fx"):format(a / b) or "-" end
 local function fmt(v) return v and ("%.1f"):format(v) or "-" end
 
-print(("goro scheduler benchmarks, %d iterations, best of 5 (%s)"):format(N, _VERSION))
+print(("goro scheduler benchmarks, %d iterations, best of %d alternating rounds (%s)")
+  :format(N, ROUNDS, _VERSION))
 print(("Go: %s"):format(gover or "not found (set GO=/path/to/go)"))
 print()
 print(("%-30s %10s %10s %10s %12s %10s"):format("", "goro", "Lua coro", "Go", "goro/coro", "goro/Go"))

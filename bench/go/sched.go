@@ -11,10 +11,12 @@ import (
 	"time"
 )
 
+var rounds = 5
+
 func best(n int, f func(n int)) float64 {
 	f(n / 10)
 	b := 1e30
-	for r := 0; r < 5; r++ {
+	for r := 0; r < rounds; r++ {
 		t := time.Now()
 		f(n)
 		ns := float64(time.Since(t).Nanoseconds()) / float64(n)
@@ -40,6 +42,9 @@ func main() {
 	n := 1000000
 	if len(os.Args) > 1 {
 		n, _ = strconv.Atoi(os.Args[1])
+	}
+	if len(os.Args) > 2 {
+		rounds, _ = strconv.Atoi(os.Args[2])
 	}
 
 	fmt.Printf("yield %.1f\n", best(n, func(n int) {
