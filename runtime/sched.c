@@ -128,7 +128,12 @@ static void carrier_free(struct goro_carrier *c) {
   free(c);
 }
 
-static void g_free(struct goro_rt *rt, struct goro_g *gp) {
+/* gp has ended or is abandoned (status DEAD): take it off the P's list,
+** free its carrier, then tell the bridge, whose look at the record is the
+** last (the record may live in the bridge's memory, which it may then let
+** go), and free the record if the runtime allocated it. */
+static void g_end(struct goro_rt *rt, struct goro_g *gp) {
+  int heap = gp->heap;
   if (gp->allprev) gp->allprev->allnext = gp->allnext;
   else rt->allg = gp->allnext;
   if (gp->allnext) gp->allnext->allprev = gp->allprev;
@@ -136,9 +141,11 @@ static void g_free(struct goro_rt *rt, struct goro_g *gp) {
   if (gp->carrier != NULL) {
     /* A G abandoned while parked stackfully: its frames die with it. */
     carrier_free(gp->carrier);
+    gp->carrier = NULL;
     rt->carriers_in_use--;
   }
-  if (gp->heap) free(gp);
+  if (rt->hooks->dead) rt->hooks->dead(rt, gp);
+  if (heap) free(gp);
 }
 
 void goro_g_abandon_all(struct goro_rt *rt) {
@@ -146,8 +153,7 @@ void goro_g_abandon_all(struct goro_rt *rt) {
     struct goro_g *gp = rt->allg;
     goro_waitq_remove_all(&gp->waiters);
     gp->status = GORO_GDEAD;
-    if (rt->hooks->dead) rt->hooks->dead(rt, gp);
-    g_free(rt, gp);
+    g_end(rt, gp);
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
   WR(rt->nrunnable, 0);
@@ -894,8 +900,7 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
         rt->until = NULL;
         rt->until_dead = 1;
       }
-      if (rt->hooks->dead) rt->hooks->dead(rt, gp);
-      g_free(rt, gp);
+      g_end(rt, gp);
       break;
     default:
       goro_throw("settle: G %llu ended a run without an outcome",

@@ -151,8 +151,9 @@ struct goro_hooks {
   /* Runs on a carrier: resume gp's code until it parks, yields or ends, and
   ** set gp->outcome. Must not let a Lua error escape. */
   void (*resume)(struct goro_rt *rt, struct goro_g *gp);
-  /* gp has ended (status DEAD, waiters already readied); free its record.
-  ** The runtime frees gp itself right after. */
+  /* gp has ended (status DEAD, waiters already readied, off the P's lists):
+  ** the bridge's last look at the record, which it may then let go (a
+  ** record from goro_g_new the runtime frees right after). */
   void (*dead)(struct goro_rt *rt, struct goro_g *gp);
   /* In a signal handler on gp's thread, while gp runs Lua: arrange for a
   ** count hook on the Lua thread gp runs now, which gives up the P
@@ -359,7 +360,7 @@ struct goro_g *goro_g_new(struct goro_rt *rt, void *ud);
 void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud);
 
 /* End every G without running it again (goro.run is over, or the runtime
-** closes): each gets hooks->dead, then its record and carrier are freed.
+** closes): its carrier is freed, then it gets hooks->dead.
 ** Requires: the P, and no G running. */
 void goro_g_abandon_all(struct goro_rt *rt);
 
