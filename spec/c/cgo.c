@@ -575,3 +575,134 @@ Test(cgo, a_g_left_sleeping_by_a_host_thread_wakes_on_a_worker, .timeout = 30) {
   cr_assert_eq(atomic_load(&st), LUA_OK);
   close_state();
 }
+
+/* Host threads that idle in C for random spells between calls, a frame loop
+** stepping the scheduler, and a G sleeping on a timer for part of the run:
+** the P is parked on idle threads, retaken by the stepper and by entering
+** threads, released while the timer is pending; nothing is lost or stuck. */
+
+#define IDLE_THREADS 4
+#define IDLE_CALLS (GORO_STRESS_N / 2)
+
+static int count_job(lua_State *T, void *ud) {
+  (void)ud;
+  lua_getglobal(T, "job");
+  lua_call(T, 0, 0);
+  return 0;
+}
+
+static void spin_us(double us) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  do clock_gettime(CLOCK_MONOTONIC, &b);
+  while ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3 < us);
+}
+
+static atomic_int idle_running;
+
+static void *idle_caller(void *arg) {
+  unsigned seed = (unsigned)(uintptr_t)arg * 2654435761u;
+  int bad = 0;
+  for (int i = 0; i < IDLE_CALLS; i++) {
+    if (goro_call(rt, count_job, NULL) != LUA_OK) bad++;
+    seed = seed * 1103515245u + 12345u;
+    if (seed % 16 == 0)
+      usleep(50);
+    else
+      spin_us((double)(seed % 30));
+  }
+  atomic_fetch_sub(&idle_running, 1);
+  return (void *)(intptr_t)bad;
+}
+
+Test(cgo, host_threads_idling_in_c_a_stepping_loop_and_timers_share_the_p,
+     .timeout = 600) {
+  pthread_t t[IDLE_THREADS];
+  int frames = 0;
+  open_state("calls, ticks = 0, 0\n"
+             "function job() calls = calls + 1 end\n"
+             "goro.go(function()\n"
+             "  while ticks < 100 do goro.sleep(0.0005); ticks = ticks + 1 end\n"
+             "end)\n");
+  atomic_store(&idle_running, IDLE_THREADS);
+  for (long i = 0; i < IDLE_THREADS; i++)
+    pthread_create(&t[i], NULL, idle_caller, (void *)(i + 1));
+  while (atomic_load(&idle_running) > 0) {  /* the frame loop */
+    cr_assert_geq(goro_step(rt, 0.001), 0, "%s", goro_errmsg());
+    usleep(200);
+    frames++;
+  }
+  for (int i = 0; i < IDLE_THREADS; i++) {
+    void *bad;
+    pthread_join(t[i], &bad);
+    cr_assert_null(bad, "thread %d: %ld calls failed: %s", i, (long)(intptr_t)bad,
+                   goro_errmsg());
+  }
+  cr_assert_eq(lua_int("calls"), (long long)IDLE_THREADS * IDLE_CALLS);
+  for (int i = 0; i < 5000 && lua_int("ticks") < 100; i++) sleep_ms(1);
+  cr_assert_eq(lua_int("ticks"), 100, "the sleeping G finished its ticks");
+  cr_assert_gt(frames, 0);
+  close_state();  /* the P may be parked on this thread or a joined one */
+}
+
+/* Two host threads calling in back to back both make progress and neither
+** is left asleep: a thread does not park the P on itself while another
+** waits for it (it would take it back with a CAS and nobody would wake the
+** waiter; HACKING.md, "P states"). A calls in until told to stop (or
+** 200,000 times); B makes 100 calls, then idles in C without exiting (a
+** thread's exit wakes every waiter, which would hide a lost wake-up); A
+** must keep going. No sysmon runs (no goro_step, no cgocall) to rescue
+** anyone. Without the check after parking, B or A is stranded. */
+static atomic_int a_stop, b_phase;
+static atomic_long a_calls;
+
+#define A_LIMIT (GORO_STRESS_N * 20L)
+
+static void *call_until_stopped(void *arg) {
+  long bad = 0;
+  (void)arg;
+  while (!atomic_load(&a_stop) && atomic_load(&a_calls) < A_LIMIT) {
+    if (goro_call(rt, count_job, NULL) != LUA_OK) bad++;
+    atomic_fetch_add(&a_calls, 1);
+  }
+  return (void *)(intptr_t)bad;
+}
+
+static void *call_100_then_idle(void *arg) {
+  atomic_int *st = arg;
+  int rc = LUA_OK;
+  for (int i = 0; i < 100 && rc == LUA_OK; i++) rc = goro_call(rt, count_job, NULL);
+  atomic_store(st, rc);
+  atomic_store(&b_phase, 1);
+  while (atomic_load(&b_phase) != 2) usleep(100);  /* idle in C */
+  return NULL;
+}
+
+Test(cgo, two_host_threads_calling_back_to_back_both_progress, .timeout = 300) {
+  pthread_t a, b;
+  atomic_int st = -1;
+  long seen;
+  void *bad;
+  open_state("calls = 0\nfunction job() calls = calls + 1 end\n");
+  atomic_store(&a_stop, 0);
+  atomic_store(&b_phase, 0);
+  atomic_store(&a_calls, 0);
+  pthread_create(&a, NULL, call_until_stopped, NULL);
+  while (atomic_load(&a_calls) < 1000) usleep(10);
+  pthread_create(&b, NULL, call_100_then_idle, &st);
+  for (int i = 0; i < 40000 && atomic_load(&b_phase) == 0; i++) usleep(500);
+  cr_assert_eq(atomic_load(&b_phase), 1, "B never got its 100 turns");
+  cr_assert_eq(atomic_load(&st), LUA_OK, "%s", goro_errmsg());
+  seen = atomic_load(&a_calls);
+  cr_assert_lt(seen, A_LIMIT, "B got its turns only once A had stopped calling");
+  for (int i = 0; i < 20000 && atomic_load(&a_calls) < seen + 1000; i++) usleep(500);
+  cr_assert_geq(atomic_load(&a_calls), seen + 1000,
+                "A was left waiting for the P that B parked on itself");  /* (A
+                                                       is far from its limit) */
+  atomic_store(&a_stop, 1);
+  atomic_store(&b_phase, 2);
+  pthread_join(a, &bad);
+  pthread_join(b, NULL);
+  cr_assert_null(bad, "%ld calls failed: %s", (long)(intptr_t)bad, goro_errmsg());
+  close_state();
+}
