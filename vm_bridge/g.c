@@ -35,6 +35,7 @@ void goro_unbox(lua_State *L) {
 /* ---- the runtime of a universe -------------------------------------------- */
 
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
+static inline void run_on(struct bg *b, lua_State *L);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
 static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
 static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt};
@@ -302,14 +303,14 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   int nres, nargs = b->nargs, st;
   (void)rt;
   b->nargs = 0;
-  goro_bg_run_on(b, b->L);
+  run_on(b, b->L);
   st = lua_resume(b->L, NULL, nargs, &nres);
-  goro_bg_run_on(b, NULL);
+  run_on(b, NULL);
   if (st == LUA_YIELD) {
     if (gp->parking) {
       gp->outcome = GORO_RUN_PARKED;
     } else {  /* goro.yield(), or a plain coroutine.yield at top level */
-      lua_pop(b->L, nres);
+      if (nres > 0) lua_pop(b->L, nres);
       gp->outcome = GORO_RUN_YIELDED;
     }
     return;
@@ -375,16 +376,20 @@ static void bg_disarm(struct bg *b) {
   WR(b->hookL, NULL);
 }
 
-void goro_bg_run_on(struct bg *b, lua_State *L) {
+/* The scheduler's fast path: inline, and only fences and a store when no
+** hook is armed or wanted (the common case). */
+static inline void run_on(struct bg *b, lua_State *L) {
   WR(b->runL, NULL);  /* the handler arms nothing from here on */
   atomic_signal_fence(memory_order_seq_cst);
-  bg_disarm(b);
+  if (RD(b->hookL) != NULL) bg_disarm(b);
   if (L != NULL && b->g != NULL &&
       (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
     bg_arm(b, L);
   atomic_signal_fence(memory_order_seq_cst);
   WR(b->runL, L);
 }
+
+void goro_bg_run_on(struct bg *b, lua_State *L) { run_on(b, L); }
 
 static void async_hook(lua_State *L, lua_Debug *ar) {
   struct bg *b = goro_bg_current(L);
@@ -509,7 +514,8 @@ static int g_tostring(lua_State *L) {
 ** no-op; on a borrowed stack (call_on_stack) a switch would strand the
 ** crossing, so that raises, as blocking does. */
 static int l_yield(lua_State *L) {
-  struct bg *b = goro_bg_block(L, "yield");
+  struct bg *b = goro_bg_current(L);  /* (no wait queue: not bg_block) */
+  if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
   if (b->g->lockedm != NULL) return 0;
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
   if (goro_xrec_self()->depth > 0)
