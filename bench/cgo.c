@@ -11,12 +11,13 @@
 **   firstcall  the first goro_call of a new thread, timed by the thread
 **              (Go: the first call from a new C thread, needm included)
 **
-** ns per call, the best of 7 rounds that alternate between goro and Go;
-** ratio = goro / Go. Not a test.
+** ns per call, the best of 7 rounds that alternate between goro and Go,
+** each round in a fresh process; ratio = goro / Go. Not a test.
 **
 ** Usage: cgo [srcdir [iterations [only]]]; with "only" (cgocall, callback,
-** hostcall or firstcall) just that one runs and Go is not run: the form to
-** use under callgrind (firstcall then starts `iterations` threads).
+** hostcall or firstcall) just that one runs, here, and Go is not run: the
+** form to use under callgrind (firstcall then starts `iterations` threads).
+** "round" runs one round of all four and prints them, for the driver.
 */
 #include <lauxlib.h>
 #include <lua.h>
@@ -127,18 +128,18 @@ static const char *go_build(const char *srcdir) {
   return system(cmd) == 0 ? bin : NULL;
 }
 
-/* One round of the Go side (each figure measured once): keeps the minima. */
-static void go_round(const char *bin, double go[4]) {
-  char cmd[2048], line[256];
+/* Run one round in a fresh process (`cmd`, goro's or Go's), which prints
+** one "name ns" line per figure; keep each figure's minimum in fig. */
+static void round_in(const char *cmd, double fig[4]) {
+  char line[256];
   const char *names[4] = {"cgocall %lf", "callback %lf", "hostcall %lf", "firstcall %lf"};
   FILE *p;
-  snprintf(cmd, sizeof cmd, "%s %ld 1 2>&1", bin, N);
   if ((p = popen(cmd, "r")) == NULL) return;
   while (fgets(line, sizeof line, p) != NULL)
     for (int i = 0; i < 4; i++) {
       double v;
-      if (sscanf(line, names[i], &v) == 1 && v > 0 && (go[i] == 0 || v < go[i]))
-        go[i] = v;
+      if (sscanf(line, names[i], &v) == 1 && v > 0 && (fig[i] == 0 || v < fig[i]))
+        fig[i] = v;
     }
   pclose(p);
 }
@@ -181,20 +182,40 @@ int main(int argc, char **argv) {
   const char *gobin = NULL;
   /* best figures: cgocall, callback, hostcall, firstcall; goro and Go */
   double mine[4] = {1e30, 1e30, 1e30, 1e30}, go[4] = {0, 0, 0, 0};
+  int round = 0;
+  char cmd[2048];
   lua_State *L, *H;
 
   if (argc > 2) N = atol(argv[2]);
-  if (argc > 3) only = argv[3];
-  if (only == NULL) gobin = go_build(srcdir);
-  L = new_state(srcdir, &ref_script);
-  rt_script = goro_runtime_of(L);
-  H = new_state(srcdir, &ref_host);
-  rt_host = goro_open(H);
+  if (argc > 3 && strcmp(argv[3], "round") == 0)
+    round = 1;
+  else if (argc > 3)
+    only = argv[3];
 
-  /* Rounds alternate between goro and Go, so that both sides see the same
-  ** machine: on a shared VM the speed of a whole process can change by
-  ** half from one minute to the next. */
-  for (int r = 0; r < (only ? 1 : ROUNDS); r++) {
+  if (!round && only == NULL) {
+    /* Rounds alternate between goro and Go, each in a fresh process, so
+    ** that both sides see the same machine and the same luck: on this
+    ** shared VM the speed of a whole process can change by half from one
+    ** minute, or one process, to the next. */
+    double gofig[4] = {0, 0, 0, 0}, myfig[4] = {0, 0, 0, 0};
+    gobin = go_build(srcdir);
+    for (int r = 0; r < ROUNDS; r++) {
+      snprintf(cmd, sizeof cmd, "'%s' '%s' %ld round", argv[0], srcdir, N);
+      round_in(cmd, myfig);
+      if (gobin != NULL) {
+        snprintf(cmd, sizeof cmd, "%s %ld 1 2>&1", gobin, N);
+        round_in(cmd, gofig);
+      }
+    }
+    for (int i = 0; i < 4; i++) {
+      if (myfig[i] > 0) mine[i] = myfig[i];
+      go[i] = gofig[i];
+    }
+  } else {  /* one round here: a "round" for the driver, or "only" one figure */
+    L = new_state(srcdir, &ref_script);
+    rt_script = goro_runtime_of(L);
+    H = new_state(srcdir, &ref_host);
+    rt_host = goro_open(H);
     if (runs("cgocall") || runs("callback")) {  /* a G in goro.run */
       lua_getglobal(L, "goro");
       lua_getfield(L, -1, "run");
@@ -207,8 +228,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", lua_tostring(L, -1));
         return 1;
       }
-      mine[0] = min(mine[0], lua_tonumber(L, -2));
-      mine[1] = min(mine[1], lua_tonumber(L, -1));
+      mine[0] = lua_tonumber(L, -2);
+      mine[1] = lua_tonumber(L, -1);
       lua_settop(L, 0);
     }
     if (runs("hostcall")) {
@@ -216,7 +237,7 @@ int main(int argc, char **argv) {
       pthread_t t;
       pthread_create(&t, NULL, host_loop, &lp);
       pthread_join(t, NULL);
-      mine[2] = min(mine[2], lp.ns);
+      mine[2] = lp.ns;
     }
     for (int i = 0; i < (only ? N : 40) && runs("firstcall"); i++) {
       pthread_t t;
@@ -225,16 +246,20 @@ int main(int argc, char **argv) {
       pthread_join(t, NULL);
       mine[3] = min(mine[3], v);
     }
-    if (gobin != NULL) go_round(gobin, go);
+    goro_close(rt_host);
+    lua_close(H);
+    lua_close(L);
+    if (round) {
+      printf("cgocall %.1f\ncallback %.1f\nhostcall %.1f\nfirstcall %.1f\n", mine[0],
+             mine[1], mine[2], mine[3]);
+      return 0;
+    }
   }
-  goro_close(rt_host);
-  lua_close(H);
-  lua_close(L);
   {
     const char *names[4] = {"empty goro_cgocall", "callback inside a cgocall",
                             "warm host-thread goro_call", "first call from a new thread"};
-    printf("Lua <-> C crossings, ns per call, best of %d rounds alternating with Go "
-           "(%ld iterations)\n", only ? 1 : ROUNDS, N);
+    printf("Lua <-> C crossings, ns per call, best of %d rounds alternating with Go, "
+           "each in a fresh process (%ld iterations)\n", only ? 1 : ROUNDS, N);
     printf("%-32s %10s %10s %10s\n", "", "goro", "Go (cgo)", "goro/Go");
     for (int i = 0; i < 4; i++) {
       if (mine[i] >= 1e30) continue;  /* not run */

@@ -8,8 +8,9 @@
 --
 -- Go figures come from bench/go/sched.go (GOMAXPROCS=1) when a go binary is
 -- found (GO=... or PATH or /usr/lib/go-1.23/bin/go). Each figure is the best
--- of 7 rounds that alternate goro, coroutines and Go. Ratios are goro /
--- anchor: below 1 means goro is faster.
+-- of 7 rounds that alternate goro (with the coroutines) and Go, each round
+-- in a fresh process. Ratios are goro / anchor: below 1 means goro is
+-- faster.
 -- A benchmark, not a test: nothing here asserts a time.
 local goro = require "goro"
 
@@ -51,7 +52,7 @@ if arg and arg[1] == "parked" then
   os.exit(0)
 end
 
-local N = tonumber(arg and arg[1]) or 200000
+local N = tonumber(arg and (arg[1] == "round" and arg[2] or arg[1])) or 200000
 local ROUNDS = 7
 
 -- ns per iteration of f(n), after a warm-up run.
@@ -118,6 +119,20 @@ local bench = {
 }
 local KINDS = {"yield", "pingpong", "spawn"}
 
+-- `lua5.4 sched.lua round N`: one round in this fresh process, after a
+-- warm-up; prints "goro_<kind> ns" and "coro_<kind> ns" lines.
+if arg and arg[1] == "round" then
+  for _, k in ipairs(KINDS) do
+    bench.goro[k](N // 10)
+    bench.coro[k](N // 10)
+  end
+  for _, k in ipairs(KINDS) do
+    print(("goro_%s %.1f"):format(k, time(N, bench.goro[k])))
+    print(("coro_%s %.1f"):format(k, time(N, bench.coro[k])))
+  end
+  os.exit(0)
+end
+
 -- ---- Go: built once, run once per round ------------------------------------------
 local gobin = os.getenv("GO")
 if not gobin then
@@ -149,19 +164,21 @@ local function go_round(fig)
   h:close()
 end
 
--- Rounds alternate goro, coroutines and Go, so that all three see the same
--- machine (a shared VM's speed can change by half between minutes); each
--- figure is the best of its rounds.
+-- Rounds alternate goro (with the coroutines) and Go, each round in a
+-- fresh process, so that both see the same machine and the same luck (a
+-- shared VM's speed can change by half between minutes, or processes);
+-- each figure is the best of its rounds.
 local g, c, gofig = {}, {}, {}
-for _, k in ipairs(KINDS) do
-  bench.goro[k](N // 10)
-  bench.coro[k](N // 10)
-end
+local lua = arg[-1] or "lua5.4"
 for _ = 1, ROUNDS do
-  for _, k in ipairs(KINDS) do
-    g[k] = math.min(g[k] or math.huge, time(N, bench.goro[k]))
-    c[k] = math.min(c[k] or math.huge, time(N, bench.coro[k]))
+  local h = io.popen(("%s %s round %d"):format(lua, arg[0], N))
+  for line in h:lines() do
+    local who, k, v = line:match("^(%a+)_(%a+) ([%d.]+)$")
+    local t = who == "goro" and g or who == "coro" and c or nil
+    v = tonumber(v)
+    if t and v and (not t[k] or v < t[k]) then t[k] = v end
   end
+  h:close()
   if goexe then go_round(gofig) end
 end
 
@@ -193,7 +210,7 @@ end
 local function ratio(a, b) return b and b > 0 and ("%.2fx"):format(a / b) or "-" end
 local function fmt(v) return v and ("%.1f"):format(v) or "-" end
 
-print(("goro scheduler benchmarks, %d iterations, best of %d alternating rounds (%s)")
+print(("goro scheduler benchmarks, %d iterations, best of %d rounds in fresh processes (%s)")
   :format(N, ROUNDS, _VERSION))
 print(("Go: %s"):format(gover or "not found (set GO=/path/to/go)"))
 print()
