@@ -112,6 +112,9 @@ void *goro_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d) {
   for (struct goro_xframe *f = r->top; f != NULL; f = f->prev)
     if (f->stack == d) return (char *)f->sp - 256;
   if (d == &mp->g0.stack && mp->g0.sp != NULL) return (char *)mp->g0.sp - 256;
+  if (d->lo == NULL)  /* an extra M's g0 is always left through a crossing */
+    goro_throw("crossing: no position known on M %llu's stack",
+               (unsigned long long)mp->id);
   return (char *)d->lo + d->size;
 }
 
