@@ -7,6 +7,7 @@
 **   swapcontext glibc's ucontext switch (saves the signal mask: a syscall)
 **   lua C      lua_resume of a thread whose C function yields (lua_yieldk)
 **   lua coro   lua_resume of a Lua coroutine that loops coroutine.yield()
+**   lua floor  a channel ping-pong's Lua work alone (stub channels)
 **
 ** Each figure is the best of 5 runs, in ns per round trip; ratios are to
 ** goro's switch. A benchmark, not a test: nothing here asserts a time.
@@ -113,12 +114,72 @@ static void bench_lua_coro(long n) {
   for (long i = 0; i < n; i++) lua_resume(co_lua, L, 0, &nres);
 }
 
+/* The Lua floor of a goro channel ping-pong: the same two loops as
+** bench/sched.lua's (`a:send(i); b:recv()` and `b:send(a:recv())`) on two
+** Lua threads resumed in turn from C, against stub channels whose send
+** stores the value and whose recv yields from C (lua_yieldk) and returns
+** it on resume. Everything a round trip costs but the channel logic and
+** the scheduler. */
+static lua_State *pp_a, *pp_b;
+static int pp_slot;
+
+static int stub_send(lua_State *T) {
+  pp_slot = (int)lua_tointeger(T, 2);
+  return 0;
+}
+
+static int stub_recv_k(lua_State *T, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  lua_pushinteger(T, pp_slot);
+  lua_pushboolean(T, 1);
+  return 2;
+}
+
+static int stub_recv(lua_State *T) { return lua_yieldk(T, 0, 0, stub_recv_k); }
+
+static void bench_lua_pingpong(long n) {
+  int nres;
+  for (long i = 0; i < n; i++) {  /* A sends and waits; B echoes and waits */
+    lua_resume(pp_a, L, 0, &nres);
+    lua_resume(pp_b, L, 0, &nres);
+  }
+}
+
+static void pp_start(void) {
+  static const char *loops[2] = {
+      "local a, b = ... while true do a:send(1); b:recv() end",
+      "local a, b = ... while true do b:send(a:recv()) end"};
+  lua_State **co[2] = {&pp_b, &pp_a};
+  int nres;
+  lua_newtable(L);  /* the stub channels' metatable */
+  lua_newtable(L);
+  lua_pushcfunction(L, stub_send);
+  lua_setfield(L, -2, "send");
+  lua_pushcfunction(L, stub_recv);
+  lua_setfield(L, -2, "recv");
+  lua_setfield(L, -2, "__index");
+  for (int i = 0; i < 2; i++) {  /* B first: it waits on a:recv() */
+    lua_State *T = *co[i] = lua_newthread(L);
+    lua_pop(L, 1);
+    luaL_loadstring(T, loops[1 - i]);
+    for (int k = 0; k < 2; k++) {
+      lua_newuserdatauv(T, 1, 0);
+      lua_pushvalue(L, -1);
+      lua_xmove(L, T, 1);
+      lua_setmetatable(T, -2);
+    }
+    lua_resume(T, L, 2, &nres);
+  }
+  lua_pop(L, 1);
+}
+
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 2000000;
   struct goro_stack *st = goro_stack_get();
   static char ustack[256 * 1024];
   int nres;
-  double r, g, gc, u, lc, ll;
+  double r, g, gc, u, lc, ll, lp;
 
   call_stack = goro_stack_get();
   goro_ctx_init_stack(&call_ctx, &call_stack->desc);
@@ -148,6 +209,7 @@ int main(int argc, char **argv) {
   co_lua = lua_newthread(L);
   luaL_loadstring(co_lua, "local y = coroutine.yield while true do y() end");
   lua_resume(co_lua, L, 0, &nres);
+  pp_start();
 
   r = best_ns(bench_raw, n);
   g = best_ns(bench_goro, n);
@@ -155,6 +217,7 @@ int main(int argc, char **argv) {
   u = best_ns(bench_ucontext, n / 10);
   lc = best_ns(bench_lua_c, n);
   ll = best_ns(bench_lua_coro, n);
+  lp = best_ns(bench_lua_pingpong, n / 4);
 
   printf("switch round trip (there and back), best of 5, %ld iterations\n", n);
   printf("%-38s %10s %10s\n", "", "ns/trip", "vs goro");
@@ -164,6 +227,8 @@ int main(int argc, char **argv) {
   printf("%-38s %10.1f %9.2fx\n", "glibc swapcontext", u, u / g);
   printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yieldk (C thread)", lc, lc / g);
   printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yield (coroutine)", ll, ll / g);
+  printf("\nLua floor of a channel ping-pong round trip (bench/sched.lua's loops,\n"
+         "stub channels, two threads resumed in turn from C): %.1f ns\n", lp);
   lua_close(L);
   return 0;
 }
