@@ -29,11 +29,10 @@
 
 #define RETAKE_AFTER 20e-6 /* seconds in C before sysmon retakes the P */
 
-/* The P goes in-syscall once more (Go's syscalltick): no clock read on
-** the way into C. Only the P's owner writes it. */
-static void syscalltick_bump(struct goro_rt *rt) {
-  uint32_t t = atomic_load_explicit(&rt->syscalltick, memory_order_relaxed);
-  atomic_store_explicit(&rt->syscalltick, t + 1, memory_order_relaxed);
+static double now_coarse(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* ---- live runtimes ---------------------------------------------------------
@@ -128,7 +127,7 @@ void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
   gp->status = GORO_GSYSCALL;
   mp->state = GORO_M_SYSCALL;
   rt->st.cgocalls++;
-  syscalltick_bump(rt);
+  atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
   atomic_fetch_add(&rt->nsyscall, 1);
   atomic_store_explicit(&rt->p_syscall, (uintptr_t)mp, memory_order_release);
   if (!rt->sysmon_on) goro_sysmon_start(rt);
@@ -193,7 +192,7 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   if (mp->ncgo > 0) {  /* back into the outer cgocall */
     gp->status = GORO_GSYSCALL;
     mp->state = GORO_M_SYSCALL;
-    syscalltick_bump(rt);
+    atomic_store_explicit(&rt->syscall_since, now_coarse(), memory_order_relaxed);
     atomic_store_explicit(&rt->p_syscall, (uintptr_t)mp, memory_order_release);
   } else {  /* the extra M goes back to its host's C code */
     gp->status = GORO_GSYSCALL;
@@ -454,10 +453,8 @@ void goro_preempt_init(void) {
 ** there is nothing to do (as Go's sysmon does). */
 static void *sysmon_main(void *arg) {
   struct goro_rt *rt = arg;
-  double delay = 20e-6, tick_since = goro_now(), incall_since = 0;
+  double delay = 20e-6, tick_since = goro_now();
   uint64_t tick_seen = RD(rt->schedtick);
-  uint32_t incall_seen = 0;
-  int incall = 0;  /* the P was in C at the last look, with incall_seen */
   sigset_t old;
   block_all(&old);
   pthread_mutex_lock(&rt->lock);
@@ -469,20 +466,13 @@ static void *sysmon_main(void *arg) {
     if (rt->closing) break;
     now = goro_now();
     double when = atomic_load(&rt->next_when);
-    int work = RD(rt->nrunnable) > 0 || rt->pwaiters > 0 || (when > 0 && when <= now);
-    if (atomic_load(&rt->p_syscall) == 0) {
-      incall = 0;
-    } else {  /* in C since we first saw this tick (Go's sysmon, retake) */
-      uint32_t t = atomic_load_explicit(&rt->syscalltick, memory_order_relaxed);
-      if (!incall || t != incall_seen) {
-        incall = 1;
-        incall_seen = t;
-        incall_since = now;
-        if (work) acted = 1;  /* look again in 20 us, not after a backoff */
-      } else if (now - incall_since > RETAKE_AFTER && work &&
-                 goro_p_retake_locked(rt)) {
+    if (atomic_load(&rt->p_syscall) != 0 &&
+        now - atomic_load_explicit(&rt->syscall_since, memory_order_relaxed) >
+            RETAKE_AFTER &&
+        (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 ||
+         (when > 0 && when <= now))) {
+      if (goro_p_retake_locked(rt)) {
         goro_rt_kick_locked(rt);
-        incall = 0;
         acted = 1;
       }
     }

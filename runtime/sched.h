@@ -183,9 +183,7 @@ struct goro_rt {
   /* The M that holds the P while its G is in C, or 0: the P may then be
   ** retaken (CAS to 0). See HACKING.md, P states. */
   _Atomic uintptr_t p_syscall;
-  _Atomic uint32_t syscalltick; /* bumped by the P's owner each time the P
-                                   goes in-syscall; sysmon times the P in
-                                   C from when it first sees a value */
+  _Atomic double syscall_since; /* when the P went in-syscall (sysmon) */
   pthread_cond_t wake;         /* signalled when the P-owner should look again */
   struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
   _Atomic int closing;         /* set under lock: goro_rt_close has begun */
