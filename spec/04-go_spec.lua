@@ -32,6 +32,28 @@ describe("goro.go(f, ...)", function()
     assert.matches("bad argument #1 to 'goro.go' %(function expected",
       h.errmsg(goro.go, "nope"))
   end)
+
+  it("gives a G made without arguments its Lua thread when it first runs", function()
+    -- A burst of goro.go costs a handle a G (about 370 bytes) until the
+    -- G's run; a Lua thread with its stack would be a kilobyte more.
+    -- Outside a run nothing runs, so the count is exact.
+    local n, ran, threads = 20000, 0, {}
+    local f = function()
+      ran = ran + 1
+      threads[coroutine.running()] = true
+    end
+    collectgarbage(); collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    for _ = 1, n do goro.go(f) end
+    local per = (collectgarbage("count") - before) * 1024 / n
+    collectgarbage("restart")
+    assert.is_true(per < 600, ("%.0f bytes a G before it runs"):format(per))
+    goro.run(function() goro.yield() end)
+    local distinct = 0
+    for _ in pairs(threads) do distinct = distinct + 1 end
+    assert.are.same({n, n, 0}, {ran, distinct, goro.stats().gs})
+  end)
 end)
 
 describe("g:status()", function()

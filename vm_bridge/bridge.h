@@ -51,7 +51,10 @@ struct goro_runtime {
 /* A G's handle (userdata "goro.g"). */
 struct bg {
   struct goro_g *g;       /* NULL once the G has ended */
-  lua_State *L;           /* its thread (user value 1) */
+  lua_State *L;           /* its thread (user value 1); NULL until its first
+                             run for a G made with no arguments, whose
+                             user value 1 holds its function till then
+                             (or, if no thread could be made, the error) */
   int nargs;              /* values to pass to the next resume */
   int nres;               /* results (or the error) left on L's stack */
   int nsel;               /* select: how many waiters in sel */
@@ -152,8 +155,9 @@ int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
 /* Push the handle of a live G (anchored in "goro.gs"). Never raises. */
 void goro_bg_push(lua_State *L, struct bg *b);
 
-/* Push the error of failed G b as runs report it (id and traceback). */
-void goro_push_gerror(lua_State *L, struct bg *b);
+/* Push the error of failed G b as runs report it (id and traceback). hidx
+** is the index of b's handle on L (read when b never got a thread). */
+void goro_push_gerror(lua_State *L, struct bg *b, int hidx);
 /* Take the G whose unwaited error stopped the run (NULL if none); its
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R);

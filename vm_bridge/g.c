@@ -201,16 +201,19 @@ static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
 ** location for every G that is never dumped. Upvalue 2 of the calling
 ** function is the handle metatable. */
 static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
-                        int nargs) {
+                        int nargs, int lazy) {
   struct bg *b;
-  lua_State *T;
+  lua_State *T = NULL;
   lua_Debug ar;
 
   b = lua_newuserdatauv(L, sizeof *b, 2);
   memset(b, 0, sizeof *b);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_setmetatable(L, -2);
-  T = lua_newthread(L);
+  if (lazy && nargs == 0)
+    lua_pushvalue(L, fidx);  /* its thread comes at its first run */
+  else
+    T = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
   if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "lf", &ar)) {
     b->line = ar.currentline;
@@ -220,8 +223,10 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   lua_pushvalue(L, -2);
   b->ref = anchor(L, R, lua_gettop(L) - 1);
   lua_pop(L, 1);
-  for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
-  lua_xmove(L, T, nargs + 1);
+  if (T != NULL) {
+    for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
+    lua_xmove(L, T, nargs + 1);
+  }
   b->L = T;
   b->nargs = nargs;
   goro_g_init(&R->rt, &b->rec, b);
@@ -297,11 +302,48 @@ int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
 
 /* ---- hooks: the scheduler side -------------------------------------------- */
 
+/* In protected mode on LR: give G b (argument 1) its thread, with its
+** function (user value 1 until now) on it. */
+static int p_start(lua_State *L) {
+  struct bg *b = lua_touserdata(L, 1);
+  lua_State *T;
+  goro_bg_push(L, b);          /* 2: the handle */
+  T = lua_newthread(L);        /* 3 */
+  lua_getiuservalue(L, 2, 1);  /* 4: the function */
+  lua_xmove(L, T, 1);
+  lua_setiuservalue(L, 2, 1);  /* the thread replaces it */
+  b->L = T;
+  return 0;
+}
+
+/* A G made without arguments gets its Lua thread at its first run, so a
+** burst of goro.go costs a handle a G until the G runs (and the thread is
+** still warm when it does). If no thread can be made, the G ends at once
+** with that error, kept in user value 1. */
+static int start(struct goro_runtime *R, struct bg *b) {
+  lua_State *LR = R->LR;
+  int ok;
+  lua_pushcfunction(LR, p_start);
+  lua_pushlightuserdata(LR, b);
+  if ((ok = lua_pcall(LR, 1, 0, 0) == LUA_OK)) return 1;
+  goro_bg_push(LR, b);
+  lua_insert(LR, -2);
+  lua_setiuservalue(LR, -2, 1);
+  lua_pop(LR, 1);
+  return 0;
+}
+
 /* On a carrier: run the G's Lua code until it parks, yields or ends. */
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
   int nres, nargs = b->nargs, st;
-  (void)rt;
+  if (b->L == NULL && !start(rt->ud, b)) {
+    b->done = b->failed = 1;
+    b->nres = 1;
+    b->waited = gp->waiters.head != NULL;
+    gp->outcome = GORO_RUN_DONE;
+    return;
+  }
   b->nargs = 0;
   run_on(b, b->L);
   st = lua_resume(b->L, NULL, nargs, &nres);
@@ -427,7 +469,7 @@ static int l_go(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TFUNCTION);
   if (R->closed) return luaL_error(L, "goro.go: runtime is closed");
-  new_g(L, R, 1, lua_gettop(L) - 1);
+  new_g(L, R, 1, lua_gettop(L) - 1, 1);
   return 1;
 }
 
@@ -458,7 +500,7 @@ static int g_status(lua_State *L) {
 /* Push `true, results...` or `false, err` of an ended G (copies: many may
 ** wait for the same G). */
 static int push_results(lua_State *L, struct bg *t) {
-  int n = t->nres, top = lua_gettop(t->L);
+  int n = t->nres, top;
   luaL_checkstack(L, n + 1, "too many results");
   if (!t->done) {  /* abandoned by an earlier run */
     lua_pushboolean(L, 0);
@@ -466,6 +508,11 @@ static int push_results(lua_State *L, struct bg *t) {
     return 2;
   }
   lua_pushboolean(L, !t->failed);
+  if (t->L == NULL) {  /* it could not start: the error is user value 1 */
+    lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
+    return 2;
+  }
+  top = lua_gettop(t->L);
   for (int i = top - n + 1; i <= top; i++) {
     if (!lua_checkstack(t->L, 1)) return luaL_error(L, "wait: out of memory");
     lua_pushvalue(t->L, i);
@@ -626,7 +673,10 @@ static void push_dump(lua_State *L, struct goro_runtime *R) {
       lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
                       status_name(b));
     luaL_addvalue(&buf);
-    luaL_traceback(L, b->L, NULL, 0);
+    if (b->L != NULL)
+      luaL_traceback(L, b->L, NULL, 0);
+    else
+      lua_pushliteral(L, "(not started)");
     luaL_addvalue(&buf);
     lua_pushfstring(L, "\ncreated by %s at ", b->ismain ? "goro.run" : "goro.go");
     luaL_addvalue(&buf);
@@ -682,7 +732,16 @@ static int l_config(lua_State *L) {
 
 /* Push the error of failed G b as the run reports it: a string error gets
 ** the G's id and its traceback; any other value passes unchanged. */
-void goro_push_gerror(lua_State *L, struct bg *b) {
+void goro_push_gerror(lua_State *L, struct bg *b, int hidx) {
+  if (b->L == NULL) {  /* it could not start: the error is user value 1 */
+    lua_getiuservalue(L, hidx, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
+                      lua_tostring(L, -1));
+      lua_remove(L, -2);
+    }
+    return;
+  }
   lua_pushvalue(b->L, -1);
   lua_xmove(b->L, L, 1);
   if (lua_type(L, -1) == LUA_TSTRING) {
@@ -712,6 +771,7 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
                       int rc, double timeout, int withdump) {
   int dumpidx = lua_gettop(L);  /* valid when withdump */
   struct bg *f = goro_take_failed(L, R);
+  int hidx = lua_gettop(L);  /* f's handle, if f */
   if (f != NULL) {
     mb = f;
     rc = GORO_SCHED_DONE;
@@ -719,7 +779,7 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
   switch (rc) {
     case GORO_SCHED_DONE:
       if (mb->failed) {
-        goro_push_gerror(L, mb);
+        goro_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
         if (withdump && lua_type(L, -1) == LUA_TSTRING) {
           lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
           lua_pushvalue(L, dumpidx);
@@ -785,7 +845,7 @@ static int l_run(lua_State *L) {
     return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
   if (goro_stack_thread_init() != 0)
     return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
-  mb = new_g(L, R, fidx, lua_gettop(L) - fidx);  /* handle stays on L */
+  mb = new_g(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
   mb->ismain = 1;
   if (timeout > 0) deadline = goro_now() + timeout;
 

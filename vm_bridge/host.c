@@ -86,7 +86,7 @@ static int p_failmsg(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
   struct bg *f = goro_take_failed(L, R);
   if (f == NULL) return 0;
-  goro_push_gerror(L, f);
+  goro_push_gerror(L, f, lua_gettop(L));  /* its handle is on top */
   if (lua_type(L, -1) != LUA_TSTRING) luaL_tolstring(L, -1, NULL);
   return 1;
 }

@@ -5,6 +5,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -207,5 +208,67 @@ Test(host, close_stops_a_worker_running_gs_that_never_block, .timeout = 20) {
   cr_assert_not_null(rt);
   sleep_ms(20);  /* a worker is busy with the pair now */
   goro_close(rt);  /* must not wait for them forever */
+  lua_close(L);
+}
+
+/* ---- a G whose Lua thread cannot be made --------------------------------------
+** A G made without arguments gets its thread at its first run (HACKING.md,
+** "G states"); if the allocator refuses it then, the G ends with Lua's
+** memory error, for g:wait() or, unwaited, for the run. */
+
+static atomic_int refuse_threads;
+
+static void *thread_refusing_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  if (ptr == NULL && osize == LUA_TTHREAD && atomic_load(&refuse_threads)) return NULL;
+  return realloc(ptr, nsize);
+}
+
+static int l_refuse_threads(lua_State *L) {
+  atomic_store(&refuse_threads, lua_toboolean(L, 1));
+  return 0;
+}
+
+Test(host, a_g_that_cannot_get_its_lua_thread_fails_with_the_memory_error,
+     .timeout = 30) {
+  lua_State *L = goro_test_prepare(lua_newstate(thread_refusing_alloc, NULL));
+  int rc;
+  cr_assert_not_null(L);
+  lua_register(L, "refuse_threads", l_refuse_threads);
+  rc = luaL_dostring(L,
+      "goro = require 'goro'\n"
+      "return goro.run(function()\n"
+      "  refuse_threads(true)\n"
+      "  local g = goro.go(function() return 'ran' end)\n"
+      "  local ok, err = g:wait()\n"
+      "  refuse_threads(false)\n"
+      "  local ok2, v = goro.go(function() return 'ran' end):wait()\n"
+      "  return ok, err, g:status(), ok2, v\n"
+      "end)\n");
+  cr_assert_eq(rc, LUA_OK, "%s", lua_tostring(L, -1));
+  cr_assert(!lua_toboolean(L, -5), "the G failed");
+  cr_assert_str_eq(lua_tostring(L, -4), "not enough memory");
+  cr_assert_str_eq(lua_tostring(L, -3), "dead");
+  cr_assert(lua_toboolean(L, -2));
+  cr_assert_str_eq(lua_tostring(L, -1), "ran", "the next G runs");
+  lua_settop(L, 0);
+
+  /* Unwaited, the failure ends the run, naming the G. */
+  rc = luaL_dostring(L,
+      "return goro.run(function()\n"
+      "  refuse_threads(true)\n"
+      "  goro.go(function() end)\n"
+      "  goro.yield()\n"
+      "  return 'not reached'\n"
+      "end)\n");
+  atomic_store(&refuse_threads, 0);
+  cr_assert_neq(rc, LUA_OK);
+  cr_assert(strstr(lua_tostring(L, -1), "not enough memory") != NULL, "%s",
+            lua_tostring(L, -1));
+  cr_assert(strstr(lua_tostring(L, -1), "goroutine ") != NULL, "%s", lua_tostring(L, -1));
   lua_close(L);
 }

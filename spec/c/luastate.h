@@ -12,8 +12,8 @@
 
 #include "../../vm_bridge/goro.h"
 
-static inline lua_State *goro_test_state(void) {
-  lua_State *L = luaL_newstate();
+/* Make L (a fresh state, from any allocator) such a state; NULL if L is. */
+static inline lua_State *goro_test_prepare(lua_State *L) {
   if (L == NULL) return NULL;
   luaL_openlibs(L);
   lua_getglobal(L, "package");
@@ -25,6 +25,10 @@ static inline lua_State *goro_test_state(void) {
   lua_setfield(L, -2, "goro.core");
   lua_pop(L, 1);
   return L;
+}
+
+static inline lua_State *goro_test_state(void) {
+  return goro_test_prepare(luaL_newstate());
 }
 
 /* A goro_call body that runs the Lua chunk ud (a C string). */
