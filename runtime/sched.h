@@ -184,6 +184,8 @@ struct goro_rt {
   ** retaken (CAS to 0). See HACKING.md, P states. */
   _Atomic uintptr_t p_syscall;
   _Atomic double syscall_since; /* when the P went in-syscall (sysmon) */
+  _Atomic double sysmon_now;   /* the time of sysmon's latest look: what
+                                  goes in syscall_since, read for free */
   pthread_cond_t wake;         /* signalled when the P-owner should look again */
   struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
   _Atomic int closing;         /* set under lock: goro_rt_close has begun */
