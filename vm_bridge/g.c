@@ -322,10 +322,9 @@ static int p_start(lua_State *L) {
 ** with that error, kept in user value 1. */
 static int start(struct goro_runtime *R, struct bg *b) {
   lua_State *LR = R->LR;
-  int ok;
   lua_pushcfunction(LR, p_start);
   lua_pushlightuserdata(LR, b);
-  if ((ok = lua_pcall(LR, 1, 0, 0) == LUA_OK)) return 1;
+  if (lua_pcall(LR, 1, 0, 0) == LUA_OK) return 1;
   goro_bg_push(LR, b);
   lua_insert(LR, -2);
   lua_setiuservalue(LR, -2, 1);
