@@ -37,7 +37,6 @@ enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 /* Upvalues of every function here: the runtime, the channel metatable and
 ** the case metatable (comparing metatables by identity is much cheaper than
 ** luaL_checkudata's lookup by name). */
-#define R_OF(L) goro_R_of(L)
 #define CHAN_MT_UV lua_upvalueindex(2)
 #define CASE_MT_UV lua_upvalueindex(3)
 
@@ -167,7 +166,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_send(lua_State *L) {
-  struct goro_runtime *R = R_OF(L);
+  struct goro_runtime *R = goro_R_of(L);
   struct chan *c = checkchan(L, 1);
   struct bg *b;
   luaL_checkany(L, 2);  /* (extra arguments stay below: indices are fixed) */
@@ -194,7 +193,7 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_recv(lua_State *L) {
-  struct goro_runtime *R = R_OF(L);
+  struct goro_runtime *R = goro_R_of(L);
   struct chan *c = checkchan(L, 1);
   struct bg *b;
   if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
@@ -206,7 +205,7 @@ static int ch_recv(lua_State *L) {
 }
 
 static int ch_close(lua_State *L) {
-  struct goro_runtime *R = R_OF(L);
+  struct goro_runtime *R = goro_R_of(L);
   struct chan *c = checkchan(L, 1);
   if (c->closed) return luaL_error(L, "close of closed channel");
   c->closed = 1;
@@ -320,7 +319,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 ** blocks. With no case at all it blocks forever, as Go's empty select does.
 */
 static int l_select(lua_State *L) {
-  struct goro_runtime *R = R_OF(L);
+  struct goro_runtime *R = goro_R_of(L);
   int n = lua_gettop(L), dflt = 0, *order, nord = 0;
   struct bg *b;
 

@@ -10,7 +10,6 @@
 #include "bridge.h"
 
 /* Upvalues of every function here: the runtime and the two metatables. */
-#define R_OF(L) ((struct goro_runtime *)lua_touserdata((L), lua_upvalueindex(1)))
 #define MUTEX_MT_UV lua_upvalueindex(2)
 #define WG_MT_UV lua_upvalueindex(3)
 #define checkmutex(L) ((struct mutex *)goro_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT))
@@ -72,7 +71,7 @@ static int mu_unlock(lua_State *L) {
   if (!m->locked) return luaL_error(L, "sync: unlock of unlocked mutex");
   if ((w = goro_waitq_claim(&m->q)) != NULL) {
     w->ok = 1;
-    goro_ready(&R_OF(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
+    goro_ready(&goro_R_of(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
   } else {
     m->tag = &mutex_tag;
   m->locked = 0;
@@ -95,7 +94,7 @@ static int wg_addn(lua_State *L, lua_Integer d) {
   if ((d > 0 && wg->n > LUA_MAXINTEGER - d) || wg->n + d < 0)
     return luaL_error(L, "sync: negative WaitGroup counter");
   wg->n += d;
-  if (wg->n == 0) goro_waitq_wake_all(&R_OF(L)->rt, &wg->q, 1);
+  if (wg->n == 0) goro_waitq_wake_all(&goro_R_of(L)->rt, &wg->q, 1);
   return 0;
 }
 
