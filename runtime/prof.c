@@ -359,9 +359,18 @@ static void on_prof(int sig, siginfo_t *si, void *uc) {
   }
   gp = mp->curg;
   if (mp->ncgo > 0 && gp != NULL && gp->status == GORO_GSYSCALL) {
-    if (atomic_fetch_add(&mp->prof_cgo, 1) == 0) {
-      mp->prof_cgo_pc = goro_uc_pc(uc);
-      atomic_store(&mp->prof_cgo_sess, session);
+    int k = atomic_fetch_add(&mp->prof_cgo, 1);  /* this is sample k+1 */
+    if (k == 0) atomic_store(&mp->prof_cgo_sess, session);
+    if (k < GORO_PROF_CGO_PCS) {
+      mp->prof_cgo_pcs[k] = goro_uc_pc(uc);
+    } else {  /* reservoir: keep it with probability PCS/(k+1) */
+      uint32_t r = mp->prof_rng ? mp->prof_rng : 0x9e3779b9u;
+      r ^= r << 13;
+      r ^= r >> 17;
+      r ^= r << 5;
+      mp->prof_rng = r;
+      r %= (uint32_t)(k + 1);
+      if (r < GORO_PROF_CGO_PCS) mp->prof_cgo_pcs[r] = goro_uc_pc(uc);
     }
     goto out;
   }

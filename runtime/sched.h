@@ -107,6 +107,9 @@ enum goro_mstate {
   GORO_M_POOLED,      /* an extra M in the pool */
 };
 
+/* PCs an M keeps of the SIGPROFs taken during one stay in C. */
+#define GORO_PROF_CGO_PCS 16
+
 struct goro_m {
   uint64_t id;
   goro_ctx g0;                 /* owner only: the thread's own stack */
@@ -139,11 +142,14 @@ struct goro_m {
   struct goro_g *until;        /* stop when this G ends */
   double deadline;             /* stop after this time (0: never) */
   int stop;                    /* why to stop, set where the G ended */
-  /* Profiler: SIGPROFs taken while its G was in C (goro_cgocall), the
-  ** first one's PC and session; recorded when the cgocall returns. */
+  /* Profiler: SIGPROFs taken while its G was in C (goro_cgocall), a
+  ** uniform sample of their PCs (a reservoir, filled by the handler on
+  ** this thread with prof_rng) and the first one's session; recorded when
+  ** the cgocall returns. */
   _Atomic int prof_cgo;
   _Atomic uint32_t prof_cgo_sess;
-  uintptr_t prof_cgo_pc;
+  uintptr_t prof_cgo_pcs[GORO_PROF_CGO_PCS];
+  uint32_t prof_rng;
 };
 
 /* What the bridge plugs in. Each hook runs with the P held. */

@@ -103,6 +103,23 @@ describe("goro.profile", function()
     os.remove(path)
   end)
 
+  it("spreads the samples of one stay in C over the functions it ran", function()
+    -- One cgocall that alternates two C functions: both show up as leaves,
+    -- each with a fair share (a profile that kept one PC per stay would
+    -- put all 60 samples under one of them).
+    local path = tmp("cgo2.folded")
+    goro.run(function()
+      goro.profile.start { path = path, hz = 200 }
+      tm.cgo_spin_two(0.3)
+      goro.profile.stop()
+    end)
+    local t = folded(path)
+    local b = count_edge(t, "[C] goro_testmod.cgo_spin_two", "[C] goro_testmod_spin_b")
+    local a = count_edge(t, "[C] goro_testmod.cgo_spin_two", "[C] goro_testmod_spin") - b
+    assert.is_true(a >= 5 and b >= 5, ("leaves: spin %d, spin_b %d"):format(a, b))
+    os.remove(path)
+  end)
+
   it("writes pprof that go tool pprof reads", function()
     local path = tmp("b.pprof")
     goro.run(function()

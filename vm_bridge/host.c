@@ -372,8 +372,11 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     /* Samples taken in C: the G's stack is readable again (we hold the P).
     ** The handler no longer touches these (the G is RUNNING). */
     int n = atomic_exchange(&mp->prof_cgo, 0);
-    goro_prof_record(L, mp->curg->id, atomic_load(&mp->prof_cgo_sess), n,
-                     mp->prof_cgo_pc);
+    int kept = n < GORO_PROF_CGO_PCS ? n : GORO_PROF_CGO_PCS;
+    uint32_t sess = atomic_load(&mp->prof_cgo_sess);
+    for (int i = 0; i < kept; i++)  /* each kept PC stands for n/kept samples */
+      goro_prof_record(L, mp->curg->id, sess, n / kept + (i < n % kept),
+                       mp->prof_cgo_pcs[i]);
   }
   return 0;
 }

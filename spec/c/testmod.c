@@ -31,17 +31,44 @@ static int cgo_sleep(lua_State *L) {
   return 0;
 }
 
-/* Burn the calling thread's CPU for s seconds (a named, exported
-** function, so the profiler's "[C] goro_testmod_spin" leaf can be checked). */
-EXPORT __attribute__((noinline)) void goro_testmod_spin(void *p) {
-  struct nap *n = p;
+/* Burn the calling thread's CPU for s seconds, inlined into each named
+** spinner below so that each is a profiler leaf of its own. */
+static inline __attribute__((always_inline)) void burn(double s) {
   struct timespec t0, t;
   volatile unsigned long x = 0;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
   do {
     for (int i = 0; i < 10000; i++) x += (unsigned long)i;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 < n->s);
+  } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 < s);
+}
+
+/* (named, exported functions, so the profiler's "[C] goro_testmod_spin"
+** leaf can be checked) */
+EXPORT __attribute__((noinline)) void goro_testmod_spin(void *p) {
+  burn(((struct nap *)p)->s);
+}
+
+/* The second half of cgo_spin_two: a leaf of its own. */
+EXPORT __attribute__((noinline)) void goro_testmod_spin_b(void *p) {
+  burn(((struct nap *)p)->s);
+}
+
+/* Alternate 5 ms spells of goro_testmod_spin and goro_testmod_spin_b for
+** s seconds of CPU in all: one stay in C whose samples have two leaves. */
+static void spin_two(void *p) {
+  struct nap *n = p, spell = {0.005};
+  for (double done = 0; done < n->s; done += 2 * spell.s) {
+    goro_testmod_spin(&spell);
+    goro_testmod_spin_b(&spell);
+  }
+}
+
+/* cgo_spin_two(s): spin_two with the P released. */
+static int cgo_spin_two(lua_State *L) {
+  struct nap n = {luaL_checknumber(L, 1)};
+  if (goro_cgocall(L, spin_two, &n) != 0) return luaL_error(L, "cgocall failed");
+  return 0;
 }
 
 /* cgo_spin(s): burn s seconds of CPU in C with the P released. */
@@ -155,6 +182,7 @@ static const luaL_Reg funcs[] = {
     {"cgo_callback", cgo_callback},
     {"cgo_nap_callback", cgo_nap_callback},
     {"cgo_spin", cgo_spin},
+    {"cgo_spin_two", cgo_spin_two},
     {"direct_call", direct_call},
     {"is_extra_in_c", is_extra_in_c},
     {NULL, NULL},
