@@ -98,4 +98,24 @@ describe("goro.select(...)", function()
     assert.matches("more than one default",
       h.errmsg(goro.select, goro.default, goro.default))
   end)
+
+  it("takes cases that Lua code cannot alter, goro.default included", function()
+    local c = goro.chan(1):case_recv()
+    assert.matches("attempt to index a goro.case value", h.errmsg(function() c[1] = "x" end))
+    assert.matches("attempt to index a goro.case value",
+      h.errmsg(function() goro.default[2] = 1 end))
+    assert.matches("select case expected, got goro.chan", h.errmsg(goro.select, goro.chan(1)))
+    assert.matches("select case expected, got table", h.errmsg(goro.select, {goro.chan(1), 1}))
+  end)
+
+  it("wants a value for a send case, nil being one", function()
+    local ch = goro.chan(1)
+    assert.matches("bad argument #1 to 'case_send' %(value expected%)",
+      h.errmsg(function() return ch:case_send() end))
+    local i, v, ok = h.run(function()
+      assert.are.equal(1, goro.select(ch:case_send(nil)))
+      return 1, ch:recv()
+    end)
+    assert.are.same({1, nil, true}, {i, v, ok})
+  end)
 end)

@@ -233,42 +233,50 @@ static int ch_tostring(lua_State *L) {
 
 /* ---- select ------------------------------------------------------------------ */
 
-/* A case is a table {chan, kind, value} with metatable "goro.case". */
+/* A case is a userdata {tag, kind} with metatable "goro.case" and two user
+** values: its channel and, for a send, the value. Nothing in Lua can change
+** one: select reads a case again when it wakes, and trusts what it reads. */
+static const char case_tag;
+
+struct sel_case {
+  const void *tag;  /* &case_tag (goro_checktag) */
+  int kind;
+};
+
 static int make_case(lua_State *L, int kind) {
+  struct sel_case *sc;
   checkchan(L, 1);
-  lua_createtable(L, 3, 0);
+  if (kind == CASE_SEND) luaL_checkany(L, 2);
+  sc = lua_newuserdatauv(L, sizeof *sc, kind == CASE_SEND ? 2 : 1);
+  sc->tag = &case_tag;
+  sc->kind = kind;
   lua_pushvalue(L, 1);
-  lua_rawseti(L, -2, 1);
-  lua_pushinteger(L, kind);
-  lua_rawseti(L, -2, 2);
+  lua_setiuservalue(L, -2, 1);
   if (kind == CASE_SEND) {
-    luaL_checkany(L, 2);
     lua_pushvalue(L, 2);
-    lua_rawseti(L, -2, 3);
+    lua_setiuservalue(L, -2, 2);
   }
-  luaL_setmetatable(L, GORO_CASE_MT);
+  lua_pushvalue(L, CASE_MT_UV);
+  lua_setmetatable(L, -2);
   return 1;
 }
 
 static int ch_case_recv(lua_State *L) { return make_case(L, CASE_RECV); }
 static int ch_case_send(lua_State *L) { return make_case(L, CASE_SEND); }
 
-/* The kind of the case at i; pushes nothing. */
+/* The kind of the case at i (a "bad argument" error if it is none). */
 static int case_kind(lua_State *L, int i) {
-  int kind;
-  if (!lua_istable(L, i) || !goro_has_mt(L, i, CASE_MT_UV))
-    return luaL_typeerror(L, i, "select case");
-  lua_rawgeti(L, i, 2);
-  kind = (int)lua_tointeger(L, -1);
-  lua_pop(L, 1);
-  return kind;
+  return ((struct sel_case *)goro_checktag(L, i, &case_tag, "select case"))->kind;
 }
 
 /* Push the channel of case i; returns it. */
 static struct chan *case_chan(lua_State *L, int i) {
-  lua_rawgeti(L, i, 1);
+  lua_getiuservalue(L, i, 1);
   return lua_touserdata(L, -1);
 }
+
+/* Push the value of send case i. */
+static void case_value(lua_State *L, int i) { lua_getiuservalue(L, i, 2); }
 
 static uint64_t rng_next(struct goro_runtime *R) {
   uint64_t x = R->rng;
@@ -348,7 +356,7 @@ static int l_select(lua_State *L) {
         return 3;
       }
     } else {
-      lua_rawgeti(L, i, 3);
+      case_value(L, i);
       if (try_send(L, R, c, ci, -1)) {
         lua_pushinteger(L, i);
         return 1;
@@ -379,7 +387,7 @@ static int l_select(lua_State *L) {
     if (kind == CASE_RECV) {
       goro_waitq_push(&c->recvq, w);
     } else {  /* our value waits on our stack */
-      lua_rawgeti(L, i, 3);
+      case_value(L, i);
       w->vidx = lua_gettop(L);
       goro_waitq_push(&c->sendq, w);
     }
@@ -432,8 +440,8 @@ void goro_open_chan_funcs(lua_State *L) {
 }
 
 void goro_push_default(lua_State *L) {
-  lua_createtable(L, 3, 0);
-  lua_pushinteger(L, CASE_DEFAULT);
-  lua_rawseti(L, -2, 2);
+  struct sel_case *sc = lua_newuserdatauv(L, sizeof *sc, 0);
+  sc->tag = &case_tag;
+  sc->kind = CASE_DEFAULT;
   luaL_setmetatable(L, GORO_CASE_MT);
 }
