@@ -139,6 +139,35 @@ describe("a G blocks", function()
     end)
     assert.matches("goro: sleep would block inside a __gc finalizer", err)
   end)
+
+  it("never inside a __gc finalizer, whatever the blocking call", function()
+    local msgs = goro.run(function()
+      local ch, mu, wg = goro.chan(), goro.mutex(), goro.waitgroup()
+      local other = goro.go(function() ch:recv() end)
+      mu:lock()
+      wg:add(1)
+      goro.go(function() while true do goro.yield() end end)  -- a G to yield to
+      local calls = {
+        yield = goro.yield,
+        recv = function() ch:recv() end,
+        send = function() goro.chan():send(1) end,
+        select = function() goro.select(goro.chan():case_recv()) end,
+        lock = function() mu:lock() end,
+        wait = function() wg:wait() end,
+        gwait = function() other:wait() end,
+      }
+      local got = {}
+      setmetatable({}, {__gc = function()
+        for name, f in pairs(calls) do got[name] = select(2, pcall(f)) end
+      end})
+      collectgarbage()
+      collectgarbage()
+      return got
+    end)
+    for _, name in ipairs({"yield", "recv", "send", "select", "lock", "wait", "gwait"}) do
+      assert.matches("inside a __gc finalizer", msgs[name] or "returned", 1, true)
+    end
+  end)
 end)
 
 describe("plain coroutines inside a G", function()

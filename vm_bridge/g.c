@@ -557,13 +557,16 @@ static int g_tostring(lua_State *L) {
 /* ---- yield, sleep, now ------------------------------------------------------ */
 
 /* A locked G (in a callback) cannot leave its thread, so its yield is a
-** no-op; on a borrowed stack (call_on_stack) a switch would strand the
-** crossing, so that raises, as blocking does. */
+** no-op; inside a finalizer (the whole universe's collector would wait) or
+** on a borrowed stack (call_on_stack: a switch would strand the crossing)
+** it raises, as blocking does. */
 static int l_yield(lua_State *L) {
   struct bg *b = goro_bg_current(L);  /* (no wait queue: not bg_block) */
   if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
   if (b->g->lockedm != NULL) return 0;
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
+  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)  /* the collector waits for us */
+    return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
   if (goro_xrec_self()->depth > 0)
     return luaL_error(L, "goro: yield would switch away from a borrowed stack "
                       "(call_on_stack)");
