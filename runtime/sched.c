@@ -148,6 +148,8 @@ static void g_end(struct goro_rt *rt, struct goro_g *gp) {
   if (heap) free(gp);
 }
 
+static void timers_drop(struct goro_rt *rt);
+
 void goro_g_abandon_all(struct goro_rt *rt) {
   while (rt->allg != NULL) {
     struct goro_g *gp = rt->allg;
@@ -157,8 +159,7 @@ void goro_g_abandon_all(struct goro_rt *rt) {
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
   WR(rt->nrunnable, 0);
-  rt->ntimers = 0;
-  atomic_store(&rt->next_when, 0.0);
+  timers_drop(rt);
   rt->abort = 0;
   rt->until = NULL;
   rt->until_dead = 0;
@@ -606,7 +607,7 @@ struct goro_g *goro_g_new(struct goro_rt *rt, void *ud) {
 void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   gp->id = rt->nextgid++;
   gp->ud = ud;
-  gp->heapidx = -1;
+  gp->timer.heapidx = -1;
   gp->allnext = rt->allg;
   if (rt->allg) rt->allg->allprev = gp;
   rt->allg = gp;
@@ -615,10 +616,10 @@ void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   runq_put(rt, gp);
 }
 
-/* ---- timers: a binary min-heap of sleeping G's on `when` ------------------ */
+/* ---- timers: a binary min-heap on `when` ------------------------------------ */
 
 static void heap_swap(struct goro_rt *rt, int i, int j) {
-  struct goro_g *a = rt->timers[i], *b = rt->timers[j];
+  struct goro_timer *a = rt->timers[i], *b = rt->timers[j];
   rt->timers[i] = b;
   b->heapidx = i;
   rt->timers[j] = a;
@@ -645,43 +646,68 @@ static void heap_down(struct goro_rt *rt, int i) {
   }
 }
 
-void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
-  goro_assert(gp->heapidx < 0);
-  if (rt->ntimers == rt->timercap) {
-    int cap = rt->timercap ? rt->timercap * 2 : 64;
-    struct goro_g **t = realloc(rt->timers, (size_t)cap * sizeof *t);
-    if (t == NULL) goro_throw("goro_timer_add: out of memory");
-    rt->timers = t;
-    rt->timercap = cap;
-  }
-  gp->when = when;
-  gp->heapidx = rt->ntimers;
-  rt->timers[rt->ntimers++] = gp;
-  heap_up(rt, gp->heapidx);
-  atomic_store(&rt->next_when, rt->timers[0]->when);
-}
-
-void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
-  int i = gp->heapidx, last;
-  if (i < 0) return;
+int goro_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
+  int i = t->heapidx, last;
+  if (i < 0) return 0;
   last = --rt->ntimers;
   if (i != last) {
     heap_swap(rt, i, last);
     heap_down(rt, i);
     heap_up(rt, i);
   }
-  gp->heapidx = -1;
+  t->heapidx = -1;
+  if (t->g != NULL) rt->nsleeping--;
   atomic_store(&rt->next_when, rt->ntimers > 0 ? rt->timers[0]->when : 0.0);
+  return 1;
 }
 
-/* Ready every G whose time has come; returns the earliest remaining wake
-** time, or 0 if none. Requires: the P. */
+int goro_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
+  goro_timer_stop(rt, t);
+  if (rt->ntimers == rt->timercap) {
+    int cap = rt->timercap ? rt->timercap * 2 : 64;
+    struct goro_timer **h = realloc(rt->timers, (size_t)cap * sizeof *h);
+    if (h == NULL) return GORO_ENOMEM;
+    rt->timers = h;
+    rt->timercap = cap;
+  }
+  t->when = when;
+  t->heapidx = rt->ntimers;
+  rt->timers[rt->ntimers++] = t;
+  if (t->g != NULL) rt->nsleeping++;
+  heap_up(rt, t->heapidx);
+  atomic_store(&rt->next_when, rt->timers[0]->when);
+  return 0;
+}
+
+void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
+  goro_assert(gp->timer.heapidx < 0);
+  gp->timer.g = gp;
+  if (goro_timer_start(rt, &gp->timer, when) != 0)
+    goro_throw("goro_timer_add: out of memory");
+}
+
+void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
+  goro_timer_stop(rt, &gp->timer);
+}
+
+/* Drop every timer, disarmed (a run abandons its G's). */
+static void timers_drop(struct goro_rt *rt) {
+  for (int i = 0; i < rt->ntimers; i++) rt->timers[i]->heapidx = -1;
+  rt->ntimers = rt->nsleeping = 0;
+  atomic_store(&rt->next_when, 0.0);
+}
+
+/* Ready every G whose time has come and fire every other due timer;
+** returns the earliest remaining time, or 0 if none. Requires: the P. */
 static double timers_fire(struct goro_rt *rt, double now) {
   while (rt->ntimers > 0) {
-    struct goro_g *gp = rt->timers[0];
-    if (gp->when > now) return gp->when;
-    goro_timer_del(rt, gp);
-    goro_ready(rt, gp, 0);
+    struct goro_timer *t = rt->timers[0];
+    if (t->when > now) return t->when;
+    goro_timer_stop(rt, t);
+    if (t->g != NULL)
+      goro_ready(rt, t->g, 0);
+    else
+      t->fire(rt, t);
   }
   return 0;
 }
@@ -1069,7 +1095,8 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   out->runnable = rt->nrunnable;
   out->carriers = (uint64_t)rt->carriers_in_use;
   out->carriers_cached = (uint64_t)rt->ncarriers;
-  out->sleeping = (uint64_t)rt->ntimers;
+  out->sleeping = (uint64_t)rt->nsleeping;
+  out->timers = (uint64_t)(rt->ntimers - rt->nsleeping);
 }
 
 void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {

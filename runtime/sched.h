@@ -70,6 +70,16 @@ struct goro_waitq {
   struct goro_waiter *head, *tail; /* P */
 };
 
+/* A timer in the P's heap: it readies a sleeping G, or calls fire (with
+** the P held; the bridge's channel timers send on a channel). fire may
+** start timers again, this one included. */
+struct goro_timer {
+  double when;                     /* P: monotonic seconds */
+  int heapidx;                     /* P: index in the heap, or -1 */
+  struct goro_g *g;                /* the G to ready, or NULL */
+  void (*fire)(struct goro_rt *rt, struct goro_timer *t);
+};
+
 struct goro_g {
   uint64_t id;                     /* immutable */
   uint8_t status;                  /* see enum goro_gstatus */
@@ -81,8 +91,7 @@ struct goro_g {
                                       allows 200 nested C calls) */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   double waitsince;                /* P: monotonic seconds */
-  double when;                     /* P: wake time while in the timer heap */
-  int heapidx;                     /* P: index in the timer heap, or -1 */
+  struct goro_timer timer;         /* P: its wake-up while it sleeps */
   int selected;                    /* P: select: index of the case that won */
   struct goro_carrier *carrier;    /* P: while running or parked stackfully */
   struct goro_g *schedlink;        /* P: run queue link */
@@ -176,6 +185,7 @@ struct goro_sched_stats {
   uint64_t carriers;        /* carriers attached to G's: G stacks in use */
   uint64_t carriers_cached; /* idle carriers kept by the P */
   uint64_t sleeping;        /* G's in the timer heap */
+  uint64_t timers;          /* other timers armed (channel timers) */
   uint64_t stackless_parks, stackful_parks;
   uint64_t switches;        /* g0 -> carrier switches */
   uint64_t retakes;         /* P's taken from an M in C */
@@ -229,8 +239,9 @@ struct goro_rt {
   uint64_t nrunnable;          /* P; others read it with RD() */
   uint64_t schedtick;          /* P (WR): G runs started; sysmon reads it */
   int nextstreak;              /* consecutive runnext picks */
-  struct goro_g **timers;      /* min-heap on when */
+  struct goro_timer **timers;  /* min-heap on when */
   int ntimers, timercap;
+  int nsleeping;               /* of them, G's sleeping */
   struct goro_g *allg;         /* all live G's */
   uint64_t ng, nextgid;
   struct goro_carrier *carriers;  /* idle cache */
@@ -394,6 +405,13 @@ void goro_gosched(struct goro_g *gp);
 void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
 /* Take gp out of the timer heap if it is there. Requires: the P. */
 void goro_timer_del(struct goro_rt *rt, struct goro_g *gp);
+
+/* Timers of any kind (t->g or t->fire set, t->heapidx -1 when made).
+** start (re)arms t for `when`: 0, or GORO_ENOMEM. stop disarms it if armed
+** and says whether it was. Timers are dropped, disarmed, when a goro.run
+** abandons its G's. Requires: the P. */
+int goro_timer_start(struct goro_rt *rt, struct goro_timer *t, double when);
+int goro_timer_stop(struct goro_rt *rt, struct goro_timer *t);
 
 /* ---- wait queues ---------------------------------------------------------- */
 

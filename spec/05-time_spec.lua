@@ -72,9 +72,61 @@ describe("goro.after(s)", function()
     assert.are.equal(2, i)
   end)
 
+  it("costs a timer, not a goroutine, and is collected once unreachable", function()
+    local gs, timers, left = goro.run(function()
+      local s, keep = goro.stats(), {}
+      for i = 1, 1000 do keep[i] = goro.after(3600) end
+      local s2 = goro.stats()
+      keep = nil
+      collectgarbage()
+      collectgarbage()
+      return s2.gs - s.gs, s2.timers - s.timers, goro.stats().timers
+    end)
+    assert.are.equal(0, gs)
+    assert.are.equal(1000, timers)
+    assert.are.equal(0, left)
+  end)
+
+  it("fires at once for a zero, negative or NaN duration", function()
+    local n = goro.run(function()
+      local n = 0
+      for _, s in ipairs({0, -1, 0 / 0}) do
+        goro.after(s):recv()
+        n = n + 1
+      end
+      return n
+    end)
+    assert.are.equal(3, n)
+  end)
+
+  it("drops its value quietly if the channel was closed", function()
+    assert.is_true(goro.run(function()
+      local ch = goro.after(0.001)
+      ch:close()
+      goro.sleep(0.01)
+      return select(2, ch:recv()) == false
+    end))
+  end)
+
   it("checks its argument", function()
-    assert.matches("bad argument #1 to 'after' %(number expected, got string%)",
-      h.errmsg(goro.after, "1"))
+    assert.matches("bad argument #1 to 'goro.after' %(number expected, got string%)",
+      h.errmsg(goro.after, "x"))
+  end)
+end)
+
+describe("goro.timer(s)", function()
+  it("fires once unless stopped; stop and reset say whether it was armed", function()
+    local r = goro.run(function()
+      local t = goro.timer(3600)
+      local r = {t:stop(), t:stop()}
+      local i = goro.select(t.ch:case_recv(), goro.after(0.01):case_recv())
+      r[#r + 1] = i                   -- 2: nothing came
+      r[#r + 1] = t:reset(0.001)       -- false: it was stopped
+      r[#r + 1] = math.type(t.ch:recv())
+      r[#r + 1] = t:stop()             -- false: it fired
+      return r
+    end)
+    assert.are.same({true, false, 2, false, "float", false}, r)
   end)
 end)
 
@@ -93,7 +145,50 @@ describe("goro.ticker(s)", function()
     assert.are.equal(2, after, "no tick after stop")
   end)
 
-  it("rejects a non-positive interval", function()
+  it("drops ticks for a slow reader and keeps its period", function()
+    local first, second = goro.run(function()
+      local t = goro.ticker(0.005)
+      goro.sleep(0.05)   -- ten periods: one tick waits, the rest were dropped
+      local a = goro.select(t.ch:case_recv(), goro.default)
+      local b = goro.select(t.ch:case_recv(), goro.default)
+      t:stop()
+      return a, b
+    end)
+    assert.are.equal(1, first)
+    assert.are.equal(2, second)
+  end)
+
+  it("leaves nothing armed once stopped: a deadlock is seen at once", function()
+    local err = h.errmsg(goro.run, {timeout = 5}, function()
+      local t = goro.ticker(3600)
+      t:stop()
+      goro.chan():recv()
+    end)
+    assert.matches("^all goroutines are asleep %- deadlock!", err)
+  end)
+
+  it("changes its period with reset", function()
+    local n = goro.run(function()
+      local t = goro.ticker(3600)
+      t:reset(0.001)
+      for _ = 1, 3 do t.ch:recv() end
+      t:stop()
+      return 3
+    end)
+    assert.are.equal(3, n)
+  end)
+
+  it("is dropped, disarmed, when its run ends", function()
+    local t = goro.run(function() return goro.ticker(0.001) end)
+    assert.are.equal(0, goro.run(function() return goro.stats().timers end))
+    assert.matches("stopped", tostring(t))
+  end)
+
+  it("rejects a non-positive or NaN interval", function()
     assert.matches("non%-positive interval", h.errmsg(goro.ticker, 0))
+    assert.matches("non%-positive interval", h.errmsg(goro.ticker, 0 / 0))
+    assert.matches("non%-positive interval", h.errmsg(function()
+      goro.run(function() goro.ticker(1):reset(-1) end)
+    end))
   end)
 end)

@@ -27,6 +27,7 @@
 #define GORO_CASE_MT "goro.case"
 #define GORO_MUTEX_MT "goro.mutex"
 #define GORO_WG_MT "goro.waitgroup"
+#define GORO_TIMER_MT "goro.timer"
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
 
@@ -171,12 +172,23 @@ void goro_cb_thread_put(struct goro_runtime *R, lua_State *T);
 /* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
 int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp);
 
+/* Push a new channel of capacity cap whose userdata has nuv >= 1 user
+** values (the first is its buffer; channel timers use the second). */
+void goro_chan_new(lua_State *L, lua_Integer cap, int nuv);
+/* Send the value at vi on the channel at ci if that can be done at once,
+** else drop it (the channel is full, or closed). 1 if sent. Never raises:
+** the P's timers use it. Requires: the P. */
+int goro_chan_offer(lua_State *L, struct goro_runtime *R, int ci, int vi);
+
 /* Register the types of each file (called by luaopen_goro_core). */
 void goro_open_g(lua_State *L);
 void goro_open_chan(lua_State *L);
 void goro_open_chan_funcs(lua_State *L);
 void goro_open_sync(lua_State *L);
 void goro_open_sync_funcs(lua_State *L);
+/* Add after, timer and ticker to the module table on top (the runtime
+** userdata below it). */
+void goro_open_timer_funcs(lua_State *L);
 /* Push goro.default, the case that makes select never block. */
 void goro_push_default(lua_State *L);
 

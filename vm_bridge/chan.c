@@ -136,11 +136,8 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
 
 /* ---- goro.chan, send, recv, close ------------------------------------------ */
 
-static int l_chan(lua_State *L) {
-  lua_Integer cap = luaL_optinteger(L, 1, 0);
-  struct chan *c;
-  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
-  c = lua_newuserdatauv(L, sizeof *c, 1);
+void goro_chan_new(lua_State *L, lua_Integer cap, int nuv) {
+  struct chan *c = lua_newuserdatauv(L, sizeof *c, nuv);
   c->tag = &chan_tag;
   c->cap = cap;
   c->count = c->head = 0;
@@ -154,6 +151,17 @@ static int l_chan(lua_State *L) {
   }
   lua_setiuservalue(L, -2, 1);
   luaL_setmetatable(L, GORO_CHAN_MT);
+}
+
+int goro_chan_offer(lua_State *L, struct goro_runtime *R, int ci, int vi) {
+  struct chan *c = lua_touserdata(L, ci);
+  return !c->closed && try_send(L, R, c, ci, vi);
+}
+
+static int l_chan(lua_State *L) {
+  lua_Integer cap = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
+  goro_chan_new(L, cap, 1);
   return 1;
 }
 

@@ -632,6 +632,7 @@ static int l_stats(lua_State *L) {
   goro_setint(L, "stacks", s.carriers);
   goro_setint(L, "stacks_cached", s.carriers_cached);
   goro_setint(L, "sleeping", s.sleeping);
+  goro_setint(L, "timers", s.timers);
   goro_setint(L, "stackless_parks", s.stackless_parks);
   goro_setint(L, "stackful_parks", s.stackful_parks);
   goro_setint(L, "switches", s.switches);

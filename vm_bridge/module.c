@@ -99,6 +99,7 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   luaL_getmetatable(L, "goro.g");
   luaL_setfuncs(L, goro_g_funcs, 2);
   goro_open_chan_funcs(L);
+  goro_open_timer_funcs(L);
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, goro_host_funcs, 1);
   goro_open_sync_funcs(L);

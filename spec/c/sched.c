@@ -217,6 +217,73 @@ Test(sched, a_g_readied_early_leaves_the_timer_heap) {
   teardown();
 }
 
+/* Timers with a fire function share the heap with sleeping G's. */
+struct ftimer {
+  struct goro_timer t;  /* first: the fire function casts back */
+  char name;
+  int left;             /* fires before it stops re-arming itself */
+  double period;
+};
+
+static void ffire(struct goro_rt *r, struct goro_timer *t) {
+  struct ftimer *ft = (struct ftimer *)t;
+  char s[2] = {ft->name, 0};
+  logs(s);
+  if (--ft->left > 0) cr_assert_eq(goro_timer_start(r, t, t->when + ft->period), 0);
+}
+
+static void ftimer_init(struct ftimer *ft, char name, int times, double period) {
+  memset(ft, 0, sizeof *ft);
+  ft->t.heapidx = -1;
+  ft->t.fire = ffire;
+  ft->name = name;
+  ft->left = times;
+  ft->period = period;
+}
+
+Test(sched, fire_timers_and_sleepers_share_one_heap_in_deadline_order) {
+  struct ftimer x, z, r;
+  struct fg *y;
+  double t0;
+  setup();
+  y = spawn(sleeps);
+  y->a = 3;  /* 'd' */
+  y->b = 20;
+  until_g = spawn(waits_for_all);
+  t0 = goro_now();
+  ftimer_init(&x, 'x', 1, 0);
+  ftimer_init(&z, 'z', 1, 0);
+  ftimer_init(&r, 'r', 3, 0.004);  /* at 4, 8 and 12 ms, re-armed by itself */
+  cr_assert_eq(goro_timer_start(&rt, &z.t, t0 + 0.030), 0);
+  cr_assert_eq(goro_timer_start(&rt, &x.t, t0 + 0.010), 0);
+  cr_assert_eq(goro_timer_start(&rt, &r.t, t0 + 0.004), 0);
+  cr_assert_eq(goro_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
+  cr_assert_str_eq(logbuf, "rrxrdz");
+  cr_assert_eq(rt.ntimers, 0);
+  teardown();
+}
+
+Test(sched, stopping_a_timer_disarms_it_and_says_whether_it_was_armed) {
+  struct ftimer a, b;
+  setup();
+  ftimer_init(&a, 'a', 1, 0);
+  ftimer_init(&b, 'b', 1, 0);
+  cr_assert_eq(goro_timer_start(&rt, &a.t, goro_now() + 1), 0);
+  cr_assert_eq(goro_timer_start(&rt, &b.t, goro_now() + 2), 0);
+  cr_assert_eq(goro_timer_start(&rt, &a.t, goro_now() + 3), 0, "re-arming");
+  cr_assert_eq(rt.ntimers, 2, "re-arming moves a timer, it does not add one");
+  cr_assert_eq(rt.timers[0], &b.t, "a moved behind b");
+  cr_assert_eq(goro_timer_stop(&rt, &a.t), 1);
+  cr_assert_eq(goro_timer_stop(&rt, &a.t), 0);
+  cr_assert_eq(a.t.heapidx, -1);
+  cr_assert_eq(rt.ntimers, 1);
+  teardown();
+  cr_assert_eq(b.t.heapidx, -1, "a run's end drops its timers, disarmed");
+  cr_assert_eq(goro_timer_stop(&rt, &b.t), 0);
+  cr_assert_eq(rt.ntimers, 0);
+  cr_assert_str_eq(logbuf, "", "nothing fired");
+}
+
 /* ---- deadlock -------------------------------------------------------------- */
 
 static int parks_forever(struct goro_rt *r, struct fg *f) {
