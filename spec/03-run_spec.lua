@@ -57,6 +57,14 @@ describe("goro.run(f, ...)", function()
       {stack_size = 4096}, function() end))
   end)
 
+  it("names the option of the wrong type", function()
+    local f = function() end
+    assert.matches("^goro.run: stack_size must be an integer",
+      h.errmsg(goro.run, {stack_size = "big"}, f))
+    assert.matches("^goro.run: timeout must be a number", h.errmsg(goro.run, {timeout = "1"}, f))
+    assert.matches("^goro.run: timeout must be > 0", h.errmsg(goro.run, {timeout = 0 / 0}, f))
+  end)
+
   it("raises the main G's error with its id and traceback", function()
     local err = h.errmsg(goro.run, function() error("boom") end)
     assert.matches("^goroutine %d+: .*03%-run_spec.lua:%d+: boom", err)

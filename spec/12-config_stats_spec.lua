@@ -11,7 +11,8 @@ describe("goro.config()", function()
   end)
 
   it("rejects bad values", function()
-    assert.matches("workers must be in", h.errmsg(goro.config, {workers = -1}))
+    assert.matches("workers must be an integer in", h.errmsg(goro.config, {workers = -1}))
+    assert.matches("workers must be an integer in", h.errmsg(goro.config, {workers = "2"}))
     assert.matches("bad argument #1 to 'goro.config' %(table expected",
       h.errmsg(goro.config, 5))
   end)

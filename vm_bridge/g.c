@@ -711,8 +711,9 @@ static int l_config(lua_State *L) {
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
-      lua_Integer n = luaL_checkinteger(L, -1);
-      luaL_argcheck(L, n >= 0 && n <= 1024, 1, "workers must be in [0, 1024]");
+      lua_Integer n = lua_tointeger(L, -1);
+      luaL_argcheck(L, lua_isinteger(L, -1) && n >= 0 && n <= 1024, 1,
+                    "workers must be an integer in [0, 1024]");
       goro_rt_set_workers(&R->rt, (int)n);
     }
     lua_pop(L, 1);
@@ -828,13 +829,17 @@ static int l_run(lua_State *L) {
   if (lua_istable(L, 1)) {
     fidx = 2;
     if (lua_getfield(L, 1, "stack_size") != LUA_TNIL) {
-      lua_Integer sz = luaL_checkinteger(L, -1);
+      lua_Integer sz = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1))
+        return luaL_error(L, "goro.run: stack_size must be an integer");
       if (sz < 0 || goro_stack_configure((size_t)sz, 16, 1024) != 0)
         return luaL_error(L, "goro.run: stack_size must be at least %d bytes",
                           (int)GORO_STACK_MIN);
     }
     if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
-      timeout = luaL_checknumber(L, -1);
+      if (lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "goro.run: timeout must be a number");
+      timeout = lua_tonumber(L, -1);
       if (!(timeout > 0)) return luaL_error(L, "goro.run: timeout must be > 0");
     }
     dump = lua_getfield(L, 1, "dump") != LUA_TNIL && lua_toboolean(L, -1);
