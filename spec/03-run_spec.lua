@@ -128,6 +128,31 @@ describe("goro.run(f, ...)", function()
     assert.matches("%[sleep, ", err)
   end)
 
+  it("ends every kind of failure clean, to-be-closed variables closed", function()
+    local failures = {  -- what the error says, the run's body
+      {"^goroutine %d+: ", function() goro.go(function() error("x") end); goro.chan():recv() end},
+      {"^all goroutines are asleep", function() goro.chan():recv() end},
+      {"^goro.run: timed out", function()
+        goro.go(function() goro.sleep(10) end)
+        goro.ticker(0.001)
+        goro.sleep(10)
+      end},
+    }
+    for _, f in ipairs(failures) do
+      local name, closed = f[1], false
+      local ok, err = pcall(goro.run, {timeout = 0.05}, function()
+        local _ <close> = setmetatable({}, {__close = function() closed = true end})
+        for _ = 1, 5 do goro.go(function() goro.chan():recv() end) end
+        f[2]()
+      end)
+      assert.is_false(ok, name)
+      assert.matches(name, err)
+      assert.is_true(closed, name .. ": to-be-closed variable closed")
+      local s = goro.stats()
+      assert.are.same({0, 0, 0, 0, 0}, {s.gs, s.runnable, s.stacks, s.sleeping, s.timers}, name)
+    end
+  end)
+
   it("refuses to nest", function()
     assert.matches("already running", h.errmsg(goro.run, function()
       goro.run(function() end)

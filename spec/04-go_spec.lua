@@ -109,6 +109,12 @@ describe("g:wait()", function()
     assert.are.equal(5, r)
   end)
 
+  it("raises outside a goroutine when it would block", function()
+    local g = goro.go(function() end)  -- queued for the next run
+    assert.matches("goro: wait called outside a goroutine", h.errmsg(g.wait, g))
+    goro.run(function() end)
+  end)
+
   it("refuses to wait for itself", function()
     assert.matches("cannot wait for itself", h.errmsg(goro.run, function()
       goro.self():wait()

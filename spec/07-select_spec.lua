@@ -99,6 +99,11 @@ describe("goro.select(...)", function()
       h.errmsg(goro.select, goro.default, goro.default))
   end)
 
+  it("raises outside a goroutine when it would block", function()
+    assert.matches("goro: select called outside a goroutine",
+      h.errmsg(goro.select, goro.chan():case_recv()))
+  end)
+
   it("takes cases that Lua code cannot alter, goro.default included", function()
     local c = goro.chan(1):case_recv()
     assert.matches("attempt to index a goro.case value", h.errmsg(function() c[1] = "x" end))

@@ -35,6 +35,18 @@ describe("goro.mutex()", function()
     assert.matches("sync: unlock of unlocked mutex", h.errmsg(mu.unlock, mu))
   end)
 
+  it("may be unlocked by another G than the one that locked it, as in Go", function()
+    local order = goro.run(function()
+      local mu, order = goro.mutex(), {}
+      mu:lock()
+      goro.go(function() order[#order + 1] = "unlock"; mu:unlock() end)
+      mu:lock()
+      order[#order + 1] = "locked"
+      return order
+    end)
+    assert.are.same({"unlock", "locked"}, order)
+  end)
+
   it("raises outside a goroutine when lock would block", function()
     local mu = goro.mutex()
     mu:lock()
@@ -58,6 +70,25 @@ describe("goro.waitgroup()", function()
 
   it("wait returns at once at zero", function()
     assert.is_true(goro.run(function() goro.waitgroup():wait(); return true end))
+  end)
+
+  it("can be used again once its counter is back to zero", function()
+    local n = goro.run(function()
+      local wg, n = goro.waitgroup(), 0
+      for _ = 1, 3 do
+        wg:add(2)
+        for _ = 1, 2 do goro.go(function() n = n + 1; wg:done() end) end
+        wg:wait()
+      end
+      return n
+    end)
+    assert.are.equal(6, n)
+  end)
+
+  it("raises outside a goroutine when wait would block", function()
+    local wg = goro.waitgroup()
+    wg:add(1)
+    assert.matches("goro: wait called outside a goroutine", h.errmsg(wg.wait, wg))
   end)
 
   it("raises 'sync: negative WaitGroup counter'", function()

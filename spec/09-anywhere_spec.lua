@@ -170,6 +170,80 @@ describe("a G blocks", function()
   end)
 end)
 
+-- Every blocking call, each in every place a G can block from. A blocker
+-- makes fresh objects and returns (block, unblock); unblock runs on another
+-- G, and block returns what the call got.
+local blockers = {
+  recv = function()
+    local ch = goro.chan()
+    return function() return (ch:recv()) end, function() ch:send("recv") end
+  end,
+  send = function()
+    local ch = goro.chan()
+    return function() ch:send(1); return "send" end, function() ch:recv() end
+  end,
+  select = function()
+    local ch = goro.chan()
+    return function() return select(2, goro.select(goro.chan():case_recv(), ch:case_recv())) end,
+      function() ch:send("select") end
+  end,
+  sleep = function()
+    return function() goro.sleep(0.001); return "sleep" end, function() end
+  end,
+  yield = function()
+    return function() goro.yield(); return "yield" end, function() end
+  end,
+  lock = function()
+    local mu = goro.mutex()
+    mu:lock()
+    return function() mu:lock(); mu:unlock(); return "lock" end, function() mu:unlock() end
+  end,
+  wgwait = function()
+    local wg = goro.waitgroup()
+    wg:add(1)
+    return function() wg:wait(); return "wgwait" end, function() wg:done() end
+  end,
+  gwait = function()
+    local gate = goro.chan()
+    local g = goro.go(function() gate:recv(); return "gwait" end)
+    return function() return select(2, g:wait()) end, function() gate:send(1) end
+  end,
+}
+
+local places = {
+  lua = function(block) return block() end,
+  sort = function(block)
+    local r
+    table.sort({2, 1}, function(a, b) r = r or block(); return a < b end)
+    return r
+  end,
+  gsub = function(block) return (string.gsub("x", "x", function() return block() end)) end,
+  index = function(block) return setmetatable({}, {__index = function() return block() end}).k end,
+  call = function(block) return setmetatable({}, {__call = function() return block() end})() end,
+  pcall = function(block) return select(2, pcall(block)) end,
+  wrap = function(block) return coroutine.wrap(function() return block() end)() end,
+  resume = function(block) return select(2, coroutine.resume(coroutine.create(block))) end,
+}
+
+describe("every blocking call", function()
+  it("works from every place a G can block", function()
+    local got = goro.run(function()
+      local got = {}
+      for pname, place in pairs(places) do
+        for bname, make in pairs(blockers) do
+          local block, unblock = make()
+          goro.go(function() goro.yield(); unblock() end)
+          got[#got + 1] = pname .. " " .. tostring(place(block))
+          got[#got + 1] = pname .. " " .. bname
+        end
+      end
+      return got
+    end)
+    for i = 1, #got, 2 do assert.are.equal(got[i + 1], got[i]) end
+    assert.are.equal(2 * 8 * 8, #got)
+  end)
+end)
+
 describe("plain coroutines inside a G", function()
   it("behave exactly as in stock Lua", function()
     local r = goro.run(function()

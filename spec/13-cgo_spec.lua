@@ -5,6 +5,17 @@ local goro = h.goro
 local tm = require "goro_testmod"
 
 describe("goro_cgocall (C that blocks)", function()
+  it("shows the G in C as \"syscall\"", function()
+    local st = goro.run(function()
+      local g = goro.go(function() tm.cgo_sleep(0.05) end)
+      goro.sleep(0.01)  -- g is in C now
+      local st = g:status()
+      g:wait()
+      return st
+    end)
+    assert.are.equal("syscall", st)
+  end)
+
   it("lets other G's run while one G is in C", function()
     local ticks, inside = goro.run(function()
       local ticks, done, inside = 0, false, nil
