@@ -37,6 +37,7 @@ Test(host, frame_loop_of_100_frames_drives_gs_over_channels, .timeout = 30) {
 
   dostring(L,
       "local goro = require 'goro'\n"
+      "goro.config{workers = 0}  -- the frames alone drive the G's\n"
       "received, done = {}, false\n"
       "local ch, results = goro.chan(), goro.chan(4)\n"
       "goro.go(function()\n"
@@ -67,6 +68,37 @@ Test(host, frame_loop_of_100_frames_drives_gs_over_channels, .timeout = 30) {
     cr_assert_eq(lua_tointeger(L, -1), 2 * i, "in order");
     lua_pop(L, 1);
   }
+  lua_close(L);
+}
+
+/* G's bump it from Lua: the host reads it without touching the state. */
+static atomic_long spins;
+
+static int l_spin(lua_State *L) {
+  (void)L;
+  atomic_fetch_add(&spins, 1);
+  return 0;
+}
+
+Test(host, a_step_ends_at_its_budget_while_gs_are_still_ready, .timeout = 30) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  atomic_store(&spins, 0);
+  lua_register(L, "spin", l_spin);
+  dostring(L,
+      "local goro = require 'goro'\n"
+      "goro.config{workers = 0}\n"
+      "for _ = 1, 3 do\n"
+      "  goro.go(function() while true do spin(); goro.yield() end end)\n"
+      "end\n");
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  for (int frame = 0; frame < 5; frame++) {
+    long before = atomic_load(&spins);
+    cr_assert_eq(goro_step(rt, 0.001), 3, "all three still ready: the budget ended the step");
+    cr_assert_gt(atomic_load(&spins), before, "the step ran them");
+  }
+  goro_close(rt);
   lua_close(L);
 }
 
