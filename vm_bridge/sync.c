@@ -73,8 +73,7 @@ static int mu_unlock(lua_State *L) {
     w->ok = 1;
     goro_ready(&goro_R_of(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
   } else {
-    m->tag = &mutex_tag;
-  m->locked = 0;
+    m->locked = 0;
   }
   return 0;
 }
