@@ -78,6 +78,23 @@ describe("goro.run(f, ...)", function()
     assert.are.equal(obj, err)
   end)
 
+  it("gives another G's non-string error its id and traceback too", function()
+    local obj = setmetatable({}, {__tostring = function() return "my error" end})
+    local cases = {
+      {obj, "^goroutine %d+: my error\nstack traceback:"},
+      {{}, "^goroutine %d+: %(error object is a table value%)\nstack traceback:"},
+      {42, "^goroutine %d+: 42\nstack traceback:"},
+      {nil, "^goroutine %d+: %(error object is a nil value%)\nstack traceback:"},
+    }
+    for _, c in ipairs(cases) do
+      local err = h.errmsg(goro.run, function()
+        goro.go(function() error(c[1]) end)
+        goro.chan():recv()
+      end)
+      assert.matches(c[2], err)
+    end
+  end)
+
   it("stops on an error in a G that nobody waits for", function()
     local after = false
     local err = h.errmsg(goro.run, function()

@@ -735,7 +735,9 @@ static int l_config(lua_State *L) {
 /* ---- goro.run ----------------------------------------------------------------- */
 
 /* Push the error of failed G b as the run reports it: a string error gets
-** the G's id and its traceback; any other value passes unchanged. */
+** the G's id and its traceback. The main G's other values pass unchanged
+** (goro.run(f) fails as pcall(f) would); another G's are made text first,
+** as lua.c does: through __tostring, or naming their type. */
 void goro_push_gerror(lua_State *L, struct bg *b, int hidx) {
   if (b->L == NULL) {  /* it could not start: the error is user value 1 */
     lua_getiuservalue(L, hidx, 1);
@@ -748,6 +750,18 @@ void goro_push_gerror(lua_State *L, struct bg *b, int hidx) {
   }
   lua_pushvalue(b->L, -1);
   lua_xmove(b->L, L, 1);
+  if (!b->ismain && lua_type(L, -1) != LUA_TSTRING) {
+    int e = lua_gettop(L);
+    if (lua_isstring(L, e)) {
+      lua_tostring(L, e);  /* a number: in place */
+    } else {
+      if (!luaL_callmeta(L, e, "__tostring") || lua_type(L, -1) != LUA_TSTRING) {
+        lua_settop(L, e);
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, e));
+      }
+      lua_replace(L, e);
+    }
+  }
   if (lua_type(L, -1) == LUA_TSTRING) {
     const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
                                       lua_tostring(L, -1));
