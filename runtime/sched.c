@@ -84,6 +84,8 @@ double goro_now(void) {
 
 struct timespec goro_timespec(double t) {
   struct timespec ts;
+  if (!(t >= 0)) t = 0;            /* (NaN too) */
+  if (t > 1e9) t = 1e9;            /* ~31 years: forever, and no overflow */
   ts.tv_sec = (time_t)t;
   ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
   return ts;
@@ -151,6 +153,7 @@ static void g_end(struct goro_rt *rt, struct goro_g *gp) {
 static void timers_drop(struct goro_rt *rt);
 
 void goro_g_abandon_all(struct goro_rt *rt) {
+  timers_drop(rt);  /* first: g_end frees the records goro_g_new made */
   while (rt->allg != NULL) {
     struct goro_g *gp = rt->allg;
     goro_waitq_remove_all(&gp->waiters);
@@ -159,7 +162,6 @@ void goro_g_abandon_all(struct goro_rt *rt) {
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
   WR(rt->nrunnable, 0);
-  timers_drop(rt);
   rt->abort = 0;
   rt->until = NULL;
   rt->until_dead = 0;
@@ -444,8 +446,7 @@ static void *worker_main(void *arg) {
     }
     rt->nidle++;
     mp->state = GORO_M_IDLE;
-    if (rt->workers_on && rt->p_owner == NULL && rt->pwaiters == 0 &&
-        !rt->abort && when > 0) {
+    if (rt->workers_on && p_free_locked(rt) && !rt->abort && when > 0) {
       struct timespec ts = goro_timespec(when);
       pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
@@ -1031,6 +1032,17 @@ static int outside_hope(struct goro_rt *rt) {
   return hope;
 }
 
+/* Can a timer still make a G runnable: a G sleeps, or a G waits on the
+** channel of a channel timer? Requires: the P. */
+static int timers_hope(struct goro_rt *rt) {
+  if (rt->nsleeping > 0) return 1;
+  for (int i = 0; i < rt->ntimers; i++) {
+    struct goro_timer *t = rt->timers[i];
+    if (t->wakes == NULL || t->wakes(rt, t)) return 1;
+  }
+  return 0;
+}
+
 /* Sleep until `when` (0: no limit) or until another thread signals (a
 ** thread wants the P, a locked M left, ...). */
 static void idle_wait(struct goro_rt *rt, double when) {
@@ -1075,10 +1087,12 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
     if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
     gp = runq_get(rt);
-    if (gp != NULL) atomic_store_explicit(&rt->owed, 0, memory_order_relaxed);
+    /* The scheduler had its turn: timers fired and the queue's head taken,
+    ** if any (a channel timer readies no G, yet it was the owed work). */
+    atomic_store_explicit(&rt->owed, 0, memory_order_relaxed);
     if (gp == NULL) {
       if (until == NULL) return GORO_SCHED_IDLE;
-      if (next == 0 && !outside_hope(rt))
+      if (!timers_hope(rt) && !outside_hope(rt))
         return GORO_SCHED_DEADLOCK;  /* nothing can wake anyone */
       idle_wait(rt, deadline > 0 && (next == 0 || deadline < next) ? deadline : next);
       continue;

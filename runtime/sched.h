@@ -72,12 +72,15 @@ struct goro_waitq {
 
 /* A timer in the P's heap: it readies a sleeping G, or calls fire (with
 ** the P held; the bridge's channel timers send on a channel). fire may
-** start timers again, this one included. */
+** start timers again, this one included. wakes says whether firing could
+** make a G runnable now (a G waits on the timer's channel): a run whose
+** other timers cannot wake anyone is a deadlock, as in Go 1.23. */
 struct goro_timer {
   double when;                     /* P: monotonic seconds */
   int heapidx;                     /* P: index in the heap, or -1 */
   struct goro_g *g;                /* the G to ready, or NULL */
   void (*fire)(struct goro_rt *rt, struct goro_timer *t);
+  int (*wakes)(struct goro_rt *rt, struct goro_timer *t);
 };
 
 struct goro_g {

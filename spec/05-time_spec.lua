@@ -128,6 +128,33 @@ describe("goro.timer(s)", function()
     end)
     assert.are.same({true, false, 2, false, "float", false}, r)
   end)
+
+  it("leaves no stale value behind stop or reset (Go 1.23)", function()
+    local r = goro.run(function()
+      local t = goro.timer(0.001)
+      goro.sleep(0.01)                 -- it fired; nobody took the value
+      local r = {t:reset(3600)}        -- true: a delivery was stopped
+      r[2] = goro.select(t.ch:case_recv(), goro.default)   -- 2: nothing stale
+      t:reset(0.001)
+      goro.sleep(0.01)
+      r[3] = t:stop()                  -- true again
+      r[4] = goro.select(t.ch:case_recv(), goro.default)
+      return r
+    end)
+    assert.are.same({true, 2, true, 2}, r)
+  end)
+
+  it("stays out of the heap once collected, even if a finalizer revives it", function()
+    do
+      -- the holder's finalizer runs after the timer's own __gc
+      local holder = setmetatable({}, {__gc = function(o) o.t:reset(0.01) end})
+      holder.t = goro.timer(3600)
+    end
+    for _ = 1, 4 do collectgarbage() end
+    for _ = 1, 100 do goro.chan(1) end  -- reuse the memory
+    assert.are.equal(0, goro.stats().timers)
+    assert.is_true(goro.run(function() goro.sleep(0.02); return true end))
+  end)
 end)
 
 describe("goro.ticker(s)", function()
@@ -156,6 +183,24 @@ describe("goro.ticker(s)", function()
     end)
     assert.are.equal(1, first)
     assert.are.equal(2, second)
+  end)
+
+  it("does not hide a deadlock when nobody waits on it (Go 1.23)", function()
+    local err = h.errmsg(goro.run, {timeout = 5}, function()
+      local t = goro.ticker(0.01)   -- forgotten, never stopped
+      local ch = goro.after(1)      -- nor read
+      goro.chan():recv()
+    end)
+    assert.matches("^all goroutines are asleep %- deadlock!", err)
+  end)
+
+  it("still ticks with a period below a nanosecond", function()
+    assert.are.equal(3, goro.run(function()
+      local t = goro.ticker(5e-324)
+      for _ = 1, 3 do t.ch:recv() end
+      t:stop()
+      return 3
+    end))
   end)
 
   it("leaves nothing armed once stopped: a deadlock is seen at once", function()

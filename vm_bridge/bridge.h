@@ -180,6 +180,11 @@ void goro_chan_new(lua_State *L, lua_Integer cap, int nuv);
 ** the P's timers use it. Requires: the P. */
 int goro_chan_offer(lua_State *L, struct goro_runtime *R, int ci, int vi);
 
+/* Drop the values buffered in the channel at ci; how many. Never raises. */
+int goro_chan_drain(lua_State *L, int ci);
+/* Does a G wait to receive from channel ch (its userdata's address)? */
+int goro_chan_awaited(const void *ch);
+
 /* Register the types of each file (called by luaopen_goro_core). */
 void goro_open_g(lua_State *L);
 void goro_open_chan(lua_State *L);

@@ -158,6 +158,21 @@ int goro_chan_offer(lua_State *L, struct goro_runtime *R, int ci, int vi) {
   return !c->closed && try_send(L, R, c, ci, vi);
 }
 
+int goro_chan_drain(lua_State *L, int ci) {
+  struct chan *c = lua_touserdata(L, ci);
+  int n = 0;
+  ci = lua_absindex(L, ci);
+  for (; c->count > 0; n++) {
+    buf_take(L, c, ci);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+int goro_chan_awaited(const void *ch) {
+  return ((const struct chan *)ch)->recvq.head != NULL;
+}
+
 static int l_chan(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");

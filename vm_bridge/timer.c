@@ -32,7 +32,13 @@ struct ltimer {
   struct goro_timer t;        /* in the P's heap while armed */
   double period;              /* a ticker's, else 0 */
   struct goro_runtime *R;
+  const void *ch;             /* its channel (kept by user value 1) */
+  int dead;                   /* its __gc ran: never armed again */
 };
+
+/* The shortest ticker period: Go's nanosecond. Shorter ones would tick at
+** every scheduling point anyway, and tiny ones overflow the catch-up. */
+#define MIN_PERIOD 1e-9
 
 #define TIMER_OF(tp) \
   ((struct ltimer *)(void *)((char *)(tp) - offsetof(struct ltimer, t)))
@@ -41,16 +47,18 @@ static struct ltimer *checktimer(lua_State *L) {
   return goro_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
 }
 
-/* Seconds from argument i: a number (NaN counts as 0, as in sleep). */
+/* Seconds from argument i: a number; NaN and negative ones count as 0 (at
+** once, as sleep does), which keeps every timer's time after the clock's
+** zero (a next_when of 0 means "no timer"). */
 static double checkseconds(lua_State *L, int i) {
   double s = (double)luaL_checknumber(L, i);
-  return s != s ? 0 : s;
+  return s > 0 ? s : 0;
 }
 
 static double checkperiod(lua_State *L, int i) {
   double s = (double)luaL_checknumber(L, i);
   luaL_argcheck(L, s > 0, i, "non-positive interval");
-  return s;
+  return s < MIN_PERIOD ? MIN_PERIOD : s;
 }
 
 /* Arm the timer at index i (t) for `when`; registers it first, so that
@@ -69,15 +77,30 @@ static void arm(lua_State *L, int i, struct ltimer *t, double when) {
   }
 }
 
-/* Disarm t; 1 if it was armed. Never raises (removing a key never
-** allocates). */
-static int disarm(lua_State *L, struct ltimer *t) {
-  if (t->R->closed || !goro_timer_stop(&t->R->rt, &t->t)) return 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &armed_key);
-  lua_pushnil(L);
-  lua_rawsetp(L, -2, t);
+/* Disarm t (at index i) and drop a value it sent that nobody took, so
+** that no receive after stop or reset gets a stale time (Go 1.23). 1 if
+** that stopped a delivery: t was armed, or its value was still waiting.
+** Never raises (removing a key never allocates). */
+static int disarm(lua_State *L, int i, struct ltimer *t) {
+  int stopped = 0;
+  i = lua_absindex(L, i);
+  if (!t->R->closed && goro_timer_stop(&t->R->rt, &t->t)) {
+    stopped = 1;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &armed_key);
+    lua_pushnil(L);
+    lua_rawsetp(L, -2, t);
+    lua_pop(L, 1);
+  }
+  lua_getiuservalue(L, i, 1);
+  if (goro_chan_drain(L, -1) > 0) stopped = 1;
   lua_pop(L, 1);
-  return 1;
+  return stopped;
+}
+
+/* Could firing t ready a G now? One waits on its channel. */
+static int wakes(struct goro_rt *rt, struct goro_timer *tp) {
+  (void)rt;
+  return goro_chan_awaited(TIMER_OF(tp)->ch);
 }
 
 /* The timer is due (called by the scheduler, the P held, t out of the
@@ -89,7 +112,7 @@ static void fire(struct goro_rt *rt, struct goro_timer *tp) {
   int top = lua_gettop(L);
   double now = goro_now();
 
-  if (!lua_checkstack(L, 4)) return;  /* (cannot happen: LR is idle) */
+  if (!lua_checkstack(L, 8)) return;  /* (cannot happen: LR is idle) */
   lua_rawgetp(L, LUA_REGISTRYINDEX, &armed_key);  /* top+1 */
   if (lua_rawgetp(L, top + 1, t) != LUA_TUSERDATA) {  /* top+2 */
     lua_settop(L, top);  /* being collected */
@@ -117,11 +140,14 @@ static struct ltimer *new_timer(lua_State *L, double period) {
   t->t.heapidx = -1;
   t->t.g = NULL;
   t->t.fire = fire;
+  t->t.wakes = wakes;
   t->period = period;
   t->R = lua_touserdata(L, lua_upvalueindex(1));
+  t->dead = 0;
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_setmetatable(L, -2);
   goro_chan_new(L, 1, 2);
+  t->ch = lua_touserdata(L, -1);
   lua_pushvalue(L, -2);
   lua_setiuservalue(L, -2, 2);  /* channel -> timer */
   lua_setiuservalue(L, -2, 1);  /* timer -> channel */
@@ -156,29 +182,33 @@ static int l_ticker(lua_State *L) {
   return 1;
 }
 
-/* t:stop() -> was it armed? No value is sent after it returns (one sent
-** before may still be waiting in t.ch, as in Go). */
+/* t:stop() -> did it stop a delivery? Once it returns, t.ch receives
+** nothing more from t, not even a value sent before (Go 1.23). */
 static int t_stop(lua_State *L) {
-  lua_pushboolean(L, disarm(L, checktimer(L)));
+  lua_pushboolean(L, disarm(L, 1, checktimer(L)));
   return 1;
 }
 
-/* t:reset(s) -> was it armed? A timer fires s seconds from now; a ticker
-** ticks every s seconds from now on. */
+/* t:reset(s) -> did it stop a delivery? A timer fires s seconds from now;
+** a ticker ticks every s seconds from now on. */
 static int t_reset(lua_State *L) {
   struct ltimer *t = checktimer(L);
   double s = t->period > 0 ? checkperiod(L, 2) : checkseconds(L, 2);
-  int was = disarm(L, t);
+  int was = disarm(L, 1, t);
   if (t->R->closed) return luaL_error(L, "goro: runtime is closed");
   if (t->period > 0) t->period = s;
   lua_settop(L, 1);
-  arm(L, 1, t, goro_now() + s);
+  if (!t->dead) arm(L, 1, t, goro_now() + s);
   lua_pushboolean(L, was);
   return 1;
 }
 
+/* Out of the heap for good: a finalizer that runs after this one may
+** resurrect t, but must not arm it again, since the collector will free t
+** later without a second __gc to take it out of the heap. */
 static int t_gc(lua_State *L) {
   struct ltimer *t = checktimer(L);
+  t->dead = 1;
   if (!t->R->closed) goro_timer_stop(&t->R->rt, &t->t);
   return 0;
 }

@@ -102,6 +102,23 @@ Test(host, a_step_ends_at_its_budget_while_gs_are_still_ready, .timeout = 30) {
   lua_close(L);
 }
 
+/* A channel timer readies no G when it fires: the turn the scheduler was
+** owed must end all the same, or a host waiting for the P behind an idle
+** worker waits for good. */
+Test(host, steps_go_on_while_a_ticker_nobody_reads_fires, .timeout = 30) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  dostring(L, "keep = require('goro').ticker(0.0001)");
+  rt = goro_open(L);
+  cr_assert_not_null(rt, "%s", goro_errmsg());
+  for (int f = 0; f < 1000; f++) {
+    cr_assert_geq(goro_step(rt, 0.0002), 0, "%s", goro_errmsg());
+    sleep_ms(0.2);
+  }
+  goro_close(rt);
+  lua_close(L);
+}
+
 Test(host, step_reports_a_failed_g_and_keeps_going) {
   lua_State *L = new_state();
   goro_runtime *rt;

@@ -284,6 +284,27 @@ Test(sched, stopping_a_timer_disarms_it_and_says_whether_it_was_armed) {
   cr_assert_str_eq(logbuf, "", "nothing fired");
 }
 
+Test(sched, abandoning_a_sleeping_g_drops_its_timer_before_its_record) {
+  struct fg *f;
+  setup();
+  f = spawn(sleeps);
+  f->b = 1000;
+  goro_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_eq(rt.ntimers, 1);
+  teardown();  /* goro_g_abandon_all frees the record: ASan sees a late write */
+  cr_assert_eq(rt.ntimers, 0);
+}
+
+Test(sched, a_wait_time_is_always_a_valid_timespec) {
+  double ts[] = {1.5, 0, -1, -1e300, 1e300, 1.0 / 0.0, -1.0 / 0.0, 0.0 / 0.0};
+  for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
+    struct timespec t = goro_timespec(ts[i]);
+    cr_assert(t.tv_sec >= 0 && t.tv_sec <= 1000000000, "%g: %ld s", ts[i], (long)t.tv_sec);
+    cr_assert(t.tv_nsec >= 0 && t.tv_nsec < 1000000000, "%g: %ld ns", ts[i], t.tv_nsec);
+  }
+  cr_assert_eq(goro_timespec(1.5).tv_nsec, 500000000);
+}
+
 /* ---- deadlock -------------------------------------------------------------- */
 
 static int parks_forever(struct goro_rt *r, struct fg *f) {
