@@ -264,6 +264,7 @@ static struct goro_m *extram_new(struct goro_rt *rt) {
   mp->state = GORO_M_POOLED;
   gp->isextra = 1;
   gp->timer.heapidx = -1;
+  gp->timer.isg = 1;
   gp->status = GORO_GSYSCALL;
   gp->lockedm = mp;
   gp->lockcount = 1;  /* locked to its M for good */

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -609,6 +610,7 @@ void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   gp->id = rt->nextgid++;
   gp->ud = ud;
   gp->timer.heapidx = -1;
+  gp->timer.isg = 1;
   gp->allnext = rt->allg;
   if (rt->allg) rt->allg->allprev = gp;
   rt->allg = gp;
@@ -657,7 +659,7 @@ int goro_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
     heap_up(rt, i);
   }
   t->heapidx = -1;
-  if (t->g != NULL) rt->nsleeping--;
+  if (t->isg) rt->nsleeping--;
   atomic_store(&rt->next_when, rt->ntimers > 0 ? rt->timers[0]->when : 0.0);
   return 1;
 }
@@ -674,15 +676,14 @@ int goro_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
   t->when = when;
   t->heapidx = rt->ntimers;
   rt->timers[rt->ntimers++] = t;
-  if (t->g != NULL) rt->nsleeping++;
+  if (t->isg) rt->nsleeping++;
   heap_up(rt, t->heapidx);
   atomic_store(&rt->next_when, rt->timers[0]->when);
   return 0;
 }
 
 void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
-  goro_assert(gp->timer.heapidx < 0);
-  gp->timer.g = gp;
+  goro_assert(gp->timer.heapidx < 0 && gp->timer.isg);
   if (goro_timer_start(rt, &gp->timer, when) != 0)
     goro_throw("goro_timer_add: out of memory");
 }
@@ -690,6 +691,9 @@ void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
 void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
   goro_timer_stop(rt, &gp->timer);
 }
+
+#define G_OF_TIMER(t) \
+  ((struct goro_g *)(void *)((char *)(t) - offsetof(struct goro_g, timer)))
 
 /* Drop every timer, disarmed (a run abandons its G's). */
 static void timers_drop(struct goro_rt *rt) {
@@ -705,10 +709,10 @@ static double timers_fire(struct goro_rt *rt, double now) {
     struct goro_timer *t = rt->timers[0];
     if (t->when > now) return t->when;
     goro_timer_stop(rt, t);
-    if (t->g != NULL)
-      goro_ready(rt, t->g, 0);
+    if (t->isg)
+      goro_ready(rt, G_OF_TIMER(t), 0);
     else
-      t->fire(rt, t);
+      rt->hooks->fire(rt, t);
   }
   return 0;
 }
@@ -1038,7 +1042,7 @@ static int timers_hope(struct goro_rt *rt) {
   if (rt->nsleeping > 0) return 1;
   for (int i = 0; i < rt->ntimers; i++) {
     struct goro_timer *t = rt->timers[i];
-    if (t->wakes == NULL || t->wakes(rt, t)) return 1;
+    if (t->isg || rt->hooks->wakes == NULL || rt->hooks->wakes(rt, t)) return 1;
   }
   return 0;
 }

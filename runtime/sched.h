@@ -70,17 +70,12 @@ struct goro_waitq {
   struct goro_waiter *head, *tail; /* P */
 };
 
-/* A timer in the P's heap: it readies a sleeping G, or calls fire (with
-** the P held; the bridge's channel timers send on a channel). fire may
-** start timers again, this one included. wakes says whether firing could
-** make a G runnable now (a G waits on the timer's channel): a run whose
-** other timers cannot wake anyone is a deadlock, as in Go 1.23. */
+/* A timer in the P's heap: the embedded timer of a sleeping G (isg), which
+** readies it, or one of the bridge's, for which hooks->fire runs. */
 struct goro_timer {
   double when;                     /* P: monotonic seconds */
   int heapidx;                     /* P: index in the heap, or -1 */
-  struct goro_g *g;                /* the G to ready, or NULL */
-  void (*fire)(struct goro_rt *rt, struct goro_timer *t);
-  int (*wakes)(struct goro_rt *rt, struct goro_timer *t);
+  int isg;                         /* a G's own (struct goro_g's timer) */
 };
 
 struct goro_g {
@@ -178,6 +173,14 @@ struct goro_hooks {
   ** (GORO_INT_PREEMPT) or records gp's pending profile samples
   ** (GORO_INT_PROFILE). Must be async-signal-safe. */
   void (*interrupt)(struct goro_rt *rt, struct goro_g *gp, int why);
+  /* A timer that is not a G's is due (the P held; it is out of the heap
+  ** and may be started again). The bridge's channel timers send on their
+  ** channel. */
+  void (*fire)(struct goro_rt *rt, struct goro_timer *t);
+  /* Could firing t make a G runnable now (one waits on its channel)? A
+  ** run whose timers cannot wake anyone is a deadlock, as in Go 1.23.
+  ** NULL: every timer can. */
+  int (*wakes)(struct goro_rt *rt, struct goro_timer *t);
 };
 
 enum { GORO_INT_PREEMPT = 1, GORO_INT_PROFILE = 2 };
@@ -409,7 +412,7 @@ void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
 /* Take gp out of the timer heap if it is there. Requires: the P. */
 void goro_timer_del(struct goro_rt *rt, struct goro_g *gp);
 
-/* Timers of any kind (t->g or t->fire set, t->heapidx -1 when made).
+/* Timers of any kind (t->heapidx -1 when made; t->isg for a G's own).
 ** start (re)arms t for `when`: 0, or GORO_ENOMEM. stop disarms it if armed
 ** and says whether it was. Timers are dropped, disarmed, when a goro.run
 ** abandons its G's. Requires: the P. */

@@ -56,8 +56,11 @@ struct bg {
                              run for a G made with no arguments, whose
                              user value 1 holds its function till then
                              (or, if no thread could be made, the error) */
-  int nargs;              /* values to pass to the next resume */
-  int nres;               /* results (or the error) left on L's stack */
+  union {                 /* (never both in use: nargs is 0 after a run) */
+    int nargs;            /* values to pass to the next resume */
+    int nres;             /* once it ended: results (or the error) left
+                             on L's stack */
+  };
   int nsel;               /* select: how many waiters in sel */
   int ref;                /* its anchor in the registry's G table */
   int line;               /* line of goro.go's caller (user value 2) */
@@ -194,6 +197,9 @@ void goro_open_sync_funcs(lua_State *L);
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */
 void goro_open_timer_funcs(lua_State *L);
+/* The runtime's hooks for channel timers (timer.c). */
+void goro_timer_fire(struct goro_rt *rt, struct goro_timer *t);
+int goro_timer_wakes(struct goro_rt *rt, struct goro_timer *t);
 /* Push goro.default, the case that makes select never block. */
 void goro_push_default(lua_State *L);
 

@@ -38,7 +38,8 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
 static inline void run_on(struct bg *b, lua_State *L);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
 static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
-static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt};
+static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt,
+                                        goro_timer_fire, goro_timer_wakes};
 
 static int rt_gc(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);

@@ -98,14 +98,14 @@ static int disarm(lua_State *L, int i, struct ltimer *t) {
 }
 
 /* Could firing t ready a G now? One waits on its channel. */
-static int wakes(struct goro_rt *rt, struct goro_timer *tp) {
+int goro_timer_wakes(struct goro_rt *rt, struct goro_timer *tp) {
   (void)rt;
   return goro_chan_awaited(TIMER_OF(tp)->ch);
 }
 
 /* The timer is due (called by the scheduler, the P held, t out of the
 ** heap). On R's LR thread; nothing here can raise. */
-static void fire(struct goro_rt *rt, struct goro_timer *tp) {
+void goro_timer_fire(struct goro_rt *rt, struct goro_timer *tp) {
   struct ltimer *t = TIMER_OF(tp);
   struct goro_runtime *R = rt->ud;
   lua_State *L = R->LR;
@@ -138,9 +138,7 @@ static struct ltimer *new_timer(lua_State *L, double period) {
   struct ltimer *t = lua_newuserdatauv(L, sizeof *t, 1);
   t->tag = &timer_tag;
   t->t.heapidx = -1;
-  t->t.g = NULL;
-  t->t.fire = fire;
-  t->t.wakes = wakes;
+  t->t.isg = 0;
   t->period = period;
   t->R = lua_touserdata(L, lua_upvalueindex(1));
   t->dead = 0;

@@ -41,7 +41,8 @@ static void fake_dead(struct goro_rt *rt, struct goro_g *gp) {
   f->g = NULL;
 }
 
-static const struct goro_hooks hooks = {fake_resume, fake_dead, NULL};
+static void fake_fire(struct goro_rt *r, struct goro_timer *t);
+static const struct goro_hooks hooks = {fake_resume, fake_dead, NULL, fake_fire, NULL};
 static struct goro_rt rt;
 static struct goro_m m0;
 
@@ -217,7 +218,8 @@ Test(sched, a_g_readied_early_leaves_the_timer_heap) {
   teardown();
 }
 
-/* Timers with a fire function share the heap with sleeping G's. */
+/* The bridge's timers (fired through hooks->fire) share the heap with
+** sleeping G's. */
 struct ftimer {
   struct goro_timer t;  /* first: the fire function casts back */
   char name;
@@ -225,7 +227,7 @@ struct ftimer {
   double period;
 };
 
-static void ffire(struct goro_rt *r, struct goro_timer *t) {
+static void fake_fire(struct goro_rt *r, struct goro_timer *t) {
   struct ftimer *ft = (struct ftimer *)t;
   char s[2] = {ft->name, 0};
   logs(s);
@@ -235,7 +237,6 @@ static void ffire(struct goro_rt *r, struct goro_timer *t) {
 static void ftimer_init(struct ftimer *ft, char name, int times, double period) {
   memset(ft, 0, sizeof *ft);
   ft->t.heapidx = -1;
-  ft->t.fire = ffire;
   ft->name = name;
   ft->left = times;
   ft->period = period;
