@@ -2,6 +2,8 @@
 --
 --   yield     G <-> G goro.yield() round trip   | 2 coroutines resumed in turn | Go: Gosched
 --   pingpong  unbuffered channel round trip      | coroutine passing a value   | Go: chan
+--   timeout   select on a ready channel and a    | -                           | Go: select with
+--             fresh goro.after(1)                |                             |     time.After
 --   spawn     goro.go + finish                   | coroutine.create + finish   | Go: go + wg
 --   parked    bytes per G blocked on a channel   | per suspended coroutine     | Go: per goroutine
 --   million   1,000,000 G's parked at once, then released (time, peak RSS)
@@ -88,6 +90,15 @@ local bench = {
         for i = 1, n do a:send(i); b:recv() end
       end)
     end,
+    timeout = function(n)  -- a ready channel and a fresh timeout each time
+      goro.run(function()
+        local ch = goro.chan(1)
+        for i = 1, n do
+          ch:send(i)
+          goro.select(ch:case_recv(), goro.after(1):case_recv())
+        end
+      end)
+    end,
     spawn = function(n)
       goro.run(function()
         local wg = goro.waitgroup()
@@ -117,18 +128,18 @@ local bench = {
     end,
   },
 }
-local KINDS = {"yield", "pingpong", "spawn"}
+local KINDS = {"yield", "pingpong", "timeout", "spawn"}
 
 -- `lua5.4 sched.lua round N`: one round in this fresh process, after a
 -- warm-up; prints "goro_<kind> ns" and "coro_<kind> ns" lines.
 if arg and arg[1] == "round" then
   for _, k in ipairs(KINDS) do
     bench.goro[k](N // 10)
-    bench.coro[k](N // 10)
+    if bench.coro[k] then bench.coro[k](N // 10) end
   end
   for _, k in ipairs(KINDS) do
     print(("goro_%s %.1f"):format(k, time(N, bench.goro[k])))
-    print(("coro_%s %.1f"):format(k, time(N, bench.coro[k])))
+    if bench.coro[k] then print(("coro_%s %.1f"):format(k, time(N, bench.coro[k]))) end
   end
   os.exit(0)
 end
@@ -218,6 +229,7 @@ print(("%-30s %10s %10s %10s %12s %10s"):format("", "goro", "Lua coro", "Go", "g
 local rows = {
   {"yield round trip (ns)", "yield"},
   {"chan ping-pong round trip (ns)", "pingpong"},
+  {"select with a timeout (ns)", "timeout"},
   {"spawn + finish (ns)", "spawn"},
   {"bytes per parked G", "parked", "parked_bytes"},
 }

@@ -74,6 +74,17 @@ func main() {
 		}
 	}))
 
+	fmt.Printf("timeout %.1f\n", best(n, func(n int) {
+		ch := make(chan int, 1)
+		for i := 0; i < n; i++ {
+			ch <- i
+			select {
+			case <-ch:
+			case <-time.After(time.Second):
+			}
+		}
+	}))
+
 	fmt.Printf("spawn %.1f\n", best(n, func(n int) {
 		var wg sync.WaitGroup
 		for i := 0; i < n; i++ {
