@@ -72,19 +72,44 @@ describe("goro.after(s)", function()
     assert.are.equal(2, i)
   end)
 
-  it("costs a timer, not a goroutine, and is collected once unreachable", function()
-    local gs, timers, left = goro.run(function()
-      local s, keep = goro.stats(), {}
+  it("costs a channel, not a goroutine, and is collected once unreachable", function()
+    local gs, inheap, left = goro.run(function()
+      local s, keep = goro.stats(), setmetatable({}, {__mode = "v"})
       for i = 1, 1000 do keep[i] = goro.after(3600) end
       local s2 = goro.stats()
-      keep = nil
       collectgarbage()
       collectgarbage()
-      return s2.gs - s.gs, s2.timers - s.timers, goro.stats().timers
+      return s2.gs - s.gs, s2.timers, #keep
     end)
     assert.are.equal(0, gs)
-    assert.are.equal(1000, timers)
+    assert.are.equal(0, inheap, "nobody waits on them: none in the timer heap")
     assert.are.equal(0, left)
+  end)
+
+  it("puts nothing in the timer heap for a select that does not block", function()
+    local inheap = goro.run(function()
+      local ch, most = goro.chan(1), 0
+      for i = 1, 100 do
+        ch:send(i)
+        goro.select(ch:case_recv(), goro.after(3600):case_recv())
+        most = math.max(most, goro.stats().timers)
+      end
+      return most
+    end)
+    assert.are.equal(0, inheap)
+  end)
+
+  it("holds a time that came while nobody waited, as a buffered value", function()
+    local r = goro.run(function()
+      local ch = goro.after(0.001)
+      local r = {#ch}
+      goro.sleep(0.01)
+      r[2] = #ch
+      r[3] = math.type(ch:recv())
+      r[4] = #ch
+      return r
+    end)
+    assert.are.same({0, 1, "float", 0}, r)
   end)
 
   it("fires at once for a zero, negative or NaN duration", function()
@@ -99,13 +124,11 @@ describe("goro.after(s)", function()
     assert.are.equal(3, n)
   end)
 
-  it("drops its value quietly if the channel was closed", function()
-    assert.is_true(goro.run(function()
-      local ch = goro.after(0.001)
-      ch:close()
-      goro.sleep(0.01)
-      return select(2, ch:recv()) == false
-    end))
+  it("is receive-only: sending on it or closing it raises", function()
+    local ch = goro.after(1)
+    assert.matches("send on a timer's channel", h.errmsg(ch.send, ch, 1))
+    assert.matches("send on a timer's channel", h.errmsg(ch.case_send, ch, 1))
+    assert.matches("close of a timer's channel", h.errmsg(ch.close, ch))
   end)
 
   it("checks its argument", function()
@@ -144,7 +167,7 @@ describe("goro.timer(s)", function()
     assert.are.same({true, 2, true, 2}, r)
   end)
 
-  it("stays out of the heap once collected, even if a finalizer revives it", function()
+  it("can be used by a finalizer that revives it", function()
     do
       -- the holder's finalizer runs after the timer's own __gc
       local holder = setmetatable({}, {__gc = function(o) o.t:reset(0.01) end})
@@ -223,9 +246,12 @@ describe("goro.ticker(s)", function()
     assert.are.equal(3, n)
   end)
 
-  it("is dropped, disarmed, when its run ends", function()
+  it("outlives its run and keeps its time; the run leaves no timer behind", function()
     local t = goro.run(function() return goro.ticker(0.001) end)
-    assert.are.equal(0, goro.run(function() return goro.stats().timers end))
+    assert.are.equal(0, goro.stats().timers)
+    local v = goro.run(function() return t.ch:recv() end)
+    assert.are.equal("float", math.type(v))
+    t:stop()
     assert.matches("stopped", tostring(t))
   end)
 

@@ -113,6 +113,12 @@ describe("goro.select(...)", function()
     assert.matches("select case expected, got table", h.errmsg(goro.select, {goro.chan(1), 1}))
   end)
 
+  it("gets one receive case per channel, made once", function()
+    local ch = goro.chan()
+    assert.are.equal(ch:case_recv(), ch:case_recv())
+    assert.are_not.equal(ch:case_send(1), ch:case_send(1))
+  end)
+
   it("wants a value for a send case, nil being one", function()
     local ch = goro.chan(1)
     assert.matches("bad argument #1 to 'case_send' %(value expected%)",

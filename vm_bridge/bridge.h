@@ -175,18 +175,9 @@ void goro_cb_thread_put(struct goro_runtime *R, lua_State *T);
 /* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
 int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp);
 
-/* Push a new channel of capacity cap whose userdata has nuv >= 1 user
-** values (the first is its buffer; channel timers use the second). */
-void goro_chan_new(lua_State *L, lua_Integer cap, int nuv);
-/* Send the value at vi on the channel at ci if that can be done at once,
-** else drop it (the channel is full, or closed). 1 if sent. Never raises:
-** the P's timers use it. Requires: the P. */
-int goro_chan_offer(lua_State *L, struct goro_runtime *R, int ci, int vi);
-
-/* Drop the values buffered in the channel at ci; how many. Never raises. */
-int goro_chan_drain(lua_State *L, int ci);
-/* Does a G wait to receive from channel ch (its userdata's address)? */
-int goro_chan_awaited(const void *ch);
+/* Take waiter w off its queue; a timer's channel left with no waiter
+** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
+void goro_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 
 /* Register the types of each file (called by luaopen_goro_core). */
 void goro_open_g(lua_State *L);
@@ -197,7 +188,7 @@ void goro_open_sync_funcs(lua_State *L);
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */
 void goro_open_timer_funcs(lua_State *L);
-/* The runtime's hooks for channel timers (timer.c). */
+/* The runtime's hooks for timers' channels (chan.c). */
 void goro_timer_fire(struct goro_rt *rt, struct goro_timer *t);
 int goro_timer_wakes(struct goro_rt *rt, struct goro_timer *t);
 /* Push goro.default, the case that makes select never block. */

@@ -5,32 +5,33 @@
 ** FIFO of `cap` values; receiving from a closed and drained channel gives
 ** nil, false; sending on a closed channel and closing twice raise.
 **
-** A channel is a userdata with one user value: its buffer, a table of `cap`
-** slots made (filled with false) when the channel is made, so that putting
-** a value never allocates. Waiting G's sit in recvq/sendq (runtime wait
-** queues); each waiter names the lua_State that parked (w->data). A blocked
+** What a channel is: chan.h. Its buffer is a table of `cap` slots made
+** (filled with false) when the channel is made, so that putting a value
+** never allocates. Waiting G's sit in recvq/sendq (runtime wait queues);
+** each waiter names the lua_State that parked (w->data). A blocked
 ** sender's value stays on its own stack (at w->vidx); a receiver copies it
 ** from there. A sender that finds a blocked receiver pushes the value onto
 ** the receiver's stack, where its continuation finds it on top. Both are
 ** lua_pushvalue/lua_xmove within room the parked side reserved before it
 ** parked: they never allocate, so they never raise on a parked state.
-** Every operation runs with the P held, so nothing here needs a lock.
+** Timers' channels (Go 1.23's, runtime/HACKING.md "Timers") are here too:
+** receiving is where their time is delivered. Every operation runs with
+** the P held, so nothing here needs a lock.
 */
+#include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "../runtime/errors.h"
-#include "bridge.h"
+#include "chan.h"
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
 
-static const char chan_tag;
+/* w->vidx of a receiver parked on a timer's channel (a receiver has no
+** value index otherwise): goro_chan_leave looks for it. */
+#define TIMER_WAITER (-1)
 
-struct chan {
-  const void *tag;              /* &chan_tag (goro_checktag) */
-  lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
-  int closed;
-  struct goro_waitq recvq, sendq;
-};
+static const char chan_tag;
 
 enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 
@@ -84,11 +85,136 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   c->count--;
 }
 
+/* ---- timers' channels --------------------------------------------------------- */
+
+#define TCHAN_OF(tp) \
+  ((struct tchan *)(void *)((char *)(tp) - offsetof(struct tchan, t)))
+
+/* Bring tc up to date at `now`: a time that has come is due; a ticker
+** moves on to its first tick after now, a one-shot timer disarms. In the
+** heap it keeps its place in time (or leaves it, disarmed). */
+static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
+  if (!tc->armed || tc->t.when > now) return;
+  tc->due = 1;
+  if (tc->period > 0) {
+    double at = tc->t.when + tc->period;
+    if (at <= now) at += ceil((now - at) / tc->period) * tc->period;
+    if (at <= now) at = now + tc->period;  /* (rounding) */
+    tc->t.when = at;
+  } else {
+    tc->armed = 0;
+  }
+  if (tc->t.heapidx >= 0) {
+    if (tc->armed)
+      goro_timer_start(rt, &tc->t, tc->t.when);  /* never fails: it moves */
+    else
+      goro_timer_stop(rt, &tc->t);
+  }
+}
+
+/* Take tc's due time: push it, as the time of delivery (Go sends the
+** current time). Never raises: the receiver has room. */
+static void tchan_take(lua_State *L, struct tchan *tc) {
+  tc->due = 0;
+  lua_pushnumber(L, (lua_Number)goro_now());
+}
+
+/* A G is about to park receiving on tc: the heap must wake it. 0, or
+** GORO_ENOMEM (nothing changed). */
+static int tchan_watch(struct goro_rt *rt, struct tchan *tc) {
+  if (tc->armed && tc->t.heapidx < 0) return goro_timer_start(rt, &tc->t, tc->t.when);
+  return 0;
+}
+
+/* Out of the heap if no G waits on tc any more. */
+static void tchan_unwatch(struct goro_rt *rt, struct tchan *tc) {
+  if (tc->c.recvq.head == NULL) goro_timer_stop(rt, &tc->t);
+}
+
+static int nomem(lua_State *L) {
+  return luaL_error(L, "goro: %s (timer)", goro_strerror(GORO_ENOMEM));
+}
+
+void goro_timer_fire(struct goro_rt *rt, struct goro_timer *tp) {
+  struct tchan *tc = TCHAN_OF(tp);  /* out of the heap */
+  struct goro_waiter *w;
+  tchan_sync(rt, tc, goro_now());
+  if (tc->due && (w = goro_waitq_claim(&tc->c.recvq)) != NULL) {
+    tchan_take(w->data, tc);
+    w->ok = 1;
+    goro_ready(rt, w->g, 1);
+  }
+  if (tc->armed && tc->c.recvq.head != NULL)  /* a ticker, G's still wait */
+    goro_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
+}
+
+int goro_timer_wakes(struct goro_rt *rt, struct goro_timer *tp) {
+  (void)rt;
+  return TCHAN_OF(tp)->c.recvq.head != NULL;
+}
+
+void goro_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
+  struct goro_waitq *q = w->q;
+  goro_waitq_remove(w);
+  if (q != NULL && w->vidx == TIMER_WAITER)
+    tchan_unwatch(rt, (struct tchan *)(void *)((char *)q - offsetof(struct chan, recvq)));
+}
+
+int goro_tchan_stop(struct goro_rt *rt, struct tchan *tc) {
+  int stopped = tc->armed || tc->due;
+  tc->armed = tc->due = 0;
+  goro_timer_stop(rt, &tc->t);
+  return stopped;
+}
+
+void goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
+                    double when, double period) {
+  goro_tchan_stop(rt, tc);
+  if (period > 0) tc->period = period;
+  tc->t.when = when;
+  tc->armed = 1;
+  if (tc->c.recvq.head != NULL && tchan_watch(rt, tc) != 0) nomem(L);
+}
+
+static int chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
+  c->tag = &chan_tag;
+  c->cap = cap;
+  c->count = c->head = 0;
+  c->closed = 0;
+  c->istimer = 0;
+  c->recvq.head = c->recvq.tail = NULL;
+  c->sendq.head = c->sendq.tail = NULL;
+  luaL_setmetatable(L, GORO_CHAN_MT);
+  return 1;
+}
+
+struct tchan *goro_tchan_new(lua_State *L, double when, double period) {
+  struct tchan *tc = lua_newuserdatauv(L, sizeof *tc, 2);
+  chan_init(L, &tc->c, 1);
+  tc->c.istimer = 1;
+  tc->t.heapidx = -1;
+  tc->t.isg = 0;
+  tc->t.when = when;
+  tc->period = period;
+  tc->armed = 1;
+  tc->due = 0;
+  return tc;
+}
+
+struct tchan *goro_checktchan(lua_State *L, int i) {
+  struct chan *c = goro_checktag(L, i, &chan_tag, GORO_CHAN_MT);
+  if (!c->istimer) luaL_argerror(L, i, "not a timer's channel");
+  return (struct tchan *)c;
+}
+
+/* ---- plain channels ---------------------------------------------------------- */
+
 /* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
 ** channel. */
 static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci, int vi) {
   struct goro_waiter *w;
+  if (c->istimer) return luaL_error(L, "send on a timer's channel");
   if (c->closed) return luaL_error(L, "send on closed channel");
   if ((w = goro_waitq_claim(&c->recvq)) != NULL) {
     give(L, w, vi);
@@ -107,6 +233,14 @@ static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
 static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci) {
   struct goro_waiter *w;
+  if (c->istimer) {
+    struct tchan *tc = (struct tchan *)c;
+    tchan_sync(&R->rt, tc, goro_now());
+    if (!tc->due) return 0;
+    tchan_take(L, tc);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   if ((w = goro_waitq_claim(&c->sendq)) != NULL) {
     if (c->cap == 0) {
       take(L, w);
@@ -136,47 +270,16 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
 
 /* ---- goro.chan, send, recv, close ------------------------------------------ */
 
-void goro_chan_new(lua_State *L, lua_Integer cap, int nuv) {
-  struct chan *c = lua_newuserdatauv(L, sizeof *c, nuv);
-  c->tag = &chan_tag;
-  c->cap = cap;
-  c->count = c->head = 0;
-  c->closed = 0;
-  c->recvq.head = c->recvq.tail = NULL;
-  c->sendq.head = c->sendq.tail = NULL;
+static int l_chan(lua_State *L) {
+  lua_Integer cap = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
+  chan_init(L, lua_newuserdatauv(L, sizeof(struct chan), 2), cap);
   lua_createtable(L, (int)cap, 0);
   for (lua_Integer i = 1; i <= cap; i++) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, i);
   }
   lua_setiuservalue(L, -2, 1);
-  luaL_setmetatable(L, GORO_CHAN_MT);
-}
-
-int goro_chan_offer(lua_State *L, struct goro_runtime *R, int ci, int vi) {
-  struct chan *c = lua_touserdata(L, ci);
-  return !c->closed && try_send(L, R, c, ci, vi);
-}
-
-int goro_chan_drain(lua_State *L, int ci) {
-  struct chan *c = lua_touserdata(L, ci);
-  int n = 0;
-  ci = lua_absindex(L, ci);
-  for (; c->count > 0; n++) {
-    buf_take(L, c, ci);
-    lua_pop(L, 1);
-  }
-  return n;
-}
-
-int goro_chan_awaited(const void *ch) {
-  return ((const struct chan *)ch)->recvq.head != NULL;
-}
-
-static int l_chan(lua_State *L) {
-  lua_Integer cap = luaL_optinteger(L, 1, 0);
-  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
-  goro_chan_new(L, cap, 1);
   return 1;
 }
 
@@ -222,6 +325,10 @@ static int ch_recv(lua_State *L) {
   if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goro_bg_block(L, "recv");
   reserve(L);
+  if (c->istimer) {
+    if (tchan_watch(&R->rt, (struct tchan *)c) != 0) return nomem(L);
+    b->w.vidx = TIMER_WAITER;
+  }
   b->w.data = L;
   goro_waitq_push(&c->recvq, &b->w);
   return goro_bg_park(L, b, "chan receive", 0, recv_k);
@@ -230,6 +337,7 @@ static int ch_recv(lua_State *L) {
 static int ch_close(lua_State *L) {
   struct goro_runtime *R = goro_R_of(L);
   struct chan *c = checkchan(L, 1);
+  if (c->istimer) return luaL_error(L, "close of a timer's channel");
   if (c->closed) return luaL_error(L, "close of closed channel");
   c->closed = 1;
   goro_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
@@ -238,7 +346,13 @@ static int ch_close(lua_State *L) {
 }
 
 static int ch_len(lua_State *L) {
-  lua_pushinteger(L, checkchan(L, 1)->count);
+  struct chan *c = checkchan(L, 1);
+  if (c->istimer) {  /* 1 while a time waits to be received */
+    tchan_sync(&goro_R_of(L)->rt, (struct tchan *)c, goro_now());
+    lua_pushinteger(L, ((struct tchan *)c)->due);
+    return 1;
+  }
+  lua_pushinteger(L, c->count);
   return 1;
 }
 
@@ -249,8 +363,12 @@ static int ch_cap(lua_State *L) {
 
 static int ch_tostring(lua_State *L) {
   struct chan *c = checkchan(L, 1);
-  lua_pushfstring(L, "goro.chan(%I/%I%s): %p", c->count, c->cap,
-                  c->closed ? ", closed" : "", (void *)c);
+  if (c->istimer)
+    lua_pushfstring(L, "goro.chan(timer, %s): %p",
+                    ((struct tchan *)c)->armed ? "armed" : "stopped", (void *)c);
+  else
+    lua_pushfstring(L, "goro.chan(%I/%I%s): %p", c->count, c->cap,
+                    c->closed ? ", closed" : "", (void *)c);
   return 1;
 }
 
@@ -268,8 +386,13 @@ struct sel_case {
 
 static int make_case(lua_State *L, int kind) {
   struct sel_case *sc;
-  checkchan(L, 1);
-  if (kind == CASE_SEND) luaL_checkany(L, 2);
+  struct chan *c = checkchan(L, 1);
+  if (kind == CASE_SEND) {
+    luaL_checkany(L, 2);
+    if (c->istimer) return luaL_error(L, "send on a timer's channel");
+  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA) {
+    return 1;  /* the channel's receive case, made before */
+  }
   sc = lua_newuserdatauv(L, sizeof *sc, kind == CASE_SEND ? 2 : 1);
   sc->tag = &case_tag;
   sc->kind = kind;
@@ -281,6 +404,10 @@ static int make_case(lua_State *L, int kind) {
   }
   lua_pushvalue(L, CASE_MT_UV);
   lua_setmetatable(L, -2);
+  if (kind == CASE_RECV) {  /* kept: every receive case of c is the same */
+    lua_pushvalue(L, -1);
+    lua_setiuservalue(L, 1, 2);
+  }
   return 1;
 }
 
@@ -317,7 +444,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
   (void)ctx;
   for (int j = 0; j < b->nsel; j++) {  /* leave every other queue */
     if (b->sel[j].index == i) w = &b->sel[j];
-    goro_waitq_remove(&b->sel[j]);
+    goro_chan_leave(&goro_R_of(L)->rt, &b->sel[j]);
   }
   if (w == NULL) return luaL_error(L, "goro: select woke without a case");
   kind = case_kind(L, i);
@@ -398,6 +525,23 @@ static int l_select(lua_State *L) {
   luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
   b->sel = calloc((size_t)(n > 0 ? n : 1), sizeof *b->sel);
   if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
+  for (int i = 1; i <= n; i++) {  /* timers the heap must watch: may fail */
+    struct chan *c;
+    if (case_kind(L, i) != CASE_RECV) continue;
+    c = case_chan(L, i);
+    lua_pop(L, 1);
+    if (c->istimer && tchan_watch(&R->rt, (struct tchan *)c) != 0) {
+      while (--i >= 1) {  /* undo: nothing queued yet */
+        if (case_kind(L, i) != CASE_RECV) continue;
+        c = case_chan(L, i);
+        lua_pop(L, 1);
+        if (c->istimer) tchan_unwatch(&R->rt, (struct tchan *)c);
+      }
+      free(b->sel);
+      b->sel = NULL;
+      return nomem(L);
+    }
+  }
   for (int i = 1; i <= n; i++) {
     struct goro_waiter *w = &b->sel[b->nsel++];
     struct chan *c;
@@ -408,6 +552,7 @@ static int l_select(lua_State *L) {
     c = case_chan(L, i);
     lua_pop(L, 1);
     if (kind == CASE_RECV) {
+      if (c->istimer) w->vidx = TIMER_WAITER;
       goro_waitq_push(&c->recvq, w);
     } else {  /* our value waits on our stack */
       case_value(L, i);

@@ -109,6 +109,7 @@ struct bg *goro_bg_block(lua_State *L, const char *fname) {
   b->w.g = b->g;
   b->w.ok = 0;
   b->w.index = 1;
+  b->w.vidx = 0;
   b->fname = fname;
   return b;
 }
@@ -117,8 +118,8 @@ struct bg *goro_bg_block(lua_State *L, const char *fname) {
 ** of parking, or when b ends). */
 static void unqueue(struct goro_rt *rt, struct bg *b) {
   if (b->g != NULL) goro_timer_del(rt, b->g);
-  goro_waitq_remove(&b->w);
-  for (int i = 0; i < b->nsel; i++) goro_waitq_remove(&b->sel[i]);
+  goro_chan_leave(rt, &b->w);
+  for (int i = 0; i < b->nsel; i++) goro_chan_leave(rt, &b->sel[i]);
   free(b->sel);
   b->sel = NULL;
   b->nsel = 0;
