@@ -99,17 +99,33 @@ describe("goro.after(s)", function()
     assert.are.equal(0, inheap)
   end)
 
-  it("holds a time that came while nobody waited, as a buffered value", function()
+  it("holds a time that came while nobody waited, and sends when it was due", function()
     local r = goro.run(function()
+      local t0 = goro.now()
       local ch = goro.after(0.001)
-      local r = {#ch}
-      goro.sleep(0.01)
-      r[2] = #ch
-      r[3] = math.type(ch:recv())
-      r[4] = #ch
+      local t1 = goro.now()
+      local r = {goro.select(ch:case_recv(), goro.default)}   -- not yet: 2
+      goro.sleep(0.02)
+      local v = ch:recv()
+      r[2] = t0 + 0.001 <= v and v <= t1 + 0.001               -- its due time
+      r[3] = #ch .. "/" .. ch:cap()                            -- as Go 1.23's
       return r
     end)
-    assert.are.same({0, 1, "float", 0}, r)
+    assert.are.same({2, true, "0/0"}, r)
+  end)
+
+  it("goes to the G that waited, not to one that looks when it is due", function()
+    local got, other = goro.run(function()
+      local ch, other = goro.after(0.002), nil
+      goro.go(function()
+        local t0 = goro.now()
+        while goro.now() - t0 < 0.01 do end  -- past the time, no scheduling point
+        other = goro.select(ch:case_recv(), goro.default)
+      end)
+      return math.type(ch:recv()), other
+    end)
+    assert.are.equal("float", got)
+    assert.are.equal(2, other, "the looker found nothing")
   end)
 
   it("fires at once for a zero, negative or NaN duration", function()

@@ -92,10 +92,17 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
 
 /* Bring tc up to date at `now`: a time that has come is due; a ticker
 ** moves on to its first tick after now, a one-shot timer disarms. In the
-** heap it keeps its place in time (or leaves it, disarmed). */
+** heap (G's wait) it fires first, as the heap would have, so the time goes
+** to the G that waited, not to whoever looks now. */
 static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
   if (!tc->armed || tc->t.when > now) return;
+  if (tc->t.heapidx >= 0) {
+    goro_timer_stop(rt, &tc->t);
+    goro_timer_fire(rt, &tc->t);  /* back in the heap if G's still wait */
+    if (!tc->armed || tc->t.when > now) return;
+  }
   tc->due = 1;
+  tc->at = tc->t.when;
   if (tc->period > 0) {
     double at = tc->t.when + tc->period;
     if (at <= now) at += ceil((now - at) / tc->period) * tc->period;
@@ -112,11 +119,12 @@ static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
   }
 }
 
-/* Take tc's due time: push it, as the time of delivery (Go sends the
-** current time). Never raises: the receiver has room. */
+/* Take tc's due time: push it. It is the time the timer was due, however
+** late it is received, as Go 1.23 sends. Never raises: the receiver has
+** room. */
 static void tchan_take(lua_State *L, struct tchan *tc) {
   tc->due = 0;
-  lua_pushnumber(L, (lua_Number)goro_now());
+  lua_pushnumber(L, (lua_Number)tc->at);
 }
 
 /* A G is about to park receiving on tc: the heap must wake it. 0, or
@@ -196,6 +204,7 @@ struct tchan *goro_tchan_new(lua_State *L, double when, double period) {
   tc->t.isg = 0;
   tc->t.when = when;
   tc->period = period;
+  tc->at = 0;
   tc->armed = 1;
   tc->due = 0;
   return tc;
@@ -345,19 +354,17 @@ static int ch_close(lua_State *L) {
   return 0;
 }
 
+/* A timer's channel has length and capacity 0, as in Go 1.23: its time is
+** not a buffered value one could count. */
 static int ch_len(lua_State *L) {
   struct chan *c = checkchan(L, 1);
-  if (c->istimer) {  /* 1 while a time waits to be received */
-    tchan_sync(&goro_R_of(L)->rt, (struct tchan *)c, goro_now());
-    lua_pushinteger(L, ((struct tchan *)c)->due);
-    return 1;
-  }
-  lua_pushinteger(L, c->count);
+  lua_pushinteger(L, c->istimer ? 0 : c->count);
   return 1;
 }
 
 static int ch_cap(lua_State *L) {
-  lua_pushinteger(L, checkchan(L, 1)->cap);
+  struct chan *c = checkchan(L, 1);
+  lua_pushinteger(L, c->istimer ? 0 : c->cap);
   return 1;
 }
 

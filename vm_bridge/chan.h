@@ -25,6 +25,7 @@ struct tchan {
   struct chan c;                /* first: a tchan is a channel */
   struct goro_timer t;          /* in the P's heap only while a G waits */
   double period;                /* a ticker's; 0 for a one-shot timer */
+  double at;                    /* the time that is due (what is sent) */
   int armed;                    /* t.when is the next time to deliver */
   int due;                      /* a time waits to be received */
 };

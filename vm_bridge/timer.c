@@ -36,11 +36,12 @@ static double checkperiod(lua_State *L, int i) {
 
 static struct goro_rt *rt_of(lua_State *L) { return &goro_R_of(L)->rt; }
 
-/* Push the timer's channel of timer object 1. */
+/* Push the timer's channel of timer object 1 (checked: the debug library
+** can change a user value). */
 static struct tchan *tchan_of(lua_State *L) {
   goro_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
   lua_getiuservalue(L, 1, 1);
-  return lua_touserdata(L, -1);
+  return goro_checktchan(L, -1);
 }
 
 /* Push a timer object (upvalue 2: its metatable) for the channel on top,
