@@ -497,6 +497,14 @@ static void *sysmon_main(void *arg) {
         acted = 1;
       }
     }
+    /* goro.run failed or timed out: if its M is inside a callback that
+    ** waits, it cannot come back to its loop to see that. */
+    if (rt->run_active && !rt->quiescing &&
+        (atomic_load(&rt->abort) ||
+         (rt->run_deadline > 0 && now >= rt->run_deadline))) {
+      goro_rt_unwind_callbacks_locked(rt);
+      acted = 1;
+    }
     delay = acted ? 20e-6 : (delay * 2 > 5e-3 ? 5e-3 : delay * 2);
   }
   pthread_mutex_unlock(&rt->lock);

@@ -10,6 +10,7 @@ const char *goro_strerror(int code) {
     case GORO_EINVAL: return "invalid argument";
     case GORO_ECLOSED: return "runtime is closed";
     case GORO_ESTATE: return "not allowed in this state";
+    case GORO_EENDED: return "the run ended";
     default: return "unknown error";
   }
 }

@@ -11,6 +11,7 @@
 #define GORO_EINVAL   (-2)  /* invalid argument */
 #define GORO_ECLOSED  (-3)  /* the runtime or object is closed */
 #define GORO_ESTATE   (-4)  /* not allowed in the current state */
+#define GORO_EENDED   (-5)  /* the run ended while waiting */
 
 /* A static English text for a code ("unknown error" for others). */
 const char *goro_strerror(int code);

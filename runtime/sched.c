@@ -851,7 +851,7 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   rt->nlocked++;
   p_drop_locked(rt, mp);
   mp->state = GORO_M_PARKED;
-  while (!mp->parkready && !rt->closing) {
+  while (!mp->parkready && !rt->closing && !(rt->quiescing && !mp->isextra)) {
     double when = atomic_load(&rt->next_when);
     if (when > 0 && !rt->abort) {
       double now = goro_now();
@@ -879,10 +879,12 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   rt->nlocked--;
   {
     int ready = mp->parkready;
+    int ended = !ready && !rt->closing;  /* (read under the lock) */
     pthread_mutex_unlock(&rt->lock);
     if (!held && goro_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
     gp->status = GORO_GRUNNING;
-    return ready ? 0 : GORO_ECLOSED;  /* woken by close: unwind */
+    if (ready) return 0;
+    return ended ? GORO_EENDED : GORO_ECLOSED;  /* woken to unwind */
   }
 }
 
@@ -930,6 +932,9 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
         rt->until = NULL;
         rt->until_dead = 1;
+        pthread_mutex_lock(&rt->lock);  /* and come back, even from a callback */
+        goro_rt_unwind_callbacks_locked(rt);
+        pthread_mutex_unlock(&rt->lock);
       }
       g_end(rt, gp);
       break;
@@ -1117,9 +1122,29 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   out->timers = (uint64_t)(rt->ntimers - rt->nsleeping);
 }
 
+void goro_rt_unwind_callbacks_locked(struct goro_rt *rt) {
+  struct goro_m *lists[2] = {rt->transient, rt->allm};  /* not extra M's */
+  rt->quiescing = 1;
+  for (int i = 0; i < 2; i++)
+    for (struct goro_m *mp = lists[i]; mp != NULL; mp = i == 0 ? mp->tnext : mp->allnext)
+      if (mp->state == GORO_M_PARKED) pthread_cond_signal(&mp->parkcv);
+}
+
+void goro_rt_run_begin(struct goro_rt *rt, double deadline) {
+  pthread_mutex_lock(&rt->lock);
+  rt->run_active = 1;
+  rt->run_deadline = deadline;
+  rt->quiescing = 0;
+  pthread_mutex_unlock(&rt->lock);
+}
+
 void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
-  if (atomic_load(&rt->nsyscall) == 0) return;
-  rt->abort = 1;  /* no new runs; a G back from C stops at its next park */
+  if (atomic_load(&rt->nsyscall) > 0) {
+    rt->abort = 1;  /* no new runs; a G back from C stops at its next park */
+    pthread_mutex_lock(&rt->lock);
+    goro_rt_unwind_callbacks_locked(rt);  /* callbacks unwind to their C */
+    pthread_mutex_unlock(&rt->lock);
+  }
   while (atomic_load(&rt->nsyscall) > 0) {
     pthread_mutex_lock(&rt->lock);
     p_drop_locked(rt, mp);
@@ -1128,6 +1153,11 @@ void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
     pthread_mutex_unlock(&rt->lock);
     goro_p_acquire(rt, mp);
   }
+  pthread_mutex_lock(&rt->lock);
+  rt->quiescing = 0;
+  rt->run_active = 0;
+  rt->run_deadline = 0;
+  pthread_mutex_unlock(&rt->lock);
 }
 
 void goro_rt_close(struct goro_rt *rt) {

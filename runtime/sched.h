@@ -253,6 +253,11 @@ struct goro_rt {
   struct goro_carrier *carriers;  /* idle cache */
   int ncarriers, carriers_in_use;
   _Atomic int abort;           /* the bridge asks the loops to stop */
+  int quiescing;               /* rt->lock: the run is over: a callback's G
+                                  parks no more (it unwinds); see
+                                  goro_rt_unwind_callbacks_locked */
+  int run_active;              /* rt->lock: a goro.run is on (for sysmon) */
+  double run_deadline;         /* rt->lock: its deadline, or 0 */
   struct goro_g *until;        /* P: the main G of the goro.run in progress */
   int until_dead;              /* P: it ended, on whichever M ran it */
   _Atomic double next_when;    /* P writes: earliest timer, 0 if none;
@@ -269,7 +274,10 @@ void goro_rt_destroy(struct goro_rt *rt);
 
 /* Before abandoning every G (goro.run is over): let the G's that are in C
 ** on other M's come back (their stacks lie under the C frames), stopping
-** each at its next park. Requires: mp holds the P; holds it again after. */
+** each at its next park. A callback's G parked meanwhile (locked to its M)
+** is woken, and its park fails with GORO_EENDED, so that its callback
+** unwinds back to the C that waits for it. Requires: mp holds the P; holds
+** it again after. */
 void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp);
 
 /* Refuse the P to every later goro_p_acquire, wait for its owner to give it
@@ -299,6 +307,18 @@ void goro_rt_kick_locked(struct goro_rt *rt);
 /* Take the P from an owner whose G is in C, or that has it parked.
 ** Requires: rt->lock. */
 int goro_p_retake_locked(struct goro_rt *rt);
+
+/* The run is over (its main G ended, it failed, its deadline passed, or
+** goro_rt_quiesce waits): the callbacks of G's in C (locked to M's that are
+** not extra M's) unwind instead of waiting, each park failing with
+** GORO_EENDED, so that their C returns and the run's M, or the quiescer,
+** is not held up by a callback that waits for G's that will never run.
+** Sets quiescing and wakes the M's of such parked G's. Requires: rt->lock. */
+void goro_rt_unwind_callbacks_locked(struct goro_rt *rt);
+/* goro.run begins (deadline 0: none), for sysmon, which unwinds the
+** callbacks when the run fails or times out while its M is inside one;
+** goro_rt_quiesce ends it. */
+void goro_rt_run_begin(struct goro_rt *rt, double deadline);
 /* An extra M back in its host's C code: keep the P parked on mp if nothing
 ** needs it (its next callback takes it back with goro_p_take_parked), else
 ** release it. Requires: mp holds the P. See HACKING.md, "P states". */
@@ -399,7 +419,8 @@ void goro_park_prepare(struct goro_g *gp, const char *reason);
 
 /* Stackful park: switch to the scheduler; returns when gp is readied. A
 ** locked G's M sleeps instead (no switch). Returns 0, or GORO_ECLOSED if
-** the runtime closed while a locked G slept (the caller must unwind).
+** the runtime closed while a locked G slept, or GORO_EENDED if its run
+** ended (goro_rt_quiesce): the caller must unwind.
 ** Requires: gp is running. May park. */
 int goro_park(struct goro_g *gp, const char *reason);
 

@@ -159,3 +159,45 @@ describe("goro.m() and goro.ms()", function()
     assert.is_false(tm.is_extra_in_c())
   end)
 end)
+
+describe("a run that is over", function()
+  -- A G in C whose callback waits (on a G stack locked to its M) must not
+  -- hold the run up once it is over: the callback unwinds with an error,
+  -- its C returns, and the run ends. Each callback would wait 3 s, then
+  -- say so; unwound, it never does.
+  local function run_with_a_waiting_callback(opts, body)
+    local finished = false
+    local ok, err = pcall(goro.run, opts, function()
+      goro.go(function()
+        tm.cgo_callback(function() goro.sleep(3); finished = true end)
+      end)
+      goro.sleep(0.02)  -- the G is in C now, inside its callback
+      return body()
+    end)
+    return ok, err, finished
+  end
+
+  it("unwinds callbacks that wait when the main G returns", function()
+    local ok, v, finished = run_with_a_waiting_callback({}, function() return "done" end)
+    assert.are.same({true, "done", false}, {ok, v, finished})
+  end)
+
+  it("unwinds them when another G fails, and reports that failure", function()
+    local ok, err, finished = run_with_a_waiting_callback({}, function()
+      goro.go(function() error("boom") end)
+      goro.sleep(10)
+    end)
+    assert.is_false(ok)
+    assert.matches("^goroutine %d+: .*boom", err)
+    assert.is_false(finished)
+  end)
+
+  it("unwinds them when it times out, and says it timed out", function()
+    local ok, err, finished = run_with_a_waiting_callback({timeout = 0.1}, function()
+      goro.sleep(10)
+    end)
+    assert.is_false(ok)
+    assert.matches("^goro.run: timed out", err)
+    assert.is_false(finished)
+  end)
+end)

@@ -68,6 +68,8 @@ struct bg {
   uint8_t waited;         /* someone was waiting when it ended */
   uint8_t ismain;         /* made by goro.run */
   uint8_t want_preempt;   /* sysmon asked the G to give up the P (RD/WR) */
+  uint8_t unwound;        /* a park of it failed: its run had ended (an
+                             error then is not the run's failure) */
   struct goro_waiter w;   /* its waiter for single-queue parks */
   struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
   const char *fname;      /* the blocking function, for error messages */

@@ -136,6 +136,7 @@ static void unqueue(struct goro_rt *rt, struct bg *b) {
 */
 int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k) {
+  int rc;
   if (L == b->L && b->g->lockedm == NULL && lua_isyieldable(L)) {
     goro_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
@@ -150,9 +151,12 @@ int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", b->fname);
   }
-  if (goro_park(b->g, reason) != 0) {
+  if ((rc = goro_park(b->g, reason)) != 0) {
     unqueue(goro_m_self()->rt, b);
-    return luaL_error(L, "goro: runtime closed while %s was blocked", b->fname);
+    b->unwound = rc == GORO_EENDED;
+    return luaL_error(L, "goro: %s while %s was blocked",
+                      rc == GORO_EENDED ? "the run ended" : "runtime closed",
+                      b->fname);
   }
   return k(L, LUA_OK, ctx);
 }
@@ -379,7 +383,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
                    atomic_exchange(&gp->prof_pending, 0));
   b->g = NULL;
   if (R->closed == 2) return;  /* lua_close: the registry is going away */
-  if (b->done && b->failed && !b->waited && R->failed == NULL &&
+  if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
       (R->running || R->stepping || R->hostmode)) {
     R->failed = b;
     rt->abort = 1;
@@ -880,6 +884,7 @@ static int l_run(lua_State *L) {
   goro_p_acquire(&R->rt, &m0);
   goro_rt_workers_on(&R->rt, 1);  /* they may serve while M0's G is in C */
   goro_sysmon_start(&R->rt);
+  goro_rt_run_begin(&R->rt, deadline);
   R->running = 1;
   rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
   R->running = 0;
