@@ -184,7 +184,8 @@ void goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
   if (tc->c.recvq.head != NULL && tchan_watch(rt, tc) != 0) nomem(L);
 }
 
-static int chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
+/* Make the userdata on top (c) a channel of capacity cap. */
+static void chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   c->tag = &chan_tag;
   c->cap = cap;
   c->count = c->head = 0;
@@ -193,7 +194,6 @@ static int chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   c->recvq.head = c->recvq.tail = NULL;
   c->sendq.head = c->sendq.tail = NULL;
   luaL_setmetatable(L, GORO_CHAN_MT);
-  return 1;
 }
 
 struct tchan *goro_tchan_new(lua_State *L, double when, double period) {
