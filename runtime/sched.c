@@ -851,7 +851,10 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   rt->nlocked++;
   p_drop_locked(rt, mp);
   mp->state = GORO_M_PARKED;
-  while (!mp->parkready && !rt->closing && !(rt->quiescing && !mp->isextra)) {
+  /* An extra M's own callbacks are the host's, but one nested in a
+  ** cgocall holds nsyscall, which goro_rt_quiesce waits for. */
+  while (!mp->parkready && !rt->closing &&
+         !(rt->quiescing && (!mp->isextra || mp->ncgo > 0))) {
     double when = atomic_load(&rt->next_when);
     if (when > 0 && !rt->abort) {
       double now = goro_now();
@@ -931,8 +934,8 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
       if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
         rt->until = NULL;
-        rt->until_dead = 1;
         pthread_mutex_lock(&rt->lock);  /* and come back, even from a callback */
+        rt->until_dead = 1;  /* (read under the lock by waiters and workers) */
         goro_rt_unwind_callbacks_locked(rt);
         pthread_mutex_unlock(&rt->lock);
       }
@@ -1123,11 +1126,13 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
 }
 
 void goro_rt_unwind_callbacks_locked(struct goro_rt *rt) {
-  struct goro_m *lists[2] = {rt->transient, rt->allm};  /* not extra M's */
   rt->quiescing = 1;
-  for (int i = 0; i < 2; i++)
-    for (struct goro_m *mp = lists[i]; mp != NULL; mp = i == 0 ? mp->tnext : mp->allnext)
-      if (mp->state == GORO_M_PARKED) pthread_cond_signal(&mp->parkcv);
+  for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
+    pthread_cond_signal(&mp->parkcv);  /* no waiter: a no-op */
+  for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
+    pthread_cond_signal(&mp->parkcv);
+  for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
+    pthread_cond_signal(&mp->parkcv);  /* it decides (park_locked) */
 }
 
 void goro_rt_run_begin(struct goro_rt *rt, double deadline) {

@@ -192,6 +192,18 @@ describe("a run that is over", function()
     assert.is_false(finished)
   end)
 
+  it("says it timed out when the main G itself waits in a callback", function()
+    for _, catch in ipairs({false, true}) do
+      local finished = false
+      local err = h.errmsg(goro.run, {timeout = 0.1}, function()
+        local f = function() tm.cgo_callback(function() goro.sleep(3); finished = true end) end
+        if catch then pcall(f) else f() end  -- caught, the main G then returns
+      end)
+      assert.matches("^goro.run: timed out", err)
+      assert.is_false(finished)
+    end
+  end)
+
   it("unwinds them when it times out, and says it timed out", function()
     local ok, err, finished = run_with_a_waiting_callback({timeout = 0.1}, function()
       goro.sleep(10)

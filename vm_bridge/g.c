@@ -888,6 +888,10 @@ static int l_run(lua_State *L) {
   R->running = 1;
   rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
   R->running = 0;
+  /* The main G ended only because sysmon unwound its callback at the
+  ** deadline (a failed G would be in R->failed): the run timed out. */
+  if (rc == GORO_SCHED_DONE && mb->unwound && R->failed == NULL)
+    rc = GORO_SCHED_BUDGET;
   if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET ||
       (dump && (R->failed != NULL || mb->failed))) {
     withdump = rc != GORO_SCHED_DEADLOCK && rc != GORO_SCHED_BUDGET;

@@ -380,6 +380,54 @@ static void blocking_callback_case(int workers) {
   close_state();
 }
 
+/* ---- a goro.run ends while a host thread's nested callback waits ------------ */
+
+static pthread_t end_host;
+static int end_host_status = -1;
+
+static int end_host_body(lua_State *T, void *ud) {
+  (void)ud;
+  lua_getglobal(T, "host_body");
+  lua_call(T, 0, 0);
+  return 0;
+}
+
+static void *end_host_main(void *arg) {
+  end_host_status = goro_call(arg, end_host_body, NULL);
+  return NULL;
+}
+
+static int l_start_host(lua_State *T) {
+  cr_assert_eq(pthread_create(&end_host, NULL, end_host_main, goro_runtime_of(T)), 0);
+  return 0;
+}
+
+/* The host thread's callback is its own (left alone), but one nested in a
+** cgocall of it holds the count of G's in C that the run's end waits for:
+** that one unwinds, and the run ends. */
+Test(cgo, a_run_ends_while_a_host_threads_nested_callback_waits, .timeout = 60) {
+  int rc;
+  L = goro_test_state_tm();
+  cr_assert_not_null(L);
+  lua_register(L, "start_host", l_start_host);
+  rc = luaL_dostring(L,
+      "local goro, tm = require 'goro', require 'goro_testmod'\n"
+      "local ch = goro.chan()\n"
+      "host_body = function() tm.cgo_callback(function() ch:recv() end) end\n"
+      "local ok, v = pcall(goro.run, {timeout = 20}, function()\n"
+      "  start_host()\n"
+      "  goro.sleep(0.1)  -- the host thread is in the nested callback now\n"
+      "  return 'main returned'\n"
+      "end)\n"
+      "result = tostring(ok) .. ' ' .. tostring(v)\n");
+  cr_assert_eq(rc, LUA_OK, "%s", rc ? lua_tostring(L, -1) : "");
+  pthread_join(end_host, NULL);
+  lua_getglobal(L, "result");
+  cr_assert_str_eq(lua_tostring(L, -1), "true main returned");
+  cr_assert_neq(end_host_status, LUA_OK, "the host's call failed: its callback unwound");
+  lua_close(L);
+}
+
 Test(cgo, a_callback_blocks_and_resumes_with_workers, .timeout = 60) {
   blocking_callback_case(4);
 }
