@@ -175,13 +175,14 @@ int goro_tchan_stop(struct goro_rt *rt, struct tchan *tc) {
   return stopped;
 }
 
-void goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
-                    double when, double period) {
-  goro_tchan_stop(rt, tc);
+int goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
+                   double when, double period) {
+  int stopped = goro_tchan_stop(rt, tc);
   if (period > 0) tc->period = period;
   tc->t.when = when;
   tc->armed = 1;
   if (tc->c.recvq.head != NULL && tchan_watch(rt, tc) != 0) nomem(L);
+  return stopped;
 }
 
 /* Make the userdata on top (c) a channel of capacity cap. */

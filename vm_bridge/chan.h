@@ -38,10 +38,11 @@ struct tchan *goro_tchan_new(lua_State *L, double when, double period);
 ** delivery (it was armed, or a time was due). Never raises. */
 int goro_tchan_stop(struct goro_rt *rt, struct tchan *tc);
 
-/* Arm tc again for `when` (a ticker with a new period if period > 0),
-** in the heap if G's wait on it. May raise (out of memory). */
-void goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
-                    double when, double period);
+/* Stop tc, then arm it for `when` (a ticker with a new period if period >
+** 0), in the heap if G's wait on it; returns what the stop returned. May
+** raise (out of memory). */
+int goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
+                   double when, double period);
 
 /* The timer's channel at index i, or a "bad argument" error. */
 struct tchan *goro_checktchan(lua_State *L, int i);

@@ -91,9 +91,8 @@ static int t_stop(lua_State *L) {
 static int t_reset(lua_State *L) {
   struct tchan *tc = tchan_of(L);
   double s = tc->period > 0 ? checkperiod(L, 2) : checkseconds(L, 2);
-  int was = goro_tchan_stop(rt_of(L), tc);
-  goro_tchan_arm(L, rt_of(L), tc, goro_now() + s, tc->period > 0 ? s : 0);
-  lua_pushboolean(L, was);
+  lua_pushboolean(L, goro_tchan_arm(L, rt_of(L), tc, goro_now() + s,
+                                    tc->period > 0 ? s : 0));
   return 1;
 }
 
@@ -136,8 +135,7 @@ void goro_open_timer_funcs(lua_State *L) {
   luaL_setfuncs(L, methods, 1);
   lua_pushcclosure(L, t_index, 1);
   lua_setfield(L, -2, "__index");
-  lua_pushvalue(L, r);
-  lua_pushcclosure(L, t_tostring, 1);
+  lua_pushcfunction(L, t_tostring);
   lua_setfield(L, -2, "__tostring");
   lua_pushvalue(L, r);
   lua_insert(L, -2);  /* upvalues: the runtime, the timer metatable */
