@@ -1,7 +1,7 @@
 /*
-** goro_arch_call — AArch64 AAPCS64, ELF, GNU as.
+** goroA_call — AArch64 AAPCS64, ELF, GNU as.
 **
-** void *goro_arch_call(struct goro_xrec *rec, void *sp, void *(*fn)(void *),
+** void *goroA_call(struct goro_xrec *rec, void *sp, void *(*fn)(void *),
 **                      x0                     x1        x2
 **                      void *arg, const struct goro_stackdesc *stack);
 **                      x3         x4
@@ -28,10 +28,10 @@
         .file   "call_aarch64_aapcs_elf_gas.S"
         .text
         .p2align 4
-        .globl  goro_arch_call
-        .hidden goro_arch_call
-        .type   goro_arch_call, %function
-goro_arch_call:
+        .globl  goroA_call
+        .hidden goroA_call
+        .type   goroA_call, %function
+goroA_call:
         .cfi_startproc
         hint    #34                                     /* bti c: landing pad */
         stp     x29, x30, [sp, #-32]!                   /* save fp, lr; open 32 bytes */
@@ -80,6 +80,6 @@ goro_arch_call:
         .cfi_restore x30
         ret                                             /* x0 = fn's result */
         .cfi_endproc
-        .size   goro_arch_call, .-goro_arch_call
+        .size   goroA_call, .-goroA_call
 
         .section .note.GNU-stack,"",%progbits

@@ -1,7 +1,7 @@
 /*
-** goro_arch_call — x86-64 System V, ELF, GNU as.
+** goroA_call — x86-64 System V, ELF, GNU as.
 **
-** void *goro_arch_call(struct goro_xrec *rec, void *sp, void *(*fn)(void *),
+** void *goroA_call(struct goro_xrec *rec, void *sp, void *(*fn)(void *),
 **                      rdi                    rsi       rdx
 **                      void *arg, const struct goro_stackdesc *stack);
 **                      rcx        r8
@@ -28,10 +28,10 @@
         .file   "call_x86_64_sysv_elf_gas.S"
         .text
         .p2align 4
-        .globl  goro_arch_call
-        .hidden goro_arch_call
-        .type   goro_arch_call, @function
-goro_arch_call:
+        .globl  goroA_call
+        .hidden goroA_call
+        .type   goroA_call, @function
+goroA_call:
         .cfi_startproc
         endbr64                                         /* CET landing pad */
         pushq   %rbp                                    /* save the caller's frame pointer */
@@ -74,6 +74,6 @@ goro_arch_call:
         .cfi_restore rbp
         ret                                             /* rax = fn's result */
         .cfi_endproc
-        .size   goro_arch_call, .-goro_arch_call
+        .size   goroA_call, .-goroA_call
 
         .section .note.GNU-stack,"",%progbits

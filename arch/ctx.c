@@ -49,7 +49,7 @@ __attribute__((visibility("default"), noreturn)) void __longjmp_chk(
 
 static __thread struct goro_xrec xrec __attribute__((tls_model("initial-exec")));
 
-__attribute__((noinline, noipa)) struct goro_xrec *goro_xrec_self(void) {
+__attribute__((noinline, noipa)) struct goro_xrec *goroA_xrec_self(void) {
   return &xrec;
 }
 
@@ -70,7 +70,7 @@ static void learn_bounds(goro_ctx *from, const void *lo, size_t size) {
   }
 }
 
-/* Runs first on a fresh stack (called by goro_arch_start). */
+/* Runs first on a fresh stack (called by goroA_start). */
 static void ctx_entry(void *p, void *data) {
   struct xfer *x = p;
   goro_ctx *from = x->from;
@@ -80,11 +80,11 @@ static void ctx_entry(void *p, void *data) {
   asan_finish(NULL, &lo, &size);
   learn_bounds(from, lo, size);
   ((goro_ctx_fn)data)(from, arg);
-  fputs("goro: fatal: goro_ctx_make: context function returned\n", stderr);
+  fputs("goro: fatal: goroA_ctx_make: context function returned\n", stderr);
   abort();
 }
 
-uint64_t goro_arch_fpctl_get(void) {
+uint64_t goroA_fpctl_get(void) {
 #if defined(__x86_64__)
   uint32_t mxcsr;
   uint16_t cw;
@@ -98,11 +98,11 @@ uint64_t goro_arch_fpctl_get(void) {
 #endif
 }
 
-void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
+void goroA_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
                    goro_ctx_fn fn) {
   uintptr_t hi = ((uintptr_t)stack->lo + stack->size) & ~(uintptr_t)15;
   struct goro_arch_frame *f;
-  uint64_t fpctl = goro_arch_fpctl_get();
+  uint64_t fpctl = goroA_fpctl_get();
 
   /* 16 zero bytes at the very top: a null return address above the entry. */
   memset((void *)(hi - 16), 0, 16);
@@ -118,7 +118,7 @@ void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
   f->x[0] = (uint64_t)(uintptr_t)ctx_entry;
   f->x[1] = (uint64_t)(uintptr_t)fn;
 #endif
-  f->pc = (uint64_t)(uintptr_t)goro_arch_start;
+  f->pc = (uint64_t)(uintptr_t)goroA_start;
   c->sp = f;
   c->stack = *stack;
   c->asan_fake = NULL;
@@ -131,14 +131,14 @@ void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
 #endif
 }
 
-void goro_ctx_init_thread(goro_ctx *c) {
+void goroA_ctx_init_thread(goro_ctx *c) {
   memset(c, 0, sizeof *c);
 #ifdef GORO_TSAN
   c->tsan_fiber = __tsan_get_current_fiber();
 #endif
 }
 
-void goro_ctx_destroy(goro_ctx *c) {
+void goroA_ctx_destroy(goro_ctx *c) {
 #ifdef GORO_TSAN
   if (c->tsan_fiber != NULL && c->own_fiber) __tsan_destroy_fiber(c->tsan_fiber);
 #endif
@@ -150,9 +150,9 @@ void goro_ctx_destroy(goro_ctx *c) {
 /*
 ** The crossing record names the stack a thread runs on. A switch moves the
 ** thread to `to`'s stack, so the record follows before the stack pointer
-** moves (the same ordering goro_arch_call keeps).
+** moves (the same ordering goroA_call keeps).
 */
-void *goro_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg) {
+void *goroA_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg) {
   struct xfer x = {from, arg}, *in;
   const void *lo = NULL;
   size_t size = 0;
@@ -162,13 +162,13 @@ void *goro_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg) {
 #ifdef GORO_TSAN
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  in = goro_arch_jump(&from->sp, to->sp, &x);
+  in = goroA_jump(&from->sp, to->sp, &x);
   asan_finish(from->asan_fake, &lo, &size);
   learn_bounds(in->from, lo, size);
   return in->arg;
 }
 
-void goro_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg) {
+void goroA_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg) {
   struct xfer x = {from, arg};
   void *dead;
 
@@ -177,11 +177,11 @@ void goro_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg) {
 #ifdef GORO_TSAN
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
-  goro_arch_jump(&dead, to->sp, &x);
+  goroA_jump(&dead, to->sp, &x);
   abort();  /* nobody holds `dead`: unreachable */
 }
 
-/* What goro_ctx_call hands to the thunk on the other stack. */
+/* What goroA_ctx_call hands to the thunk on the other stack. */
 struct callframe {
   void *(*fn)(void *);
   void *arg;
@@ -200,7 +200,7 @@ static void *call_thunk(void *p) {
   return r;
 }
 
-void goro_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack) {
+void goroA_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack) {
   memset(c, 0, sizeof *c);
   c->stack = *stack;
 #ifdef GORO_TSAN
@@ -214,7 +214,7 @@ void goro_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack) {
 ** that, a Lua error (longjmp) unwinding on the other stack confuses its
 ** per-thread shadow stack and it grows without bound.
 */
-void *goro_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg) {
+void *goroA_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg) {
   struct callframe c = {fn, arg, NULL, 0};
   void *fake = NULL, *r;
 #ifdef GORO_TSAN
@@ -223,7 +223,7 @@ void *goro_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg) {
 #endif
   (void)fake;
   asan_start(&fake, to->stack.lo, to->stack.size);
-  r = goro_arch_call(goro_xrec_self(), sp, call_thunk, &c, &to->stack);
+  r = goroA_call(goroA_xrec_self(), sp, call_thunk, &c, &to->stack);
   asan_finish(fake, NULL, NULL);
 #ifdef GORO_TSAN
   __tsan_switch_to_fiber(here, 0);

@@ -4,12 +4,12 @@
 ** Three primitives, written in assembly once per CPU (x86-64 SysV and AArch64
 ** AAPCS, files named <op>_<arch>_<abi>_elf_gas.S, kept parallel):
 **
-**   jump   goro_arch_jump: save the callee-saved state of the running context
+**   jump   goroA_jump: save the callee-saved state of the running context
 **          on its own stack, store that stack pointer, load another one and
 **          restore its state. The one word `arg` travels across the switch.
-**   start  goro_arch_start: the first "return address" of a fresh context.
+**   start  goroA_start: the first "return address" of a fresh context.
 **          It calls entry(arg, data) and marks the end of the unwind chain.
-**   call   goro_arch_call: call fn(arg) on another stack and come back,
+**   call   goroA_call: call fn(arg) on another stack and come back,
 **          pushing a crossing record (goro_xframe) that the runtime can read:
 **          which stack the thread is on and how deep the crossings go. This is
 **          the shape of Go's asmcgocall (G stack -> system stack) and
@@ -24,14 +24,14 @@
 ** x86-64 saves MXCSR and the x87 control word, AArch64 saves FPCR, on every
 ** jump. A context that changes its rounding mode keeps it, and does not leak
 ** it into the scheduler or other G's. A fresh context starts with the control
-** state of the thread that made it (goro_ctx_make reads it). The FP status
+** state of the thread that made it (goroA_ctx_make reads it). The FP status
 ** flags (MXCSR exception bits, FPSR) are not preserved: they are sticky
 ** scratch state, caller-saved by the ABI.
 */
 #ifndef GORO_ARCH_CTX_H
 #define GORO_ARCH_CTX_H
 
-/* ---- frame saved by goro_arch_jump, at the saved stack pointer ---------- */
+/* ---- frame saved by goroA_jump, at the saved stack pointer ---------- */
 #if defined(__x86_64__)
 #define GORO_FRAME_FPCTL   0x00  /* MXCSR (4 bytes) then x87 CW (2 bytes)   */
 #define GORO_FRAME_R12     0x08
@@ -57,7 +57,7 @@
 #error "goro: unsupported CPU (arch/ supports x86-64 and AArch64)"
 #endif
 
-/* ---- crossing record kept by goro_arch_call -------------------------------*/
+/* ---- crossing record kept by goroA_call -------------------------------*/
 #define GORO_XFRAME_PREV   0x00  /* the crossing below (LIFO)               */
 #define GORO_XFRAME_SP     0x08  /* stack pointer to return to              */
 #define GORO_XFRAME_STACK  0x10  /* rec->stack before this crossing         */
@@ -90,10 +90,10 @@ typedef struct goro_ctx {
   struct goro_stackdesc stack;    /* the stack this context runs on */
   void *asan_fake;                /* ASan fake-stack save; unused otherwise */
   void *tsan_fiber;               /* TSan fiber; unused otherwise */
-  int own_fiber;                  /* tsan_fiber was made by goro_ctx_make */
+  int own_fiber;                  /* tsan_fiber was made by goroA_ctx_make */
 } goro_ctx;
 
-/* One crossing made by goro_arch_call; lives at the top of the target stack. */
+/* One crossing made by goroA_call; lives at the top of the target stack. */
 struct goro_xframe {
   struct goro_xframe *prev;
   void *sp;
@@ -103,7 +103,7 @@ struct goro_xframe {
 
 /*
 ** Per-thread crossing record. Written only by its own thread (by
-** goro_arch_call and goro_ctx_switch); a signal handler on the same thread may
+** goroA_call and goroA_ctx_switch); a signal handler on the same thread may
 ** read it at any instruction. Ordering rule: on the way in, the record names
 ** the inner stack before the stack pointer moves there; on the way out, the
 ** stack pointer moves back before the record drops the crossing. So the
@@ -164,61 +164,61 @@ _Static_assert(offsetof(struct goro_xrec, stack) == GORO_XREC_STACK, "xrec");
 /* Save the running context's state, store its sp into *save_sp, load to_sp,
 ** restore that context and return `arg` there (as this call's return value in
 ** a suspended context, or as entry's first argument in a fresh one). */
-void *goro_arch_jump(void **save_sp, void *to_sp, void *arg);
+void *goroA_jump(void **save_sp, void *to_sp, void *arg);
 
 /* The first return address of a fresh context; never called directly. */
-void goro_arch_start(void);
+void goroA_start(void);
 
 /* Call fn(arg) with the stack pointer at `sp` (aligned down to 16 bytes,
 ** minus one goro_xframe), pushing a crossing on `rec` that names `stack`.
 ** Returns fn's result after restoring the stack pointer and the record. */
-void *goro_arch_call(struct goro_xrec *rec, void *sp, void *(*fn)(void *),
+void *goroA_call(struct goro_xrec *rec, void *sp, void *(*fn)(void *),
                      void *arg, const struct goro_stackdesc *stack);
 
 /* ---- annotated C wrappers (ctx.c): use these, not the raw primitives ----- */
 
 /* Entry of a fresh context: `from` is the context that switched to it, `arg`
-** the word it passed. It must never return; it leaves with goro_ctx_exit. */
+** the word it passed. It must never return; it leaves with goroA_ctx_exit. */
 typedef void (*goro_ctx_fn)(goro_ctx *from, void *arg);
 
 /* Prepare `c` to run fn on the stack described by `stack` (whose memory must
-** be usable). The first goro_ctx_switch to `c` calls fn(from, arg). */
-void goro_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
+** be usable). The first goroA_ctx_switch to `c` calls fn(from, arg). */
+void goroA_ctx_make(goro_ctx *c, const struct goro_stackdesc *stack,
                    goro_ctx_fn fn);
 
 /* Initialise the context of code already running on a thread's own stack.
 ** Must run on that thread (sanitizers tie the context to it). */
-void goro_ctx_init_thread(goro_ctx *c);
+void goroA_ctx_init_thread(goro_ctx *c);
 
 /* Suspend `from` (the running context) and resume `to`; returns the word
 ** that whoever resumes `from` later passes. */
-void *goro_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg);
+void *goroA_ctx_switch(goro_ctx *from, goro_ctx *to, void *arg);
 
 /* Leave the running context `from` for good and resume `to`. The stack of
 ** `from` may be reused or freed once `to` runs. */
-_Noreturn void goro_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg);
+_Noreturn void goroA_ctx_exit(goro_ctx *from, goro_ctx *to, void *arg);
 
 /* Call fn(arg) on another stack, at `sp` inside the stack of `to`,
 ** recording the crossing (named &to->stack) on the calling thread's record.
 ** `to` may be suspended (a G's context) or never run (see
-** goro_ctx_init_stack); only its stack and sanitizer identity are used.
+** goroA_ctx_init_stack); only its stack and sanitizer identity are used.
 ** fn must return normally. */
-void *goro_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg);
+void *goroA_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg);
 
-/* A context for a stack that is only ever a goro_ctx_call target (no
+/* A context for a stack that is only ever a goroA_ctx_call target (no
 ** entry function of its own). */
-void goro_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack);
+void goroA_ctx_init_stack(goro_ctx *c, const struct goro_stackdesc *stack);
 
 /* The calling thread's crossing record. Not inlined on purpose: a context
 ** may resume on another thread, and the compiler must not reuse a TLS
 ** address computed before a switch. */
-struct goro_xrec *goro_xrec_self(void);
+struct goro_xrec *goroA_xrec_self(void);
 
 /* Release sanitizer state tied to a context whose stack is being freed. */
-void goro_ctx_destroy(goro_ctx *c);
+void goroA_ctx_destroy(goro_ctx *c);
 
 /* Read the calling thread's FP control state (MXCSR|x87CW<<32, or FPCR). */
-uint64_t goro_arch_fpctl_get(void);
+uint64_t goroA_fpctl_get(void);
 
 #endif /* !__ASSEMBLER__ */
 #endif

@@ -1,7 +1,7 @@
 /*
-** goro_arch_jump — AArch64 AAPCS64, ELF, GNU as.
+** goroA_jump — AArch64 AAPCS64, ELF, GNU as.
 **
-** void *goro_arch_jump(void **save_sp, void *to_sp, void *arg);
+** void *goroA_jump(void **save_sp, void *to_sp, void *arg);
 **                      x0              x1           x2
 **
 ** Saves the callee-saved state of the running context on its own stack,
@@ -25,10 +25,10 @@
         .file   "jump_aarch64_aapcs_elf_gas.S"
         .text
         .p2align 4
-        .globl  goro_arch_jump
-        .hidden goro_arch_jump
-        .type   goro_arch_jump, %function
-goro_arch_jump:
+        .globl  goroA_jump
+        .hidden goroA_jump
+        .type   goroA_jump, %function
+goroA_jump:
         .cfi_startproc
         hint    #34                                     /* bti c: indirect-call landing pad */
         sub     sp, sp, #GORO_FRAME_SIZE                /* open the frame */
@@ -65,6 +65,6 @@ goro_arch_jump:
         mov     x0, x2                                  /* arg: return value and entry argument */
         ret                                             /* resume the other context (x30) */
         .cfi_endproc
-        .size   goro_arch_jump, .-goro_arch_jump
+        .size   goroA_jump, .-goroA_jump
 
         .section .note.GNU-stack,"",%progbits

@@ -1,7 +1,7 @@
 /*
-** goro_arch_jump — x86-64 System V, ELF, GNU as.
+** goroA_jump — x86-64 System V, ELF, GNU as.
 **
-** void *goro_arch_jump(void **save_sp, void *to_sp, void *arg);
+** void *goroA_jump(void **save_sp, void *to_sp, void *arg);
 **                      rdi             rsi          rdx
 **
 ** Saves the callee-saved state of the running context on its own stack,
@@ -32,10 +32,10 @@
         .file   "jump_x86_64_sysv_elf_gas.S"
         .text
         .p2align 4
-        .globl  goro_arch_jump
-        .hidden goro_arch_jump
-        .type   goro_arch_jump, @function
-goro_arch_jump:
+        .globl  goroA_jump
+        .hidden goroA_jump
+        .type   goroA_jump, @function
+goroA_jump:
         .cfi_startproc
         endbr64                                         /* CET indirect-branch landing pad */
         leaq    -(GORO_FRAME_SIZE - 8)(%rsp), %rsp      /* open the frame below the return address */
@@ -64,6 +64,6 @@ goro_arch_jump:
         movq    %rdx, %rdi                              /* ... and a fresh entry's first argument */
         ret                                             /* resume the other context */
         .cfi_endproc
-        .size   goro_arch_jump, .-goro_arch_jump
+        .size   goroA_jump, .-goroA_jump
 
         .section .note.GNU-stack,"",%progbits

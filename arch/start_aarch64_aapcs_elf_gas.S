@@ -1,8 +1,8 @@
 /*
-** goro_arch_start — AArch64 AAPCS64, ELF, GNU as.
+** goroA_start — AArch64 AAPCS64, ELF, GNU as.
 **
-** The first return address of a fresh context (goro_ctx_make writes it into
-** the frame slot GORO_FRAME_PC, the saved x30). goro_arch_jump returns here
+** The first return address of a fresh context (goroA_ctx_make writes it into
+** the frame slot GORO_FRAME_PC, the saved x30). goroA_jump returns here
 ** with:
 **
 **   register  contents
@@ -21,10 +21,10 @@
         .file   "start_aarch64_aapcs_elf_gas.S"
         .text
         .p2align 4
-        .globl  goro_arch_start
-        .hidden goro_arch_start
-        .type   goro_arch_start, %function
-goro_arch_start:
+        .globl  goroA_start
+        .hidden goroA_start
+        .type   goroA_start, %function
+goroA_start:
         .cfi_startproc
         .cfi_undefined x30                              /* the unwind chain ends here */
         hint    #34                                     /* bti c: landing pad */
@@ -32,6 +32,6 @@ goro_arch_start:
         blr     x19                                     /* entry(arg, data) */
         brk     #0x3e8                                  /* entry returned: trap */
         .cfi_endproc
-        .size   goro_arch_start, .-goro_arch_start
+        .size   goroA_start, .-goroA_start
 
         .section .note.GNU-stack,"",%progbits

@@ -1,8 +1,8 @@
 /*
-** goro_arch_start — x86-64 System V, ELF, GNU as.
+** goroA_start — x86-64 System V, ELF, GNU as.
 **
-** The first return address of a fresh context (goro_ctx_make writes it into
-** the frame slot GORO_FRAME_PC). goro_arch_jump "returns" here with:
+** The first return address of a fresh context (goroA_ctx_make writes it into
+** the frame slot GORO_FRAME_PC). goroA_jump "returns" here with:
 **
 **   register  contents
 **   rdi       the word passed to the jump (entry's first argument)
@@ -21,10 +21,10 @@
         .file   "start_x86_64_sysv_elf_gas.S"
         .text
         .p2align 4
-        .globl  goro_arch_start
-        .hidden goro_arch_start
-        .type   goro_arch_start, @function
-goro_arch_start:
+        .globl  goroA_start
+        .hidden goroA_start
+        .type   goroA_start, @function
+goroA_start:
         .cfi_startproc
         .cfi_undefined rip                              /* the unwind chain ends here */
         endbr64                                         /* CET landing pad */
@@ -32,6 +32,6 @@ goro_arch_start:
         callq   *%r12                                   /* entry(arg, data) */
         ud2                                             /* entry returned: trap */
         .cfi_endproc
-        .size   goro_arch_start, .-goro_arch_start
+        .size   goroA_start, .-goroA_start
 
         .section .note.GNU-stack,"",%progbits

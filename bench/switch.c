@@ -2,8 +2,8 @@
 ** bench/switch.c — cost of one switch round trip (there and back), side by
 ** side with its anchors, in one run:
 **
-**   goro       goro_ctx_switch to a context and back (arch/ + annotations)
-**   goro-call  goro_ctx_call: run a function on another stack and return
+**   goro       goroA_ctx_switch to a context and back (arch/ + annotations)
+**   goro-call  goroA_ctx_call: run a function on another stack and return
 **   swapcontext glibc's ucontext switch (saves the signal mask: a syscall)
 **   lua C      lua_resume of a thread whose C function yields (lua_yieldk)
 **   lua coro   lua_resume of a Lua coroutine that loops coroutine.yield()
@@ -54,11 +54,11 @@ static goro_ctx g_main, g_peer;
 
 static void peer_entry(goro_ctx *from, void *arg) {
   (void)arg;
-  for (;;) goro_ctx_switch(&g_peer, from, NULL);
+  for (;;) goroA_ctx_switch(&g_peer, from, NULL);
 }
 
 static void bench_goro(long n) {
-  for (long i = 0; i < n; i++) goro_ctx_switch(&g_main, &g_peer, NULL);
+  for (long i = 0; i < n; i++) goroA_ctx_switch(&g_main, &g_peer, NULL);
 }
 
 /* The bare assembly, without the C wrapper's bookkeeping: the floor. */
@@ -67,11 +67,11 @@ static void *raw_main_sp, *raw_peer_sp;
 static void raw_entry(void *arg, void *data) {
   (void)arg;
   (void)data;
-  for (;;) goro_arch_jump(&raw_peer_sp, raw_main_sp, NULL);
+  for (;;) goroA_jump(&raw_peer_sp, raw_main_sp, NULL);
 }
 
 static void bench_raw(long n) {
-  for (long i = 0; i < n; i++) goro_arch_jump(&raw_main_sp, raw_peer_sp, NULL);
+  for (long i = 0; i < n; i++) goroA_jump(&raw_main_sp, raw_peer_sp, NULL);
 }
 
 static struct goro_stack *call_stack;
@@ -80,7 +80,7 @@ static void *empty(void *p) { return p; }
 
 static void bench_goro_call(long n) {
   void *top = (char *)call_stack->desc.lo + call_stack->desc.size;
-  for (long i = 0; i < n; i++) goro_ctx_call(top, &call_ctx, empty, NULL);
+  for (long i = 0; i < n; i++) goroA_ctx_call(top, &call_ctx, empty, NULL);
 }
 
 /* ---- ucontext ------------------------------------------------------------ */
@@ -176,20 +176,20 @@ static void pp_start(void) {
 
 int main(int argc, char **argv) {
   long n = argc > 1 ? atol(argv[1]) : 2000000;
-  struct goro_stack *st = goro_stack_get();
+  struct goro_stack *st = goroR_stack_get();
   static char ustack[256 * 1024];
   int nres;
   double r, g, gc, u, lc, ll, lp;
 
-  call_stack = goro_stack_get();
-  goro_ctx_init_stack(&call_ctx, &call_stack->desc);
-  goro_ctx_init_thread(&g_main);
-  goro_ctx_make(&g_peer, &st->desc, peer_entry);
+  call_stack = goroR_stack_get();
+  goroA_ctx_init_stack(&call_ctx, &call_stack->desc);
+  goroA_ctx_init_thread(&g_main);
+  goroA_ctx_make(&g_peer, &st->desc, peer_entry);
   {
     /* a context whose entry is raw_entry itself, not goro's C entry */
     static goro_ctx raw;
-    struct goro_stack *rs = goro_stack_get();
-    goro_ctx_make(&raw, &rs->desc, peer_entry);
+    struct goro_stack *rs = goroR_stack_get();
+    goroA_ctx_make(&raw, &rs->desc, peer_entry);
     ((struct goro_arch_frame *)raw.sp)->GORO_BENCH_ENTRY =
         (uint64_t)(uintptr_t)raw_entry;
     raw_peer_sp = raw.sp;
@@ -221,8 +221,8 @@ int main(int argc, char **argv) {
 
   printf("switch round trip (there and back), best of 5, %ld iterations\n", n);
   printf("%-38s %10s %10s\n", "", "ns/trip", "vs goro");
-  printf("%-38s %10.1f %9.2fx\n", "goro switch (goro_ctx_switch)", g, 1.0);
-  printf("%-38s %10.1f %9.2fx\n", "  of which bare asm (goro_arch_jump)", r, r / g);
+  printf("%-38s %10.1f %9.2fx\n", "goro switch (goroA_ctx_switch)", g, 1.0);
+  printf("%-38s %10.1f %9.2fx\n", "  of which bare asm (goroA_jump)", r, r / g);
   printf("%-38s %10.1f %9.2fx\n", "goro call on another stack", gc, gc / g);
   printf("%-38s %10.1f %9.2fx\n", "glibc swapcontext", u, u / g);
   printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yieldk (C thread)", lc, lc / g);

@@ -54,7 +54,7 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct live *lives;
 static uint64_t next_gen = 1; /* protected by live_lock */
 
-uint64_t goro_live_add(struct goro_rt *rt) {
+uint64_t goroR_live_add(struct goro_rt *rt) {
   struct live *l = malloc(sizeof *l);
   uint64_t gen;
   pthread_mutex_lock(&live_lock);
@@ -90,7 +90,7 @@ static int live_has(struct goro_rt *rt, uint64_t gen) {
 
 /* ---- stacks and crossing targets ------------------------------------------- */
 
-void goro_m_learn_stack(struct goro_m *mp) {
+void goroR_m_learn_stack(struct goro_m *mp) {
   pthread_attr_t attr;
   void *addr = NULL;
   size_t size = 0;
@@ -110,22 +110,22 @@ void goro_m_learn_stack(struct goro_m *mp) {
   mp->g0.stack.id = 0;
 }
 
-void *goro_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d) {
-  struct goro_xrec *r = goro_xrec_self();
+void *goroR_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d) {
+  struct goro_xrec *r = goroA_xrec_self();
   for (struct goro_xframe *f = r->top; f != NULL; f = f->prev)
     if (f->stack == d) return (char *)f->sp - 256;
   if (d == &mp->g0.stack && mp->g0.sp != NULL) return (char *)mp->g0.sp - 256;
   if (d->lo == NULL)  /* an extra M's g0 is always left through a crossing */
-    goro_throw("crossing: no position known on M %llu's stack",
+    goroR_throw("crossing: no position known on M %llu's stack",
                (unsigned long long)mp->id);
   return (char *)d->lo + d->size;
 }
 
 /* ---- cgocall --------------------------------------------------------------- */
 
-void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
-  goro_assert(gp != NULL && gp->status == GORO_GRUNNING && rt->p_owner == mp);
+  goroR_assert(gp != NULL && gp->status == GORO_GRUNNING && rt->p_owner == mp);
   mp->ncgo++;
   barrier();
   gp->status = GORO_GSYSCALL;
@@ -134,7 +134,7 @@ void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp) {
   atomic_store_explicit(&rt->syscall_since, since_now(rt), memory_order_relaxed);
   atomic_fetch_add(&rt->nsyscall, 1);
   atomic_store_explicit(&rt->p_syscall, (uintptr_t)mp, memory_order_release);
-  if (!rt->sysmon_on) goro_sysmon_start(rt);
+  if (!rt->sysmon_on) goroR_sysmon_start(rt);
 }
 
 /* Take the P back after C: the CAS on our own M is the fast path (nobody
@@ -146,12 +146,12 @@ static void p_reclaim(struct goro_rt *rt, struct goro_m *mp) {
     mp->state = GORO_M_RUNNING;
     return;
   }
-  goro_p_acquire(rt, mp);
+  goroR_p_acquire(rt, mp);
 }
 
-void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
-  goro_assert(gp != NULL && gp->status == GORO_GSYSCALL && mp->ncgo > 0);
+  goroR_assert(gp != NULL && gp->status == GORO_GSYSCALL && mp->ncgo > 0);
   p_reclaim(rt, mp);
   if (atomic_fetch_sub(&rt->nsyscall, 1) == 1 && (rt->closing || rt->abort)) {
     pthread_mutex_lock(&rt->lock);  /* a closer or goro.run waits for it */
@@ -165,7 +165,7 @@ void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
 
 /* ---- callbacks -------------------------------------------------------------- */
 
-int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
+int goroR_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp;
   if (mp->ncgo == 0 && rt->closing) return GORO_ECLOSED;  /* no new entries */
   mp->isExtraInC = 0;  /* rule 1: before any other runtime code */
@@ -173,12 +173,12 @@ int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   WR(mp->ncallback, mp->ncallback + 1);  /* a closer scans these */
   if (mp->ncgo > 0) {  /* nested in a cgocall: its G comes back to Lua */
     gp = mp->curg;    /* (and stays counted in nsyscall: its cgocall is live) */
-    goro_assert(gp != NULL && gp->status == GORO_GSYSCALL);
+    goroR_assert(gp != NULL && gp->status == GORO_GSYSCALL);
     p_reclaim(rt, mp);
   } else {  /* an extra M, in C between calls */
     gp = mp->extrag;
-    goro_assert(mp->isextra && gp != NULL && mp->curg == NULL);
-    if (!goro_p_take_parked(rt, mp)) goro_p_acquire(rt, mp);
+    goroR_assert(mp->isextra && gp != NULL && mp->curg == NULL);
+    if (!goroR_p_take_parked(rt, mp)) goroR_p_acquire(rt, mp);
     mp->curg = gp;
   }
   gp->status = GORO_GRUNNING;
@@ -188,10 +188,10 @@ int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp) {
   return 0;
 }
 
-void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
-  goro_assert(gp != NULL && gp->status == GORO_GRUNNING && mp->ncallback > 0);
-  goro_assert(rt->p_owner == mp);
+  goroR_assert(gp != NULL && gp->status == GORO_GRUNNING && mp->ncallback > 0);
+  goroR_assert(rt->p_owner == mp);
   if (--gp->lockcount == 0 && !gp->isextra) gp->lockedm = NULL;
   if (mp->ncgo > 0) {  /* back into the outer cgocall */
     gp->status = GORO_GSYSCALL;
@@ -202,7 +202,7 @@ void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
     gp->status = GORO_GSYSCALL;
     mp->curg = NULL;
     mp->state = GORO_M_INC;
-    goro_p_park(rt, mp);
+    goroR_p_park(rt, mp);
   }
   WR(mp->ncallback, mp->ncallback - 1);
   if (rt->closing) {
@@ -238,7 +238,7 @@ static __thread struct binding last __attribute__((tls_model("initial-exec")));
 ** destructor runs at thread exit. */
 static __thread struct bindings tls_bindings __attribute__((tls_model("initial-exec")));
 
-__attribute__((noinline, noipa)) struct goro_m *goro_extram_bound(void) {
+__attribute__((noinline, noipa)) struct goro_m *goroR_extram_bound(void) {
   return bound_m;
 }
 
@@ -257,7 +257,7 @@ static struct goro_m *extram_new(struct goro_rt *rt) {
     free(gp);
     return NULL;
   }
-  goro_m_init(mp);
+  goroR_m_init(mp);
   mp->isextra = 1;
   mp->isExtraInC = 1;
   mp->home = rt;
@@ -280,11 +280,11 @@ static struct goro_m *extram_new(struct goro_rt *rt) {
 /* Free an extra M whose runtime is gone (it stayed with its thread). */
 static void orphan_free(struct goro_m *mp) {
   if (mp->xstack != NULL) {
-    goro_ctx_destroy(&mp->xctx);
-    goro_stack_put(mp->xstack);
+    goroA_ctx_destroy(&mp->xctx);
+    goroR_stack_put(mp->xstack);
   }
   free(mp->extrag);
-  goro_m_destroy(mp);
+  goroR_m_destroy(mp);
   free(mp);
 }
 
@@ -296,7 +296,7 @@ static void bind_destructor(void *p) {
   block_all(&old);
   for (int i = 0; i < tb->n; i++) {
     struct binding *b = &tb->b[i];
-    goro_prof_thread_detach();
+    goroR_prof_thread_detach();
     pthread_mutex_lock(&live_lock);
     if (!live_has(b->rt, b->gen)) {
       orphan_free(b->mp);
@@ -304,10 +304,10 @@ static void bind_destructor(void *p) {
       struct goro_rt *rt = b->rt;
       struct goro_m *mp = b->mp;
       pthread_mutex_lock(&rt->lock);
-      if (!mp->bound) goro_throw("dropm: M %llu returned twice",
+      if (!mp->bound) goroR_throw("dropm: M %llu returned twice",
                                  (unsigned long long)mp->id);
       mp->bound = 0;
-      goro_p_unpark_locked(rt, mp);
+      goroR_p_unpark_locked(rt, mp);
       mp->state = GORO_M_POOLED;
       mp->poolnext = rt->extram;
       rt->extram = mp;
@@ -325,7 +325,7 @@ static void bind_destructor(void *p) {
 
 static void bind_key_make(void) { pthread_key_create(&bind_key, bind_destructor); }
 
-struct goro_m *goro_extram_get(struct goro_rt *rt) {
+struct goro_m *goroR_extram_get(struct goro_rt *rt) {
   struct bindings *tb = &tls_bindings;
   struct goro_m *mp = NULL;
 
@@ -350,7 +350,7 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
         if (bound_m == tb->b[i].mp) bound_m = NULL;
         atomic_signal_fence(memory_order_seq_cst);
         orphan_free(tb->b[i].mp);
-        goro_prof_thread_detach();
+        goroR_prof_thread_detach();
       }
     }
     tb->n = k;
@@ -373,21 +373,21 @@ struct goro_m *goro_extram_get(struct goro_rt *rt) {
   mp->isExtraInC = 0;
   mp->state = GORO_M_INC;
   mp->rt = rt;
-  goro_ctx_init_thread(&mp->g0);  /* its g0 is this thread's stack now */
+  goroA_ctx_init_thread(&mp->g0);  /* its g0 is this thread's stack now */
 #if defined(GORO_ASAN) || defined(GORO_TSAN)
-  goro_m_learn_stack(mp);  /* the sanitizers' switch annotations need it */
+  goroR_m_learn_stack(mp);  /* the sanitizers' switch annotations need it */
 #endif
   tb->b[tb->n].rt = rt;
   tb->b[tb->n].gen = rt->gen;
   tb->b[tb->n].mp = mp;
   last = tb->b[tb->n++];
-  goro_prof_thread_attach();
+  goroR_prof_thread_attach();
   atomic_signal_fence(memory_order_seq_cst);  /* all of it, then: */
   if (bound_m == NULL) bound_m = mp;
   return mp;
 }
 
-void goro_extram_refill(struct goro_rt *rt) {
+void goroR_extram_refill(struct goro_rt *rt) {
   int pooled = 0;
   rt->needextram = 0;
   pthread_mutex_lock(&rt->lock);
@@ -407,7 +407,7 @@ void goro_extram_refill(struct goro_rt *rt) {
 ** bound to a thread: that thread may read its M (goro_is_extra_in_c) until
 ** it exits, and frees it then, finding the runtime gone. Both happen under
 ** live_lock, so no exiting thread frees an M this walk still sees. */
-void goro_extram_free_all(struct goro_rt *rt) {
+void goroR_extram_free_all(struct goro_rt *rt) {
   struct goro_m *mp;
   pthread_mutex_lock(&live_lock);
   live_del_locked(rt);
@@ -429,7 +429,7 @@ void goro_extram_free_all(struct goro_rt *rt) {
 static struct sigaction old_urg;
 
 static void on_urg(int sig, siginfo_t *si, void *uc) {
-  struct goro_m *mp = goro_m_self();
+  struct goro_m *mp = goroR_m_self();
   int saved = errno;
   if (mp != NULL && atomic_exchange(&mp->preempt, 0)) {
     struct goro_g *gp = mp->curg;
@@ -438,16 +438,16 @@ static void on_urg(int sig, siginfo_t *si, void *uc) {
         gp->lockedm == NULL && rt->hooks->interrupt != NULL)
       rt->hooks->interrupt(rt, gp, GORO_INT_PREEMPT);
   } else {
-    goro_sig_forward(&old_urg, sig, si, uc);
+    goroR_sig_forward(&old_urg, sig, si, uc);
   }
   errno = saved;
 }
 
 static void preempt_install(void) {
-  goro_sig_install(SIGURG, on_urg, SIGPROF, &old_urg);  /* the two arm the */
+  goroR_sig_install(SIGURG, on_urg, SIGPROF, &old_urg);  /* the two arm the */
 }                                                       /* same hook */
 
-void goro_preempt_init(void) {
+void goroR_preempt_init(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, preempt_install);
 }
@@ -458,18 +458,18 @@ void goro_preempt_init(void) {
 ** there is nothing to do (as Go's sysmon does). */
 static void *sysmon_main(void *arg) {
   struct goro_rt *rt = arg;
-  double delay = 20e-6, tick_since = goro_now();
+  double delay = 20e-6, tick_since = goroR_now();
   uint64_t tick_seen = RD(rt->schedtick);
   sigset_t old;
   block_all(&old);
   pthread_mutex_lock(&rt->lock);
   while (!rt->closing) {
-    struct timespec ts = goro_timespec(goro_now() + delay);
+    struct timespec ts = goroR_timespec(goroR_now() + delay);
     double now;
     int acted = 0;
     pthread_cond_timedwait(&rt->sysmon_cv, &rt->lock, &ts);
     if (rt->closing) break;
-    now = goro_now();
+    now = goroR_now();
     atomic_store_explicit(&rt->sysmon_now, now, memory_order_relaxed);
     double when = atomic_load(&rt->next_when);
     if (atomic_load(&rt->p_syscall) != 0 &&
@@ -477,8 +477,8 @@ static void *sysmon_main(void *arg) {
             RETAKE_AFTER &&
         (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 ||
          (when > 0 && when <= now))) {
-      if (goro_p_retake_locked(rt)) {
-        goro_rt_kick_locked(rt);
+      if (goroR_p_retake_locked(rt)) {
+        goroR_rt_kick_locked(rt);
         acted = 1;
       }
     }
@@ -502,7 +502,7 @@ static void *sysmon_main(void *arg) {
     if (rt->run_active && !rt->quiescing &&
         (atomic_load(&rt->abort) ||
          (rt->run_deadline > 0 && now >= rt->run_deadline))) {
-      goro_rt_unwind_callbacks_locked(rt);
+      goroR_rt_unwind_callbacks_locked(rt);
       acted = 1;
     }
     delay = acted ? 20e-6 : (delay * 2 > 5e-3 ? 5e-3 : delay * 2);
@@ -511,7 +511,7 @@ static void *sysmon_main(void *arg) {
   return NULL;
 }
 
-void goro_sysmon_start(struct goro_rt *rt) {
+void goroR_sysmon_start(struct goro_rt *rt) {
   int on, closing;
   pthread_mutex_lock(&rt->lock);
   on = atomic_load_explicit(&rt->sysmon_on, memory_order_relaxed);
@@ -521,7 +521,7 @@ void goro_sysmon_start(struct goro_rt *rt) {
   pthread_mutex_unlock(&rt->lock);
 }
 
-void goro_sysmon_stop(struct goro_rt *rt) {
+void goroR_sysmon_stop(struct goro_rt *rt) {
   int on;
   pthread_mutex_lock(&rt->lock);
   on = rt->sysmon_on;

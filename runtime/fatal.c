@@ -1,5 +1,5 @@
 /*
-** runtime/fatal.c — goro_throw: the one way the runtime dies.
+** runtime/fatal.c — goroR_throw: the one way the runtime dies.
 */
 #include "fatal.h"
 
@@ -10,11 +10,11 @@
 
 static void (*_Atomic dumper)(void);
 
-void goro_fatal_set_dumper(void (*dump)(void)) {
+void goroR_fatal_set_dumper(void (*dump)(void)) {
   atomic_store(&dumper, dump);
 }
 
-void goro_throw(const char *fmt, ...) {
+void goroR_throw(const char *fmt, ...) {
   static atomic_int throwing;
   void (*dump)(void);
   va_list ap;

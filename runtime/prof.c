@@ -209,12 +209,12 @@ lost:
   nlost += count;
 }
 
-void goro_prof_add(uint32_t session, uint64_t gid,
+void goroR_prof_add(uint32_t session, uint64_t gid,
                    const struct goro_prof_frame *f, int n, uint64_t count) {
   uint32_t ids[GORO_PROF_MAXDEPTH];
   if (n > GORO_PROF_MAXDEPTH) n = GORO_PROF_MAXDEPTH;
   if (n <= 0) {
-    goro_prof_lost(session, count);
+    goroR_prof_lost(session, count);
     return;
   }
   pthread_mutex_lock(&prof_lock);
@@ -230,7 +230,7 @@ void goro_prof_add(uint32_t session, uint64_t gid,
   pthread_mutex_unlock(&prof_lock);
 }
 
-void goro_prof_lost(uint32_t session, uint64_t count) {
+void goroR_prof_lost(uint32_t session, uint64_t count) {
   pthread_mutex_lock(&prof_lock);
   if (session != 0 && session == atomic_load(&cur_session)) nlost += count;
   pthread_mutex_unlock(&prof_lock);
@@ -238,7 +238,7 @@ void goro_prof_lost(uint32_t session, uint64_t count) {
 
 /* ---- naming C code ------------------------------------------------------------ */
 
-const char *goro_prof_cname(uintptr_t pc, char *buf, size_t len) {
+const char *goroR_prof_cname(uintptr_t pc, char *buf, size_t len) {
   Dl_info info;
   const ElfW(Sym) *sym = NULL;
   if (dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT) != 0) {
@@ -293,7 +293,7 @@ static void disarm_locked(struct pthr *pt) {
   ntimers--;
 }
 
-void goro_prof_thread_attach(void) {
+void goroR_prof_thread_attach(void) {
   pthread_mutex_lock(&prof_lock);
   if (me.refs++ == 0) {
     me.tid = gettid();
@@ -309,9 +309,9 @@ void goro_prof_thread_attach(void) {
   pthread_mutex_unlock(&prof_lock);
 }
 
-void goro_prof_thread_detach(void) {
+void goroR_prof_thread_detach(void) {
   pthread_mutex_lock(&prof_lock);
-  if (me.refs <= 0) goro_throw("profiler: thread detached more than attached");
+  if (me.refs <= 0) goroR_throw("profiler: thread detached more than attached");
   if (--me.refs == 0) {
     disarm_locked(&me);
     me.prev->next = me.next;
@@ -325,7 +325,7 @@ void goro_prof_thread_detach(void) {
 /* ---- the handler ------------------------------------------------------------- */
 
 static void forward(int sig, siginfo_t *si, void *uc) {
-  if (!goro_sig_forward(&old_prof, sig, si, uc)) atomic_fetch_add(&ndropped, 1);
+  if (!goroR_sig_forward(&old_prof, sig, si, uc)) atomic_fetch_add(&ndropped, 1);
 }
 
 /* Async-signal-safe: atomics and plain reads of the thread's own M and G,
@@ -348,7 +348,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc) {
     atomic_fetch_add(&nstale, 1);
     goto out;
   }
-  if ((mp = goro_m_self()) == NULL) mp = goro_extram_bound();
+  if ((mp = goroR_m_self()) == NULL) mp = goroR_extram_bound();
   if (mp == NULL) {
     atomic_fetch_add(&ndropped, 1);
     goto out;
@@ -362,7 +362,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc) {
     int k = atomic_fetch_add(&mp->prof_cgo, 1);  /* this is sample k+1 */
     if (k == 0) atomic_store(&mp->prof_cgo_sess, session);
     if (k < GORO_PROF_CGO_PCS) {
-      mp->prof_cgo_pcs[k] = goro_uc_pc(uc);
+      mp->prof_cgo_pcs[k] = goroR_uc_pc(uc);
     } else {  /* reservoir: keep it with probability PCS/(k+1) */
       uint32_t r = mp->prof_rng ? mp->prof_rng : 0x9e3779b9u;
       r ^= r << 13;
@@ -370,7 +370,7 @@ static void on_prof(int sig, siginfo_t *si, void *uc) {
       r ^= r << 5;
       mp->prof_rng = r;
       r %= (uint32_t)(k + 1);
-      if (r < GORO_PROF_CGO_PCS) mp->prof_cgo_pcs[r] = goro_uc_pc(uc);
+      if (r < GORO_PROF_CGO_PCS) mp->prof_cgo_pcs[r] = goroR_uc_pc(uc);
     }
     goto out;
   }
@@ -388,25 +388,25 @@ out:
 }
 
 static void install(void) {
-  goro_sig_install(SIGPROF, on_prof, SIGURG, &old_prof);  /* the two arm */
+  goroR_sig_install(SIGPROF, on_prof, SIGURG, &old_prof);  /* the two arm */
 }                                                         /* the same hook */
 
-void goro_prof_init(void) {
+void goroR_prof_init(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, install);
 }
 
 /* ---- start, stop ----------------------------------------------------------- */
 
-int goro_prof_on(void) { return atomic_load(&cur_session) != 0; }
-uint32_t goro_prof_session(void) { return atomic_load(&cur_session); }
+int goroR_prof_on(void) { return atomic_load(&cur_session) != 0; }
+uint32_t goroR_prof_session(void) { return atomic_load(&cur_session); }
 
-int goro_prof_start(int rate, const char *path, int fmt) {
+int goroR_prof_start(int rate, const char *path, int fmt) {
   char *p;
   if (rate <= 0 || rate > GORO_PROF_MAXHZ || path == NULL || path[0] == '\0' ||
       (fmt != GORO_PROF_PPROF && fmt != GORO_PROF_FOLDED))
     return GORO_EINVAL;
-  goro_prof_init();
+  goroR_prof_init();
   if ((p = strdup(path)) == NULL) return GORO_ENOMEM;
   pthread_mutex_lock(&prof_lock);
   if (atomic_load(&cur_session) != 0) {
@@ -419,7 +419,7 @@ int goro_prof_start(int rate, const char *path, int fmt) {
   outpath = p;
   hz = rate;
   format = fmt;
-  t_start = goro_now();
+  t_start = goroR_now();
   t_stop = 0;
   if (++last_session == 0) last_session = 1;  /* 0 means off */
   atomic_store(&nexternal, 0);
@@ -434,7 +434,7 @@ int goro_prof_start(int rate, const char *path, int fmt) {
 
 static int write_out(void);
 
-int goro_prof_stop(char *path, size_t pathlen) {
+int goroR_prof_stop(char *path, size_t pathlen) {
   int rc;
   pthread_mutex_lock(&prof_lock);
   if (atomic_load(&cur_session) == 0) {
@@ -449,14 +449,14 @@ int goro_prof_stop(char *path, size_t pathlen) {
   ** hook or count; wait for it (handlers are short and never block). */
   while (atomic_load(&inflight) != 0) sched_yield();
   pthread_mutex_lock(&prof_lock);
-  t_stop = goro_now();
+  t_stop = goroR_now();
   rc = write_out();
   if (path != NULL && pathlen > 0) snprintf(path, pathlen, "%s", outpath);
   pthread_mutex_unlock(&prof_lock);
   return rc;
 }
 
-void goro_prof_get_stats(struct goro_prof_stats *out) {
+void goroR_prof_get_stats(struct goro_prof_stats *out) {
   pthread_mutex_lock(&prof_lock);
   out->on = atomic_load(&cur_session) != 0;
   out->session = last_session;
@@ -470,7 +470,7 @@ void goro_prof_get_stats(struct goro_prof_stats *out) {
   out->stale = atomic_load(&nstale);
   out->lost = nlost;
   out->seconds = last_session == 0 ? 0
-                 : (t_stop > 0 ? t_stop : goro_now()) - t_start;
+                 : (t_stop > 0 ? t_stop : goroR_now()) - t_start;
   out->hz = hz;
   pthread_mutex_unlock(&prof_lock);
 }
@@ -480,7 +480,7 @@ static int cmp_gid(const void *a, const void *b) {
   return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
-int goro_prof_by_g(uint64_t *ids, uint64_t *counts, int max) {
+int goroR_prof_by_g(uint64_t *ids, uint64_t *counts, int max) {
   uint64_t *pairs;
   int n = 0;
   pthread_mutex_lock(&prof_lock);

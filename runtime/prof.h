@@ -22,7 +22,7 @@ enum goro_prof_format { GORO_PROF_PPROF = 1, GORO_PROF_FOLDED };
 #define GORO_PROF_MAXDEPTH 128 /* frames kept per sample, leaf first */
 #define GORO_PROF_MAXHZ 1000
 
-/* One frame, leaf first. Strings are copied by goro_prof_add. */
+/* One frame, leaf first. Strings are copied by goroR_prof_add. */
 struct goro_prof_frame {
   const char *name;  /* "f", "[C] table.sort", "[external code]" */
   const char *file;  /* source, or "" */
@@ -48,37 +48,37 @@ struct goro_prof_stats {
 
 /* Start a profile of every thread that is an M now or becomes one. 0, or
 ** GORO_EINVAL (bad hz/format), GORO_ESTATE (already on), GORO_ENOMEM. */
-int goro_prof_start(int hz, const char *path, int format);
+int goroR_prof_start(int hz, const char *path, int format);
 /* Stop it, wait for handlers in flight, and write the file. 0, or
 ** GORO_ESTATE (not on), or -errno of the failed write (the samples stay
 ** for goro_prof_summary). `path` (may be NULL) gets the file's name. */
-int goro_prof_stop(char *path, size_t pathlen);
-int goro_prof_on(void);
+int goroR_prof_stop(char *path, size_t pathlen);
+int goroR_prof_on(void);
 /* The session a sample taken now belongs to (0 when off). */
-uint32_t goro_prof_session(void);
+uint32_t goroR_prof_session(void);
 
 /* Record `count` samples of G `gid` (0: none) with frames f[0..n) (leaf
 ** first), if `session` is still the one running. Normal context only. */
-void goro_prof_add(uint32_t session, uint64_t gid,
+void goroR_prof_add(uint32_t session, uint64_t gid,
                    const struct goro_prof_frame *f, int n, uint64_t count);
 /* Samples whose stack could not be recovered. */
-void goro_prof_lost(uint32_t session, uint64_t count);
+void goroR_prof_lost(uint32_t session, uint64_t count);
 
 /* "[C] symbol" (or "[C] library+0xoff", or "[C] 0xaddr") for a code
 ** address, into buf. Normal context only. */
-const char *goro_prof_cname(uintptr_t pc, char *buf, size_t len);
+const char *goroR_prof_cname(uintptr_t pc, char *buf, size_t len);
 
 /* The calling thread became an M (of any kind) / stopped being one.
 ** Calls nest: the timer lives while the count is above zero. */
-void goro_prof_thread_attach(void);
-void goro_prof_thread_detach(void);
+void goroR_prof_thread_attach(void);
+void goroR_prof_thread_detach(void);
 
-void goro_prof_get_stats(struct goro_prof_stats *out);
+void goroR_prof_get_stats(struct goro_prof_stats *out);
 /* Samples per G in the current or last profile: fills up to max pairs,
 ** returns how many G's there are. */
-int goro_prof_by_g(uint64_t *ids, uint64_t *counts, int max);
+int goroR_prof_by_g(uint64_t *ids, uint64_t *counts, int max);
 
 /* Install the SIGPROF handler (once per process; it stays). */
-void goro_prof_init(void);
+void goroR_prof_init(void);
 
 #endif

@@ -2,7 +2,7 @@
 ** runtime/sched.c — the scheduling loop, parking, run queue, timers.
 **
 ** Owns: the P's state inside struct goro_rt, carriers, G records.
-** Invariants (checked by goro_assert):
+** Invariants (checked by goroR_assert):
 **   - a G is on at most one of: the run queue (or runnext), an M, nowhere
 **     (parked); its status says which;
 **   - a G has a carrier iff it is RUNNING or parked stackfully;
@@ -30,43 +30,43 @@ static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")))
 static uint64_t next_mid = 1; /* protected by m_lock */
 static pthread_mutex_t m_lock = PTHREAD_MUTEX_INITIALIZER;
 
-__attribute__((noinline, noipa)) struct goro_m *goro_m_self(void) {
+__attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
   return m_self;
 }
 
-__attribute__((noinline, noipa)) struct goro_m *goro_m_set(struct goro_m *mp) {
+__attribute__((noinline, noipa)) struct goro_m *goroR_m_set(struct goro_m *mp) {
   struct goro_m *old = m_self;
   m_self = mp;
   return old;
 }
 
-void goro_m_init(struct goro_m *mp) {
+void goroR_m_init(struct goro_m *mp) {
   pthread_condattr_t ca;
   memset(mp, 0, sizeof *mp);
   pthread_mutex_lock(&m_lock);
   mp->id = next_mid++;
   pthread_mutex_unlock(&m_lock);
-  goro_ctx_init_thread(&mp->g0);
+  goroA_ctx_init_thread(&mp->g0);
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&mp->parkcv, &ca);
   pthread_condattr_destroy(&ca);
 }
 
-void goro_m_destroy(struct goro_m *mp) {
-  goro_ctx_destroy(&mp->g0);
+void goroR_m_destroy(struct goro_m *mp) {
+  goroA_ctx_destroy(&mp->g0);
   pthread_cond_destroy(&mp->parkcv);
 }
 
-void goro_m_register(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_m_register(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_lock(&rt->lock);
   mp->tnext = rt->transient;
   rt->transient = mp;
   pthread_mutex_unlock(&rt->lock);
-  goro_prof_thread_attach();
+  goroR_prof_thread_attach();
 }
 
-void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_lock(&rt->lock);
   for (struct goro_m **pp = &rt->transient; *pp != NULL; pp = &(*pp)->tnext)
     if (*pp == mp) {
@@ -74,16 +74,16 @@ void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
       break;
     }
   pthread_mutex_unlock(&rt->lock);
-  goro_prof_thread_detach();
+  goroR_prof_thread_detach();
 }
 
-double goro_now(void) {
+double goroR_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-struct timespec goro_timespec(double t) {
+struct timespec goroR_timespec(double t) {
   struct timespec ts;
   if (!(t >= 0)) t = 0;            /* (NaN too) */
   if (t > 1e9) t = 1e9;            /* ~31 years: forever, and no overflow */
@@ -101,7 +101,7 @@ static double now_coarse(void) {
 
 /* ---- runtime lifetime ----------------------------------------------------- */
 
-int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
+int goroR_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
   pthread_condattr_t ca;
   memset(rt, 0, sizeof *rt);
   if (pthread_mutex_init(&rt->lock, NULL)) return GORO_ENOMEM;
@@ -114,8 +114,8 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
   }
   pthread_cond_init(&rt->sysmon_cv, &ca);
   pthread_condattr_destroy(&ca);
-  rt->gen = goro_live_add(rt);
-  goro_preempt_init();
+  rt->gen = goroR_live_add(rt);
+  goroR_preempt_init();
   rt->hooks = hooks;
   rt->ud = ud;
   rt->nextgid = 1;
@@ -126,8 +126,8 @@ int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) {
 static void workers_join(struct goro_rt *rt);
 
 static void carrier_free(struct goro_carrier *c) {
-  goro_ctx_destroy(&c->ctx);
-  goro_stack_put(c->st);
+  goroA_ctx_destroy(&c->ctx);
+  goroR_stack_put(c->st);
   free(c);
 }
 
@@ -153,11 +153,11 @@ static void g_end(struct goro_rt *rt, struct goro_g *gp) {
 
 static void timers_drop(struct goro_rt *rt);
 
-void goro_g_abandon_all(struct goro_rt *rt) {
-  timers_drop(rt);  /* first: g_end frees the records goro_g_new made */
+void goroR_g_abandon_all(struct goro_rt *rt) {
+  timers_drop(rt);  /* first: g_end frees the records goroR_g_new made */
   while (rt->allg != NULL) {
     struct goro_g *gp = rt->allg;
-    goro_waitq_remove_all(&gp->waiters);
+    goroR_waitq_remove_all(&gp->waiters);
     gp->status = GORO_GDEAD;
     g_end(rt, gp);
   }
@@ -200,16 +200,16 @@ static void shutdown(struct goro_rt *rt) {
     pthread_cond_wait(&rt->wake, &rt->lock);
   }
   pthread_mutex_unlock(&rt->lock);
-  goro_sysmon_stop(rt);
+  goroR_sysmon_stop(rt);
   workers_join(rt);
 }
 
-void goro_rt_destroy(struct goro_rt *rt) {
+void goroR_rt_destroy(struct goro_rt *rt) {
   shutdown(rt);
-  goro_g_abandon_all(rt);
+  goroR_g_abandon_all(rt);
   /* Leave the live list and free the pooled extra M's in one step under
   ** live_lock: from then on an exiting host thread frees its own M. */
-  goro_extram_free_all(rt);
+  goroR_extram_free_all(rt);
   while (rt->carriers != NULL) {
     struct goro_carrier *c = rt->carriers;
     rt->carriers = c->next;
@@ -225,7 +225,7 @@ void goro_rt_destroy(struct goro_rt *rt) {
 
 /* Requires: rt->lock. Take the P from an owner whose G is in C, or that
 ** has it parked (HACKING.md, "P states"). */
-int goro_p_retake_locked(struct goro_rt *rt) {
+int goroR_p_retake_locked(struct goro_rt *rt) {
   uintptr_t owner = (uintptr_t)rt->p_owner;
   uintptr_t v = atomic_load(&rt->p_syscall);
   if (owner == 0 || (v != owner && v != (owner | 1)) ||
@@ -255,7 +255,7 @@ static int p_held_locked(struct goro_rt *rt) {
   return 0;
 }
 
-void goro_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp) {
   if (rt->p_owner == mp) (void)p_held_locked(rt);
 }
 
@@ -280,7 +280,7 @@ static int unwinding(struct goro_rt *rt, struct goro_m *mp) {
 ** publishes (nrunnable counts runnext too). Requires: rt->lock, or the P. */
 static int work_due(struct goro_rt *rt) {
   double when = atomic_load(&rt->next_when);
-  return RD(rt->nrunnable) > 0 || (when > 0 && when <= goro_now());
+  return RD(rt->nrunnable) > 0 || (when > 0 && when <= goroR_now());
 }
 
 /* The scheduler is owed a turn: a thread coming back from C took the P
@@ -316,7 +316,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
-    if (may_take(rt, sched) && (rt->p_owner == NULL || goro_p_retake_locked(rt)))
+    if (may_take(rt, sched) && (rt->p_owner == NULL || goroR_p_retake_locked(rt)))
       break;
     pthread_cond_wait(&rt->wake, &rt->lock);
   }
@@ -337,7 +337,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
   return 0;
 }
 
-int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
+int goroR_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
   return p_acquire(rt, mp, 0);
 }
 
@@ -357,7 +357,7 @@ static int workers_below_max(struct goro_rt *rt) {
   return rt->nworkers - inc < rt->max_workers && rt->nworkers < GORO_MAX_MS;
 }
 
-void goro_rt_kick_locked(struct goro_rt *rt) {
+void goroR_rt_kick_locked(struct goro_rt *rt) {
   if (rt->workers_on && p_free_locked(rt) && work_pending(rt) && rt->nidle == 0 &&
       !rt->closing && !rt->abort && workers_below_max(rt) && !p_held_locked(rt))
     worker_start(rt);
@@ -367,14 +367,14 @@ void goro_rt_kick_locked(struct goro_rt *rt) {
 /* Requires: rt->lock and the P held by mp. */
 static void p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
   if (rt->p_owner != mp)
-    goro_throw("goro_p_release: M %llu does not hold the P",
+    goroR_throw("goroR_p_release: M %llu does not hold the P",
                (unsigned long long)mp->id);
   rt->p_owner = NULL;
   atomic_store(&rt->p_syscall, (uintptr_t)0);
-  goro_rt_kick_locked(rt);
+  goroR_rt_kick_locked(rt);
 }
 
-void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_lock(&rt->lock);
   p_drop_locked(rt, mp);
   mp->rt = NULL;
@@ -383,21 +383,21 @@ void goro_p_release(struct goro_rt *rt, struct goro_m *mp) {
 
 /* Nothing needs the P but the thread that parks it: see HACKING.md, "P
 ** states". Requires: mp holds the P. */
-void goro_p_park(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
   if (RD(rt->nrunnable) == 0 && atomic_load(&rt->next_when) == 0 &&
       !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
     atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);
     if (atomic_load(&rt->pwaiters) == 0 && !atomic_load(&rt->closing)) return;
     pthread_mutex_lock(&rt->lock);  /* someone may want it after all */
-    if (!p_held_locked(rt)) goro_rt_kick_locked(rt);  /* (else a waiter */
+    if (!p_held_locked(rt)) goroR_rt_kick_locked(rt);  /* (else a waiter */
     mp->rt = NULL;                                     /* retook it) */
     pthread_mutex_unlock(&rt->lock);
     return;
   }
-  goro_p_release(rt, mp);
+  goroR_p_release(rt, mp);
 }
 
-int goro_p_take_parked(struct goro_rt *rt, struct goro_m *mp) {
+int goroR_p_take_parked(struct goro_rt *rt, struct goro_m *mp) {
   uintptr_t expect = (uintptr_t)mp | 1;
   if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
     return 0;
@@ -421,11 +421,11 @@ static void *worker_main(void *arg) {
   struct goro_m *mp = arg;
   struct goro_rt *rt = mp->home;
 
-  goro_m_set(mp);
-  goro_ctx_init_thread(&mp->g0);  /* made on another thread: this one's now */
-  goro_stack_thread_init();
-  goro_m_learn_stack(mp);
-  goro_prof_thread_attach();
+  goroR_m_set(mp);
+  goroA_ctx_init_thread(&mp->g0);  /* made on another thread: this one's now */
+  goroR_stack_thread_init();
+  goroR_m_learn_stack(mp);
+  goroR_prof_thread_attach();
   pthread_mutex_lock(&rt->lock);
   for (;;) {
     if (rt->closing) break;
@@ -435,7 +435,7 @@ static void *worker_main(void *arg) {
         !p_held_locked(rt)) {
       p_take_locked(rt, mp);
       pthread_mutex_unlock(&rt->lock);
-      goro_sched_run(rt, mp, NULL, 0);
+      goroR_sched_run(rt, mp, NULL, 0);
       pthread_mutex_lock(&rt->lock);
       if (rt->p_owner == mp) {
         rt->p_owner = NULL;
@@ -448,7 +448,7 @@ static void *worker_main(void *arg) {
     rt->nidle++;
     mp->state = GORO_M_IDLE;
     if (rt->workers_on && p_free_locked(rt) && !rt->abort && when > 0) {
-      struct timespec ts = goro_timespec(when);
+      struct timespec ts = goroR_timespec(when);
       pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&rt->wake, &rt->lock);
@@ -458,9 +458,9 @@ static void *worker_main(void *arg) {
   rt->nworkers--;
   pthread_cond_broadcast(&rt->wake);
   pthread_mutex_unlock(&rt->lock);
-  goro_prof_thread_detach();
-  goro_stack_thread_fini();
-  goro_m_set(NULL);
+  goroR_prof_thread_detach();
+  goroR_stack_thread_fini();
+  goroR_m_set(NULL);
   return NULL;
 }
 
@@ -471,7 +471,7 @@ static void worker_start(struct goro_rt *rt) {
   sigset_t all, old;
   pthread_attr_t attr;
   if (mp == NULL) return;
-  goro_m_init(mp);
+  goroR_m_init(mp);
   mp->home = rt;
   mp->isworker = 1;
   sigfillset(&all);
@@ -510,31 +510,31 @@ static void workers_join(struct goro_rt *rt) {
     struct goro_m *mp = list;
     list = mp->allnext;
     pthread_join(mp->thread, NULL);
-    goro_m_destroy(mp);
+    goroR_m_destroy(mp);
     free(mp);
   }
 }
 
-void goro_rt_kick(struct goro_rt *rt) {
+void goroR_rt_kick(struct goro_rt *rt) {
   pthread_mutex_lock(&rt->lock);
-  goro_rt_kick_locked(rt);
+  goroR_rt_kick_locked(rt);
   pthread_mutex_unlock(&rt->lock);
 }
 
-void goro_rt_workers_on(struct goro_rt *rt, int on) {
+void goroR_rt_workers_on(struct goro_rt *rt, int on) {
   pthread_mutex_lock(&rt->lock);
   rt->workers_on = on;
   pthread_cond_broadcast(&rt->wake);
   pthread_mutex_unlock(&rt->lock);
 }
 
-void goro_rt_set_workers(struct goro_rt *rt, int n) {
+void goroR_rt_set_workers(struct goro_rt *rt, int n) {
   pthread_mutex_lock(&rt->lock);
   rt->max_workers = n < 0 ? 0 : n;
   pthread_mutex_unlock(&rt->lock);
 }
 
-void goro_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {
+void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {
   pthread_mutex_lock(&rt->lock);
   *ms = rt->nworkers + rt->nextram_inuse;
   for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext) (*ms)++;
@@ -573,9 +573,9 @@ static struct goro_g *runq_get(struct goro_rt *rt) {
   return gp;
 }
 
-void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
-  goro_assert(gp->status == GORO_GWAITING);
-  goro_timer_del(rt, gp);
+void goroR_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
+  goroR_assert(gp->status == GORO_GWAITING);
+  goroR_timer_del(rt, gp);
   gp->status = GORO_GRUNNABLE;
   gp->waitreason = NULL;
   if (gp->lockedm != NULL) {  /* its M sleeps: wake it, it takes the P */
@@ -598,15 +598,15 @@ void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
   }
 }
 
-struct goro_g *goro_g_new(struct goro_rt *rt, void *ud) {
+struct goro_g *goroR_g_new(struct goro_rt *rt, void *ud) {
   struct goro_g *gp = calloc(1, sizeof *gp);
   if (gp == NULL) return NULL;
   gp->heap = 1;
-  goro_g_init(rt, gp, ud);
+  goroR_g_init(rt, gp, ud);
   return gp;
 }
 
-void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
+void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   gp->id = rt->nextgid++;
   gp->ud = ud;
   gp->timer.heapidx = -1;
@@ -649,7 +649,7 @@ static void heap_down(struct goro_rt *rt, int i) {
   }
 }
 
-int goro_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
+int goroR_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
   int i = t->heapidx, last;
   if (i < 0) return 0;
   last = --rt->ntimers;
@@ -664,8 +664,8 @@ int goro_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
   return 1;
 }
 
-int goro_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
-  goro_timer_stop(rt, t);
+int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
+  goroR_timer_stop(rt, t);
   if (rt->ntimers == rt->timercap) {
     int cap = rt->timercap ? rt->timercap * 2 : 64;
     struct goro_timer **h = realloc(rt->timers, (size_t)cap * sizeof *h);
@@ -682,14 +682,14 @@ int goro_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
   return 0;
 }
 
-void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
-  goro_assert(gp->timer.heapidx < 0 && gp->timer.isg);
-  if (goro_timer_start(rt, &gp->timer, when) != 0)
-    goro_throw("goro_timer_add: out of memory");
+void goroR_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
+  goroR_assert(gp->timer.heapidx < 0 && gp->timer.isg);
+  if (goroR_timer_start(rt, &gp->timer, when) != 0)
+    goroR_throw("goroR_timer_add: out of memory");
 }
 
-void goro_timer_del(struct goro_rt *rt, struct goro_g *gp) {
-  goro_timer_stop(rt, &gp->timer);
+void goroR_timer_del(struct goro_rt *rt, struct goro_g *gp) {
+  goroR_timer_stop(rt, &gp->timer);
 }
 
 #define G_OF_TIMER(t) \
@@ -708,9 +708,9 @@ static double timers_fire(struct goro_rt *rt, double now) {
   while (rt->ntimers > 0) {
     struct goro_timer *t = rt->timers[0];
     if (t->when > now) return t->when;
-    goro_timer_stop(rt, t);
+    goroR_timer_stop(rt, t);
     if (t->isg)
-      goro_ready(rt, G_OF_TIMER(t), 0);
+      goroR_ready(rt, G_OF_TIMER(t), 0);
     else
       rt->hooks->fire(rt, t);
   }
@@ -719,7 +719,7 @@ static double timers_fire(struct goro_rt *rt, double now) {
 
 /* ---- wait queues ---------------------------------------------------------- */
 
-void goro_waitq_push(struct goro_waitq *q, struct goro_waiter *w) {
+void goroR_waitq_push(struct goro_waitq *q, struct goro_waiter *w) {
   w->q = q;
   w->next = NULL;
   w->prev = q->tail;
@@ -728,7 +728,7 @@ void goro_waitq_push(struct goro_waitq *q, struct goro_waiter *w) {
   q->tail = w;
 }
 
-void goro_waitq_remove(struct goro_waiter *w) {
+void goroR_waitq_remove(struct goro_waiter *w) {
   struct goro_waitq *q = w->q;
   if (q == NULL) return;
   if (w->prev) w->prev->next = w->next;
@@ -739,35 +739,35 @@ void goro_waitq_remove(struct goro_waiter *w) {
   w->next = w->prev = NULL;
 }
 
-struct goro_waiter *goro_waitq_pop(struct goro_waitq *q) {
+struct goro_waiter *goroR_waitq_pop(struct goro_waitq *q) {
   struct goro_waiter *w = q->head;
-  if (w != NULL) goro_waitq_remove(w);
+  if (w != NULL) goroR_waitq_remove(w);
   return w;
 }
 
-void goro_waitq_remove_all(struct goro_waitq *q) {
-  while (goro_waitq_pop(q) != NULL) {
+void goroR_waitq_remove_all(struct goro_waitq *q) {
+  while (goroR_waitq_pop(q) != NULL) {
   }
 }
 
-int goro_waiter_claim(struct goro_waiter *w) {
+int goroR_waiter_claim(struct goro_waiter *w) {
   if (w->g->selected != -1) return 0;
   w->g->selected = w->index;
   return 1;
 }
 
-struct goro_waiter *goro_waitq_claim(struct goro_waitq *q) {
+struct goro_waiter *goroR_waitq_claim(struct goro_waitq *q) {
   struct goro_waiter *w;
-  while ((w = goro_waitq_pop(q)) != NULL)
-    if (goro_waiter_claim(w)) return w;
+  while ((w = goroR_waitq_pop(q)) != NULL)
+    if (goroR_waiter_claim(w)) return w;
   return NULL;
 }
 
-void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok) {
+void goroR_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok) {
   struct goro_waiter *w;
-  while ((w = goro_waitq_claim(q)) != NULL) {
+  while ((w = goroR_waitq_claim(q)) != NULL) {
     w->ok = ok;
-    goro_ready(rt, w->g, 0);
+    goroR_ready(rt, w->g, 0);
   }
 }
 
@@ -790,12 +790,12 @@ static void carrier_main(goro_ctx *from, void *arg) {
   (void)from;
   for (;;) {
     struct goro_m *mp;
-    struct goro_rt *rt = goro_m_self()->rt;
+    struct goro_rt *rt = goroR_m_self()->rt;
     rt->hooks->resume(rt, gp);
-    mp = goro_m_self();  /* a stackful park may have moved us to another M */
+    mp = goroR_m_self();  /* a stackful park may have moved us to another M */
     settle(rt, mp, gp);
     if ((gp = next_inline(rt, mp, c)) != NULL) continue;
-    gp = goro_ctx_switch(&c->ctx, &mp->g0, (void *)(uintptr_t)SW_RUN_END);
+    gp = goroA_ctx_switch(&c->ctx, &mp->g0, (void *)(uintptr_t)SW_RUN_END);
   }
 }
 
@@ -808,11 +808,11 @@ static struct goro_carrier *carrier_get(struct goro_rt *rt) {
     return c;
   }
   if ((c = calloc(1, sizeof *c)) == NULL) return NULL;
-  if ((c->st = goro_stack_get()) == NULL) {
+  if ((c->st = goroR_stack_get()) == NULL) {
     free(c);
     return NULL;
   }
-  goro_ctx_make(&c->ctx, &c->st->desc, carrier_main);
+  goroA_ctx_make(&c->ctx, &c->st->desc, carrier_main);
   return c;
 }
 
@@ -827,8 +827,8 @@ static void carrier_put(struct goro_rt *rt, struct goro_carrier *c) {
   rt->ncarriers++;
 }
 
-void goro_park_prepare(struct goro_g *gp, const char *reason) {
-  goro_assert(gp->status == GORO_GRUNNING);
+void goroR_park_prepare(struct goro_g *gp, const char *reason) {
+  goroR_assert(gp->status == GORO_GRUNNING);
   gp->parking = 1;
   gp->waitreason = reason;
   gp->waitsince = now_coarse();
@@ -852,16 +852,16 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   p_drop_locked(rt, mp);
   mp->state = GORO_M_PARKED;
   /* An extra M's own callbacks are the host's, but one nested in a
-  ** cgocall holds nsyscall, which goro_rt_quiesce waits for. */
+  ** cgocall holds nsyscall, which goroR_rt_quiesce waits for. */
   while (!mp->parkready && !rt->closing &&
          !(rt->quiescing && (!mp->isextra || mp->ncgo > 0))) {
     double when = atomic_load(&rt->next_when);
     if (when > 0 && !rt->abort) {
-      double now = goro_now();
+      double now = goroR_now();
       if (when <= now && !p_held_locked(rt)) {
         p_take_locked(rt, mp);
         pthread_mutex_unlock(&rt->lock);
-        timers_fire(rt, goro_now());
+        timers_fire(rt, goroR_now());
         pthread_mutex_lock(&rt->lock);
         if (mp->parkready) {
           held = 1;
@@ -873,7 +873,7 @@ static int park_locked(struct goro_g *gp, const char *reason) {
       }
       /* Always timed while a timer is pending: whoever holds the P now
       ** may give it up before the timer is due. */
-      struct timespec ts = goro_timespec(when > now ? when : now + 1e-3);
+      struct timespec ts = goroR_timespec(when > now ? when : now + 1e-3);
       pthread_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&mp->parkcv, &rt->lock);
@@ -884,27 +884,27 @@ static int park_locked(struct goro_g *gp, const char *reason) {
     int ready = mp->parkready;
     int ended = !ready && !rt->closing;  /* (read under the lock) */
     pthread_mutex_unlock(&rt->lock);
-    if (!held && goro_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
+    if (!held && goroR_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
     gp->status = GORO_GRUNNING;
     if (ready) return 0;
     return ended ? GORO_EENDED : GORO_ECLOSED;  /* woken to unwind */
   }
 }
 
-int goro_park(struct goro_g *gp, const char *reason) {
+int goroR_park(struct goro_g *gp, const char *reason) {
   if (gp->lockedm != NULL) return park_locked(gp, reason);
-  goro_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
+  goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   gp->waitreason = reason;
   gp->waitsince = now_coarse();
-  goro_ctx_switch(&gp->carrier->ctx, &goro_m_self()->g0,
+  goroA_ctx_switch(&gp->carrier->ctx, &goroR_m_self()->g0,
                   (void *)(uintptr_t)SW_PARK);
-  goro_assert(gp->status == GORO_GRUNNING);
+  goroR_assert(gp->status == GORO_GRUNNING);
   return 0;
 }
 
-void goro_gosched(struct goro_g *gp) {
-  goro_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
-  goro_ctx_switch(&gp->carrier->ctx, &goro_m_self()->g0,
+void goroR_gosched(struct goro_g *gp) {
+  goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
+  goroA_ctx_switch(&gp->carrier->ctx, &goroR_m_self()->g0,
                   (void *)(uintptr_t)SW_GOSCHED);
 }
 
@@ -914,7 +914,7 @@ void goro_gosched(struct goro_g *gp) {
 ** carrier is free; commit the park, requeue, or retire gp. Runs on the
 ** carrier itself. Requires: the P. */
 static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
-  goro_assert(gp->status == GORO_GRUNNING && mp->curg == gp);
+  goroR_assert(gp->status == GORO_GRUNNING && mp->curg == gp);
   gp->carrier = NULL;
   rt->carriers_in_use--;
   mp->curg = NULL;
@@ -930,19 +930,19 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       break;
     case GORO_RUN_DONE:
       gp->status = GORO_GDEAD;
-      goro_waitq_wake_all(rt, &gp->waiters, 1);
+      goroR_waitq_wake_all(rt, &gp->waiters, 1);
       if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
       if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
         rt->until = NULL;
         pthread_mutex_lock(&rt->lock);  /* and come back, even from a callback */
         rt->until_dead = 1;  /* (read under the lock by waiters and workers) */
-        goro_rt_unwind_callbacks_locked(rt);
+        goroR_rt_unwind_callbacks_locked(rt);
         pthread_mutex_unlock(&rt->lock);
       }
       g_end(rt, gp);
       break;
     default:
-      goro_throw("settle: G %llu ended a run without an outcome",
+      goroR_throw("settle: G %llu ended a run without an outcome",
                  (unsigned long long)gp->id);
   }
 }
@@ -971,7 +971,7 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
       rt->until_dead)
     return NULL;
   if (rt->ntimers > 0 || mp->deadline > 0) {
-    double now = goro_now();
+    double now = goroR_now();
     if (rt->ntimers > 0) timers_fire(rt, now);
     if (mp->deadline > 0 && now >= mp->deadline) return NULL;
   }
@@ -996,7 +996,7 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
 static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   struct goro_carrier *c = gp->carrier;
   uintptr_t msg;
-  goro_assert(gp->status == GORO_GRUNNABLE);
+  goroR_assert(gp->status == GORO_GRUNNABLE);
   if (c == NULL && (c = carrier_get(rt)) == NULL) {
     gp->schedlink = rt->runhead;
     rt->runhead = gp;
@@ -1006,29 +1006,29 @@ static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   }
   run_on(rt, mp, gp, c);
   rt->st.switches++;
-  msg = (uintptr_t)goro_ctx_switch(&mp->g0, &c->ctx, gp);
+  msg = (uintptr_t)goroA_ctx_switch(&mp->g0, &c->ctx, gp);
   /* Back on g0. The G that came back is mp->curg (the carrier may have run
   ** other G's inline since gp). */
   gp = mp->curg;
   switch (msg) {
     case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
-      goro_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
       mp->curg = NULL;
       gp->status = GORO_GWAITING;
       rt->st.stackful_parks++;
       return 0;
     case SW_GOSCHED:
-      goro_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
       mp->curg = NULL;
       gp->status = GORO_GRUNNABLE;
       runq_put(rt, gp);
       return 0;
     case SW_RUN_END:  /* settled on the carrier, which is free now */
-      goro_assert(gp == NULL);
+      goroR_assert(gp == NULL);
       carrier_put(rt, c);
       return 0;
     default:
-      goro_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
+      goroR_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
   }
 }
 
@@ -1061,7 +1061,7 @@ static void idle_wait(struct goro_rt *rt, double when) {
   pthread_mutex_lock(&rt->lock);
   if (rt->pwaiters == 0 && !rt->closing) {
     if (when > 0) {
-      struct timespec ts = goro_timespec(when);
+      struct timespec ts = goroR_timespec(when);
       pthread_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       pthread_cond_wait(&rt->wake, &rt->lock);
@@ -1070,9 +1070,9 @@ static void idle_wait(struct goro_rt *rt, double when) {
   pthread_mutex_unlock(&rt->lock);
 }
 
-int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
+int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
                    double deadline) {
-  goro_assert(rt->p_owner == mp);
+  goroR_assert(rt->p_owner == mp);
   mp->until = until;
   mp->deadline = deadline;
   mp->stop = 0;
@@ -1095,9 +1095,9 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       if (p_handoff(rt, mp) != 0) return GORO_SCHED_ABORT;
       continue;
     }
-    if (rt->needextram) goro_extram_refill(rt);
-    if (rt->ntimers > 0) next = timers_fire(rt, goro_now());
-    if (deadline > 0 && goro_now() >= deadline) return GORO_SCHED_BUDGET;
+    if (rt->needextram) goroR_extram_refill(rt);
+    if (rt->ntimers > 0) next = timers_fire(rt, goroR_now());
+    if (deadline > 0 && goroR_now() >= deadline) return GORO_SCHED_BUDGET;
     gp = runq_get(rt);
     /* The scheduler had its turn: timers fired and the queue's head taken,
     ** if any (a channel timer readies no G, yet it was the owed work). */
@@ -1113,7 +1113,7 @@ int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
   }
 }
 
-void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
+void goroR_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   *out = rt->st;
   out->preempts = atomic_load(&rt->npreempt);
   out->retakes = atomic_load(&rt->nretake);
@@ -1125,7 +1125,7 @@ void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out) {
   out->timers = (uint64_t)(rt->ntimers - rt->nsleeping);
 }
 
-void goro_rt_unwind_callbacks_locked(struct goro_rt *rt) {
+void goroR_rt_unwind_callbacks_locked(struct goro_rt *rt) {
   rt->quiescing = 1;
   for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
     pthread_cond_signal(&mp->parkcv);  /* no waiter: a no-op */
@@ -1135,7 +1135,7 @@ void goro_rt_unwind_callbacks_locked(struct goro_rt *rt) {
     pthread_cond_signal(&mp->parkcv);  /* it decides (park_locked) */
 }
 
-void goro_rt_run_begin(struct goro_rt *rt, double deadline) {
+void goroR_rt_run_begin(struct goro_rt *rt, double deadline) {
   pthread_mutex_lock(&rt->lock);
   rt->run_active = 1;
   rt->run_deadline = deadline;
@@ -1143,11 +1143,11 @@ void goro_rt_run_begin(struct goro_rt *rt, double deadline) {
   pthread_mutex_unlock(&rt->lock);
 }
 
-void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
+void goroR_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
   if (atomic_load(&rt->nsyscall) > 0) {
     rt->abort = 1;  /* no new runs; a G back from C stops at its next park */
     pthread_mutex_lock(&rt->lock);
-    goro_rt_unwind_callbacks_locked(rt);  /* callbacks unwind to their C */
+    goroR_rt_unwind_callbacks_locked(rt);  /* callbacks unwind to their C */
     pthread_mutex_unlock(&rt->lock);
   }
   while (atomic_load(&rt->nsyscall) > 0) {
@@ -1156,7 +1156,7 @@ void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
     while (atomic_load(&rt->nsyscall) > 0 || p_held_locked(rt))
       pthread_cond_wait(&rt->wake, &rt->lock);
     pthread_mutex_unlock(&rt->lock);
-    goro_p_acquire(rt, mp);
+    goroR_p_acquire(rt, mp);
   }
   pthread_mutex_lock(&rt->lock);
   rt->quiescing = 0;
@@ -1165,7 +1165,7 @@ void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp) {
   pthread_mutex_unlock(&rt->lock);
 }
 
-void goro_rt_close(struct goro_rt *rt) {
+void goroR_rt_close(struct goro_rt *rt) {
   shutdown(rt);
-  goro_g_abandon_all(rt);
+  goroR_g_abandon_all(rt);
 }

@@ -42,7 +42,7 @@ enum goro_gstatus {
 
 /* How a run of a G's code on a carrier ended (set by the resume hook). */
 enum goro_outcome {
-  GORO_RUN_PARKED = 1, /* stackless park: lua_yieldk after goro_park_prepare */
+  GORO_RUN_PARKED = 1, /* stackless park: lua_yieldk after goroR_park_prepare */
   GORO_RUN_YIELDED,    /* gave up the P: goro.yield or a plain yield */
   GORO_RUN_DONE,       /* the G's function returned or failed */
 };
@@ -84,7 +84,7 @@ struct goro_g {
   uint8_t outcome;                 /* owner: the carrier running it */
   uint8_t parking;                 /* owner: the G; stackless park coming */
   uint8_t isextra;                 /* the G of an extra M (not counted) */
-  uint8_t heap;                    /* made by goro_g_new: freed at its end */
+  uint8_t heap;                    /* made by goroR_g_new: freed at its end */
   uint16_t lockcount;              /* owner: nested locks (callbacks; Lua
                                       allows 200 nested C calls) */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
@@ -145,7 +145,7 @@ struct goro_m {
   volatile int ncallback;      /* callbacks active on this M (WR/RD: a
                                   closing runtime scans them) */
   volatile int isExtraInC;     /* extra and no Lua frame live */
-  /* The goro_sched_run call in progress on this M (owner only). */
+  /* The goroR_sched_run call in progress on this M (owner only). */
   struct goro_g *until;        /* stop when this G ends */
   double deadline;             /* stop after this time (0: never) */
   int stop;                    /* why to stop, set where the G ended */
@@ -166,7 +166,7 @@ struct goro_hooks {
   void (*resume)(struct goro_rt *rt, struct goro_g *gp);
   /* gp has ended (status DEAD, waiters already readied, off the P's lists):
   ** the bridge's last look at the record, which it may then let go (a
-  ** record from goro_g_new the runtime frees right after). */
+  ** record from goroR_g_new the runtime frees right after). */
   void (*dead)(struct goro_rt *rt, struct goro_g *gp);
   /* In a signal handler on gp's thread, while gp runs Lua: arrange for a
   ** count hook on the Lua thread gp runs now, which gives up the P
@@ -210,9 +210,9 @@ struct goro_rt {
                                   goes in syscall_since, read for free */
   pthread_cond_t wake;         /* signalled when the P-owner should look again */
   struct goro_m *p_owner;      /* lock: the M holding the P, or NULL */
-  _Atomic int closing;         /* set under lock: goro_rt_close has begun */
+  _Atomic int closing;         /* set under lock: goroR_rt_close has begun */
   _Atomic int pwaiters;        /* changed under lock: threads waiting in
-                                  goro_p_acquire; read anywhere as a hint */
+                                  goroR_p_acquire; read anywhere as a hint */
   int cwaiters, swaiters;      /* lock: of them callers (back from C, host
                                   threads) and schedulers (p_handoff) */
   _Atomic int owed;            /* a caller took the P while G's were ready:
@@ -255,7 +255,7 @@ struct goro_rt {
   _Atomic int abort;           /* the bridge asks the loops to stop */
   int quiescing;               /* rt->lock: the run is over: a callback's G
                                   parks no more (it unwinds); see
-                                  goro_rt_unwind_callbacks_locked */
+                                  goroR_rt_unwind_callbacks_locked */
   int run_active;              /* rt->lock: a goro.run is on (for sysmon) */
   double run_deadline;         /* rt->lock: its deadline, or 0 */
   struct goro_g *until;        /* P: the main G of the goro.run in progress */
@@ -267,10 +267,10 @@ struct goro_rt {
 
 /* ---- runtime lifetime ----------------------------------------------------- */
 
-int goro_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud);
+int goroR_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud);
 /* Frees every G record (calling hooks->dead) and the cached carriers.
 ** Requires: the P is not held by any M, no G is running. */
-void goro_rt_destroy(struct goro_rt *rt);
+void goroR_rt_destroy(struct goro_rt *rt);
 
 /* Before abandoning every G (goro.run is over): let the G's that are in C
 ** on other M's come back (their stacks lie under the C frames), stopping
@@ -278,184 +278,184 @@ void goro_rt_destroy(struct goro_rt *rt);
 ** is woken, and its park fails with GORO_EENDED, so that its callback
 ** unwinds back to the C that waits for it. Requires: mp holds the P; holds
 ** it again after. */
-void goro_rt_quiesce(struct goro_rt *rt, struct goro_m *mp);
+void goroR_rt_quiesce(struct goro_rt *rt, struct goro_m *mp);
 
-/* Refuse the P to every later goro_p_acquire, wait for its owner to give it
+/* Refuse the P to every later goroR_p_acquire, wait for its owner to give it
 ** back, then abandon every G. The runtime can still be destroyed after. */
-void goro_rt_close(struct goro_rt *rt);
+void goroR_rt_close(struct goro_rt *rt);
 
 /* ---- M's and the P -------------------------------------------------------- */
 
 /* The M of the calling thread, or NULL. Not inlined: see HACKING.md (TLS). */
-struct goro_m *goro_m_self(void);
+struct goro_m *goroR_m_self(void);
 /* Make `mp` the calling thread's M (NULL to unset); returns the previous. */
-struct goro_m *goro_m_set(struct goro_m *mp);
-void goro_m_init(struct goro_m *mp);
-void goro_m_destroy(struct goro_m *mp);
+struct goro_m *goroR_m_set(struct goro_m *mp);
+void goroR_m_init(struct goro_m *mp);
+void goroR_m_destroy(struct goro_m *mp);
 
 /* Take the P for the calling thread's M, waiting while another M holds it.
 ** Returns 0 or GORO_ECLOSED. */
-int goro_p_acquire(struct goro_rt *rt, struct goro_m *mp);
+int goroR_p_acquire(struct goro_rt *rt, struct goro_m *mp);
 /* Give the P back; wake (or start) a worker if G's are ready or sleeping.
 ** Requires: mp holds it. */
-void goro_p_release(struct goro_rt *rt, struct goro_m *mp);
+void goroR_p_release(struct goro_rt *rt, struct goro_m *mp);
 
 /* The P is free and G's may be ready: wake or start a worker for them. */
-void goro_rt_kick(struct goro_rt *rt);
+void goroR_rt_kick(struct goro_rt *rt);
 /* The same, with rt->lock held. */
-void goro_rt_kick_locked(struct goro_rt *rt);
+void goroR_rt_kick_locked(struct goro_rt *rt);
 /* Take the P from an owner whose G is in C, or that has it parked.
 ** Requires: rt->lock. */
-int goro_p_retake_locked(struct goro_rt *rt);
+int goroR_p_retake_locked(struct goro_rt *rt);
 
 /* The run is over (its main G ended, it failed, its deadline passed, or
-** goro_rt_quiesce waits): the callbacks of G's in C (locked to M's that are
+** goroR_rt_quiesce waits): the callbacks of G's in C (locked to M's that are
 ** not extra M's) unwind instead of waiting, each park failing with
 ** GORO_EENDED, so that their C returns and the run's M, or the quiescer,
 ** is not held up by a callback that waits for G's that will never run.
 ** Sets quiescing and wakes the M's of such parked G's. Requires: rt->lock. */
-void goro_rt_unwind_callbacks_locked(struct goro_rt *rt);
+void goroR_rt_unwind_callbacks_locked(struct goro_rt *rt);
 /* goro.run begins (deadline 0: none), for sysmon, which unwinds the
 ** callbacks when the run fails or times out while its M is inside one;
-** goro_rt_quiesce ends it. */
-void goro_rt_run_begin(struct goro_rt *rt, double deadline);
+** goroR_rt_quiesce ends it. */
+void goroR_rt_run_begin(struct goro_rt *rt, double deadline);
 /* An extra M back in its host's C code: keep the P parked on mp if nothing
-** needs it (its next callback takes it back with goro_p_take_parked), else
+** needs it (its next callback takes it back with goroR_p_take_parked), else
 ** release it. Requires: mp holds the P. See HACKING.md, "P states". */
-void goro_p_park(struct goro_rt *rt, struct goro_m *mp);
+void goroR_p_park(struct goro_rt *rt, struct goro_m *mp);
 /* Take back the P parked on mp, if nobody took it meanwhile: 1, or 0. */
-int goro_p_take_parked(struct goro_rt *rt, struct goro_m *mp);
+int goroR_p_take_parked(struct goro_rt *rt, struct goro_m *mp);
 /* If the P is parked on mp, free it. Requires: rt->lock. */
-void goro_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp);
+void goroR_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp);
 
 /* Let workers take the P (host mode; during goro.run) or not (between
 ** runs in script mode, when the interpreter's thread owns the state). */
-void goro_rt_workers_on(struct goro_rt *rt, int on);
+void goroR_rt_workers_on(struct goro_rt *rt, int on);
 
 /* At most n worker M's from now on (0: only the host's threads run G's). */
-void goro_rt_set_workers(struct goro_rt *rt, int n);
+void goroR_rt_set_workers(struct goro_rt *rt, int n);
 /* How many M's serve the runtime (threads in goro.run or goro_step,
 ** workers, extra M's bound to host threads), and how many workers idle. */
-void goro_rt_get_ms(struct goro_rt *rt, int *ms, int *idle);
+void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle);
 
 /* Register mp as a thread of rt for goro.ms() (goro.run, goro_step) or
 ** drop it again. */
-void goro_m_register(struct goro_rt *rt, struct goro_m *mp);
-void goro_m_unregister(struct goro_rt *rt, struct goro_m *mp);
+void goroR_m_register(struct goro_rt *rt, struct goro_m *mp);
+void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp);
 
 /* ---- cgocall and callbacks (runtime/cgo.c) -------------------------------- */
 
 /* The G running on mp enters C: ncgo++, the G becomes SYSCALL and the P
 ** P_SYSCALL (it may be retaken). Requires: mp holds the P, runs gp. */
-void goro_syscall_enter(struct goro_rt *rt, struct goro_m *mp);
+void goroR_syscall_enter(struct goro_rt *rt, struct goro_m *mp);
 /* Back from C: take the P back (fast if nobody retook it, else wait), then
 ** ncgo--, the G RUNNING again. */
-void goro_syscall_exit(struct goro_rt *rt, struct goro_m *mp);
+void goroR_syscall_exit(struct goro_rt *rt, struct goro_m *mp);
 
 /* A callback starts on mp (extra M or nested in a cgocall): isExtraInC = 0
 ** first, ncallback++, get the P, lock curg to mp, curg RUNNING. Returns 0,
 ** or GORO_ECLOSED (nothing changed) for a new entry into a closing runtime. */
-int goro_callback_enter(struct goro_rt *rt, struct goro_m *mp);
+int goroR_callback_enter(struct goro_rt *rt, struct goro_m *mp);
 /* The callback returns: curg back to SYSCALL (nested) or parked in C
 ** (extra M), unlock, ncallback--, isExtraInC = isextra && ncgo == 0. */
-void goro_callback_exit(struct goro_rt *rt, struct goro_m *mp);
+void goroR_callback_exit(struct goro_rt *rt, struct goro_m *mp);
 
 /* Where a crossing to stack d should put its frames on mp: below the newest
 ** crossing that left d, else at mp's saved g0 position (d is mp's g0), else
 ** at d's top. */
-void *goro_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d);
+void *goroR_crossing_target(struct goro_m *mp, const struct goro_stackdesc *d);
 
 /* Learn the bounds of the calling thread's stack into mp->g0 (for
 ** sanitizers and the crossing record). */
-void goro_m_learn_stack(struct goro_m *mp);
+void goroR_m_learn_stack(struct goro_m *mp);
 
 /* ---- extra M's (runtime/cgo.c) --------------------------------------------- */
 
 /* The extra M bound to the calling thread for rt, binding one first if
 ** needed (signals blocked meanwhile). NULL if out of memory. */
-struct goro_m *goro_extram_get(struct goro_rt *rt);
+struct goro_m *goroR_extram_get(struct goro_rt *rt);
 /* The extra M bound to the calling thread (any runtime), or NULL. */
-struct goro_m *goro_extram_bound(void);
+struct goro_m *goroR_extram_bound(void);
 /* Top the pool up to two spares. Requires: the P. */
-void goro_extram_refill(struct goro_rt *rt);
+void goroR_extram_refill(struct goro_rt *rt);
 
 /* Free every extra M (the runtime is being destroyed). */
-void goro_extram_free_all(struct goro_rt *rt);
+void goroR_extram_free_all(struct goro_rt *rt);
 
 /* Put rt on the process-wide list of live runtimes (exiting host threads
-** check it); goro_extram_free_all takes it off. */
-uint64_t goro_live_add(struct goro_rt *rt);
+** check it); goroR_extram_free_all takes it off. */
+uint64_t goroR_live_add(struct goro_rt *rt);
 
 /* ---- sysmon (runtime/cgo.c) ------------------------------------------------ */
 
 /* Start the monitor thread if it is not running. */
-void goro_sysmon_start(struct goro_rt *rt);
+void goroR_sysmon_start(struct goro_rt *rt);
 /* Stop and join it. Requires: rt->closing. */
-void goro_sysmon_stop(struct goro_rt *rt);
+void goroR_sysmon_stop(struct goro_rt *rt);
 /* Install the SIGURG preemption handler (once per process). */
-void goro_preempt_init(void);
+void goroR_preempt_init(void);
 
 /* ---- G's ------------------------------------------------------------------ */
 
 /* A new runnable G (status RUNNABLE, at the tail of the run queue).
 ** Requires: the P. NULL if out of memory. */
-struct goro_g *goro_g_new(struct goro_rt *rt, void *ud);
+struct goro_g *goroR_g_new(struct goro_rt *rt, void *ud);
 /* The same in zeroed memory of the caller's, which must outlive the G
 ** (hooks->dead is its last use by the runtime). Cannot fail. */
-void goro_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud);
+void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud);
 
 /* End every G without running it again (goro.run is over, or the runtime
 ** closes): its carrier is freed, then it gets hooks->dead.
 ** Requires: the P, and no G running. */
-void goro_g_abandon_all(struct goro_rt *rt);
+void goroR_g_abandon_all(struct goro_rt *rt);
 
 /* Make a waiting G runnable. `next`: run it right after the current G
 ** (Go's runnext), for hand-offs from the running G. Requires: the P. */
-void goro_ready(struct goro_rt *rt, struct goro_g *gp, int next);
+void goroR_ready(struct goro_rt *rt, struct goro_g *gp, int next);
 
 /* Stackless park, step 1: mark the coming yield as a park. The caller then
 ** returns lua_yieldk(...). Requires: gp is running. */
-void goro_park_prepare(struct goro_g *gp, const char *reason);
+void goroR_park_prepare(struct goro_g *gp, const char *reason);
 
 /* Stackful park: switch to the scheduler; returns when gp is readied. A
 ** locked G's M sleeps instead (no switch). Returns 0, or GORO_ECLOSED if
 ** the runtime closed while a locked G slept, or GORO_EENDED if its run
-** ended (goro_rt_quiesce): the caller must unwind.
+** ended (goroR_rt_quiesce): the caller must unwind.
 ** Requires: gp is running. May park. */
-int goro_park(struct goro_g *gp, const char *reason);
+int goroR_park(struct goro_g *gp, const char *reason);
 
 /* Stackful yield: back to the tail of the run queue. May park. */
-void goro_gosched(struct goro_g *gp);
+void goroR_gosched(struct goro_g *gp);
 
 /* Put gp in the timer heap to be readied at `when` (monotonic seconds).
 ** The caller then parks (either way). Requires: the P. */
-void goro_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
+void goroR_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
 /* Take gp out of the timer heap if it is there. Requires: the P. */
-void goro_timer_del(struct goro_rt *rt, struct goro_g *gp);
+void goroR_timer_del(struct goro_rt *rt, struct goro_g *gp);
 
 /* Timers of any kind (t->heapidx -1 when made; t->isg for a G's own).
 ** start (re)arms t for `when`: 0, or GORO_ENOMEM. stop disarms it if armed
 ** and says whether it was. Timers are dropped, disarmed, when a goro.run
 ** abandons its G's. Requires: the P. */
-int goro_timer_start(struct goro_rt *rt, struct goro_timer *t, double when);
-int goro_timer_stop(struct goro_rt *rt, struct goro_timer *t);
+int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when);
+int goroR_timer_stop(struct goro_rt *rt, struct goro_timer *t);
 
 /* ---- wait queues ---------------------------------------------------------- */
 
-void goro_waitq_push(struct goro_waitq *q, struct goro_waiter *w);
+void goroR_waitq_push(struct goro_waitq *q, struct goro_waiter *w);
 /* A waiter is claimable while its G has not been woken through another one
 ** (select queues one waiter per case; the G's `selected` is -1 while it
 ** waits). Claiming records which waiter won in gp->selected. */
-int goro_waiter_claim(struct goro_waiter *w);
+int goroR_waiter_claim(struct goro_waiter *w);
 /* Pop the first claimable waiter of q, dropping stale ones; NULL if none. */
-struct goro_waiter *goro_waitq_claim(struct goro_waitq *q);
-struct goro_waiter *goro_waitq_pop(struct goro_waitq *q);
-void goro_waitq_remove(struct goro_waiter *w);  /* no-op if not queued */
+struct goro_waiter *goroR_waitq_claim(struct goro_waitq *q);
+struct goro_waiter *goroR_waitq_pop(struct goro_waitq *q);
+void goroR_waitq_remove(struct goro_waiter *w);  /* no-op if not queued */
 /* Empty q without waking anyone. */
-void goro_waitq_remove_all(struct goro_waitq *q);
+void goroR_waitq_remove_all(struct goro_waitq *q);
 /* Claim and ready every waiter of q, telling each `ok` (1: what it waited
 ** for happened; 0: it was closed under it). Requires: the P. */
-void goro_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok);
+void goroR_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok);
 
 /* ---- the loop ------------------------------------------------------------- */
 
@@ -472,15 +472,15 @@ enum goro_sched_result {
 ** G is dead, sleeping for timers; without, run until nothing is ready. Either
 ** way stop once the monotonic clock passes `deadline` (0: no deadline); a
 ** G that never parks is not interrupted (no preemption yet). */
-int goro_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
+int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
                    double deadline);
 
 /* Monotonic seconds. */
-double goro_now(void);
+double goroR_now(void);
 /* A monotonic time in seconds as an absolute timespec (for timed waits on
 ** the runtime's CLOCK_MONOTONIC conditions). */
-struct timespec goro_timespec(double t);
+struct timespec goroR_timespec(double t);
 
-void goro_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out);
+void goroR_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out);
 
 #endif

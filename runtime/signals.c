@@ -6,7 +6,7 @@
 #include <string.h>
 #include <ucontext.h>
 
-void goro_sig_install(int sig, void (*fn)(int, siginfo_t *, void *), int block,
+void goroR_sig_install(int sig, void (*fn)(int, siginfo_t *, void *), int block,
                       struct sigaction *old) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -17,7 +17,7 @@ void goro_sig_install(int sig, void (*fn)(int, siginfo_t *, void *), int block,
   sigaction(sig, &sa, old);
 }
 
-int goro_sig_forward(const struct sigaction *old, int sig, siginfo_t *si, void *uc) {
+int goroR_sig_forward(const struct sigaction *old, int sig, siginfo_t *si, void *uc) {
   if (old->sa_flags & SA_SIGINFO) {
     old->sa_sigaction(sig, si, uc);
     return 1;
@@ -29,7 +29,7 @@ int goro_sig_forward(const struct sigaction *old, int sig, siginfo_t *si, void *
   return 0;
 }
 
-uintptr_t goro_uc_pc(const void *uc) {
+uintptr_t goroR_uc_pc(const void *uc) {
   const ucontext_t *u = uc;
 #if defined(__x86_64__)
   return (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
@@ -40,7 +40,7 @@ uintptr_t goro_uc_pc(const void *uc) {
 #endif
 }
 
-uintptr_t goro_uc_sp(const void *uc) {
+uintptr_t goroR_uc_sp(const void *uc) {
   const ucontext_t *u = uc;
 #if defined(__x86_64__)
   return (uintptr_t)u->uc_mcontext.gregs[REG_RSP];

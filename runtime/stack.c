@@ -65,7 +65,7 @@ static void drop_list(struct goro_stack **l) {
   }
 }
 
-int goro_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
+int goroR_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
   if (size < GORO_STACK_MIN || size > ((size_t)1 << 40)) return GORO_EINVAL;
   pthread_mutex_lock(&pool.lock);
   size = round_pages(size);
@@ -80,7 +80,7 @@ int goro_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
   return 0;
 }
 
-size_t goro_stack_size(void) {
+size_t goroR_stack_size(void) {
   size_t n;
   pthread_mutex_lock(&pool.lock);
   n = pool.size;
@@ -113,7 +113,7 @@ static struct goro_stack *map_stack(size_t size) {
   return st;
 }
 
-struct goro_stack *goro_stack_get(void) {
+struct goro_stack *goroR_stack_get(void) {
   struct goro_stack *st;
   size_t size;
 
@@ -143,13 +143,13 @@ struct goro_stack *goro_stack_get(void) {
   return st;
 }
 
-void goro_stack_put(struct goro_stack *st) {
+void goroR_stack_put(struct goro_stack *st) {
   enum { HOT, COLD, UNMAP } where;
 
   /* Decide under the lock and count the stack where it will go, so that
   ** concurrent puts cannot overfill a tier; do the slow work unlocked. */
   pthread_mutex_lock(&pool.lock);
-  goro_assert(pool.st.live > 0);
+  goroR_assert(pool.st.live > 0);
   pool.st.live--;
   if (st->desc.size != pool.size) {
     where = UNMAP;
@@ -190,14 +190,14 @@ void goro_stack_put(struct goro_stack *st) {
   pthread_mutex_unlock(&pool.lock);
 }
 
-void goro_stack_trim(void) {
+void goroR_stack_trim(void) {
   pthread_mutex_lock(&pool.lock);
   drop_list(&pool.hot);
   drop_list(&pool.cold);
   pthread_mutex_unlock(&pool.lock);
 }
 
-void goro_stack_get_stats(struct goro_stack_stats *out) {
+void goroR_stack_get_stats(struct goro_stack_stats *out) {
   pthread_mutex_lock(&pool.lock);
   *out = pool.st;
   pthread_mutex_unlock(&pool.lock);
@@ -234,7 +234,7 @@ static void put_dec(char *buf, size_t *n, size_t cap, uint64_t v) {
 
 /* Hand a fault that is not ours to whoever handled it before us. */
 static void chain(int sig, siginfo_t *si, void *uc) {
-  if (!goro_sig_forward(sig == SIGSEGV ? &old_segv : &old_bus, sig, si, uc)) {
+  if (!goroR_sig_forward(sig == SIGSEGV ? &old_segv : &old_bus, sig, si, uc)) {
     /* Default action: restore it and return; the fault repeats and kills
     ** the process the usual way (core dump included). */
     signal(sig, SIG_DFL);
@@ -242,7 +242,7 @@ static void chain(int sig, siginfo_t *si, void *uc) {
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc) {
-  const struct goro_stackdesc *d = goro_xrec_self()->stack;
+  const struct goro_stackdesc *d = goroA_xrec_self()->stack;
   uintptr_t a = (uintptr_t)si->si_addr, lo;
   char buf[256];
   size_t n = 0;
@@ -259,7 +259,7 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
   put_str(buf, &n, sizeof buf, "goro: fatal: stack overflow on stack ");
   put_dec(buf, &n, sizeof buf, d->id);
   put_str(buf, &n, sizeof buf, " sp=");
-  put_hex(buf, &n, sizeof buf, goro_uc_sp(uc));
+  put_hex(buf, &n, sizeof buf, goroR_uc_sp(uc));
   put_str(buf, &n, sizeof buf, " stack=[");
   put_hex(buf, &n, sizeof buf, lo);
   put_str(buf, &n, sizeof buf, ",");
@@ -271,11 +271,11 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
 }
 
 static void install_handler(void) {
-  goro_sig_install(SIGSEGV, on_fault, 0, &old_segv);
-  goro_sig_install(SIGBUS, on_fault, 0, &old_bus);
+  goroR_sig_install(SIGSEGV, on_fault, 0, &old_segv);
+  goroR_sig_install(SIGBUS, on_fault, 0, &old_bus);
 }
 
-int goro_stack_thread_init(void) {
+int goroR_stack_thread_init(void) {
   stack_t cur, ss;
   pthread_once(&handler_once, install_handler);
   if (sigaltstack(NULL, &cur) == 0 && !(cur.ss_flags & SS_DISABLE))
@@ -293,7 +293,7 @@ int goro_stack_thread_init(void) {
   return 0;
 }
 
-void goro_stack_thread_fini(void) {
+void goroR_stack_thread_fini(void) {
   stack_t ss;
   if (own_altstack == NULL) return;
   memset(&ss, 0, sizeof ss);

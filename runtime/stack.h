@@ -13,7 +13,7 @@
 ** runs on an alternate signal stack, prints
 **   goro: fatal: stack overflow on stack <id> sp=<sp> stack=[<lo>,<hi>)
 ** and aborts. The handler finds the stack through the thread's crossing record
-** (arch/ctx.h: goro_xrec_self()->stack), which every switch keeps current.
+** (arch/ctx.h: goroA_xrec_self()->stack), which every switch keeps current.
 ** Faults anywhere else go to the handler that was installed before ours.
 **
 ** Locks: the pool lock protects the pool lists and the counters; it is a leaf
@@ -59,29 +59,29 @@ struct goro_stack_stats {
 /* Set the size of stacks made from now on (rounded up to pages; at least
 ** GORO_STACK_MIN) and the pool tiers. Pooled stacks of another size are
 ** dropped. Returns 0 or GORO_EINVAL. */
-int goro_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold);
+int goroR_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold);
 
 /* The configured usable size of new stacks. */
-size_t goro_stack_size(void);
+size_t goroR_stack_size(void);
 
 /* Take a stack from the pool, or map a new one. NULL if out of memory. */
-struct goro_stack *goro_stack_get(void);
+struct goro_stack *goroR_stack_get(void);
 
 /* Give a stack back. Its contents are dead from now on. */
-void goro_stack_put(struct goro_stack *st);
+void goroR_stack_put(struct goro_stack *st);
 
 /* Unmap every pooled stack. */
-void goro_stack_trim(void);
+void goroR_stack_trim(void);
 
-void goro_stack_get_stats(struct goro_stack_stats *out);
+void goroR_stack_get_stats(struct goro_stack_stats *out);
 
 /* Install the process-wide guard-page handler (once; later calls are no-ops)
 ** and give the calling thread an alternate signal stack if it has none.
 ** Every thread that runs G stacks calls it. Returns 0 or GORO_ENOMEM. */
-int goro_stack_thread_init(void);
+int goroR_stack_thread_init(void);
 
-/* Remove and free the alternate signal stack goro_stack_thread_init made for
+/* Remove and free the alternate signal stack goroR_stack_thread_init made for
 ** this thread, if it made one. */
-void goro_stack_thread_fini(void);
+void goroR_stack_thread_fini(void);
 
 #endif

@@ -87,18 +87,18 @@ struct bg {
 
 /* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
 ** on the previous thread, and arms one on L if samples are pending. */
-void goro_bg_run_on(struct bg *b, lua_State *L);
+void goroB_bg_run_on(struct bg *b, lua_State *L);
 
 /* Does the value at i have the metatable at index mt (an upvalue)?
 ** Comparing metatables by identity is much cheaper than luaL_checkudata's
 ** lookup by name. */
-int goro_has_mt(lua_State *L, int i, int mt);
+int goroB_has_mt(lua_State *L, int i, int mt);
 /* The userdata at i if its first field is the type tag `tag` (the address
 ** of a static of the type's own), else a standard "bad argument" error
 ** naming tname. Cheaper than any metatable check (channel, mutex and
 ** waitgroup operations are the fast paths) and immune to
 ** debug.setmetatable. */
-static inline void *goro_checktag(lua_State *L, int i, const void *tag,
+static inline void *goroB_checktag(lua_State *L, int i, const void *tag,
                                   const char *tname) {
   void *p = lua_touserdata(L, i);  /* rawlen is 0 for a light userdata */
   if (p == NULL || lua_rawlen(L, i) < sizeof tag || *(const void **)p != tag)
@@ -108,98 +108,98 @@ static inline void *goro_checktag(lua_State *L, int i, const void *tag,
 
 /* The runtime of a function with it as upvalue 1: from the calling M when
 ** there is one (cheaper than an upvalue), else from the upvalue. */
-static inline struct goro_runtime *goro_R_of(lua_State *L) {
-  struct goro_m *mp = goro_m_self();
+static inline struct goro_runtime *goroB_R_of(lua_State *L) {
+  struct goro_m *mp = goroR_m_self();
   if (mp != NULL && mp->rt != NULL) return mp->rt->ud;
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
 /* goro_call's trampoline (the profiler names it). */
-int goro_cb_trampoline(lua_State *L);
+int goroB_cb_trampoline(lua_State *L);
 
 /* The calling thread's goro_errmsg() text. */
-void goro_seterr(const char *msg);
+void goroB_seterr(const char *msg);
 
 /* Record n profile samples of G gid (session sess) with L's Lua stack,
 ** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its
 ** own C frame; inside a count hook or a C function of L. */
-void goro_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
+void goroB_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
                       uintptr_t pc);
 
 /* Start a profile if GORO_CPUPROFILE names a file (once per process; it
 ** is written at exit). */
-void goro_prof_env(void);
+void goroB_prof_env(void);
 
 /* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
-extern char goro_nilbox;
-#define goro_pushbox(L, idx)                                              \
-  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &goro_nilbox)      \
+extern char goroB_nilbox;
+#define goroB_pushbox(L, idx)                                              \
+  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &goroB_nilbox)      \
                          : lua_pushvalue((L), (idx)))
 /* Replace the boxed value on top of L with what it stands for. */
-void goro_unbox(lua_State *L);
+void goroB_unbox(lua_State *L);
 
 /* The registry key (light userdata) of the runtime userdata. */
-const void *goro_rt_key(void);
+const void *goroB_runtime_key(void);
 
 /* The runtime of L's universe, made on first use. */
-struct goro_runtime *goro_rt_get(lua_State *L);
+struct goro_runtime *goroB_runtime_get(lua_State *L);
 
 /* The running G's handle if L runs inside one, else NULL. */
-struct bg *goro_bg_current(lua_State *L);
+struct bg *goroB_bg_current(lua_State *L);
 
 /* The running G's handle, its waiter reset; a Lua error naming `fname` if
 ** L is outside any G. For operations about to block. */
-struct bg *goro_bg_block(lua_State *L, const char *fname);
+struct bg *goroB_bg_block(lua_State *L, const char *fname);
 
 /* Park the running G (stackless if it can yield, stackful otherwise), then
 ** continue with k(L, LUA_OK, ctx) once readied. Its waiters must be queued;
 ** if it may not park here (a finalizer, a borrowed stack) it leaves the
 ** queues and raises. May park. */
-int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
+int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k);
 
 /* Push the handle of a live G (anchored in "goro.gs"). Never raises. */
-void goro_bg_push(lua_State *L, struct bg *b);
+void goroB_bg_push(lua_State *L, struct bg *b);
 
 /* Push the error of failed G b as runs report it (id and traceback). hidx
 ** is the index of b's handle on L (read when b never got a thread). */
-void goro_push_gerror(lua_State *L, struct bg *b, int hidx);
+void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
 /* Take the G whose unwaited error stopped the run (NULL if none); its
 ** handle is pushed to keep it alive while the caller reads it. */
-struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R);
+struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
 
 /* t[k] = v for the table on top (introspection tables). */
-void goro_setint(lua_State *L, const char *k, uint64_t v);
+void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
 /* Spare threads for callbacks (P held). get returns NULL on OOM. */
-lua_State *goro_cb_thread_get(struct goro_runtime *R);
-void goro_cb_thread_put(struct goro_runtime *R, lua_State *T);
+lua_State *goroB_cb_thread_get(struct goro_runtime *R);
+void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
 /* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
-int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp);
+int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
 
 /* Take waiter w off its queue; a timer's channel left with no waiter
 ** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
-void goro_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
+void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 
 /* Register the types of each file (called by luaopen_goro_core). */
-void goro_open_g(lua_State *L);
-void goro_open_chan(lua_State *L);
-void goro_open_chan_funcs(lua_State *L);
-void goro_open_sync(lua_State *L);
-void goro_open_sync_funcs(lua_State *L);
+void goroB_open_g(lua_State *L);
+void goroB_open_chan(lua_State *L);
+void goroB_open_chan_funcs(lua_State *L);
+void goroB_open_sync(lua_State *L);
+void goroB_open_sync_funcs(lua_State *L);
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */
-void goro_open_timer_funcs(lua_State *L);
+void goroB_open_timer_funcs(lua_State *L);
 /* The runtime's hooks for timers' channels (chan.c). */
-void goro_timer_fire(struct goro_rt *rt, struct goro_timer *t);
-int goro_timer_wakes(struct goro_rt *rt, struct goro_timer *t);
+void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
 /* Push goro.default, the case that makes select never block. */
-void goro_push_default(lua_State *L);
+void goroB_push_default(lua_State *L);
 
 /* Functions each file adds to the module table on top of the stack. */
-extern const luaL_Reg goro_host_funcs[];
-extern const luaL_Reg goro_g_funcs[];
-extern const luaL_Reg goro_chan_funcs[];
-extern const luaL_Reg goro_prof_funcs[];
+extern const luaL_Reg goroB_host_funcs[];
+extern const luaL_Reg goroB_g_funcs[];
+extern const luaL_Reg goroB_chan_funcs[];
+extern const luaL_Reg goroB_prof_funcs[];
 
 #endif

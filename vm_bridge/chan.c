@@ -28,7 +28,7 @@
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
 
 /* w->vidx of a receiver parked on a timer's channel (a receiver has no
-** value index otherwise): goro_chan_leave looks for it. */
+** value index otherwise): goroB_chan_leave looks for it. */
 #define TIMER_WAITER (-1)
 
 static const char chan_tag;
@@ -42,7 +42,7 @@ enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 #define CASE_MT_UV lua_upvalueindex(3)
 
 static struct chan *checkchan(lua_State *L, int i) {
-  return goro_checktag(L, i, &chan_tag, GORO_CHAN_MT);
+  return goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
 }
 
 /* Hand the value at vi to a parked receiver: onto its own stack. */
@@ -66,7 +66,7 @@ static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
   vi = lua_absindex(L, vi);
   lua_getiuservalue(L, ci, 1);
-  goro_pushbox(L, vi);
+  goroB_pushbox(L, vi);
   lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
   lua_pop(L, 1);
   c->count++;
@@ -80,7 +80,7 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   lua_pushboolean(L, 0);
   lua_rawseti(L, -3, slot);  /* let the value be collected */
   lua_remove(L, -2);
-  goro_unbox(L);
+  goroB_unbox(L);
   c->head = (c->head + 1) % c->cap;
   c->count--;
 }
@@ -97,8 +97,8 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
 static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
   if (!tc->armed || tc->t.when > now) return;
   if (tc->t.heapidx >= 0) {
-    goro_timer_stop(rt, &tc->t);
-    goro_timer_fire(rt, &tc->t);  /* back in the heap if G's still wait */
+    goroR_timer_stop(rt, &tc->t);
+    goroB_tchan_fire(rt, &tc->t);  /* back in the heap if G's still wait */
     if (!tc->armed || tc->t.when > now) return;
   }
   tc->due = 1;
@@ -113,9 +113,9 @@ static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
   }
   if (tc->t.heapidx >= 0) {
     if (tc->armed)
-      goro_timer_start(rt, &tc->t, tc->t.when);  /* never fails: it moves */
+      goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: it moves */
     else
-      goro_timer_stop(rt, &tc->t);
+      goroR_timer_stop(rt, &tc->t);
   }
 }
 
@@ -130,54 +130,54 @@ static void tchan_take(lua_State *L, struct tchan *tc) {
 /* A G is about to park receiving on tc: the heap must wake it. 0, or
 ** GORO_ENOMEM (nothing changed). */
 static int tchan_watch(struct goro_rt *rt, struct tchan *tc) {
-  if (tc->armed && tc->t.heapidx < 0) return goro_timer_start(rt, &tc->t, tc->t.when);
+  if (tc->armed && tc->t.heapidx < 0) return goroR_timer_start(rt, &tc->t, tc->t.when);
   return 0;
 }
 
 /* Out of the heap if no G waits on tc any more. */
 static void tchan_unwatch(struct goro_rt *rt, struct tchan *tc) {
-  if (tc->c.recvq.head == NULL) goro_timer_stop(rt, &tc->t);
+  if (tc->c.recvq.head == NULL) goroR_timer_stop(rt, &tc->t);
 }
 
 static int nomem(lua_State *L) {
   return luaL_error(L, "goro: %s (timer)", goro_strerror(GORO_ENOMEM));
 }
 
-void goro_timer_fire(struct goro_rt *rt, struct goro_timer *tp) {
+void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *tp) {
   struct tchan *tc = TCHAN_OF(tp);  /* out of the heap */
   struct goro_waiter *w;
-  tchan_sync(rt, tc, goro_now());
-  if (tc->due && (w = goro_waitq_claim(&tc->c.recvq)) != NULL) {
+  tchan_sync(rt, tc, goroR_now());
+  if (tc->due && (w = goroR_waitq_claim(&tc->c.recvq)) != NULL) {
     tchan_take(w->data, tc);
     w->ok = 1;
-    goro_ready(rt, w->g, 1);
+    goroR_ready(rt, w->g, 1);
   }
   if (tc->armed && tc->c.recvq.head != NULL)  /* a ticker, G's still wait */
-    goro_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
+    goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
 }
 
-int goro_timer_wakes(struct goro_rt *rt, struct goro_timer *tp) {
+int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *tp) {
   (void)rt;
   return TCHAN_OF(tp)->c.recvq.head != NULL;
 }
 
-void goro_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
+void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
   struct goro_waitq *q = w->q;
-  goro_waitq_remove(w);
+  goroR_waitq_remove(w);
   if (q != NULL && w->vidx == TIMER_WAITER)
     tchan_unwatch(rt, (struct tchan *)(void *)((char *)q - offsetof(struct chan, recvq)));
 }
 
-int goro_tchan_stop(struct goro_rt *rt, struct tchan *tc) {
+int goroB_tchan_stop(struct goro_rt *rt, struct tchan *tc) {
   int stopped = tc->armed || tc->due;
   tc->armed = tc->due = 0;
-  goro_timer_stop(rt, &tc->t);
+  goroR_timer_stop(rt, &tc->t);
   return stopped;
 }
 
-int goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
+int goroB_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
                    double when, double period) {
-  int stopped = goro_tchan_stop(rt, tc);
+  int stopped = goroB_tchan_stop(rt, tc);
   if (period > 0) tc->period = period;
   tc->t.when = when;
   tc->armed = 1;
@@ -197,7 +197,7 @@ static void chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   luaL_setmetatable(L, GORO_CHAN_MT);
 }
 
-struct tchan *goro_tchan_new(lua_State *L, double when, double period) {
+struct tchan *goroB_tchan_new(lua_State *L, double when, double period) {
   struct tchan *tc = lua_newuserdatauv(L, sizeof *tc, 2);
   chan_init(L, &tc->c, 1);
   tc->c.istimer = 1;
@@ -211,8 +211,8 @@ struct tchan *goro_tchan_new(lua_State *L, double when, double period) {
   return tc;
 }
 
-struct tchan *goro_checktchan(lua_State *L, int i) {
-  struct chan *c = goro_checktag(L, i, &chan_tag, GORO_CHAN_MT);
+struct tchan *goroB_checktchan(lua_State *L, int i) {
+  struct chan *c = goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
   if (!c->istimer) luaL_argerror(L, i, "not a timer's channel");
   return (struct tchan *)c;
 }
@@ -226,10 +226,10 @@ static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
   struct goro_waiter *w;
   if (c->istimer) return luaL_error(L, "send on a timer's channel");
   if (c->closed) return luaL_error(L, "send on closed channel");
-  if ((w = goro_waitq_claim(&c->recvq)) != NULL) {
+  if ((w = goroR_waitq_claim(&c->recvq)) != NULL) {
     give(L, w, vi);
     w->ok = 1;
-    goro_ready(&R->rt, w->g, 1);
+    goroR_ready(&R->rt, w->g, 1);
     return 1;
   }
   if (c->count < c->cap) {
@@ -245,13 +245,13 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
   struct goro_waiter *w;
   if (c->istimer) {
     struct tchan *tc = (struct tchan *)c;
-    tchan_sync(&R->rt, tc, goro_now());
+    tchan_sync(&R->rt, tc, goroR_now());
     if (!tc->due) return 0;
     tchan_take(L, tc);
     lua_pushboolean(L, 1);
     return 1;
   }
-  if ((w = goro_waitq_claim(&c->sendq)) != NULL) {
+  if ((w = goroR_waitq_claim(&c->sendq)) != NULL) {
     if (c->cap == 0) {
       take(L, w);
     } else {  /* full buffer: take the head, the sender's value joins the tail */
@@ -261,7 +261,7 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
       lua_pop(L, 1);
     }
     w->ok = 1;
-    goro_ready(&R->rt, w->g, 1);
+    goroR_ready(&R->rt, w->g, 1);
     lua_pushboolean(L, 1);
     return 1;
   }
@@ -294,7 +294,7 @@ static int l_chan(lua_State *L) {
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
-  struct bg *b = goro_bg_current(L);
+  struct bg *b = goroB_bg_current(L);
   (void)status;
   (void)ctx;
   if (!b->w.ok) return luaL_error(L, "send on closed channel");
@@ -302,21 +302,21 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_send(lua_State *L) {
-  struct goro_runtime *R = goro_R_of(L);
+  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = checkchan(L, 1);
   struct bg *b;
   luaL_checkany(L, 2);  /* (extra arguments stay below: indices are fixed) */
   if (try_send(L, R, c, 1, 2)) return 0;
-  b = goro_bg_block(L, "send");
+  b = goroB_bg_block(L, "send");
   reserve(L);
   b->w.data = L;
   b->w.vidx = 2;
-  goro_waitq_push(&c->sendq, &b->w);
-  return goro_bg_park(L, b, "chan send", 0, send_k);
+  goroR_waitq_push(&c->sendq, &b->w);
+  return goroB_bg_park(L, b, "chan send", 0, send_k);
 }
 
 static int recv_k(lua_State *L, int status, lua_KContext ctx) {
-  struct bg *b = goro_bg_current(L);
+  struct bg *b = goroB_bg_current(L);
   (void)status;
   (void)ctx;
   if (b->w.ok) {  /* the sender put the value on top of our stack */
@@ -329,29 +329,29 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_recv(lua_State *L) {
-  struct goro_runtime *R = goro_R_of(L);
+  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = checkchan(L, 1);
   struct bg *b;
   if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
-  b = goro_bg_block(L, "recv");
+  b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {
     if (tchan_watch(&R->rt, (struct tchan *)c) != 0) return nomem(L);
     b->w.vidx = TIMER_WAITER;
   }
   b->w.data = L;
-  goro_waitq_push(&c->recvq, &b->w);
-  return goro_bg_park(L, b, "chan receive", 0, recv_k);
+  goroR_waitq_push(&c->recvq, &b->w);
+  return goroB_bg_park(L, b, "chan receive", 0, recv_k);
 }
 
 static int ch_close(lua_State *L) {
-  struct goro_runtime *R = goro_R_of(L);
+  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = checkchan(L, 1);
   if (c->istimer) return luaL_error(L, "close of a timer's channel");
   if (c->closed) return luaL_error(L, "close of closed channel");
   c->closed = 1;
-  goro_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
-  goro_waitq_wake_all(&R->rt, &c->sendq, 0);  /* they raise */
+  goroR_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
+  goroR_waitq_wake_all(&R->rt, &c->sendq, 0);  /* they raise */
   return 0;
 }
 
@@ -388,7 +388,7 @@ static int ch_tostring(lua_State *L) {
 static const char case_tag;
 
 struct sel_case {
-  const void *tag;  /* &case_tag (goro_checktag) */
+  const void *tag;  /* &case_tag (goroB_checktag) */
   int kind;
 };
 
@@ -424,7 +424,7 @@ static int ch_case_send(lua_State *L) { return make_case(L, CASE_SEND); }
 
 /* The kind of the case at i (a "bad argument" error if it is none). */
 static int case_kind(lua_State *L, int i) {
-  return ((struct sel_case *)goro_checktag(L, i, &case_tag, "select case"))->kind;
+  return ((struct sel_case *)goroB_checktag(L, i, &case_tag, "select case"))->kind;
 }
 
 /* Push the channel of case i; returns it. */
@@ -445,14 +445,14 @@ static uint64_t rng_next(struct goro_runtime *R) {
 }
 
 static int select_k(lua_State *L, int status, lua_KContext ctx) {
-  struct bg *b = goro_bg_current(L);
+  struct bg *b = goroB_bg_current(L);
   int i = b->g->selected, kind;
   struct goro_waiter *w = NULL;
   (void)status;
   (void)ctx;
   for (int j = 0; j < b->nsel; j++) {  /* leave every other queue */
     if (b->sel[j].index == i) w = &b->sel[j];
-    goro_chan_leave(&goro_R_of(L)->rt, &b->sel[j]);
+    goroB_chan_leave(&goroB_R_of(L)->rt, &b->sel[j]);
   }
   if (w == NULL) return luaL_error(L, "goro: select woke without a case");
   kind = case_kind(L, i);
@@ -485,7 +485,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 ** blocks. With no case at all it blocks forever, as Go's empty select does.
 */
 static int l_select(lua_State *L) {
-  struct goro_runtime *R = goro_R_of(L);
+  struct goro_runtime *R = goroB_R_of(L);
   int n = lua_gettop(L), dflt = 0, *order, nord = 0;
   struct bg *b;
 
@@ -529,7 +529,7 @@ static int l_select(lua_State *L) {
   }
 
   lua_settop(L, n);
-  b = goro_bg_block(L, "select");
+  b = goroB_bg_block(L, "select");
   luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
   b->sel = calloc((size_t)(n > 0 ? n : 1), sizeof *b->sel);
   if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
@@ -561,14 +561,14 @@ static int l_select(lua_State *L) {
     lua_pop(L, 1);
     if (kind == CASE_RECV) {
       if (c->istimer) w->vidx = TIMER_WAITER;
-      goro_waitq_push(&c->recvq, w);
+      goroR_waitq_push(&c->recvq, w);
     } else {  /* our value waits on our stack */
       case_value(L, i);
       w->vidx = lua_gettop(L);
-      goro_waitq_push(&c->sendq, w);
+      goroR_waitq_push(&c->sendq, w);
     }
   }
-  return goro_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
+  return goroB_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
 }
 
 /* ---- registration ------------------------------------------------------------- */
@@ -585,7 +585,7 @@ static const luaL_Reg chan_methods[] = {
     {NULL, NULL},
 };
 
-const luaL_Reg goro_chan_funcs[] = {
+const luaL_Reg goroB_chan_funcs[] = {
     {"chan", l_chan},
     {"select", l_select},
     {NULL, NULL},
@@ -599,7 +599,7 @@ static void push_upvalues(lua_State *L, int r) {
 }
 
 /* Expects the runtime userdata on top. */
-void goro_open_chan(lua_State *L) {
+void goroB_open_chan(lua_State *L) {
   int r = lua_gettop(L);
   luaL_newmetatable(L, GORO_CHAN_MT);
   push_upvalues(L, r);
@@ -610,12 +610,12 @@ void goro_open_chan(lua_State *L) {
 }
 
 /* Add chan and select to the module table on top (the runtime below it). */
-void goro_open_chan_funcs(lua_State *L) {
+void goroB_open_chan_funcs(lua_State *L) {
   push_upvalues(L, lua_gettop(L) - 1);
-  luaL_setfuncs(L, goro_chan_funcs, 3);
+  luaL_setfuncs(L, goroB_chan_funcs, 3);
 }
 
-void goro_push_default(lua_State *L) {
+void goroB_push_default(lua_State *L) {
   struct sel_case *sc = lua_newuserdatauv(L, sizeof *sc, 0);
   sc->tag = &case_tag;
   sc->kind = CASE_DEFAULT;

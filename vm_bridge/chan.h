@@ -14,7 +14,7 @@
 #include "bridge.h"
 
 struct chan {
-  const void *tag;              /* the channel type's tag (goro_checktag) */
+  const void *tag;              /* the channel type's tag (goroB_checktag) */
   lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
   int closed;
   int istimer;                  /* a struct tchan */
@@ -32,19 +32,19 @@ struct tchan {
 
 /* Push a new timer's channel, armed for `when` (monotonic seconds); a
 ** ticker if period > 0. May raise (out of memory). */
-struct tchan *goro_tchan_new(lua_State *L, double when, double period);
+struct tchan *goroB_tchan_new(lua_State *L, double when, double period);
 
 /* Disarm tc and drop a due time; out of the heap. 1 if that stopped a
 ** delivery (it was armed, or a time was due). Never raises. */
-int goro_tchan_stop(struct goro_rt *rt, struct tchan *tc);
+int goroB_tchan_stop(struct goro_rt *rt, struct tchan *tc);
 
 /* Stop tc, then arm it for `when` (a ticker with a new period if period >
 ** 0), in the heap if G's wait on it; returns what the stop returned. May
 ** raise (out of memory). */
-int goro_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
+int goroB_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
                    double when, double period);
 
 /* The timer's channel at index i, or a "bad argument" error. */
-struct tchan *goro_checktchan(lua_State *L, int i);
+struct tchan *goroB_checktchan(lua_State *L, int i);
 
 #endif

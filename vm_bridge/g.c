@@ -20,13 +20,13 @@
 #include "../runtime/prof.h"
 #include "bridge.h"
 
-char goro_nilbox;
+char goroB_nilbox;
 static char rt_key, gs_key;  /* registry keys (light userdata) */
 
-const void *goro_rt_key(void) { return &rt_key; }
+const void *goroB_runtime_key(void) { return &rt_key; }
 
-void goro_unbox(lua_State *L) {
-  if (lua_touserdata(L, -1) == &goro_nilbox) {
+void goroB_unbox(lua_State *L) {
+  if (lua_touserdata(L, -1) == &goroB_nilbox) {
     lua_pop(L, 1);
     lua_pushnil(L);
   }
@@ -39,17 +39,17 @@ static inline void run_on(struct bg *b, lua_State *L);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
 static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
 static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt,
-                                        goro_timer_fire, goro_timer_wakes};
+                                        goroB_tchan_fire, goroB_tchan_wakes};
 
 static int rt_gc(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
   if (R->rt.hooks == NULL || R->closed == 2) return 0;
   R->closed = 2;  /* the state is closing: hooks must not touch Lua */
-  goro_rt_destroy(&R->rt);
+  goroR_rt_destroy(&R->rt);
   return 0;
 }
 
-struct goro_runtime *goro_rt_get(lua_State *L) {
+struct goro_runtime *goroB_runtime_get(lua_State *L) {
   struct goro_runtime *R;
   if (lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key) == LUA_TUSERDATA) {
     R = lua_touserdata(L, -1);
@@ -70,14 +70,14 @@ struct goro_runtime *goro_rt_get(lua_State *L) {
   lua_pushcfunction(L, rt_gc);
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
-  if (goro_rt_init(&R->rt, &hooks, R) != 0) {
+  if (goroR_rt_init(&R->rt, &hooks, R) != 0) {
     R->rt.hooks = NULL;
     luaL_error(L, "goro: %s", goro_strerror(GORO_ENOMEM));
   }
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   R->L = lua_tothread(L, -1);
   lua_pop(L, 1);
-  R->rng = (uint64_t)(uintptr_t)R ^ (uint64_t)(goro_now() * 1e9) ^
+  R->rng = (uint64_t)(uintptr_t)R ^ (uint64_t)(goroR_now() * 1e9) ^
            0x9e3779b97f4a7c15ull;
   lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
   return R;
@@ -85,14 +85,14 @@ struct goro_runtime *goro_rt_get(lua_State *L) {
 
 /* ---- G handles ------------------------------------------------------------ */
 
-struct bg *goro_bg_current(lua_State *L) {
-  struct goro_m *mp = goro_m_self();
+struct bg *goroB_bg_current(lua_State *L) {
+  struct goro_m *mp = goroR_m_self();
   (void)L;
   if (mp == NULL || mp->curg == NULL) return NULL;
   return mp->curg->ud;
 }
 
-int goro_has_mt(lua_State *L, int i, int mt) {
+int goroB_has_mt(lua_State *L, int i, int mt) {
   int same = 0;
   if (lua_getmetatable(L, i)) {
     same = lua_rawequal(L, -1, mt);
@@ -101,8 +101,8 @@ int goro_has_mt(lua_State *L, int i, int mt) {
   return same;
 }
 
-struct bg *goro_bg_block(lua_State *L, const char *fname) {
-  struct bg *b = goro_bg_current(L);
+struct bg *goroB_bg_block(lua_State *L, const char *fname) {
+  struct bg *b = goroB_bg_current(L);
   if (b == NULL)
     luaL_error(L, "goro: %s called outside a goroutine", fname);
   b->g->selected = -1;
@@ -117,9 +117,9 @@ struct bg *goro_bg_block(lua_State *L, const char *fname) {
 /* Leave every queue b waits in, and the timer heap (before raising instead
 ** of parking, or when b ends). */
 static void unqueue(struct goro_rt *rt, struct bg *b) {
-  if (b->g != NULL) goro_timer_del(rt, b->g);
-  goro_chan_leave(rt, &b->w);
-  for (int i = 0; i < b->nsel; i++) goro_chan_leave(rt, &b->sel[i]);
+  if (b->g != NULL) goroR_timer_del(rt, b->g);
+  goroB_chan_leave(rt, &b->w);
+  for (int i = 0; i < b->nsel; i++) goroB_chan_leave(rt, &b->sel[i]);
   free(b->sel);
   b->sel = NULL;
   b->nsel = 0;
@@ -134,25 +134,25 @@ static void unqueue(struct goro_rt *rt, struct bg *b) {
 ** would stay stopped for the whole universe), nor on a stack it does not
 ** own.
 */
-int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
+int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k) {
   int rc;
   if (L == b->L && b->g->lockedm == NULL && lua_isyieldable(L)) {
-    goro_park_prepare(b->g, reason);
+    goroR_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
   if (lua_gc(L, LUA_GCCOUNT, 0) < 0) {
-    unqueue(goro_m_self()->rt, b);
+    unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       b->fname);
   }
-  if (b->g->lockedm == NULL && goro_xrec_self()->depth > 0) {
-    unqueue(goro_m_self()->rt, b);
+  if (b->g->lockedm == NULL && goroA_xrec_self()->depth > 0) {
+    unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", b->fname);
   }
-  if ((rc = goro_park(b->g, reason)) != 0) {
-    unqueue(goro_m_self()->rt, b);
+  if ((rc = goroR_park(b->g, reason)) != 0) {
+    unqueue(goroR_m_self()->rt, b);
     b->unwound = rc == GORO_EENDED;
     return luaL_error(L, "goro: %s while %s was blocked",
                       rc == GORO_EENDED ? "the run ended" : "runtime closed",
@@ -161,7 +161,7 @@ int goro_bg_park(lua_State *L, struct bg *b, const char *reason,
   return k(L, LUA_OK, ctx);
 }
 
-void goro_bg_push(lua_State *L, struct bg *b) {
+void goroB_bg_push(lua_State *L, struct bg *b) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_rawgeti(L, -1, b->ref);
   lua_remove(L, -2);
@@ -235,7 +235,7 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   }
   b->L = T;
   b->nargs = nargs;
-  goro_g_init(&R->rt, &b->rec, b);
+  goroR_g_init(&R->rt, &b->rec, b);
   b->g = &b->rec;
   return b;
 }
@@ -253,7 +253,7 @@ static int p_newthread(lua_State *L) {
   return 1;
 }
 
-lua_State *goro_cb_thread_get(struct goro_runtime *R) {
+lua_State *goroB_cb_thread_get(struct goro_runtime *R) {
   lua_State *T;
   if (R->ncbfree > 0) return R->cbfree[--R->ncbfree];
   lua_pushcfunction(R->LR, p_newthread);
@@ -266,7 +266,7 @@ lua_State *goro_cb_thread_get(struct goro_runtime *R) {
   return T;
 }
 
-void goro_cb_thread_put(struct goro_runtime *R, lua_State *T) {
+void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T) {
   if (lua_gettop(T) != 0) lua_settop(T, 0);
   if (R->ncbfree < GORO_CB_KEEP) {
     R->cbfree[R->ncbfree++] = T;
@@ -296,7 +296,7 @@ static int p_newextra(lua_State *L) {
   return 0;
 }
 
-int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
+int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
   int ok;
   lua_pushcfunction(R->LR, p_newextra);
   lua_pushlightuserdata(R->LR, R);
@@ -313,7 +313,7 @@ int goro_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
 static int p_start(lua_State *L) {
   struct bg *b = lua_touserdata(L, 1);
   lua_State *T;
-  goro_bg_push(L, b);          /* 2: the handle */
+  goroB_bg_push(L, b);          /* 2: the handle */
   T = lua_newthread(L);        /* 3 */
   lua_getiuservalue(L, 2, 1);  /* 4: the function */
   lua_xmove(L, T, 1);
@@ -331,7 +331,7 @@ static int start(struct goro_runtime *R, struct bg *b) {
   lua_pushcfunction(LR, p_start);
   lua_pushlightuserdata(LR, b);
   if (lua_pcall(LR, 1, 0, 0) == LUA_OK) return 1;
-  goro_bg_push(LR, b);
+  goroB_bg_push(LR, b);
   lua_insert(LR, -2);
   lua_setiuservalue(LR, -2, 1);
   lua_pop(LR, 1);
@@ -377,9 +377,9 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   lua_State *L = R->LR;
 
   unqueue(rt, b);
-  goro_bg_run_on(b, NULL);
+  goroB_bg_run_on(b, NULL);
   if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
-    goro_prof_lost(atomic_load(&gp->prof_sess),
+    goroR_prof_lost(atomic_load(&gp->prof_sess),
                    atomic_exchange(&gp->prof_pending, 0));
   b->g = NULL;
   if (R->closed == 2) return;  /* lua_close: the registry is going away */
@@ -388,7 +388,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
     R->failed = b;
     rt->abort = 1;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-    goro_bg_push(L, b);
+    goroB_bg_push(L, b);
     lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
     lua_pop(L, 1);
   }
@@ -406,7 +406,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
 static void async_hook(lua_State *L, lua_Debug *ar);
 
 /* Async-signal-safe. Runs only where runL cannot change under it: in the
-** handler (on the G's thread), or in goro_bg_run_on while runL is NULL. */
+** handler (on the G's thread), or in goroB_bg_run_on while runL is NULL. */
 static void bg_arm(struct bg *b, lua_State *L) {
   if (L == NULL || RD(b->hookL) != NULL) return;
   b->uhook = lua_gethook(L);
@@ -436,19 +436,19 @@ static inline void run_on(struct bg *b, lua_State *L) {
   WR(b->runL, L);
 }
 
-void goro_bg_run_on(struct bg *b, lua_State *L) { run_on(b, L); }
+void goroB_bg_run_on(struct bg *b, lua_State *L) { run_on(b, L); }
 
 static void async_hook(lua_State *L, lua_Debug *ar) {
-  struct bg *b = goro_bg_current(L);
+  struct bg *b = goroB_bg_current(L);
   int n;
   (void)ar;
   if (b == NULL || RD(b->hookL) != L) {  /* not armed by us: never left */
-    lua_sethook(L, NULL, 0, 0);           /* behind (goro_bg_run_on) */
+    lua_sethook(L, NULL, 0, 0);           /* behind (goroB_bg_run_on) */
     return;
   }
   bg_disarm(b);
   if ((n = atomic_exchange(&b->g->prof_pending, 0)) > 0)
-    goro_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
+    goroB_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
   if (!RD(b->want_preempt)) return;
   WR(b->want_preempt, 0);
   if (L != b->L || b->g->lockedm != NULL) return;  /* only a G's own code */
@@ -456,7 +456,7 @@ static void async_hook(lua_State *L, lua_Debug *ar) {
     lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
     return;
   }
-  if (goro_xrec_self()->depth == 0) goro_gosched(b->g);  /* stackful */
+  if (goroA_xrec_self()->depth == 0) goroR_gosched(b->g);  /* stackful */
 }
 
 /* In the SIGURG or SIGPROF handler, on gp's thread while gp runs Lua. */
@@ -479,9 +479,9 @@ static int l_go(lua_State *L) {
 }
 
 static int l_self(lua_State *L) {
-  struct bg *b = goro_bg_current(L);
+  struct bg *b = goroB_bg_current(L);
   if (b == NULL) return 0;
-  goro_bg_push(L, b);
+  goroB_bg_push(L, b);
   return 1;
 }
 
@@ -535,11 +535,11 @@ static int g_wait_k(lua_State *L, int status, lua_KContext ctx) {
 static int g_wait(lua_State *L) {
   struct bg *t = luaL_checkudata(L, 1, GORO_G_MT), *b;
   if (t->g == NULL) return push_results(L, t);
-  b = goro_bg_block(L, "wait");
+  b = goroB_bg_block(L, "wait");
   if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
-  goro_waitq_push(&t->g->waiters, &b->w);
+  goroR_waitq_push(&t->g->waiters, &b->w);
   lua_settop(L, 1);
-  return goro_bg_park(L, b, "wait", 0, g_wait_k);
+  return goroB_bg_park(L, b, "wait", 0, g_wait_k);
 }
 
 static int g_index(lua_State *L) {
@@ -567,16 +567,16 @@ static int g_tostring(lua_State *L) {
 ** on a borrowed stack (call_on_stack: a switch would strand the crossing)
 ** it raises, as blocking does. */
 static int l_yield(lua_State *L) {
-  struct bg *b = goro_bg_current(L);  /* (no wait queue: not bg_block) */
+  struct bg *b = goroB_bg_current(L);  /* (no wait queue: not bg_block) */
   if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
   if (b->g->lockedm != NULL) return 0;
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
   if (lua_gc(L, LUA_GCCOUNT, 0) < 0)  /* the collector waits for us */
     return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
-  if (goro_xrec_self()->depth > 0)
+  if (goroA_xrec_self()->depth > 0)
     return luaL_error(L, "goro: yield would switch away from a borrowed stack "
                       "(call_on_stack)");
-  goro_gosched(b->g);
+  goroR_gosched(b->g);
   return 0;
 }
 
@@ -589,20 +589,20 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
-  struct bg *b = goro_bg_block(L, "sleep");
+  struct bg *b = goroB_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
-  goro_timer_add(goro_m_self()->rt, b->g, goro_now() + s);
-  return goro_bg_park(L, b, "sleep", 0, sleep_k);
+  goroR_timer_add(goroR_m_self()->rt, b->g, goroR_now() + s);
+  return goroB_bg_park(L, b, "sleep", 0, sleep_k);
 }
 
 static int l_now(lua_State *L) {
-  lua_pushnumber(L, goro_now());
+  lua_pushnumber(L, goroR_now());
   return 1;
 }
 
 /* ---- introspection ----------------------------------------------------------- */
 
-void goro_setint(lua_State *L, const char *k, uint64_t v) {
+void goroB_setint(lua_State *L, const char *k, uint64_t v) {
   lua_pushinteger(L, (lua_Integer)v);
   lua_setfield(L, -2, k);
 }
@@ -611,16 +611,16 @@ static int l_stats(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_sched_stats s;
   struct goro_stack_stats ss;
-  goro_sched_get_stats(&R->rt, &s);
-  goro_stack_get_stats(&ss);
+  goroR_sched_get_stats(&R->rt, &s);
+  goroR_stack_get_stats(&ss);
   lua_createtable(L, 0, 16);
-  goro_setint(L, "gs", s.gs);
-  goro_setint(L, "runnable", s.runnable);
+  goroB_setint(L, "gs", s.gs);
+  goroB_setint(L, "runnable", s.runnable);
   {
     int ms, idle;
-    goro_rt_get_ms(&R->rt, &ms, &idle);
-    goro_setint(L, "ms", (uint64_t)ms);
-    goro_setint(L, "idle_ms", (uint64_t)idle);
+    goroR_rt_get_ms(&R->rt, &ms, &idle);
+    goroB_setint(L, "ms", (uint64_t)ms);
+    goroB_setint(L, "idle_ms", (uint64_t)idle);
   }
   {
     int extra, inuse;  /* read under the lock, set outside it (may raise) */
@@ -628,30 +628,30 @@ static int l_stats(lua_State *L) {
     extra = R->rt.nextram;
     inuse = R->rt.nextram_inuse;
     pthread_mutex_unlock(&R->rt.lock);
-    goro_setint(L, "extra_ms", (uint64_t)extra);
-    goro_setint(L, "extra_ms_in_use", (uint64_t)inuse);
+    goroB_setint(L, "extra_ms", (uint64_t)extra);
+    goroB_setint(L, "extra_ms_in_use", (uint64_t)inuse);
   }
-  goro_setint(L, "cgocalls", s.cgocalls);
-  goro_setint(L, "callbacks", s.callbacks);
-  goro_setint(L, "retakes", s.retakes);
-  goro_setint(L, "preempts", s.preempts);
-  goro_setint(L, "stacks", s.carriers);
-  goro_setint(L, "stacks_cached", s.carriers_cached);
-  goro_setint(L, "sleeping", s.sleeping);
-  goro_setint(L, "timers", s.timers);
-  goro_setint(L, "stackless_parks", s.stackless_parks);
-  goro_setint(L, "stackful_parks", s.stackful_parks);
-  goro_setint(L, "switches", s.switches);
-  goro_setint(L, "stacks_pooled", ss.pooled);
-  goro_setint(L, "stack_size", goro_stack_size());
-  goro_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
+  goroB_setint(L, "cgocalls", s.cgocalls);
+  goroB_setint(L, "callbacks", s.callbacks);
+  goroB_setint(L, "retakes", s.retakes);
+  goroB_setint(L, "preempts", s.preempts);
+  goroB_setint(L, "stacks", s.carriers);
+  goroB_setint(L, "stacks_cached", s.carriers_cached);
+  goroB_setint(L, "sleeping", s.sleeping);
+  goroB_setint(L, "timers", s.timers);
+  goroB_setint(L, "stackless_parks", s.stackless_parks);
+  goroB_setint(L, "stackful_parks", s.stackful_parks);
+  goroB_setint(L, "switches", s.switches);
+  goroB_setint(L, "stacks_pooled", ss.pooled);
+  goroB_setint(L, "stack_size", goroR_stack_size());
+  goroB_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
   return 1;
 }
 
 /* Push "source:line" of the code that created b, or "[C]". */
 static void push_where(lua_State *L, struct bg *b) {
   lua_Debug ar;
-  goro_bg_push(L, b);
+  goroB_bg_push(L, b);
   if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
     lua_getinfo(L, ">S", &ar);
     if (b->line > 0)
@@ -669,7 +669,7 @@ static void push_where(lua_State *L, struct bg *b) {
 ** was created, and its Lua traceback. May raise (memory). */
 static void push_dump(lua_State *L, struct goro_runtime *R) {
   luaL_Buffer buf;
-  double now = goro_now();
+  double now = goroR_now();
   luaL_buffinit(L, &buf);
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
@@ -720,7 +720,7 @@ static int l_config(lua_State *L) {
       lua_Integer n = lua_tointeger(L, -1);
       luaL_argcheck(L, lua_isinteger(L, -1) && n >= 0 && n <= 1024, 1,
                     "workers must be an integer in [0, 1024]");
-      goro_rt_set_workers(&R->rt, (int)n);
+      goroR_rt_set_workers(&R->rt, (int)n);
     }
     lua_pop(L, 1);
   }
@@ -733,7 +733,7 @@ static int l_config(lua_State *L) {
     lua_pushinteger(L, workers);
     lua_setfield(L, -2, "workers");
   }
-  lua_pushinteger(L, (lua_Integer)goro_stack_size());
+  lua_pushinteger(L, (lua_Integer)goroR_stack_size());
   lua_setfield(L, -2, "stack_size");
   return 1;
 }
@@ -744,7 +744,7 @@ static int l_config(lua_State *L) {
 ** the G's id and its traceback. The main G's other values pass unchanged
 ** (goro.run(f) fails as pcall(f) would); another G's are made text first,
 ** as lua.c does: through __tostring, or naming their type. */
-void goro_push_gerror(lua_State *L, struct bg *b, int hidx) {
+void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
   if (b->L == NULL) {  /* it could not start: the error is user value 1 */
     lua_getiuservalue(L, hidx, 1);
     if (lua_type(L, -1) == LUA_TSTRING) {
@@ -777,7 +777,7 @@ void goro_push_gerror(lua_State *L, struct bg *b, int hidx) {
   }
 }
 
-struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R) {
+struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R) {
   struct bg *f = R->failed;
   if (f == NULL) return NULL;
   R->failed = NULL;
@@ -794,7 +794,7 @@ struct bg *goro_take_failed(lua_State *L, struct goro_runtime *R) {
 static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
                       int rc, double timeout, int withdump) {
   int dumpidx = lua_gettop(L);  /* valid when withdump */
-  struct bg *f = goro_take_failed(L, R);
+  struct bg *f = goroB_take_failed(L, R);
   int hidx = lua_gettop(L);  /* f's handle, if f */
   if (f != NULL) {
     mb = f;
@@ -803,7 +803,7 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
   switch (rc) {
     case GORO_SCHED_DONE:
       if (mb->failed) {
-        goro_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
+        goroB_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
         if (withdump && lua_type(L, -1) == LUA_TSTRING) {
           lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
           lua_pushvalue(L, dumpidx);
@@ -852,7 +852,7 @@ static int l_run(lua_State *L) {
       lua_Integer sz = lua_tointeger(L, -1);
       if (!lua_isinteger(L, -1))
         return luaL_error(L, "goro.run: stack_size must be an integer");
-      if (sz < 0 || goro_stack_configure((size_t)sz, 16, 1024) != 0)
+      if (sz < 0 || goroR_stack_configure((size_t)sz, 16, 1024) != 0)
         return luaL_error(L, "goro.run: stack_size must be at least %d bytes",
                           (int)GORO_STACK_MIN);
     }
@@ -867,26 +867,26 @@ static int l_run(lua_State *L) {
   }
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   if (R->closed) return luaL_error(L, "goro.run: runtime is closed");
-  if (R->running || goro_bg_current(L) != NULL)
+  if (R->running || goroB_bg_current(L) != NULL)
     return luaL_error(L, "goro.run: already running (nested goro.run?)");
   if (R->hostmode)
     return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
-  if (goro_stack_thread_init() != 0)
+  if (goroR_stack_thread_init() != 0)
     return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
   mb = new_g(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
   mb->ismain = 1;
-  if (timeout > 0) deadline = goro_now() + timeout;
+  if (timeout > 0) deadline = goroR_now() + timeout;
 
-  goro_m_init(&m0);
-  goro_m_learn_stack(&m0);
-  oldm = goro_m_set(&m0);
-  goro_m_register(&R->rt, &m0);
-  goro_p_acquire(&R->rt, &m0);
-  goro_rt_workers_on(&R->rt, 1);  /* they may serve while M0's G is in C */
-  goro_sysmon_start(&R->rt);
-  goro_rt_run_begin(&R->rt, deadline);
+  goroR_m_init(&m0);
+  goroR_m_learn_stack(&m0);
+  oldm = goroR_m_set(&m0);
+  goroR_m_register(&R->rt, &m0);
+  goroR_p_acquire(&R->rt, &m0);
+  goroR_rt_workers_on(&R->rt, 1);  /* they may serve while M0's G is in C */
+  goroR_sysmon_start(&R->rt);
+  goroR_rt_run_begin(&R->rt, deadline);
   R->running = 1;
-  rc = goro_sched_run(&R->rt, &m0, mb->g, deadline);
+  rc = goroR_sched_run(&R->rt, &m0, mb->g, deadline);
   R->running = 0;
   /* The main G ended only because sysmon unwound its callback at the
   ** deadline (a failed G would be in R->failed): the run timed out. */
@@ -902,20 +902,20 @@ static int l_run(lua_State *L) {
       lua_pushliteral(L, "(no dump: out of memory)");
     }
   }
-  goro_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
+  goroR_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
   if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
-  goro_g_abandon_all(&R->rt);
-  goro_rt_workers_on(&R->rt, 0);  /* between runs this thread owns the state */
-  goro_p_release(&R->rt, &m0);
-  goro_m_unregister(&R->rt, &m0);
-  goro_m_set(oldm);
-  goro_m_destroy(&m0);
+  goroR_g_abandon_all(&R->rt);
+  goroR_rt_workers_on(&R->rt, 0);  /* between runs this thread owns the state */
+  goroR_p_release(&R->rt, &m0);
+  goroR_m_unregister(&R->rt, &m0);
+  goroR_m_set(oldm);
+  goroR_m_destroy(&m0);
   return run_finish(L, R, mb, rc, timeout, withdump);
 }
 
 /* ---- registration ------------------------------------------------------------- */
 
-const luaL_Reg goro_g_funcs[] = {
+const luaL_Reg goroB_g_funcs[] = {
     {"run", l_run},     {"go", l_go},       {"self", l_self},
     {"yield", l_yield}, {"sleep", l_sleep}, {"now", l_now},
     {"stats", l_stats}, {"dump", l_dump},   {"config", l_config},
@@ -930,7 +930,7 @@ static const luaL_Reg g_methods[] = {
     {NULL, NULL},
 };
 
-void goro_open_g(lua_State *L) {
+void goroB_open_g(lua_State *L) {
   luaL_newmetatable(L, GORO_G_MT);
   luaL_setfuncs(L, g_methods, 0);
   lua_pop(L, 1);

@@ -27,7 +27,7 @@ static pthread_once_t errmsg_once = PTHREAD_ONCE_INIT;
 
 static void errmsg_key_make(void) { pthread_key_create(&errmsg_key, free); }
 
-void goro_seterr(const char *msg) {
+void goroB_seterr(const char *msg) {
   if (errmsg == NULL) {
     pthread_once(&errmsg_once, errmsg_key_make);
     if ((errmsg = malloc(ERRMSG_SIZE)) == NULL) return;
@@ -41,7 +41,7 @@ GORO_EXPORT const char *goro_errmsg(void) {
 }
 
 static int p_open(lua_State *L) {
-  struct goro_runtime *R = goro_rt_get(L);
+  struct goro_runtime *R = goroB_runtime_get(L);
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_goro_core);
   lua_setfield(L, -2, "goro.core");
@@ -53,29 +53,29 @@ GORO_EXPORT goro_runtime *goro_open(lua_State *L) {
   struct goro_runtime *R;
   lua_pushcfunction(L, p_open);
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
-    goro_seterr(lua_tostring(L, -1));
+    goroB_seterr(lua_tostring(L, -1));
     lua_pop(L, 1);
     return NULL;
   }
   R = lua_touserdata(L, -1);
   lua_pop(L, 1);
   if (R->running) {
-    goro_seterr("goro_open: goro.run is running in this state");
+    goroB_seterr("goro_open: goro.run is running in this state");
     return NULL;
   }
   if (R->closed) {
-    goro_seterr("goro_open: runtime is closed");
+    goroB_seterr("goro_open: runtime is closed");
     return NULL;
   }
   R->hostmode = 1;
-  goro_rt_workers_on(&R->rt, 1);
-  goro_rt_kick(&R->rt);  /* G's made before now may run on workers */
+  goroR_rt_workers_on(&R->rt, 1);
+  goroR_rt_kick(&R->rt);  /* G's made before now may run on workers */
   return R;
 }
 
 GORO_EXPORT goro_runtime *goro_runtime_of(lua_State *L) {
   goro_runtime *R = NULL;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, goro_rt_key()) == LUA_TUSERDATA)
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, goroB_runtime_key()) == LUA_TUSERDATA)
     R = lua_touserdata(L, -1);
   lua_pop(L, 1);
   return R;
@@ -84,9 +84,9 @@ GORO_EXPORT goro_runtime *goro_runtime_of(lua_State *L) {
 /* In protected mode: the failed G's error as text. */
 static int p_failmsg(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
-  struct bg *f = goro_take_failed(L, R);
+  struct bg *f = goroB_take_failed(L, R);
   if (f == NULL) return 0;
-  goro_push_gerror(L, f, lua_gettop(L));  /* its handle is on top */
+  goroB_push_gerror(L, f, lua_gettop(L));  /* its handle is on top */
   if (lua_type(L, -1) != LUA_TSTRING) luaL_tolstring(L, -1, NULL);
   return 1;
 }
@@ -96,32 +96,32 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
   int rc, result;
 
   if (R == NULL || R->closed) {
-    goro_seterr("goro_step: runtime is closed");
+    goroB_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
-  if (goro_m_self() != NULL) {
-    goro_seterr("goro_step: called while this thread runs the scheduler");
+  if (goroR_m_self() != NULL) {
+    goroB_seterr("goro_step: called while this thread runs the scheduler");
     return LUA_ERRRUN;
   }
-  if (goro_stack_thread_init() != 0) {
-    goro_seterr("goro_step: not enough memory");
+  if (goroR_stack_thread_init() != 0) {
+    goroB_seterr("goro_step: not enough memory");
     return LUA_ERRMEM;
   }
-  goro_m_init(&m);
-  goro_m_learn_stack(&m);
-  old = goro_m_set(&m);
-  goro_m_register(&R->rt, &m);
-  if (goro_p_acquire(&R->rt, &m) != 0) {
-    goro_m_unregister(&R->rt, &m);
-    goro_m_set(old);
-    goro_m_destroy(&m);
-    goro_seterr("goro_step: runtime is closed");
+  goroR_m_init(&m);
+  goroR_m_learn_stack(&m);
+  old = goroR_m_set(&m);
+  goroR_m_register(&R->rt, &m);
+  if (goroR_p_acquire(&R->rt, &m) != 0) {
+    goroR_m_unregister(&R->rt, &m);
+    goroR_m_set(old);
+    goroR_m_destroy(&m);
+    goroB_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
-  goro_sysmon_start(&R->rt);
+  goroR_sysmon_start(&R->rt);
   R->stepping = 1;
-  rc = goro_sched_run(&R->rt, &m, NULL,
-                      goro_now() + (budget_s > 0 ? budget_s : 0));
+  rc = goroR_sched_run(&R->rt, &m, NULL,
+                      goroR_now() + (budget_s > 0 ? budget_s : 0));
   R->stepping = 0;
   result = (int)R->rt.nrunnable;
   if (R->failed != NULL) {
@@ -129,31 +129,31 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     lua_pushcfunction(L, p_failmsg);
     lua_pushlightuserdata(L, R);
     if (lua_pcall(L, 1, 1, 0) == LUA_OK || lua_isstring(L, -1))
-      goro_seterr(lua_tostring(L, -1));
+      goroB_seterr(lua_tostring(L, -1));
     else
-      goro_seterr("goro_step: a goroutine failed");
+      goroB_seterr("goro_step: a goroutine failed");
     lua_pop(L, 1);
     R->failed = NULL;
     R->rt.abort = 0;
     result = GORO_STEP_GFAILED;
   } else if (rc == GORO_SCHED_NOMEM) {
-    goro_seterr("goro_step: not enough memory for a goroutine stack");
+    goroB_seterr("goro_step: not enough memory for a goroutine stack");
     result = LUA_ERRMEM;
   }
-  goro_p_release(&R->rt, &m);
-  goro_m_unregister(&R->rt, &m);
-  goro_m_set(old);
-  goro_m_destroy(&m);
+  goroR_p_release(&R->rt, &m);
+  goroR_m_unregister(&R->rt, &m);
+  goroR_m_set(old);
+  goroR_m_destroy(&m);
   return result;
 }
 
 GORO_EXPORT void goro_close(goro_runtime *R) {
   if (R == NULL || R->closed) return;
-  if (goro_m_self() != NULL) {  /* from inside the runtime: it would wait */
-    goro_seterr("goro_close: called from inside the runtime");  /* for itself */
+  if (goroR_m_self() != NULL) {  /* from inside the runtime: it would wait */
+    goroB_seterr("goro_close: called from inside the runtime");  /* for itself */
     return;
   }
-  goro_rt_close(&R->rt);
+  goroR_rt_close(&R->rt);
   R->closed = 1;
 }
 
@@ -172,7 +172,7 @@ struct cbargs {
 ** two leaves the outer one in place. */
 static __thread struct cbargs *cb_next __attribute__((tls_model("initial-exec")));
 
-int goro_cb_trampoline(lua_State *L) {
+int goroB_cb_trampoline(lua_State *L) {
   struct cbargs *a = cb_next;
   if (a == NULL || a->L != L)  /* called from Lua, say through debug */
     return luaL_error(L, "goro_call: trampoline called out of turn");
@@ -200,16 +200,16 @@ static void *run_cb(void *p) {
   int top = lua_gettop(L);
   if (!lua_checkstack(L, 4)) {
     a->status = LUA_ERRMEM;
-    goro_seterr("goro_call: Lua stack overflow");
+    goroB_seterr("goro_call: Lua stack overflow");
     return NULL;
   }
   struct cbargs *prev = cb_next;
   lua_pushcfunction(L, cb_msgh);
-  lua_pushcfunction(L, goro_cb_trampoline);
+  lua_pushcfunction(L, goroB_cb_trampoline);
   cb_next = a;
   a->status = lua_pcall(L, 0, 0, top + 1);
   cb_next = prev;
-  if (a->status != LUA_OK) goro_seterr(lua_tostring(L, -1));
+  if (a->status != LUA_OK) goroB_seterr(lua_tostring(L, -1));
   lua_settop(L, top);
   return NULL;
 }
@@ -219,8 +219,8 @@ static void *run_cb(void *p) {
 static goro_ctx *g_stack(struct goro_m *mp, struct goro_g *gp) {
   if (gp->isextra) {
     if (mp->xstack == NULL) {
-      if ((mp->xstack = goro_stack_get()) == NULL) return NULL;
-      goro_ctx_init_stack(&mp->xctx, &mp->xstack->desc);
+      if ((mp->xstack = goroR_stack_get()) == NULL) return NULL;
+      goroA_ctx_init_stack(&mp->xctx, &mp->xstack->desc);
     }
     return &mp->xctx;
   }
@@ -232,21 +232,21 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
   int nested = mp->ncgo > 0;
   goro_ctx *d;
   struct goro_g *gp;
-  struct goro_xrec *xr = goro_xrec_self();
+  struct goro_xrec *xr = goroA_xrec_self();
 
-  if (goro_callback_enter(&R->rt, mp) != 0) {
-    goro_seterr("goro_call: runtime is closed");
+  if (goroR_callback_enter(&R->rt, mp) != 0) {
+    goroB_seterr("goro_call: runtime is closed");
     return GORO_CLOSED;
   }
   gp = mp->curg;
   a->status = LUA_ERRMEM;
-  if (gp->isextra && gp->ud == NULL && !goro_bg_extra(R, gp)) {
-    goro_seterr("goro_call: not enough memory");
+  if (gp->isextra && gp->ud == NULL && !goroB_bg_extra(R, gp)) {
+    goroB_seterr("goro_call: not enough memory");
     goto out;
   }
-  a->L = nested ? mp->cgoL : goro_cb_thread_get(R);
+  a->L = nested ? mp->cgoL : goroB_cb_thread_get(R);
   if (a->L == NULL || (d = g_stack(mp, gp)) == NULL) {
-    goro_seterr("goro_call: not enough memory");
+    goroB_seterr("goro_call: not enough memory");
     goto out;
   }
   if (xr->depth == 0) xr->stack = &mp->g0.stack;  /* a host on its own stack */
@@ -257,20 +257,20 @@ static int callback(struct goro_runtime *R, struct goro_m *mp, struct cbargs *a)
 #endif
     struct bg *b = gp->ud;
     lua_State *runL = RD(b->runL);
-    if (a->L != runL) goro_bg_run_on(b, a->L);  /* nested: the same thread */
-    goro_ctx_call(goro_crossing_target(mp, &d->stack), d, run_cb, a);
-    if (a->L != runL) goro_bg_run_on(b, runL);
+    if (a->L != runL) goroB_bg_run_on(b, a->L);  /* nested: the same thread */
+    goroA_ctx_call(goroR_crossing_target(mp, &d->stack), d, run_cb, a);
+    if (a->L != runL) goroB_bg_run_on(b, runL);
 #ifdef GORO_CHECKS
     if (xr->depth != depth || mp->ncgo != ncgo || mp->ncallback != ncb ||
-        goro_m_self() != mp)
-      goro_throw("goro_call: crossing not restored (depth %lu/%lu, ncgo %d/%d, "
+        goroR_m_self() != mp)
+      goroR_throw("goro_call: crossing not restored (depth %lu/%lu, ncgo %d/%d, "
                  "ncallback %d/%d)", (unsigned long)xr->depth,
                  (unsigned long)depth, mp->ncgo, ncgo, mp->ncallback, ncb);
 #endif
   }
-  if (!nested) goro_cb_thread_put(R, a->L);
+  if (!nested) goroB_cb_thread_put(R, a->L);
 out:
-  goro_callback_exit(&R->rt, mp);
+  goroR_callback_exit(&R->rt, mp);
   return a->status;
 }
 
@@ -280,47 +280,47 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   int rc;
 
   if (R == NULL || R->closed || R->rt.closing) {
-    goro_seterr("goro_call: runtime is closed");
+    goroB_seterr("goro_call: runtime is closed");
     return GORO_CLOSED;
   }
   if (fn == NULL) {
-    goro_seterr("goro_call: no function");
+    goroB_seterr("goro_call: no function");
     return LUA_ERRRUN;
   }
-  mp = goro_m_self();
+  mp = goroR_m_self();
   if (mp != NULL && mp->rt != &R->rt && (mp->curg != NULL || mp->ncgo > 0)) {
-    goro_seterr("goro_call: this thread runs another runtime's goroutine");
+    goroB_seterr("goro_call: this thread runs another runtime's goroutine");
     return LUA_ERRRUN;
   }
   if (mp != NULL && mp->curg != NULL && mp->curg->status == GORO_GRUNNING) {
     /* (c) this thread runs Lua with the P: a direct protected call */
-    if ((a.L = goro_cb_thread_get(R)) == NULL) {
-      goro_seterr("goro_call: not enough memory");
+    if ((a.L = goroB_cb_thread_get(R)) == NULL) {
+      goroB_seterr("goro_call: not enough memory");
       return LUA_ERRMEM;
     }
     struct bg *b = mp->curg->ud;
     lua_State *runL = RD(b->runL);
     WR(mp->ncallback, mp->ncallback + 1);
-    goro_bg_run_on(b, a.L);
+    goroB_bg_run_on(b, a.L);
     run_cb(&a);
-    goro_bg_run_on(b, runL);
+    goroB_bg_run_on(b, runL);
     WR(mp->ncallback, mp->ncallback - 1);
-    goro_cb_thread_put(R, a.L);
+    goroB_cb_thread_put(R, a.L);
     return a.status;
   }
   if (mp != NULL && mp->ncgo > 0) return callback(R, mp, &a);  /* (a) */
   if (mp != NULL) {
-    goro_seterr("goro_call: this thread runs the scheduler, not a goroutine");
+    goroB_seterr("goro_call: this thread runs the scheduler, not a goroutine");
     return LUA_ERRRUN;
   }
-  if ((mp = goro_extram_get(&R->rt)) == NULL) {  /* (b) a host thread */
-    goro_seterr(R->rt.closing ? "goro_call: runtime is closed"
+  if ((mp = goroR_extram_get(&R->rt)) == NULL) {  /* (b) a host thread */
+    goroB_seterr(R->rt.closing ? "goro_call: runtime is closed"
                           : "goro_call: no extra M (out of memory)");
     return R->rt.closing ? GORO_CLOSED : LUA_ERRMEM;
   }
-  old = goro_m_set(mp);
+  old = goroR_m_set(mp);
   rc = callback(R, mp, &a);
-  goro_m_set(old);
+  goroR_m_set(old);
   return rc;
 }
 
@@ -338,7 +338,7 @@ static void *run_c(void *p) {
 }
 
 GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
-  struct goro_m *mp = goro_m_self();
+  struct goro_m *mp = goroR_m_self();
   struct cgoargs c = {fn, arg};
   struct goro_rt *rt;
   void *savedL;
@@ -353,19 +353,19 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
   mp->cgoL = L;
   {
 #ifdef GORO_CHECKS
-    struct goro_xrec *xr = goro_xrec_self();
+    struct goro_xrec *xr = goroA_xrec_self();
     uintptr_t depth = xr->depth;
     int ncb = mp->ncallback;
 #endif
-    goro_syscall_enter(rt, mp);
-    goro_ctx_call(goro_crossing_target(mp, &mp->g0.stack), &mp->g0, run_c, &c);
+    goroR_syscall_enter(rt, mp);
+    goroA_ctx_call(goroR_crossing_target(mp, &mp->g0.stack), &mp->g0, run_c, &c);
 #ifdef GORO_CHECKS
-    if (xr->depth != depth || mp->ncallback != ncb || goro_m_self() != mp)
-      goro_throw("goro_cgocall: crossing not restored (depth %lu/%lu, "
+    if (xr->depth != depth || mp->ncallback != ncb || goroR_m_self() != mp)
+      goroR_throw("goro_cgocall: crossing not restored (depth %lu/%lu, "
                  "ncallback %d/%d)", (unsigned long)xr->depth,
                  (unsigned long)depth, mp->ncallback, ncb);
 #endif
-    goro_syscall_exit(rt, mp);
+    goroR_syscall_exit(rt, mp);
   }
   mp->cgoL = savedL;
   if (atomic_load_explicit(&mp->prof_cgo, memory_order_relaxed) > 0) {
@@ -375,15 +375,15 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     int kept = n < GORO_PROF_CGO_PCS ? n : GORO_PROF_CGO_PCS;
     uint32_t sess = atomic_load(&mp->prof_cgo_sess);
     for (int i = 0; i < kept; i++)  /* each kept PC stands for n/kept samples */
-      goro_prof_record(L, mp->curg->id, sess, n / kept + (i < n % kept),
+      goroB_prof_record(L, mp->curg->id, sess, n / kept + (i < n % kept),
                        mp->prof_cgo_pcs[i]);
   }
   return 0;
 }
 
 GORO_EXPORT int goro_is_extra_in_c(void) {
-  struct goro_m *mp = goro_m_self();
-  if (mp == NULL) mp = goro_extram_bound();
+  struct goro_m *mp = goroR_m_self();
+  if (mp == NULL) mp = goroR_extram_bound();
   return mp != NULL && mp->isextra && mp->isExtraInC;
 }
 
@@ -445,7 +445,7 @@ static void push_m(lua_State *L, const struct msnap *s, int full) {
 /* goro.m() -> {id, extra, is_extra_in_c, ncgo, ncallback} of the calling
 ** thread's M, or nil outside the runtime. */
 static int l_m(lua_State *L) {
-  struct goro_m *mp = goro_m_self();
+  struct goro_m *mp = goroR_m_self();
   struct msnap s;
   if (mp == NULL) return 0;
   snap(&s, mp);
@@ -481,7 +481,7 @@ static int l_ms(lua_State *L) {
   return 1;
 }
 
-const luaL_Reg goro_host_funcs[] = {
+const luaL_Reg goroB_host_funcs[] = {
     {"m", l_m},
     {"ms", l_ms},
     {NULL, NULL},

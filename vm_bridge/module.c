@@ -24,15 +24,15 @@
 /* core.stackstats() -> {live=, pooled=, pooled_hot=, reserved_bytes=, ...} */
 static int l_stackstats(lua_State *L) {
   struct goro_stack_stats s;
-  goro_stack_get_stats(&s);
+  goroR_stack_get_stats(&s);
   lua_createtable(L, 0, 7);
-  goro_setint(L, "live", s.live);
-  goro_setint(L, "pooled", s.pooled);
-  goro_setint(L, "pooled_hot", s.pooled_hot);
-  goro_setint(L, "reserved_bytes", s.reserved_bytes);
-  goro_setint(L, "created", s.created);
-  goro_setint(L, "released", s.released);
-  goro_setint(L, "stack_size", goro_stack_size());
+  goroB_setint(L, "live", s.live);
+  goroB_setint(L, "pooled", s.pooled);
+  goroB_setint(L, "pooled_hot", s.pooled_hot);
+  goroB_setint(L, "reserved_bytes", s.reserved_bytes);
+  goroB_setint(L, "created", s.created);
+  goroB_setint(L, "released", s.released);
+  goroB_setint(L, "stack_size", goroR_stack_size());
   return 1;
 }
 
@@ -59,7 +59,7 @@ static int l_call_on_stack(lua_State *L) {
   int rc;
 
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  if ((rc = goro_stack_thread_init()) != 0 || (st = goro_stack_get()) == NULL)
+  if ((rc = goroR_stack_thread_init()) != 0 || (st = goroR_stack_get()) == NULL)
     return luaL_error(L, "call_on_stack: %s",
                       goro_strerror(rc ? rc : GORO_ENOMEM));
   c.L = L;
@@ -67,11 +67,11 @@ static int l_call_on_stack(lua_State *L) {
   c.status = LUA_OK;
   {
     goro_ctx to;
-    goro_ctx_init_stack(&to, &st->desc);
-    goro_ctx_call((char *)st->desc.lo + st->desc.size, &to, run_protected, &c);
-    goro_ctx_destroy(&to);
+    goroA_ctx_init_stack(&to, &st->desc);
+    goroA_ctx_call((char *)st->desc.lo + st->desc.size, &to, run_protected, &c);
+    goroA_ctx_destroy(&to);
   }
-  goro_stack_put(st);
+  goroR_stack_put(st);
   if (c.status != LUA_OK) return lua_error(L);
   return lua_gettop(L);
 }
@@ -87,29 +87,29 @@ static const luaL_Reg funcs[] = {
 ** in the registry) as upvalue 1.
 */
 GORO_EXPORT int luaopen_goro_core(lua_State *L) {
-  goro_rt_get(L);  /* made on first use; lives until the state closes */
-  lua_rawgetp(L, LUA_REGISTRYINDEX, goro_rt_key());
-  goro_open_g(L);
-  goro_open_chan(L);
-  goro_open_sync(L);
+  goroB_runtime_get(L);  /* made on first use; lives until the state closes */
+  lua_rawgetp(L, LUA_REGISTRYINDEX, goroB_runtime_key());
+  goroB_open_g(L);
+  goroB_open_chan(L);
+  goroB_open_sync(L);
   lua_createtable(L, 0, 32);
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, funcs, 1);
   lua_pushvalue(L, -2);
   luaL_getmetatable(L, "goro.g");
-  luaL_setfuncs(L, goro_g_funcs, 2);
-  goro_open_chan_funcs(L);
-  goro_open_timer_funcs(L);
+  luaL_setfuncs(L, goroB_g_funcs, 2);
+  goroB_open_chan_funcs(L);
+  goroB_open_timer_funcs(L);
   lua_pushvalue(L, -2);
-  luaL_setfuncs(L, goro_host_funcs, 1);
-  goro_open_sync_funcs(L);
-  luaL_setfuncs(L, goro_prof_funcs, 0);
-  goro_push_default(L);
+  luaL_setfuncs(L, goroB_host_funcs, 1);
+  goroB_open_sync_funcs(L);
+  luaL_setfuncs(L, goroB_prof_funcs, 0);
+  goroB_push_default(L);
   lua_setfield(L, -2, "default");
   lua_pushliteral(L, GORO_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushliteral(L, GORO_ARCH);
   lua_setfield(L, -2, "arch");
-  goro_prof_env();
+  goroB_prof_env();
   return 1;
 }

@@ -110,14 +110,14 @@ static const char *func_name(lua_State *L, int cache, const lua_Debug *ar,
     lua_rawset(L, cache);
     lua_pushnil(L);  /* balance the pop below */
   }
-  if (name == NULL && isC && lua_tocfunction(L, -2) == goro_cb_trampoline)
+  if (name == NULL && isC && lua_tocfunction(L, -2) == goroB_cb_trampoline)
     name = "goro_call";
   if (name == NULL && ar->name != NULL) name = ar->name;
   if (name == NULL && !isC && ar->what[0] == 'm') name = "main chunk";
   if (name == NULL && isC) {
     lua_CFunction fn = lua_tocfunction(L, -2);
     if (fn != NULL) {
-      goro_prof_cname((uintptr_t)fn, buf, len);
+      goroR_prof_cname((uintptr_t)fn, buf, len);
       lua_pop(L, 1);
       return buf;
     }
@@ -139,7 +139,7 @@ static int p_record(lua_State *L) {
   cache = lua_gettop(L);
   r->n = 0;
   if (r->pc != 0) {  /* the C leaf of a cgocall sample */
-    goro_prof_cname(r->pc, r->names[0], NAMELEN);
+    goroR_prof_cname(r->pc, r->names[0], NAMELEN);
     r->f[0] = (struct goro_prof_frame){r->names[0], "", 0, 0};
     r->n = 1;
   }
@@ -163,14 +163,14 @@ static int p_record(lua_State *L) {
   return 0;
 }
 
-void goro_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
+void goroB_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
                       uintptr_t pc) {
   struct rec *r;
   int top = lua_gettop(L);
-  if (sess == 0 || sess != goro_prof_session()) return;
+  if (sess == 0 || sess != goroR_prof_session()) return;
   if ((r = malloc(sizeof *r)) == NULL || !lua_checkstack(L, 8)) {
     free(r);
-    goro_prof_lost(sess, n);
+    goroR_prof_lost(sess, n);
     return;
   }
   r->gid = gid;
@@ -179,9 +179,9 @@ void goro_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
   lua_pushcfunction(L, p_record);
   lua_pushlightuserdata(L, r);
   if (lua_pcall(L, 1, 0, 0) == LUA_OK)
-    goro_prof_add(sess, gid, r->f, r->n, (uint64_t)n);
+    goroR_prof_add(sess, gid, r->f, r->n, (uint64_t)n);
   else
-    goro_prof_lost(sess, n);
+    goroR_prof_lost(sess, n);
   lua_settop(L, top);
   free(r);
 }
@@ -215,7 +215,7 @@ static int start(int hz, const char *path, const char *format, char *err,
     snprintf(err, len, "empty path");
     return GORO_EINVAL;
   }
-  rc = goro_prof_start(hz, path, fmt);
+  rc = goroR_prof_start(hz, path, fmt);
   if (rc == GORO_ESTATE)
     snprintf(err, len, "a profile is already running");
   else if (rc != 0)
@@ -224,7 +224,7 @@ static int start(int hz, const char *path, const char *format, char *err,
 }
 
 static int stop(char *path, size_t pathlen, char *err, size_t len) {
-  int rc = goro_prof_stop(path, pathlen);
+  int rc = goroR_prof_stop(path, pathlen);
   if (rc == GORO_ESTATE)
     snprintf(err, len, "no profile is running");
   else if (rc == GORO_ENOMEM)
@@ -238,7 +238,7 @@ GORO_EXPORT int goro_profile_start(int hz, const char *path, const char *format)
   char err[256], msg[300];
   if (start(hz, path, format, err, sizeof err) == 0) return 0;
   snprintf(msg, sizeof msg, "goro_profile_start: %s", err);
-  goro_seterr(msg);
+  goroB_seterr(msg);
   return GORO_BADARG;
 }
 
@@ -246,7 +246,7 @@ GORO_EXPORT int goro_profile_stop(void) {
   char err[4200], msg[4300], path[4096];
   if (stop(path, sizeof path, err, sizeof err) == 0) return 0;
   snprintf(msg, sizeof msg, "goro_profile_stop: %s", err);
-  goro_seterr(msg);
+  goroB_seterr(msg);
   return LUA_ERRRUN;
 }
 
@@ -293,7 +293,7 @@ static int l_summary(lua_State *L) {
   struct goro_prof_stats st;
   uint64_t *ids, *counts;
   int n, cap;
-  goro_prof_get_stats(&st);
+  goroR_prof_get_stats(&st);
   lua_createtable(L, 0, 10);
   lua_pushboolean(L, st.on);
   lua_setfield(L, -2, "on");
@@ -301,19 +301,19 @@ static int l_summary(lua_State *L) {
   lua_setfield(L, -2, "hz");
   lua_pushnumber(L, st.seconds);
   lua_setfield(L, -2, "seconds");
-  goro_setint(L, "samples", st.samples);
-  goro_setint(L, "external", st.external);
-  goro_setint(L, "runtime", st.runtime);
-  goro_setint(L, "lost", st.lost);
-  goro_setint(L, "threads", st.threads);
-  goro_setint(L, "signals", st.signals);
-  goro_setint(L, "dropped", st.dropped);
-  goro_setint(L, "stale", st.stale);
-  goro_setint(L, "timers", st.timers);
-  cap = goro_prof_by_g(NULL, NULL, 0) + 16;  /* G's may be added meanwhile */
+  goroB_setint(L, "samples", st.samples);
+  goroB_setint(L, "external", st.external);
+  goroB_setint(L, "runtime", st.runtime);
+  goroB_setint(L, "lost", st.lost);
+  goroB_setint(L, "threads", st.threads);
+  goroB_setint(L, "signals", st.signals);
+  goroB_setint(L, "dropped", st.dropped);
+  goroB_setint(L, "stale", st.stale);
+  goroB_setint(L, "timers", st.timers);
+  cap = goroR_prof_by_g(NULL, NULL, 0) + 16;  /* G's may be added meanwhile */
   ids = lua_newuserdatauv(L, (size_t)cap * 2 * sizeof *ids, 0);
   counts = ids + cap;
-  n = goro_prof_by_g(ids, counts, cap);
+  n = goroR_prof_by_g(ids, counts, cap);
   if (n > cap) n = cap;  /* a running profile's newest G's wait for next time */
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
@@ -325,7 +325,7 @@ static int l_summary(lua_State *L) {
   return 1;
 }
 
-const luaL_Reg goro_prof_funcs[] = {
+const luaL_Reg goroB_prof_funcs[] = {
     {"profile_start", l_start},
     {"profile_stop", l_stop},
     {"profile_summary", l_summary},
@@ -336,7 +336,7 @@ const luaL_Reg goro_prof_funcs[] = {
 
 static void env_stop(void) {
   char path[4096], err[4200];
-  if (goro_prof_on() && stop(path, sizeof path, err, sizeof err) != 0)
+  if (goroR_prof_on() && stop(path, sizeof path, err, sizeof err) != 0)
     fprintf(stderr, "goro: GORO_CPUPROFILE: %s\n", err);
 }
 
@@ -354,7 +354,7 @@ static void env_start(void) {
   atexit(env_stop);
 }
 
-void goro_prof_env(void) {
+void goroB_prof_env(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, env_start);
 }

@@ -12,13 +12,13 @@
 /* Upvalues of every function here: the runtime and the two metatables. */
 #define MUTEX_MT_UV lua_upvalueindex(2)
 #define WG_MT_UV lua_upvalueindex(3)
-#define checkmutex(L) ((struct mutex *)goro_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT))
-#define checkwg(L) ((struct waitgroup *)goro_checktag(L, 1, &wg_tag, GORO_WG_MT))
+#define checkmutex(L) ((struct mutex *)goroB_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT))
+#define checkwg(L) ((struct waitgroup *)goroB_checktag(L, 1, &wg_tag, GORO_WG_MT))
 
 static const char mutex_tag, wg_tag;
 
 struct mutex {
-  const void *tag;  /* &mutex_tag (goro_checktag) */
+  const void *tag;  /* &mutex_tag (goroB_checktag) */
   int locked;
   struct goro_waitq q;
 };
@@ -53,9 +53,9 @@ static int mu_lock(lua_State *L) {
     m->locked = 1;
     return 0;
   }
-  b = goro_bg_block(L, "lock");
-  goro_waitq_push(&m->q, &b->w);
-  return goro_bg_park(L, b, "mutex", 0, lock_k);
+  b = goroB_bg_block(L, "lock");
+  goroR_waitq_push(&m->q, &b->w);
+  return goroB_bg_park(L, b, "mutex", 0, lock_k);
 }
 
 static int mu_trylock(lua_State *L) {
@@ -69,9 +69,9 @@ static int mu_unlock(lua_State *L) {
   struct mutex *m = checkmutex(L);
   struct goro_waiter *w;
   if (!m->locked) return luaL_error(L, "sync: unlock of unlocked mutex");
-  if ((w = goro_waitq_claim(&m->q)) != NULL) {
+  if ((w = goroR_waitq_claim(&m->q)) != NULL) {
     w->ok = 1;
-    goro_ready(&goro_R_of(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
+    goroR_ready(&goroB_R_of(L)->rt, w->g, 0);  /* stays locked: it is theirs now */
   } else {
     m->locked = 0;
   }
@@ -93,7 +93,7 @@ static int wg_addn(lua_State *L, lua_Integer d) {
   if ((d > 0 && wg->n > LUA_MAXINTEGER - d) || wg->n + d < 0)
     return luaL_error(L, "sync: negative WaitGroup counter");
   wg->n += d;
-  if (wg->n == 0) goro_waitq_wake_all(&goro_R_of(L)->rt, &wg->q, 1);
+  if (wg->n == 0) goroR_waitq_wake_all(&goroB_R_of(L)->rt, &wg->q, 1);
   return 0;
 }
 
@@ -111,9 +111,9 @@ static int wg_wait(lua_State *L) {
   struct waitgroup *wg = checkwg(L);
   struct bg *b;
   if (wg->n == 0) return 0;
-  b = goro_bg_block(L, "wait");
-  goro_waitq_push(&wg->q, &b->w);
-  return goro_bg_park(L, b, "waitgroup", 0, wg_wait_k);
+  b = goroB_bg_block(L, "wait");
+  goroR_waitq_push(&wg->q, &b->w);
+  return goroB_bg_park(L, b, "waitgroup", 0, wg_wait_k);
 }
 
 static int wg_count(lua_State *L) {
@@ -137,7 +137,7 @@ static const luaL_Reg wg_methods[] = {
     {NULL, NULL},
 };
 
-static const luaL_Reg goro_sync_funcs[] = {
+static const luaL_Reg goroB_sync_funcs[] = {
     {"mutex", l_mutex},
     {"waitgroup", l_waitgroup},
     {NULL, NULL},
@@ -160,14 +160,14 @@ static void open_methods(lua_State *L, const char *tname, const luaL_Reg *l, int
 }
 
 /* Expects the runtime userdata on top. */
-void goro_open_sync(lua_State *L) {
+void goroB_open_sync(lua_State *L) {
   int r = lua_gettop(L);
   open_methods(L, GORO_MUTEX_MT, mutex_methods, r);
   open_methods(L, GORO_WG_MT, wg_methods, r);
 }
 
 /* Add mutex and waitgroup to the module table on top (the runtime below). */
-void goro_open_sync_funcs(lua_State *L) {
+void goroB_open_sync_funcs(lua_State *L) {
   push_upvalues(L, lua_gettop(L) - 1);
-  luaL_setfuncs(L, goro_sync_funcs, 3);
+  luaL_setfuncs(L, goroB_sync_funcs, 3);
 }

@@ -13,7 +13,7 @@
 static const char timer_tag;
 
 struct ltimer {
-  const void *tag;  /* &timer_tag (goro_checktag) */
+  const void *tag;  /* &timer_tag (goroB_checktag) */
 };
 
 /* The shortest ticker period: Go's nanosecond. Shorter ones would tick at
@@ -34,14 +34,14 @@ static double checkperiod(lua_State *L, int i) {
   return s < MIN_PERIOD ? MIN_PERIOD : s;
 }
 
-static struct goro_rt *rt_of(lua_State *L) { return &goro_R_of(L)->rt; }
+static struct goro_rt *rt_of(lua_State *L) { return &goroB_R_of(L)->rt; }
 
 /* Push the timer's channel of timer object 1 (checked: the debug library
 ** can change a user value). */
 static struct tchan *tchan_of(lua_State *L) {
-  goro_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
+  goroB_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
   lua_getiuservalue(L, 1, 1);
-  return goro_checktchan(L, -1);
+  return goroB_checktchan(L, -1);
 }
 
 /* Push a timer object (upvalue 2: its metatable) for the channel on top,
@@ -59,7 +59,7 @@ static int push_timer(lua_State *L) {
 /* goro.after(s) -> ch: ch receives goro.now() once, s seconds from now. */
 static int l_after(lua_State *L) {
   double s = checkseconds(L, 1);
-  goro_tchan_new(L, goro_now() + s, 0);
+  goroB_tchan_new(L, goroR_now() + s, 0);
   return 1;
 }
 
@@ -67,7 +67,7 @@ static int l_after(lua_State *L) {
 ** unless t:stop() comes first. */
 static int l_timer(lua_State *L) {
   double s = checkseconds(L, 1);
-  goro_tchan_new(L, goro_now() + s, 0);
+  goroB_tchan_new(L, goroR_now() + s, 0);
   return push_timer(L);
 }
 
@@ -75,14 +75,14 @@ static int l_timer(lua_State *L) {
 ** t:stop(). */
 static int l_ticker(lua_State *L) {
   double s = checkperiod(L, 1);
-  goro_tchan_new(L, goro_now() + s, s);
+  goroB_tchan_new(L, goroR_now() + s, s);
   return push_timer(L);
 }
 
 /* t:stop() -> did it stop a delivery? Once it returns, t.ch receives
 ** nothing more from t, not even a time that came before (Go 1.23). */
 static int t_stop(lua_State *L) {
-  lua_pushboolean(L, goro_tchan_stop(rt_of(L), tchan_of(L)));
+  lua_pushboolean(L, goroB_tchan_stop(rt_of(L), tchan_of(L)));
   return 1;
 }
 
@@ -91,7 +91,7 @@ static int t_stop(lua_State *L) {
 static int t_reset(lua_State *L) {
   struct tchan *tc = tchan_of(L);
   double s = tc->period > 0 ? checkperiod(L, 2) : checkseconds(L, 2);
-  lua_pushboolean(L, goro_tchan_arm(L, rt_of(L), tc, goro_now() + s,
+  lua_pushboolean(L, goroB_tchan_arm(L, rt_of(L), tc, goroR_now() + s,
                                     tc->period > 0 ? s : 0));
   return 1;
 }
@@ -101,7 +101,7 @@ static int t_index(lua_State *L) {
     tchan_of(L);
     return 1;
   }
-  goro_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
+  goroB_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));  /* the methods */
   return 1;
@@ -127,7 +127,7 @@ static const luaL_Reg funcs[] = {
     {NULL, NULL},
 };
 
-void goro_open_timer_funcs(lua_State *L) {
+void goroB_open_timer_funcs(lua_State *L) {
   int r = lua_gettop(L) - 1;
   luaL_newmetatable(L, GORO_TIMER_MT);
   lua_newtable(L);

@@ -30,15 +30,15 @@ uintptr_t goro_test_sp(void);
 static goro_ctx main_ctx;
 
 static goro_ctx *new_ctx(goro_ctx *c, struct goro_stack **st, goro_ctx_fn fn) {
-  *st = goro_stack_get();
+  *st = goroR_stack_get();
   cr_assert_not_null(*st);
-  goro_ctx_make(c, &(*st)->desc, fn);
+  goroA_ctx_make(c, &(*st)->desc, fn);
   return c;
 }
 
 static void free_ctx(goro_ctx *c, struct goro_stack *st) {
-  goro_ctx_destroy(c);
-  goro_stack_put(st);
+  goroA_ctx_destroy(c);
+  goroR_stack_put(st);
 }
 
 /* ---- callee-saved registers across 1M switches ---------------------------- */
@@ -53,14 +53,14 @@ struct side {
 ** first switch to B is what starts B. */
 static void pingloop(void *p) {
   struct side *s = p;
-  for (long i = 0; i < s->n; i++) goro_ctx_switch(&s->self, s->peer, s->peer);
+  for (long i = 0; i < s->n; i++) goroA_ctx_switch(&s->self, s->peer, s->peer);
 }
 
 static void side_entry(goro_ctx *from, void *arg) {
   struct side *s = arg;
   (void)from;
   goro_test_regcheck(pingloop, s, s->pat, s->out);
-  goro_ctx_exit(&s->self, &main_ctx, NULL);
+  goroA_ctx_exit(&s->self, &main_ctx, NULL);
 }
 
 static void fill(uint64_t *pat, uint64_t seed) {
@@ -70,8 +70,8 @@ static void fill(uint64_t *pat, uint64_t seed) {
 
 static void run_sides(void *p) {
   struct side *s = p;
-  goro_ctx_switch(&main_ctx, &s[0].self, &s[0]);  /* A runs first... */
-  goro_ctx_switch(&main_ctx, &s[1].self, &s[1]);  /* ...B finishes last */
+  goroA_ctx_switch(&main_ctx, &s[0].self, &s[0]);  /* A runs first... */
+  goroA_ctx_switch(&main_ctx, &s[1].self, &s[1]);  /* ...B finishes last */
 }
 
 Test(arch, callee_saved_registers_survive_1M_switches, .timeout = 120) {
@@ -79,7 +79,7 @@ Test(arch, callee_saved_registers_survive_1M_switches, .timeout = 120) {
   struct goro_stack *st[2];
   uint64_t mpat[NREGS], mout[NREGS];
 
-  goro_ctx_init_thread(&main_ctx);
+  goroA_ctx_init_thread(&main_ctx);
   for (int i = 0; i < 2; i++) {
     new_ctx(&s[i].self, &st[i], side_entry);
     s[i].peer = &s[1 - i].self;
@@ -107,20 +107,20 @@ static void fp_entry(goro_ctx *from, void *arg) {
   (void)from;
   (void)arg;
   fp_seen[0] = fegetround();
-  fp_ctl_seen = goro_arch_fpctl_get();
+  fp_ctl_seen = goroA_fpctl_get();
   fesetround(FE_DOWNWARD);
-  goro_ctx_switch(&fp_ctx, &main_ctx, NULL);
+  goroA_ctx_switch(&fp_ctx, &main_ctx, NULL);
   fp_seen[1] = fegetround();
-  goro_ctx_exit(&fp_ctx, &main_ctx, NULL);
+  goroA_ctx_exit(&fp_ctx, &main_ctx, NULL);
 }
 
 Test(arch, fp_control_state_follows_the_context) {
   struct goro_stack *st;
-  goro_ctx_init_thread(&main_ctx);
+  goroA_ctx_init_thread(&main_ctx);
   fesetround(FE_TOWARDZERO);
   new_ctx(&fp_ctx, &st, fp_entry);  /* a new context inherits its maker's */
   fesetround(FE_UPWARD);
-  goro_ctx_switch(&main_ctx, &fp_ctx, NULL);
+  goroA_ctx_switch(&main_ctx, &fp_ctx, NULL);
   cr_assert_eq(fegetround(), FE_UPWARD, "the context's mode leaked out");
   cr_assert_eq(fp_seen[0], FE_TOWARDZERO, "fresh context must inherit");
 #if defined(__x86_64__)
@@ -130,7 +130,7 @@ Test(arch, fp_control_state_follows_the_context) {
 #else
   cr_assert_eq((fp_ctl_seen >> 22) & 3, 3u);  /* FPCR.RMode = RZ */
 #endif
-  goro_ctx_switch(&main_ctx, &fp_ctx, NULL);
+  goroA_ctx_switch(&main_ctx, &fp_ctx, NULL);
   cr_assert_eq(fp_seen[1], FE_DOWNWARD, "the context lost its own mode");
   cr_assert_eq(fegetround(), FE_UPWARD);
   fesetround(FE_TONEAREST);
@@ -163,20 +163,20 @@ static void al_entry(goro_ctx *from, void *arg) {
   (void)arg;
   al_sp[0] = goro_test_sp();
   deep_result = deep(5000);
-  other = goro_stack_get();
-  goro_ctx_init_stack(&octx, &other->desc);
-  goro_ctx_call((char *)other->desc.lo + other->desc.size - 8, &octx,
+  other = goroR_stack_get();
+  goroA_ctx_init_stack(&octx, &other->desc);
+  goroA_ctx_call((char *)other->desc.lo + other->desc.size - 8, &octx,
                 on_other, NULL);  /* a misaligned target gets aligned */
-  goro_ctx_destroy(&octx);
-  goro_stack_put(other);
-  goro_ctx_exit(&al_ctx, &main_ctx, NULL);
+  goroA_ctx_destroy(&octx);
+  goroR_stack_put(other);
+  goroA_ctx_exit(&al_ctx, &main_ctx, NULL);
 }
 
 Test(arch, entries_are_16_byte_aligned_and_recursion_runs_deep) {
   struct goro_stack *st;
-  goro_ctx_init_thread(&main_ctx);
+  goroA_ctx_init_thread(&main_ctx);
   new_ctx(&al_ctx, &st, al_entry);
-  goro_ctx_switch(&main_ctx, &al_ctx, NULL);
+  goroA_ctx_switch(&main_ctx, &al_ctx, NULL);
   cr_assert_eq(al_sp[0] % 16, 0u, "sp at a call in a fresh context");
   cr_assert_eq(al_sp[1] % 16, 0u, "sp at a call on another stack");
   cr_assert_eq(deep_result, 5000);
@@ -193,17 +193,17 @@ static void mv_entry(goro_ctx *from, void *arg) {
   volatile long local = 424242;
   (void)from;
   mv_tid[0] = gettid();  /* pthread_self() is const: CSE'd */
-  back = goro_ctx_switch(&mv_ctx, back, NULL);
+  back = goroA_ctx_switch(&mv_ctx, back, NULL);
   mv_tid[1] = gettid();
   if (local != 424242) mv_tid[1] = 0;  /* flag corruption */
-  goro_ctx_exit(&mv_ctx, back, NULL);
+  goroA_ctx_exit(&mv_ctx, back, NULL);
 }
 
 static void *mv_resumer(void *arg) {
   goro_ctx here;
   *(pid_t *)arg = gettid();
-  goro_ctx_init_thread(&here);
-  goro_ctx_switch(&here, &mv_ctx, &here);
+  goroA_ctx_init_thread(&here);
+  goroA_ctx_switch(&here, &mv_ctx, &here);
   return NULL;
 }
 
@@ -211,9 +211,9 @@ Test(arch, context_suspended_on_one_thread_resumes_on_another) {
   struct goro_stack *st;
   pthread_t t;
   pid_t other = 0;
-  goro_ctx_init_thread(&main_ctx);
+  goroA_ctx_init_thread(&main_ctx);
   new_ctx(&mv_ctx, &st, mv_entry);
-  goro_ctx_switch(&main_ctx, &mv_ctx, &main_ctx);
+  goroA_ctx_switch(&main_ctx, &mv_ctx, &main_ctx);
   cr_assert_eq(mv_tid[0], gettid());
   cr_assert_eq(pthread_create(&t, NULL, mv_resumer, &other), 0);
   pthread_join(t, NULL);
@@ -239,7 +239,7 @@ struct nest {
 ** has been on it (the crossing that left it recorded its sp), else at its top.
 ** This is how cgocall finds g0's position and a callback finds the G's. */
 static void *target_sp(const struct goro_stackdesc *d) {
-  struct goro_xrec *r = goro_xrec_self();
+  struct goro_xrec *r = goroA_xrec_self();
   for (struct goro_xframe *f = r->top; f != NULL; f = f->prev)
     if (f->stack == d) return (char *)f->sp - 256;
   return (char *)d->lo + d->size;
@@ -247,7 +247,7 @@ static void *target_sp(const struct goro_stackdesc *d) {
 
 static void *nest_fn(void *p) {
   struct nest *n = p;
-  struct goro_xrec *r = goro_xrec_self();
+  struct goro_xrec *r = goroA_xrec_self();
   int level = ++n->level;
   volatile uint64_t canary = 0xc0ffee00u + (uint64_t)level;
   const struct goro_stackdesc *here = n->stacks[(level - 1) % 2];
@@ -259,7 +259,7 @@ static void *nest_fn(void *p) {
                         sp < (uintptr_t)here->lo + here->size;
   if (level < NEST) {
     goro_ctx *next = &n->ctx[level % 2];
-    goro_ctx_call(target_sp(&next->stack), next, nest_fn, n);
+    goroA_ctx_call(target_sp(&next->stack), next, nest_fn, n);
   }
   n->depth_out[level] = r->depth;
   n->stack_out[level] = r->stack;
@@ -269,17 +269,17 @@ static void *nest_fn(void *p) {
 
 Test(arch, calls_on_other_stacks_nest_and_unwind_in_order) {
   static struct nest n;
-  struct goro_stack *a = goro_stack_get(), *b = goro_stack_get();
-  struct goro_xrec *r = goro_xrec_self();
+  struct goro_stack *a = goroR_stack_get(), *b = goroR_stack_get();
+  struct goro_xrec *r = goroA_xrec_self();
   const struct goro_stackdesc *before = r->stack;
   void *res;
 
   cr_assert_eq(r->depth, 0u);
-  goro_ctx_init_stack(&n.ctx[0], &a->desc);
-  goro_ctx_init_stack(&n.ctx[1], &b->desc);
+  goroA_ctx_init_stack(&n.ctx[0], &a->desc);
+  goroA_ctx_init_stack(&n.ctx[1], &b->desc);
   n.stacks[0] = &n.ctx[0].stack;
   n.stacks[1] = &n.ctx[1].stack;
-  res = goro_ctx_call(target_sp(n.stacks[0]), &n.ctx[0], nest_fn, &n);
+  res = goroA_ctx_call(target_sp(n.stacks[0]), &n.ctx[0], nest_fn, &n);
   cr_assert_eq((uintptr_t)res, 10u);
   cr_assert_eq(n.level, NEST);
   for (int l = 1; l <= NEST; l++) {
@@ -293,10 +293,10 @@ Test(arch, calls_on_other_stacks_nest_and_unwind_in_order) {
   cr_assert_eq(r->depth, 0u);
   cr_assert_eq(r->top, NULL);
   cr_assert_eq(r->stack, before);
-  goro_ctx_destroy(&n.ctx[0]);
-  goro_ctx_destroy(&n.ctx[1]);
-  goro_stack_put(a);
-  goro_stack_put(b);
+  goroA_ctx_destroy(&n.ctx[0]);
+  goroA_ctx_destroy(&n.ctx[1]);
+  goroR_stack_put(a);
+  goroR_stack_put(b);
 }
 
 /* ---- unwinders stop at a context's base ----------------------------------- */
@@ -318,19 +318,19 @@ static void bt_entry(goro_ctx *from, void *arg) {
   (void)from;
   (void)arg;
   bt_leaf(5);
-  goro_ctx_exit(&bt_ctx, &main_ctx, NULL);
+  goroA_ctx_exit(&bt_ctx, &main_ctx, NULL);
 }
 
 Test(arch, backtrace_from_a_switched_stack_ends_at_its_base) {
   struct goro_stack *st;
-  uintptr_t last, start = (uintptr_t)goro_arch_start;
-  goro_ctx_init_thread(&main_ctx);
+  uintptr_t last, start = (uintptr_t)goroA_start;
+  goroA_ctx_init_thread(&main_ctx);
   new_ctx(&bt_ctx, &st, bt_entry);
-  goro_ctx_switch(&main_ctx, &bt_ctx, NULL);
+  goroA_ctx_switch(&main_ctx, &bt_ctx, NULL);
   cr_assert_gt(bt_n, 6, "the G's own frames are listed");
   cr_assert_lt(bt_n, 64, "the walk stopped by itself");
   last = (uintptr_t)bt_frames[bt_n - 1];
   cr_assert(last > start && last <= start + 32,
-            "the last frame is the context's base (goro_arch_start)");
+            "the last frame is the context's base (goroA_start)");
   free_ctx(&bt_ctx, st);
 }

@@ -1,7 +1,7 @@
 /*
 ** spec/c/gdb_bt.c — a program for spec/c/gdb_bt.sh: gdb stops inside a
 ** context on a G stack, and its `bt` must list the context's frames and end
-** at goro_arch_start, without "corrupt stack".
+** at goroA_start, without "corrupt stack".
 */
 #include <stdio.h>
 
@@ -20,14 +20,14 @@ static void g_entry(goro_ctx *from, void *arg) {
   (void)from;
   (void)arg;
   goro_test_marker(0);
-  goro_ctx_exit(&g_ctx, &main_ctx, NULL);
+  goroA_ctx_exit(&g_ctx, &main_ctx, NULL);
 }
 
 int main(void) {
-  struct goro_stack *st = goro_stack_get();
-  goro_ctx_init_thread(&main_ctx);
-  goro_ctx_make(&g_ctx, &st->desc, g_entry);
-  goro_ctx_switch(&main_ctx, &g_ctx, NULL);
+  struct goro_stack *st = goroR_stack_get();
+  goroA_ctx_init_thread(&main_ctx);
+  goroA_ctx_make(&g_ctx, &st->desc, g_entry);
+  goroA_ctx_switch(&main_ctx, &g_ctx, NULL);
   puts("done");
   return 0;
 }

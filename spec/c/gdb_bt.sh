@@ -6,6 +6,6 @@ fail() { echo "FAIL: $1"; exit 1; }
 echo "$out" | grep -q 'goro_test_marker' || fail "breakpoint not reached"
 echo "$out" | grep -q 'g_entry' || fail "the context's entry is not listed"
 last=$(echo "$out" | grep '^#' | tail -1)
-echo "$last" | grep -q 'goro_arch_start' || fail "last frame is not goro_arch_start: $last"
+echo "$last" | grep -q 'goroA_start' || fail "last frame is not goroA_start: $last"
 echo "$out" | grep -qi 'corrupt stack\|Backtrace stopped' && fail "unwinding did not end cleanly"
-echo "PASS: bt ends at goro_arch_start"
+echo "PASS: bt ends at goroA_start"

@@ -221,7 +221,7 @@ Test(prof, a_host_thread_in_c_between_calls_is_external_code_only, .timeout = 60
   pthread_join(t, &err);
   cr_assert_null(err, "the thread called in: %s", err ? (char *)err : "");
   cr_assert_eq(goro_profile_stop(), 0, "%s", goro_errmsg());
-  goro_prof_get_stats(&st);
+  goroR_prof_get_stats(&st);
   close_host();
 
   read_folded(path, &f);
@@ -294,7 +294,7 @@ Test(prof, many_gs_calling_c_that_calls_back_while_profiling, .timeout = 120) {
 
 static int l_signals(lua_State *S) {
   struct goro_prof_stats st;
-  goro_prof_get_stats(&st);
+  goroR_prof_get_stats(&st);
   lua_pushinteger(S, (lua_Integer)st.signals);
   lua_pushinteger(S, (lua_Integer)st.timers);
   lua_pushinteger(S, (lua_Integer)st.threads);
@@ -310,7 +310,7 @@ Test(prof, start_stop_100_times_while_gs_run_leaves_no_timer_and_no_signal,
   tmp_path(path, sizeof path, "loop.folded");
   lua_pushcfunction(S, l_signals);
   lua_setglobal(S, "prof_signals");
-  goro_prof_get_stats(&before);
+  goroR_prof_get_stats(&before);
   snprintf(code, sizeof code,
            "return goro.run(function()\n"
            "  local stop = false\n"
@@ -336,7 +336,7 @@ Test(prof, start_stop_100_times_while_gs_run_leaves_no_timer_and_no_signal,
   cr_assert_eq(lua_tointeger(S, -2), 0,
                "no SIGPROF arrives after stop (%lld did)", lua_tointeger(S, -2));
   lua_close(S);
-  goro_prof_get_stats(&after);
+  goroR_prof_get_stats(&after);
   cr_assert_eq(after.timers, 0);
   cr_assert_eq(after.threads, before.threads, "every thread detached");
   cr_assert_gt(after.signals, before.signals, "the profiles did sample");
@@ -357,11 +357,11 @@ static void *bystander(void *arg) {
 static int kill_and_wait(pthread_t t) {
   struct goro_prof_stats st;
   uint64_t before;
-  goro_prof_get_stats(&st);
+  goroR_prof_get_stats(&st);
   before = st.dropped;
   pthread_kill(t, SIGPROF);
   for (int i = 0; i < 10000; i++) {
-    goro_prof_get_stats(&st);
+    goroR_prof_get_stats(&st);
     if (st.dropped > before) return 1;
     usleep(100);
   }

@@ -3,7 +3,7 @@
 **
 ** A fake bridge: a G's "code" is a C function called by the resume hook.
 ** Returning an outcome plays a stackless run (as lua_resume returning after
-** lua_yieldk would); calling goro_park from inside plays a stackful park.
+** lua_yieldk would); calling goroR_park from inside plays a stackful park.
 */
 #include <pthread.h>
 #include <stdlib.h>
@@ -36,7 +36,7 @@ static void fake_resume(struct goro_rt *rt, struct goro_g *gp) {
 static void fake_dead(struct goro_rt *rt, struct goro_g *gp) {
   struct fg *f = gp->ud;
   (void)rt;
-  goro_waitq_remove(&f->w);
+  goroR_waitq_remove(&f->w);
   f->dead = 1;
   f->g = NULL;
 }
@@ -47,10 +47,10 @@ static struct goro_rt rt;
 static struct goro_m m0;
 
 static void setup(void) {
-  cr_assert_eq(goro_rt_init(&rt, &hooks, NULL), 0);
-  goro_m_init(&m0);
-  goro_m_set(&m0);
-  cr_assert_eq(goro_p_acquire(&rt, &m0), 0);
+  cr_assert_eq(goroR_rt_init(&rt, &hooks, NULL), 0);
+  goroR_m_init(&m0);
+  goroR_m_set(&m0);
+  cr_assert_eq(goroR_p_acquire(&rt, &m0), 0);
   logbuf[0] = '\0';
 }
 
@@ -58,11 +58,11 @@ static struct fg *all[256];
 static int nall;
 
 static void teardown(void) {
-  goro_g_abandon_all(&rt);
+  goroR_g_abandon_all(&rt);
   while (nall > 0) free(all[--nall]);
-  goro_p_release(&rt, &m0);
-  goro_m_set(NULL);
-  goro_rt_destroy(&rt);
+  goroR_p_release(&rt, &m0);
+  goroR_m_set(NULL);
+  goroR_rt_destroy(&rt);
 }
 
 static struct fg *spawn(fg_fn fn) {
@@ -70,7 +70,7 @@ static struct fg *spawn(fg_fn fn) {
   cr_assert_lt(nall, 256);
   all[nall++] = f;
   f->fn = fn;
-  f->g = goro_g_new(&rt, f);
+  f->g = goroR_g_new(&rt, f);
   cr_assert_not_null(f->g);
   f->w.g = f->g;
   f->w.index = 1;
@@ -97,7 +97,7 @@ static int log_and_end(struct goro_rt *r, struct fg *f) {
 Test(sched, run_queue_is_fifo) {
   setup();
   for (int i = 0; i < 5; i++) spawn(log_and_end)->a = i;
-  cr_assert_eq(goro_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
   cr_assert_str_eq(logbuf, "abcde");
   cr_assert_eq(rt.ng, 0u);
   teardown();
@@ -108,14 +108,14 @@ static struct fg *sleeper;
 static int waker(struct goro_rt *r, struct fg *f) {
   (void)f;
   logs("w");
-  goro_ready(r, sleeper->g, 1);  /* a hand-off: runs next */
+  goroR_ready(r, sleeper->g, 1);  /* a hand-off: runs next */
   return GORO_RUN_DONE;
 }
 
 static int parks_once(struct goro_rt *r, struct fg *f) {
   (void)r;
   if (f->step++ == 0) {
-    goro_park_prepare(f->g, "test");
+    goroR_park_prepare(f->g, "test");
     return GORO_RUN_PARKED;
   }
   logs("s");
@@ -125,11 +125,11 @@ static int parks_once(struct goro_rt *r, struct fg *f) {
 Test(sched, runnext_runs_a_readied_g_before_the_queue) {
   setup();
   sleeper = spawn(parks_once);
-  cr_assert_eq(goro_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
   cr_assert_eq(sleeper->g->status, GORO_GWAITING);
   spawn(waker);
   spawn(log_and_end)->a = 0;
-  goro_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
   cr_assert_str_eq(logbuf, "wsa", "the readied G jumped the queue");
   teardown();
 }
@@ -142,8 +142,8 @@ static int pingpong(struct goro_rt *r, struct fg *f) {
   struct fg *peer = f == ping ? pong : ping;
   if (third_ran_at >= 0 && pingpongs > third_ran_at + 10) return GORO_RUN_DONE;
   pingpongs++;
-  if (peer->g->status == GORO_GWAITING) goro_ready(r, peer->g, 1);
-  goro_park_prepare(f->g, "pingpong");
+  if (peer->g->status == GORO_GWAITING) goroR_ready(r, peer->g, 1);
+  goroR_park_prepare(f->g, "pingpong");
   return GORO_RUN_PARKED;
 }
 
@@ -159,7 +159,7 @@ Test(sched, a_runnext_ping_pong_cannot_starve_the_queue, .timeout = 10) {
   ping = spawn(pingpong);
   pong = spawn(pingpong);
   spawn(third);
-  goro_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
   cr_assert_geq(third_ran_at, 0, "the third G never ran");
   cr_assert_lt(third_ran_at, 200, "it waited %ld hand-offs", third_ran_at);
   teardown();
@@ -170,8 +170,8 @@ Test(sched, a_runnext_ping_pong_cannot_starve_the_queue, .timeout = 10) {
 static int sleeps(struct goro_rt *r, struct fg *f) {
   char s[2] = {names[f->a], 0};
   if (f->step++ == 0) {
-    goro_timer_add(r, f->g, goro_now() + 0.001 * (double)f->b);
-    goro_park_prepare(f->g, "sleep");
+    goroR_timer_add(r, f->g, goroR_now() + 0.001 * (double)f->b);
+    goroR_park_prepare(f->g, "sleep");
     return GORO_RUN_PARKED;
   }
   logs(s);
@@ -183,8 +183,8 @@ static struct fg *until_g;
 static int waits_for_all(struct goro_rt *r, struct fg *f) {
   (void)r;
   if (f->step++ < 40) {
-    goro_timer_add(r, f->g, goro_now() + 0.001);
-    goro_park_prepare(f->g, "sleep");
+    goroR_timer_add(r, f->g, goroR_now() + 0.001);
+    goroR_park_prepare(f->g, "sleep");
     return GORO_RUN_PARKED;
   }
   return GORO_RUN_DONE;
@@ -199,7 +199,7 @@ Test(sched, timers_wake_sleepers_in_deadline_order) {
     f->b = ms[i];
   }
   until_g = spawn(waits_for_all);
-  cr_assert_eq(goro_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
   cr_assert_str_eq(logbuf, "dbca");
   teardown();
 }
@@ -209,11 +209,11 @@ Test(sched, a_g_readied_early_leaves_the_timer_heap) {
   setup();
   f = spawn(sleeps);
   f->b = 1000;
-  goro_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
   cr_assert_eq(rt.ntimers, 1);
-  goro_ready(&rt, f->g, 0);
+  goroR_ready(&rt, f->g, 0);
   cr_assert_eq(rt.ntimers, 0, "readied by someone else: no timer left");
-  goro_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
   cr_assert(f->dead);
   teardown();
 }
@@ -231,7 +231,7 @@ static void fake_fire(struct goro_rt *r, struct goro_timer *t) {
   struct ftimer *ft = (struct ftimer *)t;
   char s[2] = {ft->name, 0};
   logs(s);
-  if (--ft->left > 0) cr_assert_eq(goro_timer_start(r, t, t->when + ft->period), 0);
+  if (--ft->left > 0) cr_assert_eq(goroR_timer_start(r, t, t->when + ft->period), 0);
 }
 
 static void ftimer_init(struct ftimer *ft, char name, int times, double period) {
@@ -251,14 +251,14 @@ Test(sched, fire_timers_and_sleepers_share_one_heap_in_deadline_order) {
   y->a = 3;  /* 'd' */
   y->b = 20;
   until_g = spawn(waits_for_all);
-  t0 = goro_now();
+  t0 = goroR_now();
   ftimer_init(&x, 'x', 1, 0);
   ftimer_init(&z, 'z', 1, 0);
   ftimer_init(&r, 'r', 3, 0.004);  /* at 4, 8 and 12 ms, re-armed by itself */
-  cr_assert_eq(goro_timer_start(&rt, &z.t, t0 + 0.030), 0);
-  cr_assert_eq(goro_timer_start(&rt, &x.t, t0 + 0.010), 0);
-  cr_assert_eq(goro_timer_start(&rt, &r.t, t0 + 0.004), 0);
-  cr_assert_eq(goro_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
+  cr_assert_eq(goroR_timer_start(&rt, &z.t, t0 + 0.030), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &x.t, t0 + 0.010), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &r.t, t0 + 0.004), 0);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
   cr_assert_str_eq(logbuf, "rrxrdz");
   cr_assert_eq(rt.ntimers, 0);
   teardown();
@@ -269,18 +269,18 @@ Test(sched, stopping_a_timer_disarms_it_and_says_whether_it_was_armed) {
   setup();
   ftimer_init(&a, 'a', 1, 0);
   ftimer_init(&b, 'b', 1, 0);
-  cr_assert_eq(goro_timer_start(&rt, &a.t, goro_now() + 1), 0);
-  cr_assert_eq(goro_timer_start(&rt, &b.t, goro_now() + 2), 0);
-  cr_assert_eq(goro_timer_start(&rt, &a.t, goro_now() + 3), 0, "re-arming");
+  cr_assert_eq(goroR_timer_start(&rt, &a.t, goroR_now() + 1), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &b.t, goroR_now() + 2), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &a.t, goroR_now() + 3), 0, "re-arming");
   cr_assert_eq(rt.ntimers, 2, "re-arming moves a timer, it does not add one");
   cr_assert_eq(rt.timers[0], &b.t, "a moved behind b");
-  cr_assert_eq(goro_timer_stop(&rt, &a.t), 1);
-  cr_assert_eq(goro_timer_stop(&rt, &a.t), 0);
+  cr_assert_eq(goroR_timer_stop(&rt, &a.t), 1);
+  cr_assert_eq(goroR_timer_stop(&rt, &a.t), 0);
   cr_assert_eq(a.t.heapidx, -1);
   cr_assert_eq(rt.ntimers, 1);
   teardown();
   cr_assert_eq(b.t.heapidx, -1, "a run's end drops its timers, disarmed");
-  cr_assert_eq(goro_timer_stop(&rt, &b.t), 0);
+  cr_assert_eq(goroR_timer_stop(&rt, &b.t), 0);
   cr_assert_eq(rt.ntimers, 0);
   cr_assert_str_eq(logbuf, "", "nothing fired");
 }
@@ -290,27 +290,27 @@ Test(sched, abandoning_a_sleeping_g_drops_its_timer_before_its_record) {
   setup();
   f = spawn(sleeps);
   f->b = 1000;
-  goro_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
   cr_assert_eq(rt.ntimers, 1);
-  teardown();  /* goro_g_abandon_all frees the record: ASan sees a late write */
+  teardown();  /* goroR_g_abandon_all frees the record: ASan sees a late write */
   cr_assert_eq(rt.ntimers, 0);
 }
 
 Test(sched, a_wait_time_is_always_a_valid_timespec) {
   double ts[] = {1.5, 0, -1, -1e300, 1e300, 1.0 / 0.0, -1.0 / 0.0, 0.0 / 0.0};
   for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
-    struct timespec t = goro_timespec(ts[i]);
+    struct timespec t = goroR_timespec(ts[i]);
     cr_assert(t.tv_sec >= 0 && t.tv_sec <= 1000000000, "%g: %ld s", ts[i], (long)t.tv_sec);
     cr_assert(t.tv_nsec >= 0 && t.tv_nsec < 1000000000, "%g: %ld ns", ts[i], t.tv_nsec);
   }
-  cr_assert_eq(goro_timespec(1.5).tv_nsec, 500000000);
+  cr_assert_eq(goroR_timespec(1.5).tv_nsec, 500000000);
 }
 
 /* ---- deadlock -------------------------------------------------------------- */
 
 static int parks_forever(struct goro_rt *r, struct fg *f) {
   (void)r;
-  goro_park_prepare(f->g, "forever");
+  goroR_park_prepare(f->g, "forever");
   return GORO_RUN_PARKED;
 }
 
@@ -319,7 +319,7 @@ Test(sched, nothing_runnable_and_no_timer_is_a_deadlock) {
   setup();
   spawn(parks_forever);
   main_g = spawn(parks_forever);
-  cr_assert_eq(goro_sched_run(&rt, &m0, main_g->g, 0), GORO_SCHED_DEADLOCK);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, main_g->g, 0), GORO_SCHED_DEADLOCK);
   teardown();
 }
 
@@ -328,7 +328,7 @@ Test(sched, a_pending_timer_is_not_a_deadlock) {
   setup();
   s = spawn(sleeps);
   s->b = 20;
-  cr_assert_eq(goro_sched_run(&rt, &m0, s->g, 0), GORO_SCHED_DONE);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, s->g, 0), GORO_SCHED_DONE);
   teardown();
 }
 
@@ -341,16 +341,16 @@ Test(sched, wait_queue_is_fifo_and_claims_skip_stale_waiters) {
   for (int i = 0; i < 3; i++) {
     f[i] = spawn(log_and_end);
     wait_prep(f[i]);
-    goro_waitq_push(&q, &f[i]->w);
+    goroR_waitq_push(&q, &f[i]->w);
   }
-  goro_waitq_remove(&f[1]->w);  /* from the middle */
-  cr_assert_eq(goro_waitq_pop(&q), &f[0]->w);
-  cr_assert_eq(goro_waitq_pop(&q), &f[2]->w);
-  cr_assert_null(goro_waitq_pop(&q));
-  goro_waitq_push(&q, &f[0]->w);
-  goro_waitq_push(&q, &f[2]->w);
+  goroR_waitq_remove(&f[1]->w);  /* from the middle */
+  cr_assert_eq(goroR_waitq_pop(&q), &f[0]->w);
+  cr_assert_eq(goroR_waitq_pop(&q), &f[2]->w);
+  cr_assert_null(goroR_waitq_pop(&q));
+  goroR_waitq_push(&q, &f[0]->w);
+  goroR_waitq_push(&q, &f[2]->w);
   f[0]->g->selected = 3;  /* woken through another queue already */
-  cr_assert_eq(goro_waitq_claim(&q), &f[2]->w, "the stale waiter is skipped");
+  cr_assert_eq(goroR_waitq_claim(&q), &f[2]->w, "the stale waiter is skipped");
   cr_assert_eq(f[2]->g->selected, 1, "the claim records the winner");
   cr_assert_null(q.head);
   teardown();
@@ -365,8 +365,8 @@ static long deep_park(struct fg *f, int depth) {
   frame[0] = (char)depth;
   if (depth > 0) return deep_park(f, depth - 1) + frame[0];
   wait_prep(f);
-  goro_waitq_push(&parkq, &f->w);
-  goro_park(f->g, "deep");  /* stackful: these frames stay put */
+  goroR_waitq_push(&parkq, &f->w);
+  goroR_park(f->g, "deep");  /* stackful: these frames stay put */
   f->b = f->w.ok;
   return 0;
 }
@@ -383,18 +383,18 @@ Test(sched, stackful_parks_keep_their_stack_and_frames) {
   setup();
   parkq.head = parkq.tail = NULL;
   for (int i = 0; i < 10; i++) f[i] = spawn(stackful);
-  goro_sched_run(&rt, &m0, NULL, 0);
-  goro_sched_get_stats(&rt, &st);
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_get_stats(&rt, &st);
   cr_assert_eq(st.carriers, 10u, "each parked G holds its stack");
   cr_assert_eq(st.stackful_parks, 10u);
-  goro_waitq_wake_all(&rt, &parkq, 1);
-  goro_sched_run(&rt, &m0, NULL, 0);
+  goroR_waitq_wake_all(&rt, &parkq, 1);
+  goroR_sched_run(&rt, &m0, NULL, 0);
   for (int i = 0; i < 10; i++) {
     cr_assert(f[i]->dead);
     cr_assert_eq(f[i]->a, 5050, "frames survived the park");
     cr_assert_eq(f[i]->b, 1, "the waker's ok arrived");
   }
-  goro_sched_get_stats(&rt, &st);
+  goroR_sched_get_stats(&rt, &st);
   cr_assert_eq(st.carriers, 0u);
   teardown();
 }
@@ -403,8 +403,8 @@ Test(sched, stackless_parks_hold_no_stack) {
   struct goro_sched_stats st;
   setup();
   for (int i = 0; i < 100; i++) spawn(parks_forever);
-  goro_sched_run(&rt, &m0, NULL, 0);
-  goro_sched_get_stats(&rt, &st);
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  goroR_sched_get_stats(&rt, &st);
   cr_assert_eq(st.gs, 100u);
   cr_assert_eq(st.carriers, 0u);
   cr_assert_leq(st.carriers_cached, 8u, "one carrier served them all");
@@ -420,8 +420,8 @@ static int migrant(struct goro_rt *r, struct fg *f) {
   (void)r;
   tids[0] = gettid();
   wait_prep(f);
-  goro_waitq_push(&parkq, &f->w);
-  goro_park(f->g, "migrate");
+  goroR_waitq_push(&parkq, &f->w);
+  goroR_park(f->g, "migrate");
   tids[1] = gettid();
   return GORO_RUN_DONE;
 }
@@ -429,13 +429,13 @@ static int migrant(struct goro_rt *r, struct fg *f) {
 static void *other_m(void *arg) {
   struct goro_m m1;
   (void)arg;
-  goro_m_init(&m1);
-  goro_m_set(&m1);
-  goro_p_acquire(&rt, &m1);
-  goro_waitq_wake_all(&rt, &parkq, 1);
-  goro_sched_run(&rt, &m1, NULL, 0);
-  goro_p_release(&rt, &m1);
-  goro_m_set(NULL);
+  goroR_m_init(&m1);
+  goroR_m_set(&m1);
+  goroR_p_acquire(&rt, &m1);
+  goroR_waitq_wake_all(&rt, &parkq, 1);
+  goroR_sched_run(&rt, &m1, NULL, 0);
+  goroR_p_release(&rt, &m1);
+  goroR_m_set(NULL);
   return NULL;
 }
 
@@ -445,11 +445,11 @@ Test(sched, a_stackful_g_resumes_on_another_m) {
   setup();
   parkq.head = parkq.tail = NULL;
   f = spawn(migrant);
-  goro_sched_run(&rt, &m0, NULL, 0);
-  goro_p_release(&rt, &m0);  /* hand the P to the other thread */
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  goroR_p_release(&rt, &m0);  /* hand the P to the other thread */
   pthread_create(&t, NULL, other_m, NULL);
   pthread_join(t, NULL);
-  goro_p_acquire(&rt, &m0);
+  goroR_p_acquire(&rt, &m0);
   cr_assert(f->dead);
   cr_assert_neq(tids[0], tids[1], "it ran on two threads");
   cr_assert_eq(tids[0], gettid());

@@ -18,25 +18,25 @@ Test(stack, ten_thousand_stacks_come_and_go_with_counts_back_at_start,
   static struct goro_stack *st[N];
   struct goro_stack_stats s0, s1, s2;
 
-  goro_stack_trim();
-  goro_stack_get_stats(&s0);
+  goroR_stack_trim();
+  goroR_stack_get_stats(&s0);
   for (int i = 0; i < N; i++) {
-    st[i] = goro_stack_get();
+    st[i] = goroR_stack_get();
     cr_assert_not_null(st[i]);
     /* touch the top and bottom page: the memory is really usable */
     ((volatile char *)st[i]->desc.lo)[0] = 1;
     ((volatile char *)st[i]->desc.lo)[st[i]->desc.size - 1] = 1;
   }
-  goro_stack_get_stats(&s1);
+  goroR_stack_get_stats(&s1);
   cr_assert_eq(s1.live, s0.live + N);
   cr_assert_geq(s1.reserved_bytes,
-                s0.reserved_bytes + (uint64_t)N * goro_stack_size());
-  for (int i = 0; i < N; i++) goro_stack_put(st[i]);
-  goro_stack_get_stats(&s2);
+                s0.reserved_bytes + (uint64_t)N * goroR_stack_size());
+  for (int i = 0; i < N; i++) goroR_stack_put(st[i]);
+  goroR_stack_get_stats(&s2);
   cr_assert_eq(s2.live, s0.live, "every stack was returned");
   cr_assert_leq(s2.pooled, 16u + 1024u, "the pool keeps a bounded number");
-  goro_stack_trim();
-  goro_stack_get_stats(&s2);
+  goroR_stack_trim();
+  goroR_stack_get_stats(&s2);
   cr_assert_eq(s2.pooled, 0u);
   cr_assert_eq(s2.reserved_bytes, s0.reserved_bytes, "no mapping is leaked");
 }
@@ -44,31 +44,31 @@ Test(stack, ten_thousand_stacks_come_and_go_with_counts_back_at_start,
 Test(stack, pool_reuses_hot_stacks_and_releases_cold_ones) {
   struct goro_stack *a, *b, *c;
   struct goro_stack_stats s;
-  cr_assert_eq(goro_stack_configure(GORO_STACK_DEFAULT, 1, 1), 0);
-  goro_stack_trim();
-  a = goro_stack_get();
-  b = goro_stack_get();
-  c = goro_stack_get();
-  goro_stack_put(a);  /* hot */
-  goro_stack_put(b);  /* cold: pages released */
-  goro_stack_put(c);  /* over both tiers: unmapped */
-  goro_stack_get_stats(&s);
+  cr_assert_eq(goroR_stack_configure(GORO_STACK_DEFAULT, 1, 1), 0);
+  goroR_stack_trim();
+  a = goroR_stack_get();
+  b = goroR_stack_get();
+  c = goroR_stack_get();
+  goroR_stack_put(a);  /* hot */
+  goroR_stack_put(b);  /* cold: pages released */
+  goroR_stack_put(c);  /* over both tiers: unmapped */
+  goroR_stack_get_stats(&s);
   cr_assert_eq(s.pooled, 2u);
   cr_assert_eq(s.pooled_hot, 1u);
   cr_assert_eq(s.released, 1u);
-  cr_assert_eq(goro_stack_get(), a, "the hot stack is reused first");
-  cr_assert_eq(goro_stack_get(), b, "then the cold one");
-  goro_stack_put(a);
-  goro_stack_put(b);
+  cr_assert_eq(goroR_stack_get(), a, "the hot stack is reused first");
+  cr_assert_eq(goroR_stack_get(), b, "then the cold one");
+  goroR_stack_put(a);
+  goroR_stack_put(b);
 }
 
 Test(stack, configure_rejects_stacks_below_the_minimum) {
-  cr_assert_eq(goro_stack_configure(GORO_STACK_MIN - 4096, 16, 16),
+  cr_assert_eq(goroR_stack_configure(GORO_STACK_MIN - 4096, 16, 16),
                GORO_EINVAL);
-  cr_assert_eq(goro_stack_configure(GORO_STACK_MIN, 16, 16), 0);
-  cr_assert_eq(goro_stack_size(), (size_t)GORO_STACK_MIN);
-  cr_assert_eq(goro_stack_configure(GORO_STACK_MIN + 1, 16, 16), 0);
-  cr_assert_eq(goro_stack_size() % 4096, 0u, "rounded up to pages");
+  cr_assert_eq(goroR_stack_configure(GORO_STACK_MIN, 16, 16), 0);
+  cr_assert_eq(goroR_stack_size(), (size_t)GORO_STACK_MIN);
+  cr_assert_eq(goroR_stack_configure(GORO_STACK_MIN + 1, 16, 16), 0);
+  cr_assert_eq(goroR_stack_size() % 4096, 0u, "rounded up to pages");
 }
 
 /* ---- the guard page ------------------------------------------------------- */
@@ -100,11 +100,11 @@ static int overflow_child(char *out, size_t cap) {
   if (pid == 0) {
     struct goro_stack *s;
     dup2(fd[1], 2);
-    goro_stack_thread_init();
-    s = goro_stack_get();
-    goro_ctx_init_thread(&main_ctx);
-    goro_ctx_make(&ov_ctx, &s->desc, ov_entry);
-    goro_ctx_switch(&main_ctx, &ov_ctx, NULL);
+    goroR_stack_thread_init();
+    s = goroR_stack_get();
+    goroA_ctx_init_thread(&main_ctx);
+    goroA_ctx_make(&ov_ctx, &s->desc, ov_entry);
+    goroA_ctx_switch(&main_ctx, &ov_ctx, NULL);
     _exit(0);  /* not reached */
   }
   close(fd[1]);
