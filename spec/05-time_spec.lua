@@ -119,7 +119,10 @@ describe("goro.after(s)", function()
       local ch, other = goro.after(0.002), nil
       goro.go(function()
         local t0 = goro.now()
-        while goro.now() - t0 < 0.01 do end  -- past the time, no scheduling point
+        -- past the time, no scheduling point, and well short of the 10 ms
+        -- after which sysmon would preempt it (the time would then go to
+        -- the waiter while `other` is still unset)
+        while goro.now() - t0 < 0.005 do end
         other = goro.select(ch:case_recv(), goro.default)
       end)
       return math.type(ch:recv()), other
