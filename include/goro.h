@@ -9,9 +9,17 @@
 #ifndef GORO_H
 #define GORO_H
 
-#include <lua.h>
+/* goro.h names lua_State and nothing else of Lua's (so that code with no
+** Lua in it can use goro's error codes). Include lua.h for the rest. */
+#ifndef lua_h
+typedef struct lua_State lua_State;
+#endif
 
 #define GORO_VERSION "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* The Lua module: `require "goro.core"` (the facade `require "goro"` loads
 ** it for you). */
@@ -20,13 +28,28 @@ int luaopen_goro_core(lua_State *L);
 /* One runtime per Lua universe (the one `require "goro"` uses). */
 typedef struct goro_runtime goro_runtime;
 
-/* Statuses beside LUA_OK and Lua's error codes. */
+/* goro's error codes, the one list: every layer of goro returns these
+** (negative) numbers, and goro_strerror gives their text. goro_call and
+** goro_step also return Lua's own status codes (LUA_ERRRUN, LUA_ERRMEM),
+** which are positive, and goro_errmsg() has the message. */
 enum {
-  GORO_STEP_GFAILED = -100, /* goro_step: a G failed unwaited: goro_errmsg() */
-  GORO_STEP_CLOSED = -101,  /* goro_step: the runtime is closed */
-  GORO_CLOSED = -101,       /* goro_call: the runtime is closed */
-  GORO_BADARG = -2          /* goro_cgocall: bad argument */
+  GORO_ENOMEM = -1,   /* not enough memory */
+  GORO_EINVAL = -2,   /* invalid argument */
+  GORO_ECLOSED = -3,  /* the runtime is closed */
+  GORO_ESTATE = -4,   /* not allowed in this state */
+  GORO_EENDED = -5,   /* the run ended while this waited */
+  GORO_EGFAILED = -6, /* a goroutine failed and nobody waited for it */
+  GORO_ELAST = -6,    /* the lowest code */
+  /* Aliases, kept because hosts use these names: */
+  GORO_STEP_GFAILED = GORO_EGFAILED, /* goro_step */
+  GORO_STEP_CLOSED = GORO_ECLOSED,   /* goro_step */
+  GORO_CLOSED = GORO_ECLOSED,        /* goro_call */
+  GORO_BADARG = GORO_EINVAL          /* goro_cgocall, goro_profile_start */
 };
+
+/* The English text of one of the codes above ("unknown error" for any
+** other number). Never NULL; the text is static. */
+const char *goro_strerror(int code);
 
 /* A callback body: runs with the P held, on a Lua thread of the universe,
 ** in protected mode. It follows the lua_CFunction convention (returns how
@@ -85,5 +108,9 @@ int goro_profile_start(int hz, const char *path, const char *format);
 /* Stop the profile and write its file. 0, or LUA_ERRRUN (none running, or
 ** the write failed: goro_errmsg). */
 int goro_profile_stop(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

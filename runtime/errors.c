@@ -1,16 +1,24 @@
 /*
-** runtime/errors.c — texts for the runtime's error codes.
+** runtime/errors.c — goro_strerror: the text of each of goro.h's codes.
 */
 #include "errors.h"
 
-const char *goro_strerror(int code) {
-  switch (code) {
-    case 0: return "no error";
-    case GORO_ENOMEM: return "not enough memory";
-    case GORO_EINVAL: return "invalid argument";
-    case GORO_ECLOSED: return "runtime is closed";
-    case GORO_ESTATE: return "not allowed in this state";
-    case GORO_EENDED: return "the run ended";
-    default: return "unknown error";
-  }
+#include <stddef.h>
+
+/* Indexed by -code; the assert below keeps it as long as the list. */
+static const char *const texts[] = {
+    [0] = "no error",
+    [-GORO_ENOMEM] = "not enough memory",
+    [-GORO_EINVAL] = "invalid argument",
+    [-GORO_ECLOSED] = "runtime is closed",
+    [-GORO_ESTATE] = "not allowed in this state",
+    [-GORO_EENDED] = "the run ended",
+    [-GORO_EGFAILED] = "a goroutine failed",
+};
+_Static_assert(sizeof texts / sizeof *texts == 1 - GORO_ELAST,
+               "a text for every code of goro.h");
+
+__attribute__((visibility("default"))) const char *goro_strerror(int code) {
+  if (code > 0 || code < GORO_ELAST || texts[-code] == NULL) return "unknown error";
+  return texts[-code];
 }

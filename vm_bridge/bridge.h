@@ -16,7 +16,7 @@
 #include <lua.h>
 
 #include "../runtime/sched.h"
-#include "goro.h"
+#include "../include/goro.h"
 
 /* On the definitions of goro.h's functions: the library is built with
 ** -fvisibility=hidden and exports only the public API. */

@@ -6,7 +6,7 @@
 ** the same copy (one runtime, one set of thread-local M's). This file only
 ** gives the module a body.
 */
-#include "goro.h"
+#include "../include/goro.h"
 
 /* Referenced so the linker keeps the dependency on libgoro.so. */
 int (*const goro_core_module_open)(lua_State *L) = luaopen_goro_core;

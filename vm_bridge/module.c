@@ -13,7 +13,7 @@
 #include "../runtime/errors.h"
 #include "../runtime/stack.h"
 #include "bridge.h"
-#include "goro.h"
+#include "../include/goro.h"
 
 #if defined(__x86_64__)
 #define GORO_ARCH "x86_64"

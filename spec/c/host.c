@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../../vm_bridge/goro.h"
+#include "../../include/goro.h"
 #include "crit.h"
 #include "luastate.h"
 

@@ -10,7 +10,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "../../vm_bridge/goro.h"
+#include "../../include/goro.h"
 
 /* Make L (a fresh state, from any allocator) such a state; NULL if L is. */
 static inline lua_State *goro_test_prepare(lua_State *L) {

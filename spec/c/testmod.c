@@ -10,7 +10,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-#include "../../vm_bridge/goro.h"
+#include "../../include/goro.h"
 
 struct nap {
   double s;
