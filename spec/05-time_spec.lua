@@ -117,15 +117,18 @@ describe("goro.after(s)", function()
   it("goes to the G that waited, not to one that looks when it is due", function()
     local got, other = goro.run(function()
       local ch, other = goro.after(0.002), nil
-      goro.go(function()
+      local looker = goro.go(function()
         local t0 = goro.now()
-        -- past the time, no scheduling point, and well short of the 10 ms
-        -- after which sysmon would preempt it (the time would then go to
-        -- the waiter while `other` is still unset)
-        while goro.now() - t0 < 0.005 do end
+        while goro.now() - t0 < 0.005 do end  -- past the time, no scheduling point
         other = goro.select(ch:case_recv(), goro.default)
       end)
-      return math.type(ch:recv()), other
+      local got = math.type(ch:recv())
+      -- The looker finishes either way: had it taken the time, this G
+      -- would never have received and the run would deadlock. (Waiting
+      -- for it also covers a loaded machine, where sysmon may preempt the
+      -- looker mid-spin and the timer fire at that scheduling point.)
+      looker:wait()
+      return got, other
     end)
     assert.are.equal("float", got)
     assert.are.equal(2, other, "the looker found nothing")
