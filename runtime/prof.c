@@ -23,7 +23,9 @@
 
 #include "errors.h"
 #include "fatal.h"
-#include "sched.h"
+#include "extram.h"
+#include "m.h"
+#include "timer.h"
 #include "signals.h"
 
 #ifndef sigev_notify_thread_id

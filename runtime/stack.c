@@ -16,6 +16,7 @@
 #include "../arch/sanitize.h"
 #include "errors.h"
 #include "fatal.h"
+#include "lock.h"
 #include "signals.h"
 
 #ifdef GORO_ASAN
@@ -23,13 +24,13 @@
 #endif
 
 static struct {
-  pthread_mutex_t lock;
+  struct goro_lock lock;
   size_t size;                  /* protected by lock */
   unsigned keep_hot, keep_cold; /* protected by lock */
   struct goro_stack *hot, *cold;  /* protected by lock */
   struct goro_stack_stats st;   /* protected by lock */
 } pool = {
-    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .lock = GORO_LOCK_INIT(GORO_RANK_STACKS),
     .size = GORO_STACK_DEFAULT,
     .keep_hot = 16,
     .keep_cold = 1024,
@@ -67,7 +68,7 @@ static void drop_list(struct goro_stack **l) {
 
 int goroR_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
   if (size < GORO_STACK_MIN || size > ((size_t)1 << 40)) return GORO_EINVAL;
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   size = round_pages(size);
   if (size != pool.size) {
     drop_list(&pool.hot);
@@ -76,15 +77,15 @@ int goroR_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
   pool.size = size;
   pool.keep_hot = keep_hot;
   pool.keep_cold = keep_cold;
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
   return 0;
 }
 
 size_t goroR_stack_size(void) {
   size_t n;
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   n = pool.size;
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
   return n;
 }
 
@@ -117,7 +118,7 @@ struct goro_stack *goroR_stack_get(void) {
   struct goro_stack *st;
   size_t size;
 
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   if ((st = pool.hot) != NULL) {
     pool.hot = st->next;
     pool.st.pooled_hot--;
@@ -127,19 +128,19 @@ struct goro_stack *goroR_stack_get(void) {
   if (st != NULL) {
     pool.st.pooled--;
     pool.st.live++;
-    pthread_mutex_unlock(&pool.lock);
+    goroR_unlock(&pool.lock);
     st->next = NULL;
     return st;
   }
   size = pool.size;
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
 
   if ((st = map_stack(size)) == NULL) return NULL;
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   pool.st.live++;
   pool.st.created++;
   pool.st.reserved_bytes += st->maplen;
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
   return st;
 }
 
@@ -148,7 +149,7 @@ void goroR_stack_put(struct goro_stack *st) {
 
   /* Decide under the lock and count the stack where it will go, so that
   ** concurrent puts cannot overfill a tier; do the slow work unlocked. */
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   goroR_assert(pool.st.live > 0);
   pool.st.live--;
   if (st->desc.size != pool.size) {
@@ -166,7 +167,7 @@ void goroR_stack_put(struct goro_stack *st) {
     pool.st.reserved_bytes -= st->maplen;
   else
     pool.st.pooled++;
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
 
   if (where == UNMAP) {
     unmap(st);
@@ -179,7 +180,7 @@ void goroR_stack_put(struct goro_stack *st) {
 #endif
   if (where == COLD) madvise(st->desc.lo, st->desc.size, MADV_DONTNEED);
 
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   if (where == HOT) {
     st->next = pool.hot;
     pool.hot = st;
@@ -187,20 +188,20 @@ void goroR_stack_put(struct goro_stack *st) {
     st->next = pool.cold;
     pool.cold = st;
   }
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
 }
 
 void goroR_stack_trim(void) {
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   drop_list(&pool.hot);
   drop_list(&pool.cold);
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
 }
 
 void goroR_stack_get_stats(struct goro_stack_stats *out) {
-  pthread_mutex_lock(&pool.lock);
+  goroR_lock(&pool.lock);
   *out = pool.st;
-  pthread_mutex_unlock(&pool.lock);
+  goroR_unlock(&pool.lock);
 }
 
 /* ---- the guard-page report ------------------------------------------------ */

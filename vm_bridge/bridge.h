@@ -15,7 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "../runtime/sched.h"
+#include "../runtime/runtime.h"
 #include "../include/goro.h"
 
 /* On the definitions of goro.h's functions: the library is built with

@@ -622,15 +622,8 @@ static int l_stats(lua_State *L) {
     goroB_setint(L, "ms", (uint64_t)ms);
     goroB_setint(L, "idle_ms", (uint64_t)idle);
   }
-  {
-    int extra, inuse;  /* read under the lock, set outside it (may raise) */
-    pthread_mutex_lock(&R->rt.lock);
-    extra = R->rt.nextram;
-    inuse = R->rt.nextram_inuse;
-    pthread_mutex_unlock(&R->rt.lock);
-    goroB_setint(L, "extra_ms", (uint64_t)extra);
-    goroB_setint(L, "extra_ms_in_use", (uint64_t)inuse);
-  }
+  goroB_setint(L, "extra_ms", s.extra_ms);
+  goroB_setint(L, "extra_ms_in_use", s.extra_ms_in_use);
   goroB_setint(L, "cgocalls", s.cgocalls);
   goroB_setint(L, "callbacks", s.callbacks);
   goroB_setint(L, "retakes", s.retakes);
@@ -724,15 +717,9 @@ static int l_config(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  {
-    int workers;
-    pthread_mutex_lock(&R->rt.lock);
-    workers = R->rt.max_workers;
-    pthread_mutex_unlock(&R->rt.lock);
-    lua_createtable(L, 0, 2);
-    lua_pushinteger(L, workers);
-    lua_setfield(L, -2, "workers");
-  }
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, goroR_rt_max_workers(&R->rt));
+  lua_setfield(L, -2, "workers");
   lua_pushinteger(L, (lua_Integer)goroR_stack_size());
   lua_setfield(L, -2, "stack_size");
   return 1;

@@ -402,23 +402,7 @@ static const char *mstate_name(int st) {
   }
 }
 
-struct msnap {
-  uint64_t id, g;
-  int extra, inc, ncgo, ncallback, state, worker;
-};
-
-static void snap(struct msnap *s, struct goro_m *mp) {
-  s->id = mp->id;
-  s->g = mp->curg != NULL ? mp->curg->id : 0;
-  s->extra = mp->isextra;
-  s->inc = mp->isExtraInC;
-  s->ncgo = mp->ncgo;
-  s->ncallback = mp->ncallback;
-  s->state = mp->state;
-  s->worker = mp->isworker;
-}
-
-static void push_m(lua_State *L, const struct msnap *s, int full) {
+static void push_m(lua_State *L, const struct goro_msnap *s, int full) {
   lua_createtable(L, 0, 8);
   lua_pushinteger(L, (lua_Integer)s->id);
   lua_setfield(L, -2, "id");
@@ -446,9 +430,9 @@ static void push_m(lua_State *L, const struct msnap *s, int full) {
 ** thread's M, or nil outside the runtime. */
 static int l_m(lua_State *L) {
   struct goro_m *mp = goroR_m_self();
-  struct msnap s;
+  struct goro_msnap s;
   if (mp == NULL) return 0;
-  snap(&s, mp);
+  goroR_m_snap(mp, &s);
   push_m(L, &s, 0);
   return 1;
 }
@@ -456,28 +440,19 @@ static int l_m(lua_State *L) {
 /* goro.ms() -> an array with every M: also its state and its G's id. */
 static int l_ms(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  struct goro_rt *rt = &R->rt;
-  struct msnap *v;
-  int n = 0, cap = 0;
+  struct goro_msnap *v;
+  int n = 0, cap;
 
-  pthread_mutex_lock(&rt->lock);  /* count, then snapshot: no Lua inside */
-  for (struct goro_m *mp = rt->transient; mp; mp = mp->tnext) cap++;
-  for (struct goro_m *mp = rt->allm; mp; mp = mp->allnext) cap++;
-  for (struct goro_m *mp = rt->allextra; mp; mp = mp->xnext) cap++;
-  v = malloc(sizeof *v * (size_t)(cap ? cap : 1));
-  if (v != NULL) {
-    for (struct goro_m *mp = rt->transient; mp; mp = mp->tnext) snap(&v[n++], mp);
-    for (struct goro_m *mp = rt->allm; mp; mp = mp->allnext) snap(&v[n++], mp);
-    for (struct goro_m *mp = rt->allextra; mp; mp = mp->xnext) snap(&v[n++], mp);
-  }
-  pthread_mutex_unlock(&rt->lock);
-  if (v == NULL) return luaL_error(L, "goro.ms: not enough memory");
+  do {  /* a snapshot (no Lua under the runtime's lock), then the table; */
+    cap = n + 8;  /* the buffer is a userdata: an error frees it */
+    v = lua_newuserdatauv(L, sizeof *v * (size_t)cap, 0);
+    n = goroR_ms_snapshot(&R->rt, v, cap);
+  } while (n > cap);  /* (M's came meanwhile) */
   lua_createtable(L, n, 0);
   for (int i = 0; i < n; i++) {
     push_m(L, &v[i], 1);
     lua_rawseti(L, -2, i + 1);
   }
-  free(v);
   return 1;
 }
 

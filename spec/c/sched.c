@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../runtime/sched.h"
+#include "../../runtime/runtime.h"
 #include "crit.h"
 
 struct fg;

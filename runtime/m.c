@@ -1,0 +1,112 @@
+/*
+** runtime/m.c — M records and the calling thread's M; see m.h.
+**
+** Owns: the thread-local M pointer, M ids, the transient list
+** (rt->transient, under rt->lock).
+*/
+#include "m.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "prof.h"
+
+static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")));
+static _Atomic uint64_t next_mid = 1;
+
+__attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
+  return m_self;
+}
+
+__attribute__((noinline, noipa)) struct goro_m *goroR_m_set(struct goro_m *mp) {
+  struct goro_m *old = m_self;
+  m_self = mp;
+  return old;
+}
+
+void goroR_m_init(struct goro_m *mp) {
+  memset(mp, 0, sizeof *mp);
+  mp->id = atomic_fetch_add(&next_mid, 1);
+  goroA_ctx_init_thread(&mp->g0);
+  goroR_cond_init(&mp->parkcv);
+}
+
+void goroR_m_destroy(struct goro_m *mp) {
+  goroA_ctx_destroy(&mp->g0);
+  pthread_cond_destroy(&mp->parkcv);
+}
+
+void goroR_m_learn_stack(struct goro_m *mp) {
+  pthread_attr_t attr;
+  void *addr = NULL;
+  size_t size = 0;
+  uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+  }
+  if (addr == NULL || sp < (uintptr_t)addr || sp >= (uintptr_t)addr + size) {
+    /* Not on the thread's own stack (the host switched to one of its own,
+    ** say a makecontext stack): estimate, as Go does, around the SP. */
+    addr = (void *)((sp - 64 * 1024) & ~(uintptr_t)4095);
+    size = sp + 4096 - (uintptr_t)addr;
+  }
+  mp->g0.stack.lo = addr;
+  mp->g0.stack.size = size;
+  mp->g0.stack.id = 0;
+}
+
+void goroR_m_register(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_lock(&rt->lock);
+  mp->tnext = rt->transient;
+  rt->transient = mp;
+  goroR_unlock(&rt->lock);
+  goroR_prof_thread_attach();
+}
+
+void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_lock(&rt->lock);
+  for (struct goro_m **pp = &rt->transient; *pp != NULL; pp = &(*pp)->tnext)
+    if (*pp == mp) {
+      *pp = mp->tnext;
+      break;
+    }
+  goroR_unlock(&rt->lock);
+  goroR_prof_thread_detach();
+}
+
+void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {
+  goroR_lock(&rt->lock);
+  *ms = rt->nworkers + rt->nextram_inuse;
+  for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext) (*ms)++;
+  *idle = rt->nidle;
+  goroR_unlock(&rt->lock);
+}
+
+void goroR_m_snap(struct goro_m *mp, struct goro_msnap *s) {
+  s->id = mp->id;
+  s->g = mp->curg != NULL ? mp->curg->id : 0;
+  s->extra = mp->isextra;
+  s->inc = mp->isExtraInC;
+  s->ncgo = mp->ncgo;
+  s->ncallback = mp->ncallback;
+  s->state = mp->state;
+  s->worker = mp->isworker;
+}
+
+int goroR_ms_snapshot(struct goro_rt *rt, struct goro_msnap *v, int max) {
+  int n = 0;
+  struct goro_m *lists[3];
+  goroR_lock(&rt->lock);
+  lists[0] = rt->transient;
+  lists[1] = rt->allm;
+  lists[2] = rt->allextra;
+  for (int k = 0; k < 3; k++)
+    for (struct goro_m *mp = lists[k]; mp != NULL;
+         mp = k == 0 ? mp->tnext : k == 1 ? mp->allnext : mp->xnext) {
+      if (n < max) goroR_m_snap(mp, &v[n]);
+      n++;
+    }
+  goroR_unlock(&rt->lock);
+  return n;
+}

@@ -1,0 +1,187 @@
+/*
+** runtime/p.c — the P's ownership; see p.h and HACKING.md ("P states",
+** "Who gets a free P").
+**
+** Owns: rt->p_owner, p_syscall, pwaiters, cwaiters, swaiters, owed.
+** Invariants: p_owner changes only under rt->lock; p_syscall leaves the
+** owner's values (owner, owner | 1) only by a CAS to 0, after which the
+** one who won the CAS may clear p_owner; a thread counted in pwaiters is
+** asleep on rt->wake or about to look at the P again.
+** Locks: rt->lock; everything else here is an atomic.
+*/
+#include "p.h"
+
+#include <stdatomic.h>
+
+#include "errors.h"
+#include "fatal.h"
+#include "timer.h"
+#include "worker.h"
+
+int goroR_p_retake_locked(struct goro_rt *rt) {
+  uintptr_t owner = (uintptr_t)rt->p_owner;
+  uintptr_t v = atomic_load(&rt->p_syscall);
+  if (owner == 0 || (v != owner && v != (owner | 1)) ||
+      !atomic_compare_exchange_strong(&rt->p_syscall, &v, (uintptr_t)0))
+    return 0;
+  rt->p_owner = NULL;
+  if (!(v & 1)) atomic_fetch_add(&rt->nretake, 1);
+  return 1;
+}
+
+int goroR_p_free_locked(struct goro_rt *rt) {
+  return rt->p_owner == NULL ||
+         atomic_load(&rt->p_syscall) == ((uintptr_t)rt->p_owner | 1);
+}
+
+int goroR_p_held_locked(struct goro_rt *rt) {
+  uintptr_t expect;
+  if (rt->p_owner == NULL) return 0;
+  expect = (uintptr_t)rt->p_owner | 1;
+  if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
+    return 1;
+  rt->p_owner = NULL;
+  return 0;
+}
+
+void goroR_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (rt->p_owner == mp) (void)goroR_p_held_locked(rt);
+}
+
+void goroR_p_take_locked(struct goro_rt *rt, struct goro_m *mp) {
+  mp->self = pthread_self();
+  rt->p_owner = mp;
+  atomic_store(&rt->p_syscall, (uintptr_t)0);
+  mp->rt = rt;
+  mp->state = GORO_M_RUNNING;
+}
+
+/* While closing, only an M already working for rt may take the P back, to
+** unwind: it is in the middle of a run (it handed the P over and wants it
+** back, or its locked G slept), its G is back from C, or a callback of its
+** must return. New entries are refused. Requires: rt->lock. */
+static int unwinding(struct goro_rt *rt, struct goro_m *mp) {
+  return mp->rt == rt || mp->ncgo > 0 || mp->ncallback > 0;
+}
+
+int goroR_p_work_due(struct goro_rt *rt) {
+  double when = atomic_load(&rt->next_when);
+  return RD(rt->nrunnable) > 0 || (when > 0 && when <= goroR_now());
+}
+
+int goroR_p_owed(struct goro_rt *rt) {
+  return atomic_load_explicit(&rt->owed, memory_order_relaxed) &&
+         goroR_p_work_due(rt);
+}
+
+/* An M that would run the scheduler if callers let it. Requires: rt->lock. */
+static int sched_ready(struct goro_rt *rt) {
+  return rt->swaiters > 0 ||
+         (rt->workers_on && rt->nidle > 0 && !rt->abort && !rt->until_dead);
+}
+
+/* A caller (back from C, or a host thread entering) goes first unless the
+** scheduler is owed a turn and some M is there to take it; a scheduler
+** only then, or when no caller waits. */
+int goroR_p_may_take(struct goro_rt *rt, int sched) {
+  if (sched) return rt->cwaiters == 0 || goroR_p_owed(rt);
+  return !goroR_p_owed(rt) || !sched_ready(rt);
+}
+
+static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
+  int prev = mp->state;
+  goroR_lock(&rt->lock);
+  rt->pwaiters++;
+  if (sched)
+    rt->swaiters++;
+  else
+    rt->cwaiters++;
+  pthread_cond_broadcast(&rt->wake);  /* an idle owner hands the P over */
+  mp->state = GORO_M_WAITP;
+  for (;;) {
+    if (rt->closing && !unwinding(rt, mp)) break;
+    if (goroR_p_may_take(rt, sched) &&
+        (rt->p_owner == NULL || goroR_p_retake_locked(rt)))
+      break;
+    goroR_cond_wait(&rt->wake, &rt->lock);
+  }
+  rt->pwaiters--;
+  if (sched)
+    rt->swaiters--;
+  else
+    rt->cwaiters--;
+  if (rt->closing && !unwinding(rt, mp)) {
+    mp->state = prev;
+    goroR_unlock(&rt->lock);
+    return GORO_ECLOSED;
+  }
+  if (!sched && goroR_p_work_due(rt))  /* G's wait while this thread runs Lua */
+    atomic_store_explicit(&rt->owed, 1, memory_order_relaxed);
+  goroR_p_take_locked(rt, mp);
+  goroR_unlock(&rt->lock);
+  return 0;
+}
+
+int goroR_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
+  return p_acquire(rt, mp, 0);
+}
+
+void goroR_p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (rt->p_owner != mp)
+    goroR_throw("goroR_p_release: M %llu does not hold the P",
+               (unsigned long long)mp->id);
+  rt->p_owner = NULL;
+  atomic_store(&rt->p_syscall, (uintptr_t)0);
+  goroR_rt_kick_locked(rt);
+}
+
+void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_lock(&rt->lock);
+  goroR_p_drop_locked(rt, mp);
+  mp->rt = NULL;
+  goroR_unlock(&rt->lock);
+}
+
+/* Nothing needs the P but the thread that parks it: see HACKING.md, "P
+** states". Requires: mp holds the P. */
+void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
+  if (RD(rt->nrunnable) == 0 && atomic_load(&rt->next_when) == 0 &&
+      !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
+    atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);
+    if (atomic_load(&rt->pwaiters) == 0 && !atomic_load(&rt->closing)) return;
+    goroR_lock(&rt->lock);  /* someone may want it after all */
+    if (!goroR_p_held_locked(rt)) goroR_rt_kick_locked(rt);  /* (else a */
+    mp->rt = NULL;                                  /* waiter retook it) */
+    goroR_unlock(&rt->lock);
+    return;
+  }
+  goroR_p_release(rt, mp);
+}
+
+int goroR_p_take_parked(struct goro_rt *rt, struct goro_m *mp) {
+  uintptr_t expect = (uintptr_t)mp | 1;
+  if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
+    return 0;
+  mp->rt = rt;  /* (the same thread parked it: dropm unparks) */
+  mp->state = GORO_M_RUNNING;
+  return 1;
+}
+
+int goroR_p_handoff(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_lock(&rt->lock);
+  goroR_p_drop_locked(rt, mp);
+  goroR_unlock(&rt->lock);
+  return p_acquire(rt, mp, 1);  /* callers first (goroR_p_may_take) */
+}
+
+/* The CAS on our own M is the fast path (nobody retook the P; had someone,
+** a later owner's cgocall would name its own M, not ours); if it fails we
+** wait for the P like any thread. */
+void goroR_p_reclaim(struct goro_rt *rt, struct goro_m *mp) {
+  uintptr_t expect = (uintptr_t)mp;
+  if (atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0)) {
+    mp->state = GORO_M_RUNNING;
+    return;
+  }
+  goroR_p_acquire(rt, mp);
+}

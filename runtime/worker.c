@@ -1,0 +1,168 @@
+/*
+** runtime/worker.c — worker M's; see worker.h and HACKING.md ("Worker
+** M's").
+**
+** Owns: rt->allm, nworkers, nidle, max_workers, workers_on (all under
+** rt->lock), and each worker's M record, which lives from worker_start
+** to goroR_workers_join.
+** A worker is idle (waiting on rt->wake), running (it holds the P and runs
+** G's until none is ready), or exiting (it saw rt->closing).
+*/
+#include "worker.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "m.h"
+#include "p.h"
+#include "prof.h"
+#include "sched.h"
+#include "timer.h"
+
+static void *worker_main(void *arg) {
+  struct goro_m *mp = arg;
+  struct goro_rt *rt = mp->home;
+
+  goroR_m_set(mp);
+  goroA_ctx_init_thread(&mp->g0);  /* made on another thread: this one's now */
+  goroR_stack_thread_init();
+  goroR_m_learn_stack(mp);
+  goroR_prof_thread_attach();
+  goroR_lock(&rt->lock);
+  for (;;) {
+    if (rt->closing) break;
+    double when = atomic_load(&rt->next_when);
+    if (rt->workers_on && goroR_p_free_locked(rt) && rt->swaiters == 0 &&
+        goroR_p_may_take(rt, 1) && !rt->abort && !rt->until_dead &&
+        goroR_p_work_due(rt) && !goroR_p_held_locked(rt)) {
+      goroR_p_take_locked(rt, mp);
+      goroR_unlock(&rt->lock);
+      goroR_sched_run(rt, mp, NULL, 0);
+      goroR_lock(&rt->lock);
+      if (rt->p_owner == mp) {
+        rt->p_owner = NULL;
+        atomic_store(&rt->p_syscall, (uintptr_t)0);
+      }
+      mp->rt = NULL;
+      pthread_cond_broadcast(&rt->wake);
+      continue;
+    }
+    rt->nidle++;
+    mp->state = GORO_M_IDLE;
+    if (rt->workers_on && goroR_p_free_locked(rt) && !rt->abort && when > 0) {
+      struct timespec ts = goroR_timespec(when);
+      goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
+    } else {
+      goroR_cond_wait(&rt->wake, &rt->lock);
+    }
+    rt->nidle--;
+  }
+  rt->nworkers--;
+  pthread_cond_broadcast(&rt->wake);
+  goroR_unlock(&rt->lock);
+  goroR_prof_thread_detach();
+  goroR_stack_thread_fini();
+  goroR_m_set(NULL);
+  return NULL;
+}
+
+/* Start one worker M; on failure the work waits for the next thread that
+** takes the P. Requires: rt->lock. */
+static void worker_start(struct goro_rt *rt) {
+  struct goro_m *mp = malloc(sizeof *mp);
+  sigset_t all, old;
+  pthread_attr_t attr;
+  if (mp == NULL) return;
+  goroR_m_init(mp);
+  mp->home = rt;
+  mp->isworker = 1;
+  sigfillset(&all);
+  sigdelset(&all, SIGSEGV);  /* synchronous faults stay deliverable */
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGILL);
+  sigdelset(&all, SIGURG);   /* preemption */
+  sigdelset(&all, SIGPROF);  /* the profiler */
+  /* The new thread inherits this mask. SETMASK, not BLOCK: the creator
+  ** may be sysmon, which blocks everything. */
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_attr_init(&attr);
+  /* The default pthread stack (RLIMIT_STACK, 8 MiB, lazily touched): a
+  ** worker's stack is the g0 where C called through goro_cgocall runs. */
+  if (pthread_create(&mp->thread, &attr, worker_main, mp) != 0) {
+    goroR_m_destroy(mp);
+    free(mp);
+  } else {
+    mp->allnext = rt->allm;
+    rt->allm = mp;
+    rt->nworkers++;
+  }
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void goroR_workers_join(struct goro_rt *rt) {
+  struct goro_m *list;
+  goroR_lock(&rt->lock);
+  pthread_cond_broadcast(&rt->wake);
+  list = rt->allm;
+  rt->allm = NULL;
+  goroR_unlock(&rt->lock);
+  while (list != NULL) {
+    struct goro_m *mp = list;
+    list = mp->allnext;
+    pthread_join(mp->thread, NULL);
+    goroR_m_destroy(mp);
+    free(mp);
+  }
+}
+
+/* Work a worker could do now or later. Requires: rt->lock, the P free. */
+static int work_pending(struct goro_rt *rt) {
+  return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0;
+}
+
+/* Workers that may run Lua now: those whose G is in C do not count (as in
+** Go, an M in a syscall does not hold a P), up to a hard cap. Requires:
+** rt->lock. */
+static int workers_below_max(struct goro_rt *rt) {
+  int inc = atomic_load(&rt->nsyscall);
+  if (inc > rt->nworkers) inc = rt->nworkers;
+  return rt->nworkers - inc < rt->max_workers && rt->nworkers < GORO_MAX_MS;
+}
+
+void goroR_rt_kick_locked(struct goro_rt *rt) {
+  if (rt->workers_on && goroR_p_free_locked(rt) && work_pending(rt) &&
+      rt->nidle == 0 && !rt->closing && !rt->abort && workers_below_max(rt) &&
+      !goroR_p_held_locked(rt))
+    worker_start(rt);
+  pthread_cond_broadcast(&rt->wake);
+}
+
+void goroR_rt_kick(struct goro_rt *rt) {
+  goroR_lock(&rt->lock);
+  goroR_rt_kick_locked(rt);
+  goroR_unlock(&rt->lock);
+}
+
+void goroR_rt_workers_on(struct goro_rt *rt, int on) {
+  goroR_lock(&rt->lock);
+  rt->workers_on = on;
+  pthread_cond_broadcast(&rt->wake);
+  goroR_unlock(&rt->lock);
+}
+
+void goroR_rt_set_workers(struct goro_rt *rt, int n) {
+  goroR_lock(&rt->lock);
+  rt->max_workers = n < 0 ? 0 : n;
+  goroR_unlock(&rt->lock);
+}
+
+int goroR_rt_max_workers(struct goro_rt *rt) {
+  int n;
+  goroR_lock(&rt->lock);
+  n = rt->max_workers;
+  goroR_unlock(&rt->lock);
+  return n;
+}

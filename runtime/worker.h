@@ -1,0 +1,27 @@
+/*
+** runtime/worker.h — worker M's: threads the runtime starts to run ready
+** G's whenever the P is free (HACKING.md, "Worker M's").
+*/
+#ifndef GORO_RUNTIME_WORKER_H
+#define GORO_RUNTIME_WORKER_H
+
+#include "state.h"
+
+/* The P is free and G's may be ready: wake or start a worker for them. */
+void goroR_rt_kick(struct goro_rt *rt);
+/* The same, with rt->lock held. */
+void goroR_rt_kick_locked(struct goro_rt *rt);
+
+/* Let workers take the P (host mode; during goro.run) or not (between
+** runs in script mode, when the interpreter's thread owns the state). */
+void goroR_rt_workers_on(struct goro_rt *rt, int on);
+/* At most n worker M's from now on (0: only the host's threads run G's). */
+void goroR_rt_set_workers(struct goro_rt *rt, int n);
+/* The bound set by goroR_rt_set_workers (default 4). */
+int goroR_rt_max_workers(struct goro_rt *rt);
+
+/* Inside the runtime: tell every worker to exit and join them.
+** Requires: rt->closing set. */
+void goroR_workers_join(struct goro_rt *rt);
+
+#endif
