@@ -85,14 +85,8 @@ struct bg {
   struct goro_g rec;
 };
 
-/* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
-** on the previous thread, and arms one on L if samples are pending. */
-void goroB_bg_run_on(struct bg *b, lua_State *L);
+/* ---- inline helpers ------------------------------------------------------------ */
 
-/* Does the value at i have the metatable at index mt (an upvalue)?
-** Comparing metatables by identity is much cheaper than luaL_checkudata's
-** lookup by name. */
-int goroB_has_mt(lua_State *L, int i, int mt);
 /* The userdata at i if its first field is the type tag `tag` (the address
 ** of a static of the type's own), else a standard "bad argument" error
 ** naming tname. Cheaper than any metatable check (channel, mutex and
@@ -114,29 +108,19 @@ static inline struct goro_runtime *goroB_R_of(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* goro_call's trampoline (the profiler names it). */
-int goroB_cb_trampoline(lua_State *L);
+/* ---- util.c ---------------------------------------------------------------------- */
 
 /* The calling thread's goro_errmsg() text. */
 void goroB_seterr(const char *msg);
 
-/* Record n profile samples of G gid (session sess) with L's Lua stack,
-** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its
-** own C frame; inside a count hook or a C function of L. */
-void goroB_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
-                      uintptr_t pc);
+/* t[k] = v for the table on top (introspection tables). */
+void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
-/* Start a profile if GORO_CPUPROFILE names a file (once per process; it
-** is written at exit). */
-void goroB_prof_env(void);
+/* ---- g.c ------------------------------------------------------------------------- */
 
-/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
-extern char goroB_nilbox;
-#define goroB_pushbox(L, idx)                                              \
-  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &goroB_nilbox)      \
-                         : lua_pushvalue((L), (idx)))
-/* Replace the boxed value on top of L with what it stands for. */
-void goroB_unbox(lua_State *L);
+/* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
+** on the previous thread, and arms one on L if samples are pending. */
+void goroB_bg_run_on(struct bg *b, lua_State *L);
 
 /* The registry key (light userdata) of the runtime userdata. */
 const void *goroB_runtime_key(void);
@@ -168,38 +152,67 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
 
-/* t[k] = v for the table on top (introspection tables). */
-void goroB_setint(lua_State *L, const char *k, uint64_t v);
-
 /* Spare threads for callbacks (P held). get returns NULL on OOM. */
 lua_State *goroB_cb_thread_get(struct goro_runtime *R);
 void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
 /* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
 int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
 
+/* Register the G handle's type (called by luaopen_goro_core). */
+void goroB_open_g(lua_State *L);
+extern const luaL_Reg goroB_g_funcs[];
+
+/* ---- chan.c ---------------------------------------------------------------------- */
+
 /* Take waiter w off its queue; a timer's channel left with no waiter
 ** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
 void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 
-/* Register the types of each file (called by luaopen_goro_core). */
-void goroB_open_g(lua_State *L);
-void goroB_open_chan(lua_State *L);
-void goroB_open_chan_funcs(lua_State *L);
-void goroB_open_sync(lua_State *L);
-void goroB_open_sync_funcs(lua_State *L);
-/* Add after, timer and ticker to the module table on top (the runtime
-** userdata below it). */
-void goroB_open_timer_funcs(lua_State *L);
-/* The runtime's hooks for timers' channels (chan.c). */
+/* The runtime's hooks for timers' channels. */
 void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
 int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
+
+/* Register the channel and case types (the runtime userdata on top). */
+void goroB_open_chan(lua_State *L);
+/* Add chan and select to the module table on top (the runtime below it). */
+void goroB_open_chan_funcs(lua_State *L);
 /* Push goro.default, the case that makes select never block. */
 void goroB_push_default(lua_State *L);
 
-/* Functions each file adds to the module table on top of the stack. */
+/* ---- timer.c --------------------------------------------------------------------- */
+
+/* Add after, timer and ticker to the module table on top (the runtime
+** userdata below it). */
+void goroB_open_timer_funcs(lua_State *L);
+
+/* ---- sync.c ---------------------------------------------------------------------- */
+
+/* Register the mutex and waitgroup types (the runtime userdata on top). */
+void goroB_open_sync(lua_State *L);
+/* Add mutex and waitgroup to the module table on top (the runtime below). */
+void goroB_open_sync_funcs(lua_State *L);
+
+/* ---- host.c ---------------------------------------------------------------------- */
+
+/* goro_call's trampoline (the profiler names it). */
+int goroB_cb_trampoline(lua_State *L);
+
+/* goro.m and goro.ms, for the module table. */
 extern const luaL_Reg goroB_host_funcs[];
-extern const luaL_Reg goroB_g_funcs[];
-extern const luaL_Reg goroB_chan_funcs[];
+
+/* ---- profile.c ------------------------------------------------------------------- */
+
+/* Record n profile samples of G gid (session sess) with L's Lua stack,
+** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its
+** own C frame; inside a count hook or a C function of L. */
+void goroB_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
+                      uintptr_t pc);
+
+/* Start a profile if GORO_CPUPROFILE names a file (once per process; it
+** is written at exit). */
+void goroB_prof_env(void);
+
+/* goro.profile's functions, for the module table. */
 extern const luaL_Reg goroB_prof_funcs[];
 
 #endif

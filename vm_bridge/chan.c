@@ -33,6 +33,20 @@
 
 static const char chan_tag;
 
+/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
+static char nilbox;
+#define pushbox(L, idx)                                                    \
+  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &nilbox)            \
+                         : lua_pushvalue((L), (idx)))
+
+/* Replace the boxed value on top of L with what it stands for. */
+static void unbox(lua_State *L) {
+  if (lua_touserdata(L, -1) == &nilbox) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
+
 enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 
 /* Upvalues of every function here: the runtime, the channel metatable and
@@ -66,7 +80,7 @@ static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
   vi = lua_absindex(L, vi);
   lua_getiuservalue(L, ci, 1);
-  goroB_pushbox(L, vi);
+  pushbox(L, vi);
   lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
   lua_pop(L, 1);
   c->count++;
@@ -80,7 +94,7 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   lua_pushboolean(L, 0);
   lua_rawseti(L, -3, slot);  /* let the value be collected */
   lua_remove(L, -2);
-  goroB_unbox(L);
+  unbox(L);
   c->head = (c->head + 1) % c->cap;
   c->count--;
 }
@@ -585,7 +599,7 @@ static const luaL_Reg chan_methods[] = {
     {NULL, NULL},
 };
 
-const luaL_Reg goroB_chan_funcs[] = {
+static const luaL_Reg chan_funcs[] = {
     {"chan", l_chan},
     {"select", l_select},
     {NULL, NULL},
@@ -612,7 +626,7 @@ void goroB_open_chan(lua_State *L) {
 /* Add chan and select to the module table on top (the runtime below it). */
 void goroB_open_chan_funcs(lua_State *L) {
   push_upvalues(L, lua_gettop(L) - 1);
-  luaL_setfuncs(L, goroB_chan_funcs, 3);
+  luaL_setfuncs(L, chan_funcs, 3);
 }
 
 void goroB_push_default(lua_State *L) {

@@ -20,17 +20,9 @@
 #include "../runtime/prof.h"
 #include "bridge.h"
 
-char goroB_nilbox;
 static char rt_key, gs_key;  /* registry keys (light userdata) */
 
 const void *goroB_runtime_key(void) { return &rt_key; }
-
-void goroB_unbox(lua_State *L) {
-  if (lua_touserdata(L, -1) == &goroB_nilbox) {
-    lua_pop(L, 1);
-    lua_pushnil(L);
-  }
-}
 
 /* ---- the runtime of a universe -------------------------------------------- */
 
@@ -90,15 +82,6 @@ struct bg *goroB_bg_current(lua_State *L) {
   (void)L;
   if (mp == NULL || mp->curg == NULL) return NULL;
   return mp->curg->ud;
-}
-
-int goroB_has_mt(lua_State *L, int i, int mt) {
-  int same = 0;
-  if (lua_getmetatable(L, i)) {
-    same = lua_rawequal(L, -1, mt);
-    lua_pop(L, 1);
-  }
-  return same;
 }
 
 struct bg *goroB_bg_block(lua_State *L, const char *fname) {
@@ -601,11 +584,6 @@ static int l_now(lua_State *L) {
 }
 
 /* ---- introspection ----------------------------------------------------------- */
-
-void goroB_setint(lua_State *L, const char *k, uint64_t v) {
-  lua_pushinteger(L, (lua_Integer)v);
-  lua_setfield(L, -2, k);
-}
 
 static int l_stats(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));

@@ -1,6 +1,6 @@
 /*
 ** vm_bridge/host.c — the C API for hosts that embed Lua: goro_open,
-** goro_runtime_of, goro_step, goro_errmsg, goro_close.
+** goro_runtime_of, goro_step, goro_close.
 **
 ** Ownership (runtime/HACKING.md, "Who may touch a lua_State"): after
 ** goro_open the host touches its lua_State only inside goro_step (which
@@ -16,29 +16,6 @@
 #include "../runtime/errors.h"
 #include "../runtime/fatal.h"
 #include "bridge.h"
-
-/* The last error of each thread: a heap buffer behind an 8-byte TLS
-** pointer (the module uses static TLS, which has little room), freed by a
-** key destructor when the thread exits. */
-#define ERRMSG_SIZE 4096
-static __thread char *errmsg __attribute__((tls_model("initial-exec")));
-static pthread_key_t errmsg_key;
-static pthread_once_t errmsg_once = PTHREAD_ONCE_INIT;
-
-static void errmsg_key_make(void) { pthread_key_create(&errmsg_key, free); }
-
-void goroB_seterr(const char *msg) {
-  if (errmsg == NULL) {
-    pthread_once(&errmsg_once, errmsg_key_make);
-    if ((errmsg = malloc(ERRMSG_SIZE)) == NULL) return;
-    pthread_setspecific(errmsg_key, errmsg);
-  }
-  snprintf(errmsg, ERRMSG_SIZE, "%s", msg ? msg : "(error is not a string)");
-}
-
-GORO_EXPORT const char *goro_errmsg(void) {
-  return errmsg != NULL ? errmsg : "";
-}
 
 static int p_open(lua_State *L) {
   struct goro_runtime *R = goroB_runtime_get(L);
