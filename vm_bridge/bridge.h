@@ -14,6 +14,7 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdatomic.h>
 
 #include "../runtime/sched.h"
 #include "goro.h"
@@ -116,11 +117,36 @@ void goroB_seterr(const char *msg);
 /* t[k] = v for the table on top (introspection tables). */
 void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
-/* ---- g.c ------------------------------------------------------------------------- */
+/* ---- interrupt.c ----------------------------------------------------------------- */
+
+/* Arm our count hook on L (NULL: nothing), saving the user's hook there,
+** unless it is armed already. Async-signal-safe; only where b->runL cannot
+** change under it (interrupt.c). */
+void goroB_bg_arm(struct bg *b, lua_State *L);
+/* Put the user's hook back where ours is armed, if it is. */
+void goroB_bg_disarm(struct bg *b);
+/* The runtime's interrupt hook (struct goro_hooks.interrupt). */
+void goroB_hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
 
 /* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
-** on the previous thread, and arms one on L if samples are pending. */
-void goroB_bg_run_on(struct bg *b, lua_State *L);
+** on the previous thread, and arms one on L if samples or a preemption are
+** pending. On the M that runs the G (or settles it, once it ended): the
+** only thread whose signal handler arms b's hook. runL is NULL while
+** hookL changes, so a handler that comes in between arms nothing. Inline:
+** the scheduler calls it twice per run, and its fast path (no hook armed
+** or wanted, the common case) is two fences and two stores. */
+static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
+  WR(b->runL, NULL);  /* the handler arms nothing from here on */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (RD(b->hookL) != NULL) goroB_bg_disarm(b);
+  if (L != NULL && b->g != NULL &&
+      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
+    goroB_bg_arm(b, L);
+  atomic_signal_fence(memory_order_seq_cst);
+  WR(b->runL, L);
+}
+
+/* ---- g.c ------------------------------------------------------------------------- */
 
 /* The registry key (light userdata) of the runtime userdata. */
 const void *goroB_runtime_key(void);

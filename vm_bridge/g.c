@@ -27,10 +27,9 @@ const void *goroB_runtime_key(void) { return &rt_key; }
 /* ---- the runtime of a universe -------------------------------------------- */
 
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
-static inline void run_on(struct bg *b, lua_State *L);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
-static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
-static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt,
+static const struct goro_hooks hooks = {hook_resume, hook_dead,
+                                        goroB_hook_interrupt,
                                         goroB_tchan_fire, goroB_tchan_wakes};
 
 static int rt_gc(lua_State *L) {
@@ -333,9 +332,9 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
     return;
   }
   b->nargs = 0;
-  run_on(b, b->L);
+  goroB_bg_run_on(b, b->L);
   st = lua_resume(b->L, NULL, nargs, &nres);
-  run_on(b, NULL);
+  goroB_bg_run_on(b, NULL);
   if (st == LUA_YIELD) {
     if (gp->parking) {
       gp->outcome = GORO_RUN_PARKED;
@@ -376,79 +375,6 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
     lua_pop(L, 1);
   }
   unanchor(L, R, b);
-}
-
-/* ---- interrupts: preemption and profiling ------------------------------------
-** A signal handler on the G's thread arms a count hook on the Lua thread the
-** G runs now (b->runL), saving the user's hook there; at the next
-** instruction the hook puts the user's hook back, records pending profile
-** samples, and gives up the P if sysmon asked. See HACKING.md (Preemption;
-** The profiler). Arming uses only field writes and lua_sethook, which lua.c
-** calls from its SIGINT handler for the same purpose. */
-
-static void async_hook(lua_State *L, lua_Debug *ar);
-
-/* Async-signal-safe. Runs only where runL cannot change under it: in the
-** handler (on the G's thread), or in goroB_bg_run_on while runL is NULL. */
-static void bg_arm(struct bg *b, lua_State *L) {
-  if (L == NULL || RD(b->hookL) != NULL) return;
-  b->uhook = lua_gethook(L);
-  b->umask = lua_gethookmask(L);
-  b->ucount = lua_gethookcount(L);
-  WR(b->hookL, L);
-  lua_sethook(L, async_hook, LUA_MASKCOUNT, 1);
-}
-
-static void bg_disarm(struct bg *b) {
-  lua_State *L = RD(b->hookL);
-  if (L == NULL) return;
-  lua_sethook(L, b->uhook, b->umask, b->ucount);
-  WR(b->hookL, NULL);
-}
-
-/* The scheduler's fast path: inline, and only fences and a store when no
-** hook is armed or wanted (the common case). */
-static inline void run_on(struct bg *b, lua_State *L) {
-  WR(b->runL, NULL);  /* the handler arms nothing from here on */
-  atomic_signal_fence(memory_order_seq_cst);
-  if (RD(b->hookL) != NULL) bg_disarm(b);
-  if (L != NULL && b->g != NULL &&
-      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
-    bg_arm(b, L);
-  atomic_signal_fence(memory_order_seq_cst);
-  WR(b->runL, L);
-}
-
-void goroB_bg_run_on(struct bg *b, lua_State *L) { run_on(b, L); }
-
-static void async_hook(lua_State *L, lua_Debug *ar) {
-  struct bg *b = goroB_bg_current(L);
-  int n;
-  (void)ar;
-  if (b == NULL || RD(b->hookL) != L) {  /* not armed by us: never left */
-    lua_sethook(L, NULL, 0, 0);           /* behind (goroB_bg_run_on) */
-    return;
-  }
-  bg_disarm(b);
-  if ((n = atomic_exchange(&b->g->prof_pending, 0)) > 0)
-    goroB_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
-  if (!RD(b->want_preempt)) return;
-  WR(b->want_preempt, 0);
-  if (L != b->L || b->g->lockedm != NULL) return;  /* only a G's own code */
-  if (lua_isyieldable(L)) {
-    lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
-    return;
-  }
-  if (goroA_xrec_self()->depth == 0) goroR_gosched(b->g);  /* stackful */
-}
-
-/* In the SIGURG or SIGPROF handler, on gp's thread while gp runs Lua. */
-static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why) {
-  struct bg *b = gp->ud;
-  (void)rt;
-  if (b == NULL) return;
-  if (why == GORO_INT_PREEMPT) WR(b->want_preempt, 1);
-  bg_arm(b, RD(b->runL));
 }
 
 /* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */
