@@ -117,6 +117,28 @@ void goroB_seterr(const char *msg);
 /* t[k] = v for the table on top (introspection tables). */
 void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
+/* ---- universe.c ------------------------------------------------------------------ */
+
+/* The registry key (light userdata) of the runtime userdata. */
+const void *goroB_runtime_key(void);
+
+/* The runtime of L's universe, made on first use. */
+struct goro_runtime *goroB_runtime_get(lua_State *L);
+
+/* Anchor the G handle on top of L (it stays there) in the G table and
+** return its slot, for b->ref. Raises (out of memory) with nothing
+** changed. */
+int goroB_bg_anchor(lua_State *L, struct goro_runtime *R);
+
+/* Push the handle of a live G (anchored in the G table). Never raises. */
+void goroB_bg_push(lua_State *L, struct bg *b);
+
+/* Spare threads for callbacks (P held). get returns NULL on OOM. */
+lua_State *goroB_cb_thread_get(struct goro_runtime *R);
+void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
+/* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
+int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
+
 /* ---- interrupt.c ----------------------------------------------------------------- */
 
 /* Arm our count hook on L (NULL: nothing), saving the user's hook there,
@@ -148,12 +170,6 @@ static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
 
 /* ---- g.c ------------------------------------------------------------------------- */
 
-/* The registry key (light userdata) of the runtime userdata. */
-const void *goroB_runtime_key(void);
-
-/* The runtime of L's universe, made on first use. */
-struct goro_runtime *goroB_runtime_get(lua_State *L);
-
 /* The running G's handle if L runs inside one, else NULL. */
 struct bg *goroB_bg_current(lua_State *L);
 
@@ -168,8 +184,9 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname);
 int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k);
 
-/* Push the handle of a live G (anchored in "goro.gs"). Never raises. */
-void goroB_bg_push(lua_State *L, struct bg *b);
+/* Take b out of every queue it waits in and out of the timer heap (before
+** raising instead of parking, or once b has ended). Requires: the P. */
+void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b);
 
 /* Push the error of failed G b as runs report it (id and traceback). hidx
 ** is the index of b's handle on L (read when b never got a thread). */
@@ -177,12 +194,6 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
 /* Take the G whose unwaited error stopped the run (NULL if none); its
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
-
-/* Spare threads for callbacks (P held). get returns NULL on OOM. */
-lua_State *goroB_cb_thread_get(struct goro_runtime *R);
-void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
-/* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
-int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
 
 /* Register the G handle's type (called by luaopen_goro_core). */
 void goroB_open_g(lua_State *L);
