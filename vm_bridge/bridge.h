@@ -195,6 +195,10 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
 
+/* "dead", "runnable", "running", "waiting" or "syscall": b's status as
+** g:status() and the dump name it. */
+const char *goroB_g_status_name(struct bg *b);
+
 /* Register the G handle's type (called by luaopen_goro_core). */
 void goroB_open_g(lua_State *L);
 extern const luaL_Reg goroB_g_funcs[];
@@ -222,6 +226,17 @@ void goroB_push_default(lua_State *L);
 ** userdata below it). */
 void goroB_open_timer_funcs(lua_State *L);
 
+/* ---- introspect.c ---------------------------------------------------------------- */
+
+/* Push the dump of every G: id, status or wait reason and how long, where
+** it was created, and its Lua traceback. Requires: the P. May raise
+** (memory). */
+void goroB_push_dump(lua_State *L, struct goro_runtime *R);
+
+/* stats, dump, config, m and ms, for the module table (upvalue 1: the
+** runtime). */
+extern const luaL_Reg goroB_introspect_funcs[];
+
 /* ---- sync.c ---------------------------------------------------------------------- */
 
 /* Register the mutex and waitgroup types (the runtime userdata on top). */
@@ -233,9 +248,6 @@ void goroB_open_sync_funcs(lua_State *L);
 
 /* goro_call's trampoline (the profiler names it). */
 int goroB_cb_trampoline(lua_State *L);
-
-/* goro.m and goro.ms, for the module table. */
-extern const luaL_Reg goroB_host_funcs[];
 
 /* ---- profile.c ------------------------------------------------------------------- */
 

@@ -141,7 +141,7 @@ static int l_self(lua_State *L) {
   return 1;
 }
 
-static const char *status_name(struct bg *b) {
+const char *goroB_g_status_name(struct bg *b) {
   if (b->g == NULL) return "dead";
   switch (b->g->status) {
     case GORO_GRUNNABLE: return "runnable";
@@ -154,7 +154,7 @@ static const char *status_name(struct bg *b) {
 
 static int g_status(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
-  lua_pushstring(L, status_name(b));
+  lua_pushstring(L, goroB_g_status_name(b));
   return 1;
 }
 
@@ -212,7 +212,7 @@ static int g_index(lua_State *L) {
 
 static int g_tostring(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
-  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id, status_name(b));
+  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id, goroB_g_status_name(b));
   return 1;
 }
 
@@ -256,136 +256,9 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
-/* ---- introspection ----------------------------------------------------------- */
-
-static int l_stats(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  struct goro_sched_stats s;
-  struct goro_stack_stats ss;
-  goroR_sched_get_stats(&R->rt, &s);
-  goroR_stack_get_stats(&ss);
-  lua_createtable(L, 0, 16);
-  goroB_setint(L, "gs", s.gs);
-  goroB_setint(L, "runnable", s.runnable);
-  {
-    int ms, idle;
-    goroR_rt_get_ms(&R->rt, &ms, &idle);
-    goroB_setint(L, "ms", (uint64_t)ms);
-    goroB_setint(L, "idle_ms", (uint64_t)idle);
-  }
-  {
-    int extra, inuse;  /* read under the lock, set outside it (may raise) */
-    pthread_mutex_lock(&R->rt.lock);
-    extra = R->rt.nextram;
-    inuse = R->rt.nextram_inuse;
-    pthread_mutex_unlock(&R->rt.lock);
-    goroB_setint(L, "extra_ms", (uint64_t)extra);
-    goroB_setint(L, "extra_ms_in_use", (uint64_t)inuse);
-  }
-  goroB_setint(L, "cgocalls", s.cgocalls);
-  goroB_setint(L, "callbacks", s.callbacks);
-  goroB_setint(L, "retakes", s.retakes);
-  goroB_setint(L, "preempts", s.preempts);
-  goroB_setint(L, "stacks", s.carriers);
-  goroB_setint(L, "stacks_cached", s.carriers_cached);
-  goroB_setint(L, "sleeping", s.sleeping);
-  goroB_setint(L, "timers", s.timers);
-  goroB_setint(L, "stackless_parks", s.stackless_parks);
-  goroB_setint(L, "stackful_parks", s.stackful_parks);
-  goroB_setint(L, "switches", s.switches);
-  goroB_setint(L, "stacks_pooled", ss.pooled);
-  goroB_setint(L, "stack_size", goroR_stack_size());
-  goroB_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
-  return 1;
-}
-
-/* Push "source:line" of the code that created b, or "[C]". */
-static void push_where(lua_State *L, struct bg *b) {
-  lua_Debug ar;
-  goroB_bg_push(L, b);
-  if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
-    lua_getinfo(L, ">S", &ar);
-    if (b->line > 0)
-      lua_pushfstring(L, "%s:%d", ar.short_src, b->line);
-    else
-      lua_pushstring(L, ar.short_src);
-  } else {
-    lua_pop(L, 1);
-    lua_pushliteral(L, "[C]");
-  }
-  lua_remove(L, -2);
-}
-
-/* Push the dump of every G: id, status or wait reason and how long, where it
-** was created, and its Lua traceback. May raise (memory). */
-static void push_dump(lua_State *L, struct goro_runtime *R) {
-  luaL_Buffer buf;
-  double now = goroR_now();
-  luaL_buffinit(L, &buf);
-  for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
-    struct bg *b = gp->ud;
-    if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
-      char waited[32];
-      snprintf(waited, sizeof waited, "%.3fs", now - gp->waitsince);
-      lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
-                      gp->waitreason, waited);
-    } else
-      lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
-                      status_name(b));
-    luaL_addvalue(&buf);
-    if (b->L != NULL)
-      luaL_traceback(L, b->L, NULL, 0);
-    else
-      lua_pushliteral(L, "(not started)");
-    luaL_addvalue(&buf);
-    lua_pushfstring(L, "\ncreated by %s at ", b->ismain ? "goro.run" : "goro.go");
-    luaL_addvalue(&buf);
-    push_where(L, b);
-    luaL_addvalue(&buf);
-    lua_pushliteral(L, "\n\n");
-    luaL_addvalue(&buf);
-  }
-  luaL_pushresult(&buf);
-}
-
-static int l_dump(lua_State *L) {
-  push_dump(L, lua_touserdata(L, lua_upvalueindex(1)));
-  return 1;
-}
-
+/* In protected mode: push the dump of the runtime at argument 1. */
 static int pdump(lua_State *L) {
-  push_dump(L, lua_touserdata(L, 1));
-  return 1;
-}
-
-/*
-** goro.config{workers = n} -> the configuration. workers: how many worker
-** M's may run ready G's while no other thread holds the P (default 4; 0
-** for hosts that want Lua to run only on their own threads).
-*/
-static int l_config(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  if (!lua_isnoneornil(L, 1)) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
-      lua_Integer n = lua_tointeger(L, -1);
-      luaL_argcheck(L, lua_isinteger(L, -1) && n >= 0 && n <= 1024, 1,
-                    "workers must be an integer in [0, 1024]");
-      goroR_rt_set_workers(&R->rt, (int)n);
-    }
-    lua_pop(L, 1);
-  }
-  {
-    int workers;
-    pthread_mutex_lock(&R->rt.lock);
-    workers = R->rt.max_workers;
-    pthread_mutex_unlock(&R->rt.lock);
-    lua_createtable(L, 0, 2);
-    lua_pushinteger(L, workers);
-    lua_setfield(L, -2, "workers");
-  }
-  lua_pushinteger(L, (lua_Integer)goroR_stack_size());
-  lua_setfield(L, -2, "stack_size");
+  goroB_push_dump(L, lua_touserdata(L, 1));
   return 1;
 }
 
@@ -569,7 +442,6 @@ static int l_run(lua_State *L) {
 const luaL_Reg goroB_g_funcs[] = {
     {"run", l_run},     {"go", l_go},       {"self", l_self},
     {"yield", l_yield}, {"sleep", l_sleep}, {"now", l_now},
-    {"stats", l_stats}, {"dump", l_dump},   {"config", l_config},
     {NULL, NULL},
 };
 
