@@ -188,12 +188,12 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
 ** raising instead of parking, or once b has ended). Requires: the P. */
 void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b);
 
-/* Push the error of failed G b as runs report it (id and traceback). hidx
-** is the index of b's handle on L (read when b never got a thread). */
-void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
-/* Take the G whose unwaited error stopped the run (NULL if none); its
-** handle is pushed to keep it alive while the caller reads it. */
-struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
+/* Make a G running the function at fidx with the nargs values after it,
+** and leave its handle on L; lazy: a G with no arguments gets its thread
+** at its first run. Upvalue 2 of the calling function is the G handle
+** metatable. Raises (out of memory) only before the G exists. */
+struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
+                       int nargs, int lazy);
 
 /* "dead", "runnable", "running", "waiting" or "syscall": b's status as
 ** g:status() and the dump name it. */
@@ -201,6 +201,8 @@ const char *goroB_g_status_name(struct bg *b);
 
 /* Register the G handle's type (called by luaopen_goro_core). */
 void goroB_open_g(lua_State *L);
+/* go and self, for the module table (upvalues: the runtime, the G handle
+** metatable). */
 extern const luaL_Reg goroB_g_funcs[];
 
 /* ---- chan.c ---------------------------------------------------------------------- */
@@ -225,6 +227,19 @@ void goroB_push_default(lua_State *L);
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */
 void goroB_open_timer_funcs(lua_State *L);
+
+/* ---- run.c ----------------------------------------------------------------------- */
+
+/* Push the error of failed G b as runs report it (id and traceback). hidx
+** is the index of b's handle on L (read when b never got a thread). */
+void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
+/* Take the G whose unwaited error stopped the run (NULL if none); its
+** handle is pushed to keep it alive while the caller reads it. */
+struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
+
+/* run, yield, sleep and now, for the module table (upvalues: the runtime,
+** the G handle metatable). */
+extern const luaL_Reg goroB_run_funcs[];
 
 /* ---- introspect.c ---------------------------------------------------------------- */
 

@@ -98,6 +98,9 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_getmetatable(L, "goro.g");
   luaL_setfuncs(L, goroB_g_funcs, 2);
+  lua_pushvalue(L, -2);
+  luaL_getmetatable(L, "goro.g");
+  luaL_setfuncs(L, goroB_run_funcs, 2);
   goroB_open_chan_funcs(L);
   goroB_open_timer_funcs(L);
   lua_pushvalue(L, -2);
