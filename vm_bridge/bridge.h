@@ -259,7 +259,7 @@ void goroB_open_sync(lua_State *L);
 /* Add mutex and waitgroup to the module table on top (the runtime below). */
 void goroB_open_sync_funcs(lua_State *L);
 
-/* ---- host.c ---------------------------------------------------------------------- */
+/* ---- call.c ---------------------------------------------------------------------- */
 
 /* goro_call's trampoline (the profiler names it). */
 int goroB_cb_trampoline(lua_State *L);
