@@ -64,6 +64,7 @@ struct goro_waiter {
   int ok;                          /* set by the waker */
   void *data;                      /* the bridge's: the lua_State that waits */
   int vidx;                        /* the bridge's: where a sender's value is */
+  int kind;                        /* the bridge's: what leaving must undo */
 };
 
 struct goro_waitq {

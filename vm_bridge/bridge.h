@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "../runtime/sched.h"
 #include "goro.h"
@@ -49,6 +50,22 @@ struct goro_runtime {
                              one (0: none; a free slot holds the next) */
   uint64_t rng;           /* select's random order */
 };
+
+/* struct goro_waiter.kind, the bridge's: what goroB_chan_leave must undo
+** beyond taking the waiter off its queue. goroB_bg_block resets it. */
+enum {
+  GORO_WAITER_PLAIN = 0,  /* nothing */
+  GORO_WAITER_TCHAN = 1   /* a receiver on a timer's channel: a queue left
+                             empty takes the timer out of the heap */
+};
+
+/* kind sits in what was padding after vidx: the waiter, part of every
+** parked G's record (the 1,500-byte budget), did not grow for it. */
+_Static_assert(offsetof(struct goro_waiter, kind) ==
+                       offsetof(struct goro_waiter, vidx) + sizeof(int) &&
+                   sizeof(struct goro_waiter) ==
+                       offsetof(struct goro_waiter, kind) + sizeof(int),
+               "struct goro_waiter grew with the bridge's kind");
 
 /* A G's handle (userdata "goro.g"). */
 struct bg {
@@ -211,10 +228,6 @@ extern const luaL_Reg goroB_g_funcs[];
 ** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
 void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 
-/* The runtime's hooks for timers' channels. */
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
-
 /* Register the channel and case types (the runtime userdata on top). */
 void goroB_open_chan(lua_State *L);
 /* Add chan and select to the module table on top (the runtime below it). */
@@ -223,6 +236,11 @@ void goroB_open_chan_funcs(lua_State *L);
 void goroB_push_default(lua_State *L);
 
 /* ---- timer.c --------------------------------------------------------------------- */
+
+/* The runtime's hooks for timers' channels (struct goro_hooks.fire and
+** .wakes): t is a timer's channel's timer, never a G's. */
+void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
 
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */

@@ -14,22 +14,16 @@
 ** the receiver's stack, where its continuation finds it on top. Both are
 ** lua_pushvalue/lua_xmove within room the parked side reserved before it
 ** parked: they never allocate, so they never raise on a parked state.
-** Timers' channels (Go 1.23's, runtime/HACKING.md "Timers") are here too:
-** receiving is where their time is delivered. Every operation runs with
-** the P held, so nothing here needs a lock.
+** A timer's channel takes the same receive path, and select, but what is
+** particular to it (its time, its place in the timer heap) is timer.c's.
+** Every operation runs with the P held, so nothing here needs a lock.
 */
-#include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 
 #include "../runtime/errors.h"
 #include "chan.h"
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
-
-/* w->vidx of a receiver parked on a timer's channel (a receiver has no
-** value index otherwise): goroB_chan_leave looks for it. */
-#define TIMER_WAITER (-1)
 
 static const char chan_tag;
 
@@ -54,10 +48,6 @@ enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 ** luaL_checkudata's lookup by name). */
 #define CHAN_MT_UV lua_upvalueindex(2)
 #define CASE_MT_UV lua_upvalueindex(3)
-
-static struct chan *checkchan(lua_State *L, int i) {
-  return goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
-}
 
 /* Hand the value at vi to a parked receiver: onto its own stack. */
 static void give(lua_State *L, struct goro_waiter *w, int vi) {
@@ -99,108 +89,13 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   c->count--;
 }
 
-/* ---- timers' channels --------------------------------------------------------- */
+/* ---- what timer.c and the rest of the bridge share ------------------------------- */
 
-#define TCHAN_OF(tp) \
-  ((struct tchan *)(void *)((char *)(tp) - offsetof(struct tchan, t)))
-
-/* Bring tc up to date at `now`: a time that has come is due; a ticker
-** moves on to its first tick after now, a one-shot timer disarms. In the
-** heap (G's wait) it fires first, as the heap would have, so the time goes
-** to the G that waited, not to whoever looks now. */
-static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
-  if (!tc->armed || tc->t.when > now) return;
-  if (tc->t.heapidx >= 0) {
-    goroR_timer_stop(rt, &tc->t);
-    goroB_tchan_fire(rt, &tc->t);  /* back in the heap if G's still wait */
-    if (!tc->armed || tc->t.when > now) return;
-  }
-  tc->due = 1;
-  tc->at = tc->t.when;
-  if (tc->period > 0) {
-    double at = tc->t.when + tc->period;
-    if (at <= now) at += ceil((now - at) / tc->period) * tc->period;
-    if (at <= now) at = now + tc->period;  /* (rounding) */
-    tc->t.when = at;
-  } else {
-    tc->armed = 0;
-  }
-  if (tc->t.heapidx >= 0) {
-    if (tc->armed)
-      goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: it moves */
-    else
-      goroR_timer_stop(rt, &tc->t);
-  }
+struct chan *goroB_checkchan(lua_State *L, int i) {
+  return goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
 }
 
-/* Take tc's due time: push it. It is the time the timer was due, however
-** late it is received, as Go 1.23 sends. Never raises: the receiver has
-** room. */
-static void tchan_take(lua_State *L, struct tchan *tc) {
-  tc->due = 0;
-  lua_pushnumber(L, (lua_Number)tc->at);
-}
-
-/* A G is about to park receiving on tc: the heap must wake it. 0, or
-** GORO_ENOMEM (nothing changed). */
-static int tchan_watch(struct goro_rt *rt, struct tchan *tc) {
-  if (tc->armed && tc->t.heapidx < 0) return goroR_timer_start(rt, &tc->t, tc->t.when);
-  return 0;
-}
-
-/* Out of the heap if no G waits on tc any more. */
-static void tchan_unwatch(struct goro_rt *rt, struct tchan *tc) {
-  if (tc->c.recvq.head == NULL) goroR_timer_stop(rt, &tc->t);
-}
-
-static int nomem(lua_State *L) {
-  return luaL_error(L, "goro: %s (timer)", goro_strerror(GORO_ENOMEM));
-}
-
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *tp) {
-  struct tchan *tc = TCHAN_OF(tp);  /* out of the heap */
-  struct goro_waiter *w;
-  tchan_sync(rt, tc, goroR_now());
-  if (tc->due && (w = goroR_waitq_claim(&tc->c.recvq)) != NULL) {
-    tchan_take(w->data, tc);
-    w->ok = 1;
-    goroR_ready(rt, w->g, 1);
-  }
-  if (tc->armed && tc->c.recvq.head != NULL)  /* a ticker, G's still wait */
-    goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
-}
-
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *tp) {
-  (void)rt;
-  return TCHAN_OF(tp)->c.recvq.head != NULL;
-}
-
-void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
-  struct goro_waitq *q = w->q;
-  goroR_waitq_remove(w);
-  if (q != NULL && w->vidx == TIMER_WAITER)
-    tchan_unwatch(rt, (struct tchan *)(void *)((char *)q - offsetof(struct chan, recvq)));
-}
-
-int goroB_tchan_stop(struct goro_rt *rt, struct tchan *tc) {
-  int stopped = tc->armed || tc->due;
-  tc->armed = tc->due = 0;
-  goroR_timer_stop(rt, &tc->t);
-  return stopped;
-}
-
-int goroB_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
-                   double when, double period) {
-  int stopped = goroB_tchan_stop(rt, tc);
-  if (period > 0) tc->period = period;
-  tc->t.when = when;
-  tc->armed = 1;
-  if (tc->c.recvq.head != NULL && tchan_watch(rt, tc) != 0) nomem(L);
-  return stopped;
-}
-
-/* Make the userdata on top (c) a channel of capacity cap. */
-static void chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
+void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   c->tag = &chan_tag;
   c->cap = cap;
   c->count = c->head = 0;
@@ -211,24 +106,11 @@ static void chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   luaL_setmetatable(L, GORO_CHAN_MT);
 }
 
-struct tchan *goroB_tchan_new(lua_State *L, double when, double period) {
-  struct tchan *tc = lua_newuserdatauv(L, sizeof *tc, 2);
-  chan_init(L, &tc->c, 1);
-  tc->c.istimer = 1;
-  tc->t.heapidx = -1;
-  tc->t.isg = 0;
-  tc->t.when = when;
-  tc->period = period;
-  tc->at = 0;
-  tc->armed = 1;
-  tc->due = 0;
-  return tc;
-}
-
-struct tchan *goroB_checktchan(lua_State *L, int i) {
-  struct chan *c = goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
-  if (!c->istimer) luaL_argerror(L, i, "not a timer's channel");
-  return (struct tchan *)c;
+void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
+  struct goro_waitq *q = w->q;
+  goroR_waitq_remove(w);
+  if (q != NULL && w->kind == GORO_WAITER_TCHAN)
+    goroB_tchan_unwatch(rt, goroB_tchan_of_recvq(q));
 }
 
 /* ---- plain channels ---------------------------------------------------------- */
@@ -257,14 +139,7 @@ static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
 static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci) {
   struct goro_waiter *w;
-  if (c->istimer) {
-    struct tchan *tc = (struct tchan *)c;
-    tchan_sync(&R->rt, tc, goroR_now());
-    if (!tc->due) return 0;
-    tchan_take(L, tc);
-    lua_pushboolean(L, 1);
-    return 1;
-  }
+  if (c->istimer) return goroB_tchan_try_recv(L, &R->rt, (struct tchan *)c);
   if ((w = goroR_waitq_claim(&c->sendq)) != NULL) {
     if (c->cap == 0) {
       take(L, w);
@@ -297,7 +172,7 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
 static int l_chan(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
-  chan_init(L, lua_newuserdatauv(L, sizeof(struct chan), 2), cap);
+  goroB_chan_init(L, lua_newuserdatauv(L, sizeof(struct chan), 2), cap);
   lua_createtable(L, (int)cap, 0);
   for (lua_Integer i = 1; i <= cap; i++) {
     lua_pushboolean(L, 0);
@@ -317,7 +192,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int ch_send(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
   luaL_checkany(L, 2);  /* (extra arguments stay below: indices are fixed) */
   if (try_send(L, R, c, 1, 2)) return 0;
@@ -344,14 +219,15 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int ch_recv(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
   if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {
-    if (tchan_watch(&R->rt, (struct tchan *)c) != 0) return nomem(L);
-    b->w.vidx = TIMER_WAITER;
+    if (goroB_tchan_watch(&R->rt, (struct tchan *)c) != 0)
+      return goroB_tchan_nomem(L);
+    b->w.kind = GORO_WAITER_TCHAN;
   }
   b->w.data = L;
   goroR_waitq_push(&c->recvq, &b->w);
@@ -360,7 +236,7 @@ static int ch_recv(lua_State *L) {
 
 static int ch_close(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   if (c->istimer) return luaL_error(L, "close of a timer's channel");
   if (c->closed) return luaL_error(L, "close of closed channel");
   c->closed = 1;
@@ -372,19 +248,19 @@ static int ch_close(lua_State *L) {
 /* A timer's channel has length and capacity 0, as in Go 1.23: its time is
 ** not a buffered value one could count. */
 static int ch_len(lua_State *L) {
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   lua_pushinteger(L, c->istimer ? 0 : c->count);
   return 1;
 }
 
 static int ch_cap(lua_State *L) {
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   lua_pushinteger(L, c->istimer ? 0 : c->cap);
   return 1;
 }
 
 static int ch_tostring(lua_State *L) {
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   if (c->istimer)
     lua_pushfstring(L, "goro.chan(timer, %s): %p",
                     ((struct tchan *)c)->armed ? "armed" : "stopped", (void *)c);
@@ -408,7 +284,7 @@ struct sel_case {
 
 static int make_case(lua_State *L, int kind) {
   struct sel_case *sc;
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   if (kind == CASE_SEND) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
@@ -552,16 +428,16 @@ static int l_select(lua_State *L) {
     if (case_kind(L, i) != CASE_RECV) continue;
     c = case_chan(L, i);
     lua_pop(L, 1);
-    if (c->istimer && tchan_watch(&R->rt, (struct tchan *)c) != 0) {
+    if (c->istimer && goroB_tchan_watch(&R->rt, (struct tchan *)c) != 0) {
       while (--i >= 1) {  /* undo: nothing queued yet */
         if (case_kind(L, i) != CASE_RECV) continue;
         c = case_chan(L, i);
         lua_pop(L, 1);
-        if (c->istimer) tchan_unwatch(&R->rt, (struct tchan *)c);
+        if (c->istimer) goroB_tchan_unwatch(&R->rt, (struct tchan *)c);
       }
       free(b->sel);
       b->sel = NULL;
-      return nomem(L);
+      return goroB_tchan_nomem(L);
     }
   }
   for (int i = 1; i <= n; i++) {
@@ -574,7 +450,7 @@ static int l_select(lua_State *L) {
     c = case_chan(L, i);
     lua_pop(L, 1);
     if (kind == CASE_RECV) {
-      if (c->istimer) w->vidx = TIMER_WAITER;
+      if (c->istimer) w->kind = GORO_WAITER_TCHAN;
       goroR_waitq_push(&c->recvq, w);
     } else {  /* our value waits on our stack */
       case_value(L, i);

@@ -1,15 +1,19 @@
 /*
-** vm_bridge/chan.h — private to chan.c and timer.c: what a channel is.
+** vm_bridge/chan.h — private to chan.c and timer.c: what a channel is, and
+** what each of the two files gives the other.
 **
 ** A channel is a userdata "goro.chan" with two user values: its buffer (a
 ** table of `cap` pre-filled slots; none for a timer's channel) and its
 ** receive case, made on the first ch:case_recv() and shared after (cases
 ** are immutable). A timer's channel (goro.after, goro.timer, goro.ticker)
 ** is a struct tchan: the channel, then its timer (runtime/HACKING.md,
-** "Timers").
+** "Timers"). chan.c owns plain channels, select and the receive path every
+** channel shares; timer.c owns what is particular to a timer's channel.
 */
 #ifndef GORO_VM_BRIDGE_CHAN_H
 #define GORO_VM_BRIDGE_CHAN_H
+
+#include <stddef.h>
 
 #include "bridge.h"
 
@@ -30,21 +34,40 @@ struct tchan {
   int due;                      /* a time waits to be received */
 };
 
-/* Push a new timer's channel, armed for `when` (monotonic seconds); a
-** ticker if period > 0. May raise (out of memory). */
-struct tchan *goroB_tchan_new(lua_State *L, double when, double period);
+/* The timer's channel that holds recvq q, or timer t (container_of). Only
+** for what is known to be part of one: the queue a GORO_WAITER_TCHAN
+** waiter was on, or a timer the runtime hands to the bridge's hooks
+** (hooks->fire, hooks->wakes: never a G's own timer). */
+static inline struct tchan *goroB_tchan_of_recvq(struct goro_waitq *q) {
+  return (struct tchan *)(void *)((char *)q - offsetof(struct tchan, c.recvq));
+}
+static inline struct tchan *goroB_tchan_of_timer(struct goro_timer *t) {
+  return (struct tchan *)(void *)((char *)t - offsetof(struct tchan, t));
+}
 
-/* Disarm tc and drop a due time; out of the heap. 1 if that stopped a
-** delivery (it was armed, or a time was due). Never raises. */
-int goroB_tchan_stop(struct goro_rt *rt, struct tchan *tc);
+/* ---- chan.c, for timer.c ------------------------------------------------------- */
 
-/* Stop tc, then arm it for `when` (a ticker with a new period if period >
-** 0), in the heap if G's wait on it; returns what the stop returned. May
-** raise (out of memory). */
-int goroB_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
-                   double when, double period);
+/* Make the userdata on top (c) a channel of capacity cap. Never raises. */
+void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap);
 
-/* The timer's channel at index i, or a "bad argument" error. */
-struct tchan *goroB_checktchan(lua_State *L, int i);
+/* The channel at index i, or a "bad argument" error. */
+struct chan *goroB_checkchan(lua_State *L, int i);
+
+/* ---- timer.c, for chan.c ------------------------------------------------------- */
+
+/* Receive from tc without blocking: bring it up to date, then push its due
+** time and true and return 1, or return 0 if no time is due. Never raises:
+** the caller has room for two values. */
+int goroB_tchan_try_recv(lua_State *L, struct goro_rt *rt, struct tchan *tc);
+
+/* A G is about to park receiving on tc: the heap must wake it. 0, or
+** GORO_ENOMEM (nothing changed). Requires: the P. */
+int goroB_tchan_watch(struct goro_rt *rt, struct tchan *tc);
+
+/* Out of the heap if no G waits on tc any more. Requires: the P. */
+void goroB_tchan_unwatch(struct goro_rt *rt, struct tchan *tc);
+
+/* Raise the error of a failed goroB_tchan_watch. */
+int goroB_tchan_nomem(lua_State *L);
 
 #endif

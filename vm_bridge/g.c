@@ -39,6 +39,7 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   b->w.ok = 0;
   b->w.index = 1;
   b->w.vidx = 0;
+  b->w.kind = GORO_WAITER_PLAIN;
   b->fname = fname;
   return b;
 }
