@@ -33,6 +33,21 @@
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
 
+/* How far a runtime is shut down (goro_runtime.closed). Each state says
+** what may still touch it. */
+enum goro_closed {
+  GORO_RT_OPEN = 0,   /* in use: goro.run, goro_open, goro_step, goro_call
+                         and goro.go accept it */
+  GORO_RT_CLOSED,     /* goro_close ran: the P is refused to everyone and
+                         every G abandoned (goroR_rt_close) while the Lua
+                         state lives on; every entry point refuses it */
+  GORO_RT_FINALIZED   /* the runtime userdata's __gc ran (lua_close, after
+                         goro_close or not) and destroyed the runtime: the
+                         registry is going away, so a hook that still runs
+                         (hook_dead, for the G's the destroy abandons)
+                         must not touch Lua */
+};
+
 struct goro_runtime {
   struct goro_rt rt;
   lua_State *L;           /* the universe's main thread */
@@ -41,7 +56,7 @@ struct goro_runtime {
   lua_State *cbfree[GORO_CB_KEEP];  /* P: spare threads for callbacks */
   int ncbfree;            /* P */
   int running;            /* inside goro.run */
-  int closed;             /* goro_close ran (or the state is closing) */
+  enum goro_closed closed;
   int hostmode;           /* goro_open ran: the P is taken per call */
   int stepping;           /* inside goro_step */
   struct bg *failed;      /* the G whose unwaited error stops the run */

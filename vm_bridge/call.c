@@ -150,7 +150,7 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   struct goro_m *mp, *old;
   int rc;
 
-  if (R == NULL || R->closed || R->rt.closing) {
+  if (R == NULL || R->closed != GORO_RT_OPEN || R->rt.closing) {
     goroB_seterr("goro_call: runtime is closed");
     return GORO_CLOSED;
   }

@@ -131,7 +131,7 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
 static int l_go(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  if (R->closed) return luaL_error(L, "goro.go: runtime is closed");
+  if (R->closed != GORO_RT_OPEN) return luaL_error(L, "goro.go: runtime is closed");
   goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1);
   return 1;
 }

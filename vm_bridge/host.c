@@ -39,7 +39,7 @@ GORO_EXPORT goro_runtime *goro_open(lua_State *L) {
     goroB_seterr("goro_open: goro.run is running in this state");
     return NULL;
   }
-  if (R->closed) {
+  if (R->closed != GORO_RT_OPEN) {
     goroB_seterr("goro_open: runtime is closed");
     return NULL;
   }
@@ -71,7 +71,7 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
   struct goro_m m, *old;
   int rc, result;
 
-  if (R == NULL || R->closed) {
+  if (R == NULL || R->closed != GORO_RT_OPEN) {
     goroB_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
@@ -124,13 +124,13 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
 }
 
 GORO_EXPORT void goro_close(goro_runtime *R) {
-  if (R == NULL || R->closed) return;
+  if (R == NULL || R->closed != GORO_RT_OPEN) return;
   if (goroR_m_self() != NULL) {  /* from inside the runtime: it would wait */
     goroB_seterr("goro_close: called from inside the runtime");  /* for itself */
     return;
   }
   goroR_rt_close(&R->rt);
-  R->closed = 1;
+  R->closed = GORO_RT_CLOSED;
 }
 
 GORO_EXPORT int goro_is_extra_in_c(void) {

@@ -194,7 +194,7 @@ static int l_run(lua_State *L) {
     lua_pop(L, 3);
   }
   luaL_checktype(L, fidx, LUA_TFUNCTION);
-  if (R->closed) return luaL_error(L, "goro.run: runtime is closed");
+  if (R->closed != GORO_RT_OPEN) return luaL_error(L, "goro.run: runtime is closed");
   if (R->running || goroB_bg_current(L) != NULL)
     return luaL_error(L, "goro.run: already running (nested goro.run?)");
   if (R->hostmode)

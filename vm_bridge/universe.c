@@ -38,8 +38,8 @@ static const struct goro_hooks hooks = {hook_resume, hook_dead,
 
 static int rt_gc(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
-  if (R->rt.hooks == NULL || R->closed == 2) return 0;
-  R->closed = 2;  /* the state is closing: hooks must not touch Lua */
+  if (R->rt.hooks == NULL || R->closed == GORO_RT_FINALIZED) return 0;
+  R->closed = GORO_RT_FINALIZED;  /* hooks must not touch Lua from now on */
   goroR_rt_destroy(&R->rt);
   return 0;
 }
@@ -261,7 +261,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
     goroR_prof_lost(atomic_load(&gp->prof_sess),
                    atomic_exchange(&gp->prof_pending, 0));
   b->g = NULL;
-  if (R->closed == 2) return;  /* lua_close: the registry is going away */
+  if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
   if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
       (R->running || R->stepping || R->hostmode)) {
     R->failed = b;
