@@ -118,7 +118,7 @@ struct bg {
   struct goro_g rec;
 };
 
-/* ---- inline helpers ------------------------------------------------------------ */
+/* ---- inline helpers ------------------------------------------------------ */
 
 /* The userdata at i if its first field is the type tag `tag` (the address
 ** of a static of the type's own), else a standard "bad argument" error
@@ -141,7 +141,7 @@ static inline struct goro_runtime *goroB_R_of(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* ---- util.c ---------------------------------------------------------------------- */
+/* ---- util.c -------------------------------------------------------------- */
 
 /* The calling thread's goro_errmsg() text. */
 void goroB_seterr(const char *msg);
@@ -149,7 +149,7 @@ void goroB_seterr(const char *msg);
 /* t[k] = v for the table on top (introspection tables). */
 void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
-/* ---- universe.c ------------------------------------------------------------------ */
+/* ---- universe.c ---------------------------------------------------------- */
 
 /* The registry key (light userdata) of the runtime userdata. */
 const void *goroB_runtime_key(void);
@@ -171,7 +171,7 @@ void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
 /* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
 int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
 
-/* ---- interrupt.c ----------------------------------------------------------------- */
+/* ---- interrupt.c --------------------------------------------------------- */
 
 /* Arm our count hook on L (NULL: nothing), saving the user's hook there,
 ** unless it is armed already. Async-signal-safe; only where b->runL cannot
@@ -200,7 +200,7 @@ static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
   WR(b->runL, L);
 }
 
-/* ---- g.c ------------------------------------------------------------------------- */
+/* ---- g.c ----------------------------------------------------------------- */
 
 /* The running G's handle if L runs inside one, else NULL. */
 struct bg *goroB_bg_current(lua_State *L);
@@ -237,7 +237,7 @@ void goroB_open_g(lua_State *L);
 ** metatable). */
 extern const luaL_Reg goroB_g_funcs[];
 
-/* ---- chan.c ---------------------------------------------------------------------- */
+/* ---- chan.c -------------------------------------------------------------- */
 
 /* Take waiter w off its queue; a timer's channel left with no waiter
 ** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
@@ -250,7 +250,7 @@ void goroB_open_chan_funcs(lua_State *L);
 /* Push goro.default, the case that makes select never block. */
 void goroB_push_default(lua_State *L);
 
-/* ---- timer.c --------------------------------------------------------------------- */
+/* ---- timer.c ------------------------------------------------------------- */
 
 /* The runtime's hooks for timers' channels (struct goro_hooks.fire and
 ** .wakes): t is a timer's channel's timer, never a G's. */
@@ -261,7 +261,7 @@ int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
 ** userdata below it). */
 void goroB_open_timer_funcs(lua_State *L);
 
-/* ---- run.c ----------------------------------------------------------------------- */
+/* ---- run.c --------------------------------------------------------------- */
 
 /* Push the error of failed G b as runs report it (id and traceback). hidx
 ** is the index of b's handle on L (read when b never got a thread). */
@@ -274,7 +274,7 @@ struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
 ** the G handle metatable). */
 extern const luaL_Reg goroB_run_funcs[];
 
-/* ---- introspect.c ---------------------------------------------------------------- */
+/* ---- introspect.c -------------------------------------------------------- */
 
 /* Push the dump of every G: id, status or wait reason and how long, where
 ** it was created, and its Lua traceback. Requires: the P. May raise
@@ -285,19 +285,19 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R);
 ** runtime). */
 extern const luaL_Reg goroB_introspect_funcs[];
 
-/* ---- sync.c ---------------------------------------------------------------------- */
+/* ---- sync.c -------------------------------------------------------------- */
 
 /* Register the mutex and waitgroup types (the runtime userdata on top). */
 void goroB_open_sync(lua_State *L);
 /* Add mutex and waitgroup to the module table on top (the runtime below). */
 void goroB_open_sync_funcs(lua_State *L);
 
-/* ---- call.c ---------------------------------------------------------------------- */
+/* ---- call.c -------------------------------------------------------------- */
 
 /* goro_call's trampoline (the profiler names it). */
 int goroB_cb_trampoline(lua_State *L);
 
-/* ---- profile.c ------------------------------------------------------------------- */
+/* ---- profile.c ----------------------------------------------------------- */
 
 /* Record n profile samples of G gid (session sess) with L's Lua stack,
 ** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its

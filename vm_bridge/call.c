@@ -28,7 +28,7 @@
 #include "../runtime/prof.h"
 #include "bridge.h"
 
-/* ---- goro_call: C -> Lua ----------------------------------------------------- */
+/* ---- goro_call: C -> Lua ------------------------------------------------- */
 
 struct cbargs {
   goro_fn fn;
@@ -195,7 +195,7 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   return rc;
 }
 
-/* ---- goro_cgocall: Lua -> C ------------------------------------------------------ */
+/* ---- goro_cgocall: Lua -> C ---------------------------------------------- */
 
 struct cgoargs {
   void (*fn)(void *);

@@ -89,7 +89,7 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   c->count--;
 }
 
-/* ---- what timer.c and the rest of the bridge share ------------------------------- */
+/* ---- what timer.c and the rest of the bridge share ----------------------- */
 
 struct chan *goroB_checkchan(lua_State *L, int i) {
   return goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
@@ -113,7 +113,7 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
     goroB_tchan_unwatch(rt, goroB_tchan_of_recvq(q));
 }
 
-/* ---- plain channels ---------------------------------------------------------- */
+/* ---- plain channels ------------------------------------------------------ */
 
 /* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
 ** channel. */
@@ -167,7 +167,7 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
   return 0;
 }
 
-/* ---- goro.chan, send, recv, close ------------------------------------------ */
+/* ---- goro.chan, send, recv, close ---------------------------------------- */
 
 static int l_chan(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 0);
@@ -270,7 +270,7 @@ static int ch_tostring(lua_State *L) {
   return 1;
 }
 
-/* ---- select ------------------------------------------------------------------ */
+/* ---- select -------------------------------------------------------------- */
 
 /* A case is a userdata {tag, kind} with metatable "goro.case" and two user
 ** values: its channel and, for a send, the value. Nothing in Lua can change
@@ -461,7 +461,7 @@ static int l_select(lua_State *L) {
   return goroB_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
 }
 
-/* ---- registration ------------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 static const luaL_Reg chan_methods[] = {
     {"send", ch_send},

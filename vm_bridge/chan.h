@@ -45,7 +45,7 @@ static inline struct tchan *goroB_tchan_of_timer(struct goro_timer *t) {
   return (struct tchan *)(void *)((char *)t - offsetof(struct tchan, t));
 }
 
-/* ---- chan.c, for timer.c ------------------------------------------------------- */
+/* ---- chan.c, for timer.c ------------------------------------------------- */
 
 /* Make the userdata on top (c) a channel of capacity cap. Never raises. */
 void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap);
@@ -53,7 +53,7 @@ void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap);
 /* The channel at index i, or a "bad argument" error. */
 struct chan *goroB_checkchan(lua_State *L, int i);
 
-/* ---- timer.c, for chan.c ------------------------------------------------------- */
+/* ---- timer.c, for chan.c ------------------------------------------------- */
 
 /* Receive from tc without blocking: bring it up to date, then push its due
 ** time and true and return 1, or return 0 if no time is due. Never raises:

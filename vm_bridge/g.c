@@ -21,7 +21,7 @@
 #include "../runtime/errors.h"
 #include "bridge.h"
 
-/* ---- G handles ------------------------------------------------------------ */
+/* ---- G handles ----------------------------------------------------------- */
 
 struct bg *goroB_bg_current(lua_State *L) {
   struct goro_m *mp = goroR_m_self();
@@ -126,12 +126,13 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
   return b;
 }
 
-/* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */
+/* ---- goro.go, goro.self, g.id, g:status(), g:wait() ---------------------- */
 
 static int l_go(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  if (R->closed != GORO_RT_OPEN) return luaL_error(L, "goro.go: runtime is closed");
+  if (R->closed != GORO_RT_OPEN)
+    return luaL_error(L, "goro.go: runtime is closed");
   goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1);
   return 1;
 }
@@ -214,11 +215,12 @@ static int g_index(lua_State *L) {
 
 static int g_tostring(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
-  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id, goroB_g_status_name(b));
+  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id,
+                  goroB_g_status_name(b));
   return 1;
 }
 
-/* ---- registration ------------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 const luaL_Reg goroB_g_funcs[] = {
     {"go", l_go},

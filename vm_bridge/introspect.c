@@ -15,7 +15,7 @@
 
 #include "bridge.h"
 
-/* ---- goro.stats, goro.dump, goro.config ------------------------------------------ */
+/* ---- goro.stats, goro.dump, goro.config ---------------------------------- */
 
 static int l_stats(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
@@ -141,7 +141,7 @@ static int l_config(lua_State *L) {
   return 1;
 }
 
-/* ---- goro.m(), goro.ms() ------------------------------------------------------- */
+/* ---- goro.m(), goro.ms() ------------------------------------------------- */
 
 static const char *mstate_name(int st) {
   switch (st) {

@@ -20,7 +20,7 @@
 #include "../runtime/errors.h"
 #include "bridge.h"
 
-/* ---- yield, sleep, now ------------------------------------------------------ */
+/* ---- yield, sleep, now --------------------------------------------------- */
 
 /* A locked G (in a callback) cannot leave its thread, so its yield is a
 ** no-op; inside a finalizer (the whole universe's collector would wait) or
@@ -66,7 +66,7 @@ static int pdump(lua_State *L) {
   return 1;
 }
 
-/* ---- goro.run ----------------------------------------------------------------- */
+/* ---- goro.run ------------------------------------------------------------ */
 
 /* Push the error of failed G b as the run reports it: a string error gets
 ** the G's id and its traceback. The main G's other values pass unchanged
@@ -194,7 +194,8 @@ static int l_run(lua_State *L) {
     lua_pop(L, 3);
   }
   luaL_checktype(L, fidx, LUA_TFUNCTION);
-  if (R->closed != GORO_RT_OPEN) return luaL_error(L, "goro.run: runtime is closed");
+  if (R->closed != GORO_RT_OPEN)
+    return luaL_error(L, "goro.run: runtime is closed");
   if (R->running || goroB_bg_current(L) != NULL)
     return luaL_error(L, "goro.run: already running (nested goro.run?)");
   if (R->hostmode)
@@ -241,7 +242,7 @@ static int l_run(lua_State *L) {
   return run_finish(L, R, mb, rc, timeout, withdump);
 }
 
-/* ---- registration ------------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 const luaL_Reg goroB_run_funcs[] = {
     {"run", l_run},     {"yield", l_yield}, {"sleep", l_sleep},

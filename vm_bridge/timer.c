@@ -22,7 +22,7 @@
 #include "../runtime/errors.h"
 #include "chan.h"
 
-/* ---- timers' channels ----------------------------------------------------------- */
+/* ---- timers' channels ---------------------------------------------------- */
 
 static void tchan_fire(struct goro_rt *rt, struct tchan *tc);
 
@@ -153,7 +153,7 @@ static struct tchan *checktchan(lua_State *L, int i) {
   return (struct tchan *)c;
 }
 
-/* ---- goro.after, goro.timer, goro.ticker -------------------------------------- */
+/* ---- goro.after, goro.timer, goro.ticker --------------------------------- */
 
 static const char timer_tag;
 

@@ -28,7 +28,7 @@ static char rt_key, gs_key;  /* registry keys (light userdata) */
 
 const void *goroB_runtime_key(void) { return &rt_key; }
 
-/* ---- the runtime of a universe -------------------------------------------- */
+/* ---- the runtime of a universe ------------------------------------------- */
 
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
@@ -78,7 +78,7 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
   return R;
 }
 
-/* ---- the G table ---------------------------------------------------------------- */
+/* ---- the G table --------------------------------------------------------- */
 
 void goroB_bg_push(lua_State *L, struct bg *b) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
@@ -121,7 +121,7 @@ static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
   b->ref = 0;
 }
 
-/* ---- callback threads and extra G's ------------------------------------------ */
+/* ---- callback threads and extra G's -------------------------------------- */
 
 static int p_newthread(lua_State *L) {
   lua_State *T;
@@ -185,7 +185,7 @@ int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
   return ok;
 }
 
-/* ---- hooks: the scheduler side -------------------------------------------- */
+/* ---- hooks: the scheduler side ------------------------------------------- */
 
 /* In protected mode on LR: give G b (argument 1) its thread, with its
 ** function (user value 1 until now) on it. */

@@ -12,8 +12,9 @@
 
 #include "bridge.h"
 
-/* ---- the last error of each thread -------------------------------------------
-** A heap buffer behind an 8-byte TLS pointer (the module uses static TLS,
+/* ---- the last error of each thread ---------------------------------------- */
+
+/* A heap buffer behind an 8-byte TLS pointer (the module uses static TLS,
 ** which has little room), freed by a key destructor when the thread exits. */
 
 #define ERRMSG_SIZE 4096
@@ -36,7 +37,7 @@ GORO_EXPORT const char *goro_errmsg(void) {
   return errmsg != NULL ? errmsg : "";
 }
 
-/* ---- introspection tables ------------------------------------------------------ */
+/* ---- introspection tables ------------------------------------------------ */
 
 void goroB_setint(lua_State *L, const char *k, uint64_t v) {
   lua_pushinteger(L, (lua_Integer)v);
