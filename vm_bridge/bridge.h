@@ -1,13 +1,26 @@
 /*
-** vm_bridge/bridge.h — private to vm_bridge/: the Lua side of the runtime.
+** vm_bridge/bridge.h — private to vm_bridge/ (and to the C tests that look
+** inside it): the Lua side of the runtime.
 **
 ** One struct goro_runtime per Lua universe, kept in the registry (a full
-** userdata under a light-userdata key, whose __gc closes it). Each G has a
-** handle, a full userdata of type "goro.g" (struct bg), with two user
-** values: 1 = its Lua thread, 2 = its mailbox (a table of pre-made slots).
-** A registry table ("gs") anchors the handle of every live G, keyed by
-** the handle's address (light userdata), so a waker can reach a parked G's
-** mailbox with lua_rawgetp, which never allocates and so never raises.
+** userdata under a light-userdata key, whose __gc destroys the runtime;
+** universe.c). Each G has a handle, a full userdata of type "goro.g"
+** (struct bg), with two user values: 1 = its Lua thread (before the first
+** run of a G made with no arguments: its function, or the error that kept
+** it from getting a thread), 2 = the function that called goro.go, for the
+** dump. A registry table, the G table, anchors the handle of every live G
+** at slot b->ref, so the scheduler side can push a G's handle with
+** lua_rawgeti, which never allocates and so never raises.
+**
+** Locks: the bridge's code runs with the P held (a G's Lua code, the
+** scheduler's hooks, goro_call and goro_step once they have it), so its
+** data needs none: "P" beside a field means "read and written only with
+** the P held". The exceptions say so where they are: the interrupt
+** fields of struct bg (a signal handler uses them), and the fields of
+** struct goro_runtime that entry points read before they take the P.
+**
+** The declarations after the types are grouped by the file that defines
+** them; each file opens with what it owns, its invariants and its locks.
 */
 #ifndef GORO_VM_BRIDGE_H
 #define GORO_VM_BRIDGE_H
@@ -17,6 +30,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "../runtime/fatal.h"
 #include "../runtime/sched.h"
 #include "goro.h"
 
@@ -48,22 +62,33 @@ enum goro_closed {
                          must not touch Lua */
 };
 
+/*
+** The runtime of a universe (universe.c). Owners: "P" fields are read and
+** written with the P held. running, hostmode and closed are written by the
+** thread that owns the Lua state while no G runs (goro.run's caller
+** around its run, goro_open's, goro_close's, the __gc's), and read by entry
+** points before they take the P.
+** Invariants: 0 <= ncbfree <= GORO_CB_KEEP, and cbfree[0, ncbfree) are
+** callback threads with empty stacks; 0 <= gsfree <= gsn; failed != NULL
+** only while the runtime's user value 1 anchors its handle, and then
+** rt.abort is set.
+*/
 struct goro_runtime {
-  struct goro_rt rt;
-  lua_State *L;           /* the universe's main thread */
-  lua_State *LR;          /* a thread that never runs Lua: the scheduler
-                             side's non-raising work and protected calls */
+  struct goro_rt rt;      /* the scheduler (runtime/sched.h has its rules) */
+  lua_State *L;           /* immutable: the universe's main thread */
+  lua_State *LR;          /* immutable: a thread that never runs Lua; P: the
+                             scheduler side's non-raising work and its
+                             protected calls */
   lua_State *cbfree[GORO_CB_KEEP];  /* P: spare threads for callbacks */
-  int ncbfree;            /* P */
-  int running;            /* inside goro.run */
-  enum goro_closed closed;
+  int ncbfree;            /* P: how many of cbfree are spare */
+  int running;            /* inside goro.run (whose M0 holds the P) */
+  enum goro_closed closed;/* see enum goro_closed */
   int hostmode;           /* goro_open ran: the P is taken per call */
-  int stepping;           /* inside goro_step */
-  struct bg *failed;      /* the G whose unwaited error stops the run */
-  int failed_ref;         /* registry ref anchoring failed's handle */
-  int gsn, gsfree;        /* P: the G table's slots used; its first free
-                             one (0: none; a free slot holds the next) */
-  uint64_t rng;           /* select's random order */
+  int stepping;           /* P: inside goro_step */
+  struct bg *failed;      /* P: the G whose unwaited error stops the run */
+  int gsn, gsfree;        /* P: the G table's length; its first free slot
+                             (0: none; a free slot holds the next one) */
+  uint64_t rng;           /* P: select's random order (xorshift state) */
 };
 
 /* struct goro_waiter.kind, the bridge's: what goroB_chan_leave must undo
@@ -82,32 +107,56 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
                        offsetof(struct goro_waiter, kind) + sizeof(int),
                "struct goro_waiter grew with the bridge's kind");
 
-/* A G's handle (userdata "goro.g"). */
+/*
+** A G's handle (userdata "goro.g"; g.c). The G's record lives in it
+** (rec), so the handle outlives the G: b->g is NULL once the G has ended
+** (hook_dead), and done, failed and nres then say how it ended.
+** Owners: the fields marked "G" belong to the G while it runs (it sets
+** them before it parks, and the wakers do not touch them); "hooks" are
+** written by the scheduler's hooks (universe.c) while the G is not
+** running; all of these only with the P held. The interrupt fields are
+** shared with a signal handler on the G's thread (interrupt.c).
+** Invariants:
+**   - b->g is NULL or b->g->ud == b; while b->g is not NULL, the G table
+**     anchors the handle at b->ref > 0.
+**   - a blocked G waits in one place: its waiter w on one queue, or its
+**     select waiters sel[0, nsel) on one queue each, or the timer heap
+**     (sleep); a G that is not blocked has w on no queue and no sel
+**     (checked by goroB_bg_block, before every blocking operation).
+**   - w.kind is GORO_WAITER_TCHAN only for a receiver on a timer's
+**     channel; a waiter leaves its queue through goroB_chan_leave, which
+**     honours it.
+*/
 struct bg {
-  struct goro_g *g;       /* NULL once the G has ended */
-  lua_State *L;           /* its thread (user value 1); NULL until its first
-                             run for a G made with no arguments, whose
-                             user value 1 holds its function till then
-                             (or, if no thread could be made, the error) */
+  struct goro_g *g;       /* hooks: NULL once the G has ended */
+  lua_State *L;           /* hooks: its thread (user value 1); NULL until
+                             its first run for a G made with no arguments,
+                             whose user value 1 holds its function till
+                             then (or, if no thread could be made, the
+                             error) */
   union {                 /* (never both in use: nargs is 0 after a run) */
-    int nargs;            /* values to pass to the next resume */
-    int nres;             /* once it ended: results (or the error) left
-                             on L's stack */
+    int nargs;            /* hooks: values to pass to the next resume */
+    int nres;             /* hooks: once it ended, results (or the error)
+                             left on L's stack */
   };
-  int nsel;               /* select: how many waiters in sel */
-  int ref;                /* its anchor in the registry's G table */
-  int line;               /* line of goro.go's caller (user value 2) */
-  uint8_t done, failed;   /* it ended; with an error */
-  uint8_t waited;         /* someone was waiting when it ended */
-  uint8_t ismain;         /* made by goro.run */
-  uint8_t want_preempt;   /* sysmon asked the G to give up the P (RD/WR) */
-  uint8_t unwound;        /* a park of it failed: its run had ended (an
+  int nsel;               /* G: select, how many waiters in sel */
+  int ref;                /* P: its anchor in the G table (0: none) */
+  int line;               /* immutable: line of goro.go's caller (user
+                             value 2) */
+  uint8_t done, failed;   /* hooks: it ended; with an error */
+  uint8_t waited;         /* hooks: someone was waiting when it ended */
+  uint8_t ismain;         /* immutable: made by goro.run */
+  uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
+  uint8_t unwound;        /* G: a park of it failed, its run had ended (an
                              error then is not the run's failure) */
-  struct goro_waiter w;   /* its waiter for single-queue parks */
-  struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
-  const char *fname;      /* the blocking function, for error messages */
+  struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
+                             set w.ok, claiming it) */
+  struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
+                             wakers set their ok, claiming one) */
+  const char *fname;      /* G: the blocking function, for error messages */
   /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
-  ** and written with RD/WR: a signal handler on the G's thread uses them. */
+  ** and written with RD/WR: a signal handler on the G's thread uses them;
+  ** uhook, umask, ucount only where hookL is set (interrupt.c). */
   lua_State *runL;        /* the Lua thread the G runs now, or NULL */
   lua_State *hookL;       /* where our count hook is armed, or NULL */
   lua_Hook uhook;         /* the user's hook there, put back when ours fires */

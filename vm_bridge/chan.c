@@ -16,7 +16,10 @@
 ** parked: they never allocate, so they never raise on a parked state.
 ** A timer's channel takes the same receive path, and select, but what is
 ** particular to it (its time, its place in the timer heap) is timer.c's.
-** Every operation runs with the P held, so nothing here needs a lock.
+**
+** Invariants: beside struct chan, in chan.h; chan_ok checks the cheap
+** ones. Every operation runs with the P held, so nothing here needs a
+** lock.
 */
 #include <stdlib.h>
 
@@ -89,10 +92,24 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   c->count--;
 }
 
+/* The invariants of struct chan (chan.h) that need no walk of a queue.
+** They hold between operations: at an operation's entry, and once it has
+** queued its waiter or closed the channel. */
+static int chan_ok(const struct chan *c) {
+  return 0 <= c->count && c->count <= c->cap &&
+         (c->cap == 0 ? c->head == 0 : 0 <= c->head && c->head < c->cap) &&
+         (c->count == 0 || c->recvq.head == NULL) &&
+         (c->count == c->cap || c->sendq.head == NULL) &&
+         (!c->closed || (c->recvq.head == NULL && c->sendq.head == NULL)) &&
+         (!c->istimer || (c->count == 0 && c->sendq.head == NULL));
+}
+
 /* ---- what timer.c and the rest of the bridge share ----------------------- */
 
 struct chan *goroB_checkchan(lua_State *L, int i) {
-  return goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
+  struct chan *c = goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
+  goroR_assert(chan_ok(c));
+  return c;
 }
 
 void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
@@ -201,6 +218,7 @@ static int ch_send(lua_State *L) {
   b->w.data = L;
   b->w.vidx = 2;
   goroR_waitq_push(&c->sendq, &b->w);
+  goroR_assert(chan_ok(c));
   return goroB_bg_park(L, b, "chan send", 0, send_k);
 }
 
@@ -231,6 +249,7 @@ static int ch_recv(lua_State *L) {
   }
   b->w.data = L;
   goroR_waitq_push(&c->recvq, &b->w);
+  goroR_assert(chan_ok(c));
   return goroB_bg_park(L, b, "chan receive", 0, recv_k);
 }
 
@@ -242,6 +261,7 @@ static int ch_close(lua_State *L) {
   c->closed = 1;
   goroR_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
   goroR_waitq_wake_all(&R->rt, &c->sendq, 0);  /* they raise */
+  goroR_assert(chan_ok(c));
   return 0;
 }
 
@@ -319,8 +339,11 @@ static int case_kind(lua_State *L, int i) {
 
 /* Push the channel of case i; returns it. */
 static struct chan *case_chan(lua_State *L, int i) {
+  struct chan *c;
   lua_getiuservalue(L, i, 1);
-  return lua_touserdata(L, -1);
+  c = lua_touserdata(L, -1);
+  goroR_assert(chan_ok(c));
+  return c;
 }
 
 /* Push the value of send case i. */

@@ -17,14 +17,46 @@
 
 #include "bridge.h"
 
+/*
+** A channel (chan.c). Every field is read and written with the P held.
+** Invariants (those that need no walk of a queue are checked by chan_ok,
+** chan.c, in -Dchecks builds):
+**   - The buffered values are the slots [head, head+count) of the ring,
+**     modulo cap; slot i is buffer[i + 1], and every other slot holds
+**     false. 0 <= count <= cap; 0 <= head < cap, and head is 0 if cap is.
+**   - Receivers wait only on an empty buffer, senders only on a full one:
+**     count > 0 implies recvq is empty, count < cap that sendq is.
+**   - A closed channel has no waiter, receiver or sender: close wakes them
+**     all, and none queues after (a send raises, a receive returns).
+**   - An unbuffered channel never holds a claimable receiver and a
+**     claimable sender of two different G's: whichever came second would
+**     have taken the first. (One G's select, with a receive and a send
+**     case on the same channel, may sit in both queues; not checked: it
+**     would walk them.)
+**   - A waiter in recvq or sendq may be stale (its G's select was won
+**     through another case): it is dropped when a claim passes over it, or
+**     when its G leaves (goroB_chan_leave).
+*/
 struct chan {
   const void *tag;              /* the channel type's tag (goroB_checktag) */
   lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
-  int closed;
-  int istimer;                  /* a struct tchan */
+  int closed;                   /* close ran; never cleared */
+  int istimer;                  /* a struct tchan; immutable */
   struct goro_waitq recvq, sendq;
 };
 
+/*
+** A timer's channel (timer.c). Every field is read and written with the P
+** held. Invariants (checked by tchan_ok, timer.c, in -Dchecks builds):
+**   - It has no buffer (no buffer table; count stays 0; cap is 1 inside,
+**     and #ch and ch:cap() say 0) and no sender (a send raises): only
+**     recvq is used.
+**   - Its timer is in the P's heap (t.heapidx >= 0) only while it is armed
+**     and its recvq is not empty: the heap holds only timers someone waits
+**     on, each reachable from the waiting G's stack, so an unreachable
+**     timer's channel is collected like any channel.
+**   - t is never a G's timer (t.isg is 0).
+*/
 struct tchan {
   struct chan c;                /* first: a tchan is a channel */
   struct goro_timer t;          /* in the P's heap only while a G waits */
@@ -39,10 +71,16 @@ struct tchan {
 ** waiter was on, or a timer the runtime hands to the bridge's hooks
 ** (hooks->fire, hooks->wakes: never a G's own timer). */
 static inline struct tchan *goroB_tchan_of_recvq(struct goro_waitq *q) {
-  return (struct tchan *)(void *)((char *)q - offsetof(struct tchan, c.recvq));
+  struct tchan *tc =
+      (struct tchan *)(void *)((char *)q - offsetof(struct tchan, c.recvq));
+  goroR_assert(tc->c.istimer);
+  return tc;
 }
 static inline struct tchan *goroB_tchan_of_timer(struct goro_timer *t) {
-  return (struct tchan *)(void *)((char *)t - offsetof(struct tchan, t));
+  struct tchan *tc =
+      (struct tchan *)(void *)((char *)t - offsetof(struct tchan, t));
+  goroR_assert(!t->isg && tc->c.istimer);
+  return tc;
 }
 
 /* ---- chan.c, for timer.c ------------------------------------------------- */

@@ -34,6 +34,8 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   struct bg *b = goroB_bg_current(L);
   if (b == NULL)
     luaL_error(L, "goro: %s called outside a goroutine", fname);
+  goroR_assert(b->g != NULL && b->g->ud == b);
+  goroR_assert(b->w.q == NULL && b->sel == NULL && b->nsel == 0);
   b->g->selected = -1;
   b->w.g = b->g;
   b->w.ok = 0;

@@ -14,8 +14,11 @@
 ** is read off the main G's thread after the scheduler has returned.
 ** Anything that may raise on the scheduler side (the dump) runs inside
 ** lua_pcall, before the G's are abandoned.
+**
+** Locks: none held here. goro.run takes and gives back the P through the
+** runtime (goroR_p_acquire, goroR_p_release); yield and sleep run on a G,
+** with the P.
 */
-
 #include "../arch/ctx.h"
 #include "../runtime/errors.h"
 #include "bridge.h"

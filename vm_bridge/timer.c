@@ -24,6 +24,14 @@
 
 /* ---- timers' channels ---------------------------------------------------- */
 
+/* The invariants of struct tchan (chan.h). They hold between operations:
+** not between a receiver's watch and its queueing, which no one sees. */
+static int tchan_ok(const struct tchan *tc) {
+  return tc->c.istimer && tc->c.count == 0 && tc->c.sendq.head == NULL &&
+         !tc->t.isg &&
+         (tc->t.heapidx < 0 || (tc->armed && tc->c.recvq.head != NULL));
+}
+
 static void tchan_fire(struct goro_rt *rt, struct tchan *tc);
 
 /* Bring tc up to date at `now`: a time that has come is due; a ticker
@@ -64,7 +72,9 @@ static void tchan_take(lua_State *L, struct tchan *tc) {
 }
 
 int goroB_tchan_try_recv(lua_State *L, struct goro_rt *rt, struct tchan *tc) {
+  goroR_assert(tchan_ok(tc));
   tchan_sync(rt, tc, goroR_now());
+  goroR_assert(tchan_ok(tc));
   if (!tc->due) return 0;
   tchan_take(L, tc);
   lua_pushboolean(L, 1);
@@ -78,6 +88,7 @@ int goroB_tchan_watch(struct goro_rt *rt, struct tchan *tc) {
 
 void goroB_tchan_unwatch(struct goro_rt *rt, struct tchan *tc) {
   if (tc->c.recvq.head == NULL) goroR_timer_stop(rt, &tc->t);
+  goroR_assert(tchan_ok(tc));
 }
 
 int goroB_tchan_nomem(lua_State *L) {
@@ -96,6 +107,7 @@ static void tchan_fire(struct goro_rt *rt, struct tchan *tc) {
   }
   if (tc->armed && tc->c.recvq.head != NULL)  /* a ticker, G's still wait */
     goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
+  goroR_assert(tchan_ok(tc));
 }
 
 void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *tp) {
@@ -113,6 +125,7 @@ static int tchan_stop(struct goro_rt *rt, struct tchan *tc) {
   int stopped = tc->armed || tc->due;
   tc->armed = tc->due = 0;
   goroR_timer_stop(rt, &tc->t);
+  goroR_assert(tchan_ok(tc));
   return stopped;
 }
 
@@ -127,6 +140,7 @@ static int tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
   tc->armed = 1;
   if (tc->c.recvq.head != NULL && goroB_tchan_watch(rt, tc) != 0)
     goroB_tchan_nomem(L);
+  goroR_assert(tchan_ok(tc));
   return stopped;
 }
 

@@ -81,6 +81,7 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
 /* ---- the G table --------------------------------------------------------- */
 
 void goroB_bg_push(lua_State *L, struct bg *b) {
+  goroR_assert(b->ref > 0);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_rawgeti(L, -1, b->ref);
   lua_remove(L, -2);
@@ -90,6 +91,7 @@ void goroB_bg_push(lua_State *L, struct bg *b) {
 ** no length search, no list head to read. */
 int goroB_bg_anchor(lua_State *L, struct goro_runtime *R) {
   int t, ref = R->gsfree, next = 0;
+  goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   t = lua_gettop(L);
   lua_pushvalue(L, -2);
@@ -113,6 +115,7 @@ int goroB_bg_anchor(lua_State *L, struct goro_runtime *R) {
 ** never allocates and never raises. */
 static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
   if (b->ref <= 0) return;
+  goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn && b->ref <= R->gsn);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_pushinteger(L, R->gsfree);
   lua_rawseti(L, -2, b->ref);
@@ -136,6 +139,7 @@ static int p_newthread(lua_State *L) {
 
 lua_State *goroB_cb_thread_get(struct goro_runtime *R) {
   lua_State *T;
+  goroR_assert(0 <= R->ncbfree && R->ncbfree <= GORO_CB_KEEP);
   if (R->ncbfree > 0) return R->cbfree[--R->ncbfree];
   lua_pushcfunction(R->LR, p_newthread);
   if (lua_pcall(R->LR, 0, 1, 0) != LUA_OK) {
@@ -221,6 +225,7 @@ static int start(struct goro_runtime *R, struct bg *b) {
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
   int nres, nargs = b->nargs, st;
+  goroR_assert(b->g == gp && !b->done);
   if (b->L == NULL && !start(rt->ud, b)) {
     b->done = b->failed = 1;
     b->nres = 1;
@@ -255,6 +260,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
   lua_State *L = R->LR;
 
+  goroR_assert(b != NULL && b->g == gp);
   goroB_bg_unqueue(rt, b);
   goroB_bg_run_on(b, NULL);
   if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */

@@ -16,7 +16,6 @@
 
 /* A heap buffer behind an 8-byte TLS pointer (the module uses static TLS,
 ** which has little room), freed by a key destructor when the thread exits. */
-
 #define ERRMSG_SIZE 4096
 static __thread char *errmsg __attribute__((tls_model("initial-exec")));
 static pthread_key_t errmsg_key;
