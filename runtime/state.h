@@ -68,7 +68,7 @@ struct goro_carrier {
 
 /* A G waiting in a queue (Go's sudog). Lives in the parked G's record, or
 ** several per G for select; the waker fills `ok`/`index` before readying.
-** q != NULL iff the waiter is on queue q. The last three fields are the
+** q != NULL iff the waiter is on queue q. The last four fields are the
 ** bridge's: the runtime never reads them. */
 struct goro_waiter {
   struct goro_g *g;
@@ -78,6 +78,7 @@ struct goro_waiter {
   int ok;                          /* set by the waker */
   void *data;                      /* the bridge's: the lua_State that waits */
   int vidx;                        /* the bridge's: where a sender's value is */
+  int kind;                        /* the bridge's: what leaving must undo */
 };
 
 struct goro_waitq {

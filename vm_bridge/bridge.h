@@ -1,22 +1,37 @@
 /*
-** vm_bridge/bridge.h — private to vm_bridge/: the Lua side of the runtime.
+** vm_bridge/bridge.h — private to vm_bridge/ (and to the C tests that look
+** inside it): the Lua side of the runtime.
 **
 ** One struct goro_runtime per Lua universe, kept in the registry (a full
-** userdata under a light-userdata key, whose __gc closes it). Each G has a
-** handle, a full userdata of type "goro.g" (struct bg), with two user
-** values: 1 = its Lua thread, 2 = its mailbox (a table of pre-made slots).
-** A registry table ("gs") anchors the handle of every live G, keyed by
-** the handle's address (light userdata), so a waker can reach a parked G's
-** mailbox with lua_rawgetp, which never allocates and so never raises.
+** userdata under a light-userdata key, whose __gc destroys the runtime;
+** universe.c). Each G has a handle, a full userdata of type "goro.g"
+** (struct bg), with two user values: 1 = its Lua thread (before the first
+** run of a G made with no arguments: its function, or the error that kept
+** it from getting a thread), 2 = the function that called goro.go, for the
+** dump. A registry table, the G table, anchors the handle of every live G
+** at slot b->ref, so the scheduler side can push a G's handle with
+** lua_rawgeti, which never allocates and so never raises.
+**
+** Locks: the bridge's code runs with the P held (a G's Lua code, the
+** scheduler's hooks, goro_call and goro_step once they have it), so its
+** data needs none: "P" beside a field means "read and written only with
+** the P held". The exceptions say so where they are: the interrupt
+** fields of struct bg (a signal handler uses them), and the fields of
+** struct goro_runtime that entry points read before they take the P.
+**
+** The declarations after the types are grouped by the file that defines
+** them; each file opens with what it owns, its invariants and its locks.
 */
 #ifndef GORO_VM_BRIDGE_H
 #define GORO_VM_BRIDGE_H
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdatomic.h>
+#include <stddef.h>
 
-#include "../runtime/runtime.h"
 #include "../include/goro.h"
+#include "../runtime/runtime.h"
 
 /* On the definitions of goro.h's functions: the library is built with
 ** -fvisibility=hidden and exports only the public API. */
@@ -31,50 +46,116 @@
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
 
-struct goro_runtime {
-  struct goro_rt rt;
-  lua_State *L;           /* the universe's main thread */
-  lua_State *LR;          /* a thread that never runs Lua: the scheduler
-                             side's non-raising work and protected calls */
-  lua_State *cbfree[GORO_CB_KEEP];  /* P: spare threads for callbacks */
-  int ncbfree;            /* P */
-  int running;            /* inside goro.run */
-  int closed;             /* goro_close ran (or the state is closing) */
-  int hostmode;           /* goro_open ran: the P is taken per call */
-  int stepping;           /* inside goro_step */
-  struct bg *failed;      /* the G whose unwaited error stops the run */
-  int failed_ref;         /* registry ref anchoring failed's handle */
-  int gsn, gsfree;        /* P: the G table's slots used; its first free
-                             one (0: none; a free slot holds the next) */
-  uint64_t rng;           /* select's random order */
+/* How far a runtime is shut down (goro_runtime.closed). Each state says
+** what may still touch it. */
+enum goro_closed {
+  GORO_RT_OPEN = 0,   /* in use: goro.run, goro_open, goro_step, goro_call
+                         and goro.go accept it */
+  GORO_RT_CLOSED,     /* goro_close ran: the P is refused to everyone and
+                         every G abandoned (goroR_rt_close) while the Lua
+                         state lives on; every entry point refuses it */
+  GORO_RT_FINALIZED   /* the runtime userdata's __gc ran (lua_close, after
+                         goro_close or not) and destroyed the runtime: the
+                         registry is going away, so a hook that still runs
+                         (hook_dead, for the G's the destroy abandons)
+                         must not touch Lua */
 };
 
-/* A G's handle (userdata "goro.g"). */
+/*
+** The runtime of a universe (universe.c). Owners: "P" fields are read and
+** written with the P held. running, hostmode and closed are written by the
+** thread that owns the Lua state while no G runs (goro.run's caller
+** around its run, goro_open's, goro_close's, the __gc's), and read by entry
+** points before they take the P.
+** Invariants: 0 <= ncbfree <= GORO_CB_KEEP, and cbfree[0, ncbfree) are
+** callback threads with empty stacks; 0 <= gsfree <= gsn; failed != NULL
+** only while the runtime's user value 1 anchors its handle, and then
+** rt.abort is set.
+*/
+struct goro_runtime {
+  struct goro_rt rt;      /* the scheduler (runtime/sched.h has its rules) */
+  lua_State *L;           /* immutable: the universe's main thread */
+  lua_State *LR;          /* immutable: a thread that never runs Lua; P: the
+                             scheduler side's non-raising work and its
+                             protected calls */
+  lua_State *cbfree[GORO_CB_KEEP];  /* P: spare threads for callbacks */
+  int ncbfree;            /* P: how many of cbfree are spare */
+  int running;            /* inside goro.run (whose M0 holds the P) */
+  enum goro_closed closed;/* see enum goro_closed */
+  int hostmode;           /* goro_open ran: the P is taken per call */
+  int stepping;           /* P: inside goro_step */
+  struct bg *failed;      /* P: the G whose unwaited error stops the run */
+  int gsn, gsfree;        /* P: the G table's length; its first free slot
+                             (0: none; a free slot holds the next one) */
+  uint64_t rng;           /* P: select's random order (xorshift state) */
+};
+
+/* struct goro_waiter.kind, the bridge's: what goroB_chan_leave must undo
+** beyond taking the waiter off its queue. goroB_bg_block resets it. */
+enum {
+  GORO_WAITER_PLAIN = 0,  /* nothing */
+  GORO_WAITER_TCHAN = 1   /* a receiver on a timer's channel: a queue left
+                             empty takes the timer out of the heap */
+};
+
+/* kind sits in what was padding after vidx: the waiter, part of every
+** parked G's record (the 1,500-byte budget), did not grow for it. */
+_Static_assert(offsetof(struct goro_waiter, kind) ==
+                       offsetof(struct goro_waiter, vidx) + sizeof(int) &&
+                   sizeof(struct goro_waiter) ==
+                       offsetof(struct goro_waiter, kind) + sizeof(int),
+               "struct goro_waiter grew with the bridge's kind");
+
+/*
+** A G's handle (userdata "goro.g"; g.c). The G's record lives in it
+** (rec), so the handle outlives the G: b->g is NULL once the G has ended
+** (hook_dead), and done, failed and nres then say how it ended.
+** Owners: the fields marked "G" belong to the G while it runs (it sets
+** them before it parks, and the wakers do not touch them); "hooks" are
+** written by the scheduler's hooks (universe.c) while the G is not
+** running; all of these only with the P held. The interrupt fields are
+** shared with a signal handler on the G's thread (interrupt.c).
+** Invariants:
+**   - b->g is NULL or b->g->ud == b; while b->g is not NULL, the G table
+**     anchors the handle at b->ref > 0.
+**   - a blocked G waits in one place: its waiter w on one queue, or its
+**     select waiters sel[0, nsel) on one queue each, or the timer heap
+**     (sleep); a G that is not blocked has w on no queue and no sel
+**     (checked by goroB_bg_block, before every blocking operation).
+**   - w.kind is GORO_WAITER_TCHAN only for a receiver on a timer's
+**     channel; a waiter leaves its queue through goroB_chan_leave, which
+**     honours it.
+*/
 struct bg {
-  struct goro_g *g;       /* NULL once the G has ended */
-  lua_State *L;           /* its thread (user value 1); NULL until its first
-                             run for a G made with no arguments, whose
-                             user value 1 holds its function till then
-                             (or, if no thread could be made, the error) */
+  struct goro_g *g;       /* hooks: NULL once the G has ended */
+  lua_State *L;           /* hooks: its thread (user value 1); NULL until
+                             its first run for a G made with no arguments,
+                             whose user value 1 holds its function till
+                             then (or, if no thread could be made, the
+                             error) */
   union {                 /* (never both in use: nargs is 0 after a run) */
-    int nargs;            /* values to pass to the next resume */
-    int nres;             /* once it ended: results (or the error) left
-                             on L's stack */
+    int nargs;            /* hooks: values to pass to the next resume */
+    int nres;             /* hooks: once it ended, results (or the error)
+                             left on L's stack */
   };
-  int nsel;               /* select: how many waiters in sel */
-  int ref;                /* its anchor in the registry's G table */
-  int line;               /* line of goro.go's caller (user value 2) */
-  uint8_t done, failed;   /* it ended; with an error */
-  uint8_t waited;         /* someone was waiting when it ended */
-  uint8_t ismain;         /* made by goro.run */
-  uint8_t want_preempt;   /* sysmon asked the G to give up the P (RD/WR) */
-  uint8_t unwound;        /* a park of it failed: its run had ended (an
+  int nsel;               /* G: select, how many waiters in sel */
+  int ref;                /* P: its anchor in the G table (0: none) */
+  int line;               /* immutable: line of goro.go's caller (user
+                             value 2) */
+  uint8_t done, failed;   /* hooks: it ended; with an error */
+  uint8_t waited;         /* hooks: someone was waiting when it ended */
+  uint8_t ismain;         /* immutable: made by goro.run */
+  uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
+  uint8_t unwound;        /* G: a park of it failed, its run had ended (an
                              error then is not the run's failure) */
-  struct goro_waiter w;   /* its waiter for single-queue parks */
-  struct goro_waiter *sel;/* select: one waiter per case (malloc'd) */
-  const char *fname;      /* the blocking function, for error messages */
+  struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
+                             set w.ok, claiming it) */
+  struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
+                             wakers set their ok, claiming one) */
+  const char *fname;      /* G: the blocking function, for error messages */
   /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
-  ** and written with RD/WR: a signal handler on the G's thread uses them. */
+  ** and written with RD/WR: a signal handler on the G's thread uses them;
+  ** uhook, umask, ucount only where hookL is set (interrupt.c). */
   lua_State *runL;        /* the Lua thread the G runs now, or NULL */
   lua_State *hookL;       /* where our count hook is armed, or NULL */
   lua_Hook uhook;         /* the user's hook there, put back when ours fires */
@@ -85,14 +166,8 @@ struct bg {
   struct goro_g rec;
 };
 
-/* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
-** on the previous thread, and arms one on L if samples are pending. */
-void goroB_bg_run_on(struct bg *b, lua_State *L);
+/* ---- inline helpers ------------------------------------------------------ */
 
-/* Does the value at i have the metatable at index mt (an upvalue)?
-** Comparing metatables by identity is much cheaper than luaL_checkudata's
-** lookup by name. */
-int goroB_has_mt(lua_State *L, int i, int mt);
 /* The userdata at i if its first field is the type tag `tag` (the address
 ** of a static of the type's own), else a standard "bad argument" error
 ** naming tname. Cheaper than any metatable check (channel, mutex and
@@ -114,35 +189,66 @@ static inline struct goro_runtime *goroB_R_of(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* goro_call's trampoline (the profiler names it). */
-int goroB_cb_trampoline(lua_State *L);
+/* ---- util.c -------------------------------------------------------------- */
 
 /* The calling thread's goro_errmsg() text. */
 void goroB_seterr(const char *msg);
 
-/* Record n profile samples of G gid (session sess) with L's Lua stack,
-** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its
-** own C frame; inside a count hook or a C function of L. */
-void goroB_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
-                      uintptr_t pc);
+/* t[k] = v for the table on top (introspection tables). */
+void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
-/* Start a profile if GORO_CPUPROFILE names a file (once per process; it
-** is written at exit). */
-void goroB_prof_env(void);
-
-/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
-extern char goroB_nilbox;
-#define goroB_pushbox(L, idx)                                              \
-  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &goroB_nilbox)      \
-                         : lua_pushvalue((L), (idx)))
-/* Replace the boxed value on top of L with what it stands for. */
-void goroB_unbox(lua_State *L);
+/* ---- universe.c ---------------------------------------------------------- */
 
 /* The registry key (light userdata) of the runtime userdata. */
 const void *goroB_runtime_key(void);
 
 /* The runtime of L's universe, made on first use. */
 struct goro_runtime *goroB_runtime_get(lua_State *L);
+
+/* Anchor the G handle on top of L (it stays there) in the G table and
+** return its slot, for b->ref. Raises (out of memory) with nothing
+** changed. */
+int goroB_bg_anchor(lua_State *L, struct goro_runtime *R);
+
+/* Push the handle of a live G (anchored in the G table). Never raises. */
+void goroB_bg_push(lua_State *L, struct bg *b);
+
+/* Spare threads for callbacks (P held). get returns NULL on OOM. */
+lua_State *goroB_cb_thread_get(struct goro_runtime *R);
+void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
+/* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
+int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
+
+/* ---- interrupt.c --------------------------------------------------------- */
+
+/* Arm our count hook on L (NULL: nothing), saving the user's hook there,
+** unless it is armed already. Async-signal-safe; only where b->runL cannot
+** change under it (interrupt.c). */
+void goroB_bg_arm(struct bg *b, lua_State *L);
+/* Put the user's hook back where ours is armed, if it is. */
+void goroB_bg_disarm(struct bg *b);
+/* The runtime's interrupt hook (struct goro_hooks.interrupt). */
+void goroB_hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
+
+/* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
+** on the previous thread, and arms one on L if samples or a preemption are
+** pending. On the M that runs the G (or settles it, once it ended): the
+** only thread whose signal handler arms b's hook. runL is NULL while
+** hookL changes, so a handler that comes in between arms nothing. Inline:
+** the scheduler calls it twice per run, and its fast path (no hook armed
+** or wanted, the common case) is two fences and two stores. */
+static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
+  WR(b->runL, NULL);  /* the handler arms nothing from here on */
+  atomic_signal_fence(memory_order_seq_cst);
+  if (RD(b->hookL) != NULL) goroB_bg_disarm(b);
+  if (L != NULL && b->g != NULL &&
+      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
+    goroB_bg_arm(b, L);
+  atomic_signal_fence(memory_order_seq_cst);
+  WR(b->runL, L);
+}
+
+/* ---- g.c ----------------------------------------------------------------- */
 
 /* The running G's handle if L runs inside one, else NULL. */
 struct bg *goroB_bg_current(lua_State *L);
@@ -158,8 +264,52 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname);
 int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k);
 
-/* Push the handle of a live G (anchored in "goro.gs"). Never raises. */
-void goroB_bg_push(lua_State *L, struct bg *b);
+/* Take b out of every queue it waits in and out of the timer heap (before
+** raising instead of parking, or once b has ended). Requires: the P. */
+void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b);
+
+/* Make a G running the function at fidx with the nargs values after it,
+** and leave its handle on L; lazy: a G with no arguments gets its thread
+** at its first run. Upvalue 2 of the calling function is the G handle
+** metatable. Raises (out of memory) only before the G exists. */
+struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
+                       int nargs, int lazy);
+
+/* "dead", "runnable", "running", "waiting" or "syscall": b's status as
+** g:status() and the dump name it. */
+const char *goroB_g_status_name(struct bg *b);
+
+/* Register the G handle's type (called by luaopen_goro_core). */
+void goroB_open_g(lua_State *L);
+/* go and self, for the module table (upvalues: the runtime, the G handle
+** metatable). */
+extern const luaL_Reg goroB_g_funcs[];
+
+/* ---- chan.c -------------------------------------------------------------- */
+
+/* Take waiter w off its queue; a timer's channel left with no waiter
+** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
+void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
+
+/* Register the channel and case types (the runtime userdata on top). */
+void goroB_open_chan(lua_State *L);
+/* Add chan and select to the module table on top (the runtime below it). */
+void goroB_open_chan_funcs(lua_State *L);
+/* Push goro.default, the case that makes select never block. */
+void goroB_push_default(lua_State *L);
+
+/* ---- timer.c ------------------------------------------------------------- */
+
+/* The runtime's hooks for timers' channels (struct goro_hooks.fire and
+** .wakes): t is a timer's channel's timer, never a G's. */
+void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
+
+/* Add after, timer and ticker to the module table on top (the runtime
+** userdata below it). */
+void goroB_open_timer_funcs(lua_State *L);
+
+/* ---- run.c --------------------------------------------------------------- */
 
 /* Push the error of failed G b as runs report it (id and traceback). hidx
 ** is the index of b's handle on L (read when b never got a thread). */
@@ -168,38 +318,46 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx);
 ** handle is pushed to keep it alive while the caller reads it. */
 struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
 
-/* t[k] = v for the table on top (introspection tables). */
-void goroB_setint(lua_State *L, const char *k, uint64_t v);
+/* run, yield, sleep and now, for the module table (upvalues: the runtime,
+** the G handle metatable). */
+extern const luaL_Reg goroB_run_funcs[];
 
-/* Spare threads for callbacks (P held). get returns NULL on OOM. */
-lua_State *goroB_cb_thread_get(struct goro_runtime *R);
-void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
-/* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
-int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
+/* ---- introspect.c -------------------------------------------------------- */
 
-/* Take waiter w off its queue; a timer's channel left with no waiter
-** leaves the P's heap (runtime/HACKING.md, "Timers"). Requires: the P. */
-void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
+/* Push the dump of every G: id, status or wait reason and how long, where
+** it was created, and its Lua traceback. Requires: the P. May raise
+** (memory). */
+void goroB_push_dump(lua_State *L, struct goro_runtime *R);
 
-/* Register the types of each file (called by luaopen_goro_core). */
-void goroB_open_g(lua_State *L);
-void goroB_open_chan(lua_State *L);
-void goroB_open_chan_funcs(lua_State *L);
+/* stats, dump, config, m and ms, for the module table (upvalue 1: the
+** runtime). */
+extern const luaL_Reg goroB_introspect_funcs[];
+
+/* ---- sync.c -------------------------------------------------------------- */
+
+/* Register the mutex and waitgroup types (the runtime userdata on top). */
 void goroB_open_sync(lua_State *L);
+/* Add mutex and waitgroup to the module table on top (the runtime below). */
 void goroB_open_sync_funcs(lua_State *L);
-/* Add after, timer and ticker to the module table on top (the runtime
-** userdata below it). */
-void goroB_open_timer_funcs(lua_State *L);
-/* The runtime's hooks for timers' channels (chan.c). */
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
-/* Push goro.default, the case that makes select never block. */
-void goroB_push_default(lua_State *L);
 
-/* Functions each file adds to the module table on top of the stack. */
-extern const luaL_Reg goroB_host_funcs[];
-extern const luaL_Reg goroB_g_funcs[];
-extern const luaL_Reg goroB_chan_funcs[];
+/* ---- call.c -------------------------------------------------------------- */
+
+/* goro_call's trampoline (the profiler names it). */
+int goroB_cb_trampoline(lua_State *L);
+
+/* ---- profile.c ----------------------------------------------------------- */
+
+/* Record n profile samples of G gid (session sess) with L's Lua stack,
+** under a "[C] <pc>" leaf if pc != 0 (a sample in a cgocall). Skips its
+** own C frame; inside a count hook or a C function of L. */
+void goroB_prof_record(lua_State *L, uint64_t gid, uint32_t sess, int n,
+                      uintptr_t pc);
+
+/* Start a profile if GORO_CPUPROFILE names a file (once per process; it
+** is written at exit). */
+void goroB_prof_env(void);
+
+/* goro.profile's functions, for the module table. */
 extern const luaL_Reg goroB_prof_funcs[];
 
 #endif

@@ -14,12 +14,13 @@
 ** the receiver's stack, where its continuation finds it on top. Both are
 ** lua_pushvalue/lua_xmove within room the parked side reserved before it
 ** parked: they never allocate, so they never raise on a parked state.
-** Timers' channels (Go 1.23's, runtime/HACKING.md "Timers") are here too:
-** receiving is where their time is delivered. Every operation runs with
-** the P held, so nothing here needs a lock.
+** A timer's channel takes the same receive path, and select, but what is
+** particular to it (its time, its place in the timer heap) is timer.c's.
+**
+** Invariants: beside struct chan, in chan.h; chan_ok checks the cheap
+** ones. Every operation runs with the P held, so nothing here needs a
+** lock.
 */
-#include <math.h>
-#include <stddef.h>
 #include <stdlib.h>
 
 #include "../runtime/errors.h"
@@ -27,11 +28,21 @@
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
 
-/* w->vidx of a receiver parked on a timer's channel (a receiver has no
-** value index otherwise): goroB_chan_leave looks for it. */
-#define TIMER_WAITER (-1)
-
 static const char chan_tag;
+
+/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
+static char nilbox;
+#define pushbox(L, idx)                                                    \
+  (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &nilbox)            \
+                         : lua_pushvalue((L), (idx)))
+
+/* Replace the boxed value on top of L with what it stands for. */
+static void unbox(lua_State *L) {
+  if (lua_touserdata(L, -1) == &nilbox) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
 
 enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 
@@ -40,10 +51,6 @@ enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
 ** luaL_checkudata's lookup by name). */
 #define CHAN_MT_UV lua_upvalueindex(2)
 #define CASE_MT_UV lua_upvalueindex(3)
-
-static struct chan *checkchan(lua_State *L, int i) {
-  return goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
-}
 
 /* Hand the value at vi to a parked receiver: onto its own stack. */
 static void give(lua_State *L, struct goro_waiter *w, int vi) {
@@ -66,7 +73,7 @@ static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
   vi = lua_absindex(L, vi);
   lua_getiuservalue(L, ci, 1);
-  goroB_pushbox(L, vi);
+  pushbox(L, vi);
   lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
   lua_pop(L, 1);
   c->count++;
@@ -80,113 +87,32 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   lua_pushboolean(L, 0);
   lua_rawseti(L, -3, slot);  /* let the value be collected */
   lua_remove(L, -2);
-  goroB_unbox(L);
+  unbox(L);
   c->head = (c->head + 1) % c->cap;
   c->count--;
 }
 
-/* ---- timers' channels --------------------------------------------------------- */
-
-#define TCHAN_OF(tp) \
-  ((struct tchan *)(void *)((char *)(tp) - offsetof(struct tchan, t)))
-
-/* Bring tc up to date at `now`: a time that has come is due; a ticker
-** moves on to its first tick after now, a one-shot timer disarms. In the
-** heap (G's wait) it fires first, as the heap would have, so the time goes
-** to the G that waited, not to whoever looks now. */
-static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
-  if (!tc->armed || tc->t.when > now) return;
-  if (tc->t.heapidx >= 0) {
-    goroR_timer_stop(rt, &tc->t);
-    goroB_tchan_fire(rt, &tc->t);  /* back in the heap if G's still wait */
-    if (!tc->armed || tc->t.when > now) return;
-  }
-  tc->due = 1;
-  tc->at = tc->t.when;
-  if (tc->period > 0) {
-    double at = tc->t.when + tc->period;
-    if (at <= now) at += ceil((now - at) / tc->period) * tc->period;
-    if (at <= now) at = now + tc->period;  /* (rounding) */
-    tc->t.when = at;
-  } else {
-    tc->armed = 0;
-  }
-  if (tc->t.heapidx >= 0) {
-    if (tc->armed)
-      goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: it moves */
-    else
-      goroR_timer_stop(rt, &tc->t);
-  }
+/* The invariants of struct chan (chan.h) that need no walk of a queue.
+** They hold between operations: at an operation's entry, and once it has
+** queued its waiter or closed the channel. */
+static int chan_ok(const struct chan *c) {
+  return 0 <= c->count && c->count <= c->cap &&
+         (c->cap == 0 ? c->head == 0 : 0 <= c->head && c->head < c->cap) &&
+         (c->count == 0 || c->recvq.head == NULL) &&
+         (c->count == c->cap || c->sendq.head == NULL) &&
+         (!c->closed || (c->recvq.head == NULL && c->sendq.head == NULL)) &&
+         (!c->istimer || (c->count == 0 && c->sendq.head == NULL));
 }
 
-/* Take tc's due time: push it. It is the time the timer was due, however
-** late it is received, as Go 1.23 sends. Never raises: the receiver has
-** room. */
-static void tchan_take(lua_State *L, struct tchan *tc) {
-  tc->due = 0;
-  lua_pushnumber(L, (lua_Number)tc->at);
+/* ---- what timer.c and the rest of the bridge share ----------------------- */
+
+struct chan *goroB_checkchan(lua_State *L, int i) {
+  struct chan *c = goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
+  goroR_assert(chan_ok(c));
+  return c;
 }
 
-/* A G is about to park receiving on tc: the heap must wake it. 0, or
-** GORO_ENOMEM (nothing changed). */
-static int tchan_watch(struct goro_rt *rt, struct tchan *tc) {
-  if (tc->armed && tc->t.heapidx < 0) return goroR_timer_start(rt, &tc->t, tc->t.when);
-  return 0;
-}
-
-/* Out of the heap if no G waits on tc any more. */
-static void tchan_unwatch(struct goro_rt *rt, struct tchan *tc) {
-  if (tc->c.recvq.head == NULL) goroR_timer_stop(rt, &tc->t);
-}
-
-static int nomem(lua_State *L) {
-  return luaL_error(L, "goro: %s (timer)", goro_strerror(GORO_ENOMEM));
-}
-
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *tp) {
-  struct tchan *tc = TCHAN_OF(tp);  /* out of the heap */
-  struct goro_waiter *w;
-  tchan_sync(rt, tc, goroR_now());
-  if (tc->due && (w = goroR_waitq_claim(&tc->c.recvq)) != NULL) {
-    tchan_take(w->data, tc);
-    w->ok = 1;
-    goroR_ready(rt, w->g, 1);
-  }
-  if (tc->armed && tc->c.recvq.head != NULL)  /* a ticker, G's still wait */
-    goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
-}
-
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *tp) {
-  (void)rt;
-  return TCHAN_OF(tp)->c.recvq.head != NULL;
-}
-
-void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
-  struct goro_waitq *q = w->q;
-  goroR_waitq_remove(w);
-  if (q != NULL && w->vidx == TIMER_WAITER)
-    tchan_unwatch(rt, (struct tchan *)(void *)((char *)q - offsetof(struct chan, recvq)));
-}
-
-int goroB_tchan_stop(struct goro_rt *rt, struct tchan *tc) {
-  int stopped = tc->armed || tc->due;
-  tc->armed = tc->due = 0;
-  goroR_timer_stop(rt, &tc->t);
-  return stopped;
-}
-
-int goroB_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
-                   double when, double period) {
-  int stopped = goroB_tchan_stop(rt, tc);
-  if (period > 0) tc->period = period;
-  tc->t.when = when;
-  tc->armed = 1;
-  if (tc->c.recvq.head != NULL && tchan_watch(rt, tc) != 0) nomem(L);
-  return stopped;
-}
-
-/* Make the userdata on top (c) a channel of capacity cap. */
-static void chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
+void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   c->tag = &chan_tag;
   c->cap = cap;
   c->count = c->head = 0;
@@ -197,27 +123,14 @@ static void chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   luaL_setmetatable(L, GORO_CHAN_MT);
 }
 
-struct tchan *goroB_tchan_new(lua_State *L, double when, double period) {
-  struct tchan *tc = lua_newuserdatauv(L, sizeof *tc, 2);
-  chan_init(L, &tc->c, 1);
-  tc->c.istimer = 1;
-  tc->t.heapidx = -1;
-  tc->t.isg = 0;
-  tc->t.when = when;
-  tc->period = period;
-  tc->at = 0;
-  tc->armed = 1;
-  tc->due = 0;
-  return tc;
+void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
+  struct goro_waitq *q = w->q;
+  goroR_waitq_remove(w);
+  if (q != NULL && w->kind == GORO_WAITER_TCHAN)
+    goroB_tchan_unwatch(rt, goroB_tchan_of_recvq(q));
 }
 
-struct tchan *goroB_checktchan(lua_State *L, int i) {
-  struct chan *c = goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
-  if (!c->istimer) luaL_argerror(L, i, "not a timer's channel");
-  return (struct tchan *)c;
-}
-
-/* ---- plain channels ---------------------------------------------------------- */
+/* ---- plain channels ------------------------------------------------------ */
 
 /* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
 ** channel. */
@@ -243,14 +156,7 @@ static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
 static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci) {
   struct goro_waiter *w;
-  if (c->istimer) {
-    struct tchan *tc = (struct tchan *)c;
-    tchan_sync(&R->rt, tc, goroR_now());
-    if (!tc->due) return 0;
-    tchan_take(L, tc);
-    lua_pushboolean(L, 1);
-    return 1;
-  }
+  if (c->istimer) return goroB_tchan_try_recv(L, &R->rt, (struct tchan *)c);
   if ((w = goroR_waitq_claim(&c->sendq)) != NULL) {
     if (c->cap == 0) {
       take(L, w);
@@ -278,12 +184,12 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
   return 0;
 }
 
-/* ---- goro.chan, send, recv, close ------------------------------------------ */
+/* ---- goro.chan, send, recv, close ---------------------------------------- */
 
 static int l_chan(lua_State *L) {
   lua_Integer cap = luaL_optinteger(L, 1, 0);
   luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
-  chan_init(L, lua_newuserdatauv(L, sizeof(struct chan), 2), cap);
+  goroB_chan_init(L, lua_newuserdatauv(L, sizeof(struct chan), 2), cap);
   lua_createtable(L, (int)cap, 0);
   for (lua_Integer i = 1; i <= cap; i++) {
     lua_pushboolean(L, 0);
@@ -303,7 +209,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int ch_send(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
   luaL_checkany(L, 2);  /* (extra arguments stay below: indices are fixed) */
   if (try_send(L, R, c, 1, 2)) return 0;
@@ -312,6 +218,7 @@ static int ch_send(lua_State *L) {
   b->w.data = L;
   b->w.vidx = 2;
   goroR_waitq_push(&c->sendq, &b->w);
+  goroR_assert(chan_ok(c));
   return goroB_bg_park(L, b, "chan send", 0, send_k);
 }
 
@@ -330,47 +237,50 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 
 static int ch_recv(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
   if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {
-    if (tchan_watch(&R->rt, (struct tchan *)c) != 0) return nomem(L);
-    b->w.vidx = TIMER_WAITER;
+    if (goroB_tchan_watch(&R->rt, (struct tchan *)c) != 0)
+      return goroB_tchan_nomem(L);
+    b->w.kind = GORO_WAITER_TCHAN;
   }
   b->w.data = L;
   goroR_waitq_push(&c->recvq, &b->w);
+  goroR_assert(chan_ok(c));
   return goroB_bg_park(L, b, "chan receive", 0, recv_k);
 }
 
 static int ch_close(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   if (c->istimer) return luaL_error(L, "close of a timer's channel");
   if (c->closed) return luaL_error(L, "close of closed channel");
   c->closed = 1;
   goroR_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
   goroR_waitq_wake_all(&R->rt, &c->sendq, 0);  /* they raise */
+  goroR_assert(chan_ok(c));
   return 0;
 }
 
 /* A timer's channel has length and capacity 0, as in Go 1.23: its time is
 ** not a buffered value one could count. */
 static int ch_len(lua_State *L) {
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   lua_pushinteger(L, c->istimer ? 0 : c->count);
   return 1;
 }
 
 static int ch_cap(lua_State *L) {
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   lua_pushinteger(L, c->istimer ? 0 : c->cap);
   return 1;
 }
 
 static int ch_tostring(lua_State *L) {
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   if (c->istimer)
     lua_pushfstring(L, "goro.chan(timer, %s): %p",
                     ((struct tchan *)c)->armed ? "armed" : "stopped", (void *)c);
@@ -380,7 +290,7 @@ static int ch_tostring(lua_State *L) {
   return 1;
 }
 
-/* ---- select ------------------------------------------------------------------ */
+/* ---- select -------------------------------------------------------------- */
 
 /* A case is a userdata {tag, kind} with metatable "goro.case" and two user
 ** values: its channel and, for a send, the value. Nothing in Lua can change
@@ -394,7 +304,7 @@ struct sel_case {
 
 static int make_case(lua_State *L, int kind) {
   struct sel_case *sc;
-  struct chan *c = checkchan(L, 1);
+  struct chan *c = goroB_checkchan(L, 1);
   if (kind == CASE_SEND) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
@@ -429,8 +339,11 @@ static int case_kind(lua_State *L, int i) {
 
 /* Push the channel of case i; returns it. */
 static struct chan *case_chan(lua_State *L, int i) {
+  struct chan *c;
   lua_getiuservalue(L, i, 1);
-  return lua_touserdata(L, -1);
+  c = lua_touserdata(L, -1);
+  goroR_assert(chan_ok(c));
+  return c;
 }
 
 /* Push the value of send case i. */
@@ -538,16 +451,16 @@ static int l_select(lua_State *L) {
     if (case_kind(L, i) != CASE_RECV) continue;
     c = case_chan(L, i);
     lua_pop(L, 1);
-    if (c->istimer && tchan_watch(&R->rt, (struct tchan *)c) != 0) {
+    if (c->istimer && goroB_tchan_watch(&R->rt, (struct tchan *)c) != 0) {
       while (--i >= 1) {  /* undo: nothing queued yet */
         if (case_kind(L, i) != CASE_RECV) continue;
         c = case_chan(L, i);
         lua_pop(L, 1);
-        if (c->istimer) tchan_unwatch(&R->rt, (struct tchan *)c);
+        if (c->istimer) goroB_tchan_unwatch(&R->rt, (struct tchan *)c);
       }
       free(b->sel);
       b->sel = NULL;
-      return nomem(L);
+      return goroB_tchan_nomem(L);
     }
   }
   for (int i = 1; i <= n; i++) {
@@ -560,7 +473,7 @@ static int l_select(lua_State *L) {
     c = case_chan(L, i);
     lua_pop(L, 1);
     if (kind == CASE_RECV) {
-      if (c->istimer) w->vidx = TIMER_WAITER;
+      if (c->istimer) w->kind = GORO_WAITER_TCHAN;
       goroR_waitq_push(&c->recvq, w);
     } else {  /* our value waits on our stack */
       case_value(L, i);
@@ -571,7 +484,7 @@ static int l_select(lua_State *L) {
   return goroB_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
 }
 
-/* ---- registration ------------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 static const luaL_Reg chan_methods[] = {
     {"send", ch_send},
@@ -585,7 +498,7 @@ static const luaL_Reg chan_methods[] = {
     {NULL, NULL},
 };
 
-const luaL_Reg goroB_chan_funcs[] = {
+static const luaL_Reg chan_funcs[] = {
     {"chan", l_chan},
     {"select", l_select},
     {NULL, NULL},
@@ -612,7 +525,7 @@ void goroB_open_chan(lua_State *L) {
 /* Add chan and select to the module table on top (the runtime below it). */
 void goroB_open_chan_funcs(lua_State *L) {
   push_upvalues(L, lua_gettop(L) - 1);
-  luaL_setfuncs(L, goroB_chan_funcs, 3);
+  luaL_setfuncs(L, chan_funcs, 3);
 }
 
 void goroB_push_default(lua_State *L) {

@@ -1,26 +1,62 @@
 /*
-** vm_bridge/chan.h — private to chan.c and timer.c: what a channel is.
+** vm_bridge/chan.h — private to chan.c and timer.c: what a channel is, and
+** what each of the two files gives the other.
 **
 ** A channel is a userdata "goro.chan" with two user values: its buffer (a
 ** table of `cap` pre-filled slots; none for a timer's channel) and its
 ** receive case, made on the first ch:case_recv() and shared after (cases
 ** are immutable). A timer's channel (goro.after, goro.timer, goro.ticker)
 ** is a struct tchan: the channel, then its timer (runtime/HACKING.md,
-** "Timers").
+** "Timers"). chan.c owns plain channels, select and the receive path every
+** channel shares; timer.c owns what is particular to a timer's channel.
 */
 #ifndef GORO_VM_BRIDGE_CHAN_H
 #define GORO_VM_BRIDGE_CHAN_H
 
+#include <stddef.h>
+
 #include "bridge.h"
 
+/*
+** A channel (chan.c). Every field is read and written with the P held.
+** Invariants (those that need no walk of a queue are checked by chan_ok,
+** chan.c, in -Dchecks builds):
+**   - The buffered values are the slots [head, head+count) of the ring,
+**     modulo cap; slot i is buffer[i + 1], and every other slot holds
+**     false. 0 <= count <= cap; 0 <= head < cap, and head is 0 if cap is.
+**   - Receivers wait only on an empty buffer, senders only on a full one:
+**     count > 0 implies recvq is empty, count < cap that sendq is.
+**   - A closed channel has no waiter, receiver or sender: close wakes them
+**     all, and none queues after (a send raises, a receive returns).
+**   - An unbuffered channel never holds a claimable receiver and a
+**     claimable sender of two different G's: whichever came second would
+**     have taken the first. (One G's select, with a receive and a send
+**     case on the same channel, may sit in both queues; not checked: it
+**     would walk them.)
+**   - A waiter in recvq or sendq may be stale (its G's select was won
+**     through another case): it is dropped when a claim passes over it, or
+**     when its G leaves (goroB_chan_leave).
+*/
 struct chan {
   const void *tag;              /* the channel type's tag (goroB_checktag) */
   lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
-  int closed;
-  int istimer;                  /* a struct tchan */
+  int closed;                   /* close ran; never cleared */
+  int istimer;                  /* a struct tchan; immutable */
   struct goro_waitq recvq, sendq;
 };
 
+/*
+** A timer's channel (timer.c). Every field is read and written with the P
+** held. Invariants (checked by tchan_ok, timer.c, in -Dchecks builds):
+**   - It has no buffer (no buffer table; count stays 0; cap is 1 inside,
+**     and #ch and ch:cap() say 0) and no sender (a send raises): only
+**     recvq is used.
+**   - Its timer is in the P's heap (t.heapidx >= 0) only while it is armed
+**     and its recvq is not empty: the heap holds only timers someone waits
+**     on, each reachable from the waiting G's stack, so an unreachable
+**     timer's channel is collected like any channel.
+**   - t is never a G's timer (t.isg is 0).
+*/
 struct tchan {
   struct chan c;                /* first: a tchan is a channel */
   struct goro_timer t;          /* in the P's heap only while a G waits */
@@ -30,21 +66,46 @@ struct tchan {
   int due;                      /* a time waits to be received */
 };
 
-/* Push a new timer's channel, armed for `when` (monotonic seconds); a
-** ticker if period > 0. May raise (out of memory). */
-struct tchan *goroB_tchan_new(lua_State *L, double when, double period);
+/* The timer's channel that holds recvq q, or timer t (container_of). Only
+** for what is known to be part of one: the queue a GORO_WAITER_TCHAN
+** waiter was on, or a timer the runtime hands to the bridge's hooks
+** (hooks->fire, hooks->wakes: never a G's own timer). */
+static inline struct tchan *goroB_tchan_of_recvq(struct goro_waitq *q) {
+  struct tchan *tc =
+      (struct tchan *)(void *)((char *)q - offsetof(struct tchan, c.recvq));
+  goroR_assert(tc->c.istimer);
+  return tc;
+}
+static inline struct tchan *goroB_tchan_of_timer(struct goro_timer *t) {
+  struct tchan *tc =
+      (struct tchan *)(void *)((char *)t - offsetof(struct tchan, t));
+  goroR_assert(!t->isg && tc->c.istimer);
+  return tc;
+}
 
-/* Disarm tc and drop a due time; out of the heap. 1 if that stopped a
-** delivery (it was armed, or a time was due). Never raises. */
-int goroB_tchan_stop(struct goro_rt *rt, struct tchan *tc);
+/* ---- chan.c, for timer.c ------------------------------------------------- */
 
-/* Stop tc, then arm it for `when` (a ticker with a new period if period >
-** 0), in the heap if G's wait on it; returns what the stop returned. May
-** raise (out of memory). */
-int goroB_tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
-                   double when, double period);
+/* Make the userdata on top (c) a channel of capacity cap. Never raises. */
+void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap);
 
-/* The timer's channel at index i, or a "bad argument" error. */
-struct tchan *goroB_checktchan(lua_State *L, int i);
+/* The channel at index i, or a "bad argument" error. */
+struct chan *goroB_checkchan(lua_State *L, int i);
+
+/* ---- timer.c, for chan.c ------------------------------------------------- */
+
+/* Receive from tc without blocking: bring it up to date, then push its due
+** time and true and return 1, or return 0 if no time is due. Never raises:
+** the caller has room for two values. */
+int goroB_tchan_try_recv(lua_State *L, struct goro_rt *rt, struct tchan *tc);
+
+/* A G is about to park receiving on tc: the heap must wake it. 0, or
+** GORO_ENOMEM (nothing changed). Requires: the P. */
+int goroB_tchan_watch(struct goro_rt *rt, struct tchan *tc);
+
+/* Out of the heap if no G waits on tc any more. Requires: the P. */
+void goroB_tchan_unwatch(struct goro_rt *rt, struct tchan *tc);
+
+/* Raise the error of a failed goroB_tchan_watch. */
+int goroB_tchan_nomem(lua_State *L);
 
 #endif

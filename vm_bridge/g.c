@@ -1,89 +1,27 @@
 /*
-** vm_bridge/g.c — goroutines from Lua: goro.run, goro.go, G handles, yield,
-** sleep, introspection, and the hooks through which the scheduler runs a
-** G's Lua code.
+** vm_bridge/g.c — G handles (userdata "goro.g"): goro.go, goro.self, g.id,
+** g:status(), g:wait(); and what every blocking operation of the bridge
+** does with the running G: find it (goroB_bg_current), reset its waiter
+** (goroB_bg_block), park it (goroB_bg_park), and take it out of every
+** queue when it may not park or has ended (goroB_bg_unqueue).
+**
+** A handle outlives its G: b->g is NULL once the G has ended, and g:wait()
+** then copies the results the G left on its own thread (b->nres values on
+** top of b->L), so that any number of G's may wait for it.
 **
 ** Who touches a lua_State: the running G touches its own thread; wakers
 ** only move a value onto or off a parked G's stack, within room it reserved
-** (lua_pushvalue, lua_xmove: they never raise); the
-** scheduler side (hooks) uses only lua_resume (protected) and non-raising
-** table operations. Anything that may raise on the scheduler side runs
-** after the loop has returned, or inside lua_pcall.
+** (lua_pushvalue, lua_xmove: they never raise). Everything here runs with
+** the P held, so nothing needs a lock.
 */
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../arch/ctx.h"
 #include "../runtime/errors.h"
-#include "../runtime/prof.h"
 #include "bridge.h"
 
-char goroB_nilbox;
-static char rt_key, gs_key;  /* registry keys (light userdata) */
-
-const void *goroB_runtime_key(void) { return &rt_key; }
-
-void goroB_unbox(lua_State *L) {
-  if (lua_touserdata(L, -1) == &goroB_nilbox) {
-    lua_pop(L, 1);
-    lua_pushnil(L);
-  }
-}
-
-/* ---- the runtime of a universe -------------------------------------------- */
-
-static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
-static inline void run_on(struct bg *b, lua_State *L);
-static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
-static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
-static const struct goro_hooks hooks = {hook_resume, hook_dead, hook_interrupt,
-                                        goroB_tchan_fire, goroB_tchan_wakes};
-
-static int rt_gc(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, 1);
-  if (R->rt.hooks == NULL || R->closed == 2) return 0;
-  R->closed = 2;  /* the state is closing: hooks must not touch Lua */
-  goroR_rt_destroy(&R->rt);
-  return 0;
-}
-
-struct goro_runtime *goroB_runtime_get(lua_State *L) {
-  struct goro_runtime *R;
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key) == LUA_TUSERDATA) {
-    R = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return R;
-  }
-  lua_pop(L, 1);
-  lua_newtable(L);  /* "goro.gs": live G handles */
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
-  /* uv 1: the failed G's handle; 2: LR; 3: callback threads (keys) */
-  R = lua_newuserdatauv(L, sizeof *R, 3);
-  memset(R, 0, sizeof *R);
-  R->LR = lua_newthread(L);
-  lua_setiuservalue(L, -2, 2);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, 3);
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, rt_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
-  if (goroR_rt_init(&R->rt, &hooks, R) != 0) {
-    R->rt.hooks = NULL;
-    luaL_error(L, "goro: %s", goro_strerror(GORO_ENOMEM));
-  }
-  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-  R->L = lua_tothread(L, -1);
-  lua_pop(L, 1);
-  R->rng = (uint64_t)(uintptr_t)R ^ (uint64_t)(goroR_now() * 1e9) ^
-           0x9e3779b97f4a7c15ull;
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
-  return R;
-}
-
-/* ---- G handles ------------------------------------------------------------ */
+/* ---- G handles ----------------------------------------------------------- */
 
 struct bg *goroB_bg_current(lua_State *L) {
   struct goro_m *mp = goroR_m_self();
@@ -92,31 +30,23 @@ struct bg *goroB_bg_current(lua_State *L) {
   return mp->curg->ud;
 }
 
-int goroB_has_mt(lua_State *L, int i, int mt) {
-  int same = 0;
-  if (lua_getmetatable(L, i)) {
-    same = lua_rawequal(L, -1, mt);
-    lua_pop(L, 1);
-  }
-  return same;
-}
-
 struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   struct bg *b = goroB_bg_current(L);
   if (b == NULL)
     luaL_error(L, "goro: %s called outside a goroutine", fname);
+  goroR_assert(b->g != NULL && b->g->ud == b);
+  goroR_assert(b->w.q == NULL && b->sel == NULL && b->nsel == 0);
   b->g->selected = -1;
   b->w.g = b->g;
   b->w.ok = 0;
   b->w.index = 1;
   b->w.vidx = 0;
+  b->w.kind = GORO_WAITER_PLAIN;
   b->fname = fname;
   return b;
 }
 
-/* Leave every queue b waits in, and the timer heap (before raising instead
-** of parking, or when b ends). */
-static void unqueue(struct goro_rt *rt, struct bg *b) {
+void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
   if (b->g != NULL) goroR_timer_del(rt, b->g);
   goroB_chan_leave(rt, &b->w);
   for (int i = 0; i < b->nsel; i++) goroB_chan_leave(rt, &b->sel[i]);
@@ -142,17 +72,17 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
     return lua_yieldk(L, 0, ctx, k);
   }
   if (lua_gc(L, LUA_GCCOUNT, 0) < 0) {
-    unqueue(goroR_m_self()->rt, b);
+    goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       b->fname);
   }
   if (b->g->lockedm == NULL && goroA_xrec_self()->depth > 0) {
-    unqueue(goroR_m_self()->rt, b);
+    goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", b->fname);
   }
   if ((rc = goroR_park(b->g, reason)) != 0) {
-    unqueue(goroR_m_self()->rt, b);
+    goroB_bg_unqueue(goroR_m_self()->rt, b);
     b->unwound = rc == GORO_EENDED;
     return luaL_error(L, "goro: %s while %s was blocked",
                       rc == GORO_EENDED ? "the run ended" : "runtime closed",
@@ -161,52 +91,13 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
   return k(L, LUA_OK, ctx);
 }
 
-void goroB_bg_push(lua_State *L, struct bg *b) {
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_rawgeti(L, -1, b->ref);
-  lua_remove(L, -2);
-}
-
-/* Anchor the value on top in the G table at t (popping it) and return its
-** slot. As luaL_ref, but the free list's head and the table's length live
-** in R: no length search, no list head to read. Raises (out of memory)
-** with nothing changed. */
-static int anchor(lua_State *L, struct goro_runtime *R, int t) {
-  int ref = R->gsfree, next = 0;
-  if (ref != 0) {
-    lua_rawgeti(L, t, ref);
-    next = (int)lua_tointeger(L, -1);
-    lua_pop(L, 1);
-  } else {
-    ref = R->gsn + 1;
-  }
-  lua_rawseti(L, t, ref);
-  if (ref == R->gsfree)
-    R->gsfree = next;
-  else
-    R->gsn = ref;
-  return ref;
-}
-
-/* Drop the anchor of b's handle. It only writes an existing slot, so it
-** never allocates and never raises. */
-static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
-  if (b->ref <= 0) return;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_pushinteger(L, R->gsfree);
-  lua_rawseti(L, -2, b->ref);
-  lua_pop(L, 1);
-  R->gsfree = b->ref;
-  b->ref = 0;
-}
-
 /* Make a G running fn (at index fidx) with the nargs values after it. Leaves
 ** the handle on the stack. Raises only before the G exists. The handle's
 ** second user value is the function that called goro.go (for the dump's
 ** "created by ... at"), its line in b->line: cheaper than formatting a
 ** location for every G that is never dumped. Upvalue 2 of the calling
 ** function is the handle metatable. */
-static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
+struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
                         int nargs, int lazy) {
   struct bg *b;
   lua_State *T = NULL;
@@ -225,10 +116,7 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
     b->line = ar.currentline;
     lua_setiuservalue(L, -2, 2);
   }
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);  /* anchor it */
-  lua_pushvalue(L, -2);
-  b->ref = anchor(L, R, lua_gettop(L) - 1);
-  lua_pop(L, 1);
+  b->ref = goroB_bg_anchor(L, R);
   if (T != NULL) {
     for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
     lua_xmove(L, T, nargs + 1);
@@ -240,241 +128,14 @@ static struct bg *new_g(lua_State *L, struct goro_runtime *R, int fidx,
   return b;
 }
 
-/* ---- callback threads and extra G's ------------------------------------------ */
-
-static int p_newthread(lua_State *L) {
-  lua_State *T;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-  lua_getiuservalue(L, -1, 3);
-  T = lua_newthread(L);
-  lua_pushboolean(L, 1);
-  lua_rawset(L, -3);  /* anchored by the runtime's thread table */
-  lua_pushlightuserdata(L, T);
-  return 1;
-}
-
-lua_State *goroB_cb_thread_get(struct goro_runtime *R) {
-  lua_State *T;
-  if (R->ncbfree > 0) return R->cbfree[--R->ncbfree];
-  lua_pushcfunction(R->LR, p_newthread);
-  if (lua_pcall(R->LR, 0, 1, 0) != LUA_OK) {
-    lua_pop(R->LR, 1);
-    return NULL;
-  }
-  T = lua_touserdata(R->LR, -1);
-  lua_pop(R->LR, 1);
-  return T;
-}
-
-void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T) {
-  if (lua_gettop(T) != 0) lua_settop(T, 0);
-  if (R->ncbfree < GORO_CB_KEEP) {
-    R->cbfree[R->ncbfree++] = T;
-    return;
-  }
-  lua_rawgetp(R->LR, LUA_REGISTRYINDEX, &rt_key);  /* drop the anchor */
-  lua_getiuservalue(R->LR, -1, 3);
-  lua_pushthread(T);
-  lua_xmove(T, R->LR, 1);
-  lua_pushnil(R->LR);
-  lua_rawset(R->LR, -3);  /* removing a key never allocates */
-  lua_pop(R->LR, 2);
-}
-
-static int p_newextra(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, 1);
-  struct goro_g *gp = lua_touserdata(L, 2);
-  struct bg *b = lua_newuserdatauv(L, sizeof *b, 2);
-  memset(b, 0, sizeof *b);
-  luaL_setmetatable(L, GORO_G_MT);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_pushvalue(L, -2);
-  b->ref = anchor(L, R, lua_gettop(L) - 1);
-  b->g = gp;
-  b->rec.id = gp->id = R->rt.nextgid++;
-  gp->ud = b;
-  return 0;
-}
-
-int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
-  int ok;
-  lua_pushcfunction(R->LR, p_newextra);
-  lua_pushlightuserdata(R->LR, R);
-  lua_pushlightuserdata(R->LR, gp);
-  ok = lua_pcall(R->LR, 2, 0, 0) == LUA_OK;
-  if (!ok) lua_pop(R->LR, 1);
-  return ok;
-}
-
-/* ---- hooks: the scheduler side -------------------------------------------- */
-
-/* In protected mode on LR: give G b (argument 1) its thread, with its
-** function (user value 1 until now) on it. */
-static int p_start(lua_State *L) {
-  struct bg *b = lua_touserdata(L, 1);
-  lua_State *T;
-  goroB_bg_push(L, b);          /* 2: the handle */
-  T = lua_newthread(L);        /* 3 */
-  lua_getiuservalue(L, 2, 1);  /* 4: the function */
-  lua_xmove(L, T, 1);
-  lua_setiuservalue(L, 2, 1);  /* the thread replaces it */
-  b->L = T;
-  return 0;
-}
-
-/* A G made without arguments gets its Lua thread at its first run, so a
-** burst of goro.go costs a handle a G until the G runs (and the thread is
-** still warm when it does). If no thread can be made, the G ends at once
-** with that error, kept in user value 1. */
-static int start(struct goro_runtime *R, struct bg *b) {
-  lua_State *LR = R->LR;
-  lua_pushcfunction(LR, p_start);
-  lua_pushlightuserdata(LR, b);
-  if (lua_pcall(LR, 1, 0, 0) == LUA_OK) return 1;
-  goroB_bg_push(LR, b);
-  lua_insert(LR, -2);
-  lua_setiuservalue(LR, -2, 1);
-  lua_pop(LR, 1);
-  return 0;
-}
-
-/* On a carrier: run the G's Lua code until it parks, yields or ends. */
-static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
-  struct bg *b = gp->ud;
-  int nres, nargs = b->nargs, st;
-  if (b->L == NULL && !start(rt->ud, b)) {
-    b->done = b->failed = 1;
-    b->nres = 1;
-    b->waited = gp->waiters.head != NULL;
-    gp->outcome = GORO_RUN_DONE;
-    return;
-  }
-  b->nargs = 0;
-  run_on(b, b->L);
-  st = lua_resume(b->L, NULL, nargs, &nres);
-  run_on(b, NULL);
-  if (st == LUA_YIELD) {
-    if (gp->parking) {
-      gp->outcome = GORO_RUN_PARKED;
-    } else {  /* goro.yield(), or a plain coroutine.yield at top level */
-      if (nres > 0) lua_pop(b->L, nres);
-      gp->outcome = GORO_RUN_YIELDED;
-    }
-    return;
-  }
-  b->done = 1;
-  b->failed = st != LUA_OK;
-  b->nres = b->failed ? 1 : nres;
-  b->waited = gp->waiters.head != NULL;
-  gp->outcome = GORO_RUN_DONE;
-}
-
-/* The G has ended (or is abandoned): unanchor its handle. An error nobody
-** waited for stops the run (as an unrecovered panic stops a Go program). */
-static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
-  struct goro_runtime *R = rt->ud;
-  struct bg *b = gp->ud;
-  lua_State *L = R->LR;
-
-  unqueue(rt, b);
-  goroB_bg_run_on(b, NULL);
-  if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
-    goroR_prof_lost(atomic_load(&gp->prof_sess),
-                   atomic_exchange(&gp->prof_pending, 0));
-  b->g = NULL;
-  if (R->closed == 2) return;  /* lua_close: the registry is going away */
-  if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
-      (R->running || R->stepping || R->hostmode)) {
-    R->failed = b;
-    rt->abort = 1;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-    goroB_bg_push(L, b);
-    lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
-    lua_pop(L, 1);
-  }
-  unanchor(L, R, b);
-}
-
-/* ---- interrupts: preemption and profiling ------------------------------------
-** A signal handler on the G's thread arms a count hook on the Lua thread the
-** G runs now (b->runL), saving the user's hook there; at the next
-** instruction the hook puts the user's hook back, records pending profile
-** samples, and gives up the P if sysmon asked. See HACKING.md (Preemption;
-** The profiler). Arming uses only field writes and lua_sethook, which lua.c
-** calls from its SIGINT handler for the same purpose. */
-
-static void async_hook(lua_State *L, lua_Debug *ar);
-
-/* Async-signal-safe. Runs only where runL cannot change under it: in the
-** handler (on the G's thread), or in goroB_bg_run_on while runL is NULL. */
-static void bg_arm(struct bg *b, lua_State *L) {
-  if (L == NULL || RD(b->hookL) != NULL) return;
-  b->uhook = lua_gethook(L);
-  b->umask = lua_gethookmask(L);
-  b->ucount = lua_gethookcount(L);
-  WR(b->hookL, L);
-  lua_sethook(L, async_hook, LUA_MASKCOUNT, 1);
-}
-
-static void bg_disarm(struct bg *b) {
-  lua_State *L = RD(b->hookL);
-  if (L == NULL) return;
-  lua_sethook(L, b->uhook, b->umask, b->ucount);
-  WR(b->hookL, NULL);
-}
-
-/* The scheduler's fast path: inline, and only fences and a store when no
-** hook is armed or wanted (the common case). */
-static inline void run_on(struct bg *b, lua_State *L) {
-  WR(b->runL, NULL);  /* the handler arms nothing from here on */
-  atomic_signal_fence(memory_order_seq_cst);
-  if (RD(b->hookL) != NULL) bg_disarm(b);
-  if (L != NULL && b->g != NULL &&
-      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
-    bg_arm(b, L);
-  atomic_signal_fence(memory_order_seq_cst);
-  WR(b->runL, L);
-}
-
-void goroB_bg_run_on(struct bg *b, lua_State *L) { run_on(b, L); }
-
-static void async_hook(lua_State *L, lua_Debug *ar) {
-  struct bg *b = goroB_bg_current(L);
-  int n;
-  (void)ar;
-  if (b == NULL || RD(b->hookL) != L) {  /* not armed by us: never left */
-    lua_sethook(L, NULL, 0, 0);           /* behind (goroB_bg_run_on) */
-    return;
-  }
-  bg_disarm(b);
-  if ((n = atomic_exchange(&b->g->prof_pending, 0)) > 0)
-    goroB_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
-  if (!RD(b->want_preempt)) return;
-  WR(b->want_preempt, 0);
-  if (L != b->L || b->g->lockedm != NULL) return;  /* only a G's own code */
-  if (lua_isyieldable(L)) {
-    lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
-    return;
-  }
-  if (goroA_xrec_self()->depth == 0) goroR_gosched(b->g);  /* stackful */
-}
-
-/* In the SIGURG or SIGPROF handler, on gp's thread while gp runs Lua. */
-static void hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why) {
-  struct bg *b = gp->ud;
-  (void)rt;
-  if (b == NULL) return;
-  if (why == GORO_INT_PREEMPT) WR(b->want_preempt, 1);
-  bg_arm(b, RD(b->runL));
-}
-
-/* ---- goro.go, goro.self, g.id, g:status(), g:wait() ------------------------ */
+/* ---- goro.go, goro.self, g.id, g:status(), g:wait() ---------------------- */
 
 static int l_go(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   luaL_checktype(L, 1, LUA_TFUNCTION);
-  if (R->closed) return luaL_error(L, "goro.go: runtime is closed");
-  new_g(L, R, 1, lua_gettop(L) - 1, 1);
+  if (R->closed != GORO_RT_OPEN)
+    return luaL_error(L, "goro.go: runtime is closed");
+  goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1);
   return 1;
 }
 
@@ -485,7 +146,7 @@ static int l_self(lua_State *L) {
   return 1;
 }
 
-static const char *status_name(struct bg *b) {
+const char *goroB_g_status_name(struct bg *b) {
   if (b->g == NULL) return "dead";
   switch (b->g->status) {
     case GORO_GRUNNABLE: return "runnable";
@@ -498,7 +159,7 @@ static const char *status_name(struct bg *b) {
 
 static int g_status(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
-  lua_pushstring(L, status_name(b));
+  lua_pushstring(L, goroB_g_status_name(b));
   return 1;
 }
 
@@ -556,356 +217,16 @@ static int g_index(lua_State *L) {
 
 static int g_tostring(lua_State *L) {
   struct bg *b = luaL_checkudata(L, 1, GORO_G_MT);
-  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id, status_name(b));
+  lua_pushfstring(L, "goroutine %I (%s)", (lua_Integer)b->rec.id,
+                  goroB_g_status_name(b));
   return 1;
 }
 
-/* ---- yield, sleep, now ------------------------------------------------------ */
-
-/* A locked G (in a callback) cannot leave its thread, so its yield is a
-** no-op; inside a finalizer (the whole universe's collector would wait) or
-** on a borrowed stack (call_on_stack: a switch would strand the crossing)
-** it raises, as blocking does. */
-static int l_yield(lua_State *L) {
-  struct bg *b = goroB_bg_current(L);  /* (no wait queue: not bg_block) */
-  if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
-  if (b->g->lockedm != NULL) return 0;
-  if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
-  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)  /* the collector waits for us */
-    return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
-  if (goroA_xrec_self()->depth > 0)
-    return luaL_error(L, "goro: yield would switch away from a borrowed stack "
-                      "(call_on_stack)");
-  goroR_gosched(b->g);
-  return 0;
-}
-
-static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
-  (void)L;
-  (void)status;
-  (void)ctx;
-  return 0;
-}
-
-static int l_sleep(lua_State *L) {
-  double s = luaL_checknumber(L, 1);
-  struct bg *b = goroB_bg_block(L, "sleep");
-  if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
-  goroR_timer_add(goroR_m_self()->rt, b->g, goroR_now() + s);
-  return goroB_bg_park(L, b, "sleep", 0, sleep_k);
-}
-
-static int l_now(lua_State *L) {
-  lua_pushnumber(L, goroR_now());
-  return 1;
-}
-
-/* ---- introspection ----------------------------------------------------------- */
-
-void goroB_setint(lua_State *L, const char *k, uint64_t v) {
-  lua_pushinteger(L, (lua_Integer)v);
-  lua_setfield(L, -2, k);
-}
-
-static int l_stats(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  struct goro_sched_stats s;
-  struct goro_stack_stats ss;
-  goroR_sched_get_stats(&R->rt, &s);
-  goroR_stack_get_stats(&ss);
-  lua_createtable(L, 0, 16);
-  goroB_setint(L, "gs", s.gs);
-  goroB_setint(L, "runnable", s.runnable);
-  {
-    int ms, idle;
-    goroR_rt_get_ms(&R->rt, &ms, &idle);
-    goroB_setint(L, "ms", (uint64_t)ms);
-    goroB_setint(L, "idle_ms", (uint64_t)idle);
-  }
-  goroB_setint(L, "extra_ms", s.extra_ms);
-  goroB_setint(L, "extra_ms_in_use", s.extra_ms_in_use);
-  goroB_setint(L, "cgocalls", s.cgocalls);
-  goroB_setint(L, "callbacks", s.callbacks);
-  goroB_setint(L, "retakes", s.retakes);
-  goroB_setint(L, "preempts", s.preempts);
-  goroB_setint(L, "stacks", s.carriers);
-  goroB_setint(L, "stacks_cached", s.carriers_cached);
-  goroB_setint(L, "sleeping", s.sleeping);
-  goroB_setint(L, "timers", s.timers);
-  goroB_setint(L, "stackless_parks", s.stackless_parks);
-  goroB_setint(L, "stackful_parks", s.stackful_parks);
-  goroB_setint(L, "switches", s.switches);
-  goroB_setint(L, "stacks_pooled", ss.pooled);
-  goroB_setint(L, "stack_size", goroR_stack_size());
-  goroB_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
-  return 1;
-}
-
-/* Push "source:line" of the code that created b, or "[C]". */
-static void push_where(lua_State *L, struct bg *b) {
-  lua_Debug ar;
-  goroB_bg_push(L, b);
-  if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
-    lua_getinfo(L, ">S", &ar);
-    if (b->line > 0)
-      lua_pushfstring(L, "%s:%d", ar.short_src, b->line);
-    else
-      lua_pushstring(L, ar.short_src);
-  } else {
-    lua_pop(L, 1);
-    lua_pushliteral(L, "[C]");
-  }
-  lua_remove(L, -2);
-}
-
-/* Push the dump of every G: id, status or wait reason and how long, where it
-** was created, and its Lua traceback. May raise (memory). */
-static void push_dump(lua_State *L, struct goro_runtime *R) {
-  luaL_Buffer buf;
-  double now = goroR_now();
-  luaL_buffinit(L, &buf);
-  for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
-    struct bg *b = gp->ud;
-    if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
-      char waited[32];
-      snprintf(waited, sizeof waited, "%.3fs", now - gp->waitsince);
-      lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
-                      gp->waitreason, waited);
-    } else
-      lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
-                      status_name(b));
-    luaL_addvalue(&buf);
-    if (b->L != NULL)
-      luaL_traceback(L, b->L, NULL, 0);
-    else
-      lua_pushliteral(L, "(not started)");
-    luaL_addvalue(&buf);
-    lua_pushfstring(L, "\ncreated by %s at ", b->ismain ? "goro.run" : "goro.go");
-    luaL_addvalue(&buf);
-    push_where(L, b);
-    luaL_addvalue(&buf);
-    lua_pushliteral(L, "\n\n");
-    luaL_addvalue(&buf);
-  }
-  luaL_pushresult(&buf);
-}
-
-static int l_dump(lua_State *L) {
-  push_dump(L, lua_touserdata(L, lua_upvalueindex(1)));
-  return 1;
-}
-
-static int pdump(lua_State *L) {
-  push_dump(L, lua_touserdata(L, 1));
-  return 1;
-}
-
-/*
-** goro.config{workers = n} -> the configuration. workers: how many worker
-** M's may run ready G's while no other thread holds the P (default 4; 0
-** for hosts that want Lua to run only on their own threads).
-*/
-static int l_config(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  if (!lua_isnoneornil(L, 1)) {
-    luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
-      lua_Integer n = lua_tointeger(L, -1);
-      luaL_argcheck(L, lua_isinteger(L, -1) && n >= 0 && n <= 1024, 1,
-                    "workers must be an integer in [0, 1024]");
-      goroR_rt_set_workers(&R->rt, (int)n);
-    }
-    lua_pop(L, 1);
-  }
-  lua_createtable(L, 0, 2);
-  lua_pushinteger(L, goroR_rt_max_workers(&R->rt));
-  lua_setfield(L, -2, "workers");
-  lua_pushinteger(L, (lua_Integer)goroR_stack_size());
-  lua_setfield(L, -2, "stack_size");
-  return 1;
-}
-
-/* ---- goro.run ----------------------------------------------------------------- */
-
-/* Push the error of failed G b as the run reports it: a string error gets
-** the G's id and its traceback. The main G's other values pass unchanged
-** (goro.run(f) fails as pcall(f) would); another G's are made text first,
-** as lua.c does: through __tostring, or naming their type. */
-void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
-  if (b->L == NULL) {  /* it could not start: the error is user value 1 */
-    lua_getiuservalue(L, hidx, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
-                      lua_tostring(L, -1));
-      lua_remove(L, -2);
-    }
-    return;
-  }
-  lua_pushvalue(b->L, -1);
-  lua_xmove(b->L, L, 1);
-  if (!b->ismain && lua_type(L, -1) != LUA_TSTRING) {
-    int e = lua_gettop(L);
-    if (lua_isstring(L, e)) {
-      lua_tostring(L, e);  /* a number: in place */
-    } else {
-      if (!luaL_callmeta(L, e, "__tostring") || lua_type(L, -1) != LUA_TSTRING) {
-        lua_settop(L, e);
-        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, e));
-      }
-      lua_replace(L, e);
-    }
-  }
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
-                                      lua_tostring(L, -1));
-    luaL_traceback(L, b->L, msg, 0);
-    lua_replace(L, -3);
-    lua_pop(L, 1);
-  }
-}
-
-struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R) {
-  struct bg *f = R->failed;
-  if (f == NULL) return NULL;
-  R->failed = NULL;
-  R->rt.abort = 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-  lua_getiuservalue(L, -1, 1);  /* f's handle: keep it while it is read */
-  lua_pushnil(L);
-  lua_setiuservalue(L, -3, 1);
-  lua_remove(L, -2);
-  return f;
-}
-
-/* After the loop: turn the outcome into results or an error on L. */
-static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
-                      int rc, double timeout, int withdump) {
-  int dumpidx = lua_gettop(L);  /* valid when withdump */
-  struct bg *f = goroB_take_failed(L, R);
-  int hidx = lua_gettop(L);  /* f's handle, if f */
-  if (f != NULL) {
-    mb = f;
-    rc = GORO_SCHED_DONE;
-  }
-  switch (rc) {
-    case GORO_SCHED_DONE:
-      if (mb->failed) {
-        goroB_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
-        if (withdump && lua_type(L, -1) == LUA_TSTRING) {
-          lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
-          lua_pushvalue(L, dumpidx);
-          lua_concat(L, 3);
-        }
-        return lua_error(L);
-      }
-      lua_settop(L, 0);
-      luaL_checkstack(L, mb->nres, "too many results");
-      lua_xmove(mb->L, L, mb->nres);
-      return mb->nres;
-    case GORO_SCHED_NOMEM:
-      return luaL_error(L, "goro.run: %s (no stack for a goroutine)",
-                        goro_strerror(GORO_ENOMEM));
-    case GORO_SCHED_BUDGET:
-      lua_pushfstring(L, "goro.run: timed out after %f s\n\n", timeout);
-      break;
-    case GORO_SCHED_DEADLOCK:
-      lua_pushliteral(L, "all goroutines are asleep - deadlock!\n\n");
-      break;
-    default:
-      return luaL_error(L, "goro.run: stopped (scheduler result %d, closing %d)",
-                        rc, (int)R->rt.closing);
-  }
-  lua_insert(L, -2);  /* the dump, made before the G's were abandoned */
-  lua_concat(L, 2);
-  return lua_error(L);
-}
-
-/*
-** goro.run([opts,] f, ...) -> f's results. Runs f as the main G on this
-** thread, which becomes M0 and holds the P until f returns; G's still alive
-** then are abandoned. opts: stack_size (bytes), timeout (seconds), dump
-** (true: a failure's message also lists every G).
-*/
-static int l_run(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  struct goro_m m0, *oldm;
-  struct bg *mb;
-  int fidx = 1, rc, dump = 0, withdump = 0;
-  double timeout = 0, deadline = 0;
-
-  if (lua_istable(L, 1)) {
-    fidx = 2;
-    if (lua_getfield(L, 1, "stack_size") != LUA_TNIL) {
-      lua_Integer sz = lua_tointeger(L, -1);
-      if (!lua_isinteger(L, -1))
-        return luaL_error(L, "goro.run: stack_size must be an integer");
-      if (sz < 0 || goroR_stack_configure((size_t)sz, 16, 1024) != 0)
-        return luaL_error(L, "goro.run: stack_size must be at least %d bytes",
-                          (int)GORO_STACK_MIN);
-    }
-    if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
-      if (lua_type(L, -1) != LUA_TNUMBER)
-        return luaL_error(L, "goro.run: timeout must be a number");
-      timeout = lua_tonumber(L, -1);
-      if (!(timeout > 0)) return luaL_error(L, "goro.run: timeout must be > 0");
-    }
-    dump = lua_getfield(L, 1, "dump") != LUA_TNIL && lua_toboolean(L, -1);
-    lua_pop(L, 3);
-  }
-  luaL_checktype(L, fidx, LUA_TFUNCTION);
-  if (R->closed) return luaL_error(L, "goro.run: runtime is closed");
-  if (R->running || goroB_bg_current(L) != NULL)
-    return luaL_error(L, "goro.run: already running (nested goro.run?)");
-  if (R->hostmode)
-    return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
-  if (goroR_stack_thread_init() != 0)
-    return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
-  mb = new_g(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
-  mb->ismain = 1;
-  if (timeout > 0) deadline = goroR_now() + timeout;
-
-  goroR_m_init(&m0);
-  goroR_m_learn_stack(&m0);
-  oldm = goroR_m_set(&m0);
-  goroR_m_register(&R->rt, &m0);
-  goroR_p_acquire(&R->rt, &m0);
-  goroR_rt_workers_on(&R->rt, 1);  /* they may serve while M0's G is in C */
-  goroR_sysmon_start(&R->rt);
-  goroR_rt_run_begin(&R->rt, deadline);
-  R->running = 1;
-  rc = goroR_sched_run(&R->rt, &m0, mb->g, deadline);
-  R->running = 0;
-  /* The main G ended only because sysmon unwound its callback at the
-  ** deadline (a failed G would be in R->failed): the run timed out. */
-  if (rc == GORO_SCHED_DONE && mb->unwound && R->failed == NULL)
-    rc = GORO_SCHED_BUDGET;
-  if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET ||
-      (dump && (R->failed != NULL || mb->failed))) {
-    withdump = rc != GORO_SCHED_DEADLOCK && rc != GORO_SCHED_BUDGET;
-    lua_pushcfunction(L, pdump);
-    lua_pushlightuserdata(L, R);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      lua_pushliteral(L, "(no dump: out of memory)");
-    }
-  }
-  goroR_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
-  if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
-  goroR_g_abandon_all(&R->rt);
-  goroR_rt_workers_on(&R->rt, 0);  /* between runs this thread owns the state */
-  goroR_p_release(&R->rt, &m0);
-  goroR_m_unregister(&R->rt, &m0);
-  goroR_m_set(oldm);
-  goroR_m_destroy(&m0);
-  return run_finish(L, R, mb, rc, timeout, withdump);
-}
-
-/* ---- registration ------------------------------------------------------------- */
+/* ---- registration -------------------------------------------------------- */
 
 const luaL_Reg goroB_g_funcs[] = {
-    {"run", l_run},     {"go", l_go},       {"self", l_self},
-    {"yield", l_yield}, {"sleep", l_sleep}, {"now", l_now},
-    {"stats", l_stats}, {"dump", l_dump},   {"config", l_config},
+    {"go", l_go},
+    {"self", l_self},
     {NULL, NULL},
 };
 

@@ -98,10 +98,13 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   lua_pushvalue(L, -2);
   luaL_getmetatable(L, "goro.g");
   luaL_setfuncs(L, goroB_g_funcs, 2);
+  lua_pushvalue(L, -2);
+  luaL_getmetatable(L, "goro.g");
+  luaL_setfuncs(L, goroB_run_funcs, 2);
   goroB_open_chan_funcs(L);
   goroB_open_timer_funcs(L);
   lua_pushvalue(L, -2);
-  luaL_setfuncs(L, goroB_host_funcs, 1);
+  luaL_setfuncs(L, goroB_introspect_funcs, 1);
   goroB_open_sync_funcs(L);
   luaL_setfuncs(L, goroB_prof_funcs, 0);
   goroB_push_default(L);

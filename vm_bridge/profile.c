@@ -4,8 +4,8 @@
 ** GORO_CPUPROFILE.
 **
 ** Samples reach here in normal context with the P held: from the count
-** hook a SIGPROF armed (g.c, async_hook), or from goro_cgocall once it has
-** the P back. Design: runtime/HACKING.md ("The profiler").
+** hook a SIGPROF armed (interrupt.c, async_hook), or from goro_cgocall
+** once it has the P back. Design: runtime/HACKING.md ("The profiler").
 */
 #include <pthread.h>
 #include <stdio.h>

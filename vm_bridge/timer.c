@@ -1,14 +1,173 @@
 /*
-** vm_bridge/timer.c — goro.after, goro.timer, goro.ticker.
+** vm_bridge/timer.c — timers' channels, and goro.after, goro.timer,
+** goro.ticker, which deliver on them.
 **
-** Each delivers on a timer's channel (chan.h; how it works: runtime/
-** HACKING.md, "Timers"). goro.after returns the channel itself; goro.timer
+** A timer's channel (struct tchan, chan.h) is a channel with a timer
+** inside and no buffer, as Go 1.23's: receiving is where its time is
+** delivered (how it works: runtime/HACKING.md, "Timers"). chan.c's receive
+** path and select call in here for one (goroB_tchan_try_recv, watch,
+** unwatch); the scheduler calls in through the hooks (goroB_tchan_fire,
+** goroB_tchan_wakes). goro.after returns the channel itself; goro.timer
 ** and goro.ticker return a small userdata "goro.timer" whose user value is
 ** the channel (t.ch), with stop and reset.
+**
+** The timer is in the P's heap only while a G waits on the channel: a
+** receiver about to park puts it there (watch), and whoever empties the
+** receive queue takes it out (unwatch, fire). Every operation runs with
+** the P held, so nothing here needs a lock.
 */
+#include <math.h>
 #include <string.h>
 
+#include "../runtime/errors.h"
 #include "chan.h"
+
+/* ---- timers' channels ---------------------------------------------------- */
+
+/* The invariants of struct tchan (chan.h). They hold between operations:
+** not between a receiver's watch and its queueing, which no one sees. */
+static int tchan_ok(const struct tchan *tc) {
+  return tc->c.istimer && tc->c.count == 0 && tc->c.sendq.head == NULL &&
+         !tc->t.isg &&
+         (tc->t.heapidx < 0 || (tc->armed && tc->c.recvq.head != NULL));
+}
+
+static void tchan_fire(struct goro_rt *rt, struct tchan *tc);
+
+/* Bring tc up to date at `now`: a time that has come is due; a ticker
+** moves on to its first tick after now, a one-shot timer disarms. In the
+** heap (G's wait) it fires first, as the heap would have, so the time goes
+** to the G that waited, not to whoever looks now. */
+static void tchan_sync(struct goro_rt *rt, struct tchan *tc, double now) {
+  if (!tc->armed || tc->t.when > now) return;
+  if (tc->t.heapidx >= 0) {
+    goroR_timer_stop(rt, &tc->t);
+    tchan_fire(rt, tc);  /* back in the heap if G's still wait */
+    if (!tc->armed || tc->t.when > now) return;
+  }
+  tc->due = 1;
+  tc->at = tc->t.when;
+  if (tc->period > 0) {
+    double at = tc->t.when + tc->period;
+    if (at <= now) at += ceil((now - at) / tc->period) * tc->period;
+    if (at <= now) at = now + tc->period;  /* (rounding) */
+    tc->t.when = at;
+  } else {
+    tc->armed = 0;
+  }
+  if (tc->t.heapidx >= 0) {
+    if (tc->armed)
+      goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: it moves */
+    else
+      goroR_timer_stop(rt, &tc->t);
+  }
+}
+
+/* Take tc's due time: push it. It is the time the timer was due, however
+** late it is received, as Go 1.23 sends. Never raises: the receiver has
+** room. */
+static void tchan_take(lua_State *L, struct tchan *tc) {
+  tc->due = 0;
+  lua_pushnumber(L, (lua_Number)tc->at);
+}
+
+int goroB_tchan_try_recv(lua_State *L, struct goro_rt *rt, struct tchan *tc) {
+  goroR_assert(tchan_ok(tc));
+  tchan_sync(rt, tc, goroR_now());
+  goroR_assert(tchan_ok(tc));
+  if (!tc->due) return 0;
+  tchan_take(L, tc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int goroB_tchan_watch(struct goro_rt *rt, struct tchan *tc) {
+  if (tc->armed && tc->t.heapidx < 0) return goroR_timer_start(rt, &tc->t, tc->t.when);
+  return 0;
+}
+
+void goroB_tchan_unwatch(struct goro_rt *rt, struct tchan *tc) {
+  if (tc->c.recvq.head == NULL) goroR_timer_stop(rt, &tc->t);
+  goroR_assert(tchan_ok(tc));
+}
+
+int goroB_tchan_nomem(lua_State *L) {
+  return luaL_error(L, "goro: %s (timer)", goro_strerror(GORO_ENOMEM));
+}
+
+/* tc's time has come, and it is out of the heap: deliver it to a waiting
+** G, if any; a ticker goes back in the heap while G's wait. */
+static void tchan_fire(struct goro_rt *rt, struct tchan *tc) {
+  struct goro_waiter *w;
+  tchan_sync(rt, tc, goroR_now());
+  if (tc->due && (w = goroR_waitq_claim(&tc->c.recvq)) != NULL) {
+    tchan_take(w->data, tc);
+    w->ok = 1;
+    goroR_ready(rt, w->g, 1);
+  }
+  if (tc->armed && tc->c.recvq.head != NULL)  /* a ticker, G's still wait */
+    goroR_timer_start(rt, &tc->t, tc->t.when);  /* never fails: tc's slot */
+  goroR_assert(tchan_ok(tc));
+}
+
+void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *tp) {
+  tchan_fire(rt, goroB_tchan_of_timer(tp));
+}
+
+int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *tp) {
+  (void)rt;
+  return goroB_tchan_of_timer(tp)->c.recvq.head != NULL;
+}
+
+/* Disarm tc and drop a due time; out of the heap. 1 if that stopped a
+** delivery (it was armed, or a time was due). Never raises. */
+static int tchan_stop(struct goro_rt *rt, struct tchan *tc) {
+  int stopped = tc->armed || tc->due;
+  tc->armed = tc->due = 0;
+  goroR_timer_stop(rt, &tc->t);
+  goroR_assert(tchan_ok(tc));
+  return stopped;
+}
+
+/* Stop tc, then arm it for `when` (a ticker with a new period if period >
+** 0), in the heap if G's wait on it; returns what the stop returned. May
+** raise (out of memory). */
+static int tchan_arm(lua_State *L, struct goro_rt *rt, struct tchan *tc,
+                     double when, double period) {
+  int stopped = tchan_stop(rt, tc);
+  if (period > 0) tc->period = period;
+  tc->t.when = when;
+  tc->armed = 1;
+  if (tc->c.recvq.head != NULL && goroB_tchan_watch(rt, tc) != 0)
+    goroB_tchan_nomem(L);
+  goroR_assert(tchan_ok(tc));
+  return stopped;
+}
+
+/* Push a new timer's channel, armed for `when` (monotonic seconds); a
+** ticker if period > 0. May raise (out of memory). */
+static struct tchan *tchan_new(lua_State *L, double when, double period) {
+  struct tchan *tc = lua_newuserdatauv(L, sizeof *tc, 2);
+  goroB_chan_init(L, &tc->c, 1);
+  tc->c.istimer = 1;
+  tc->t.heapidx = -1;
+  tc->t.isg = 0;
+  tc->t.when = when;
+  tc->period = period;
+  tc->at = 0;
+  tc->armed = 1;
+  tc->due = 0;
+  return tc;
+}
+
+/* The timer's channel at index i, or a "bad argument" error. */
+static struct tchan *checktchan(lua_State *L, int i) {
+  struct chan *c = goroB_checkchan(L, i);
+  if (!c->istimer) luaL_argerror(L, i, "not a timer's channel");
+  return (struct tchan *)c;
+}
+
+/* ---- goro.after, goro.timer, goro.ticker --------------------------------- */
 
 static const char timer_tag;
 
@@ -41,7 +200,7 @@ static struct goro_rt *rt_of(lua_State *L) { return &goroB_R_of(L)->rt; }
 static struct tchan *tchan_of(lua_State *L) {
   goroB_checktag(L, 1, &timer_tag, GORO_TIMER_MT);
   lua_getiuservalue(L, 1, 1);
-  return goroB_checktchan(L, -1);
+  return checktchan(L, -1);
 }
 
 /* Push a timer object (upvalue 2: its metatable) for the channel on top,
@@ -59,7 +218,7 @@ static int push_timer(lua_State *L) {
 /* goro.after(s) -> ch: ch receives goro.now() once, s seconds from now. */
 static int l_after(lua_State *L) {
   double s = checkseconds(L, 1);
-  goroB_tchan_new(L, goroR_now() + s, 0);
+  tchan_new(L, goroR_now() + s, 0);
   return 1;
 }
 
@@ -67,7 +226,7 @@ static int l_after(lua_State *L) {
 ** unless t:stop() comes first. */
 static int l_timer(lua_State *L) {
   double s = checkseconds(L, 1);
-  goroB_tchan_new(L, goroR_now() + s, 0);
+  tchan_new(L, goroR_now() + s, 0);
   return push_timer(L);
 }
 
@@ -75,14 +234,14 @@ static int l_timer(lua_State *L) {
 ** t:stop(). */
 static int l_ticker(lua_State *L) {
   double s = checkperiod(L, 1);
-  goroB_tchan_new(L, goroR_now() + s, s);
+  tchan_new(L, goroR_now() + s, s);
   return push_timer(L);
 }
 
 /* t:stop() -> did it stop a delivery? Once it returns, t.ch receives
 ** nothing more from t, not even a time that came before (Go 1.23). */
 static int t_stop(lua_State *L) {
-  lua_pushboolean(L, goroB_tchan_stop(rt_of(L), tchan_of(L)));
+  lua_pushboolean(L, tchan_stop(rt_of(L), tchan_of(L)));
   return 1;
 }
 
@@ -91,8 +250,8 @@ static int t_stop(lua_State *L) {
 static int t_reset(lua_State *L) {
   struct tchan *tc = tchan_of(L);
   double s = tc->period > 0 ? checkperiod(L, 2) : checkseconds(L, 2);
-  lua_pushboolean(L, goroB_tchan_arm(L, rt_of(L), tc, goroR_now() + s,
-                                    tc->period > 0 ? s : 0));
+  lua_pushboolean(L, tchan_arm(L, rt_of(L), tc, goroR_now() + s,
+                              tc->period > 0 ? s : 0));
   return 1;
 }
 

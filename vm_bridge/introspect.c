@@ -1,0 +1,203 @@
+/*
+** vm_bridge/introspect.c — what goro tells about itself: goro.stats,
+** goro.dump, goro.config, goro.m and goro.ms.
+**
+** Everything here reads state and builds Lua tables or strings. What only
+** the P's owner writes (the G list, the G records) is read with the P held;
+** what other threads write (the M lists, the extra M counts, the worker
+** limit) the runtime copies out under its own lock (goroR_sched_get_stats,
+** goroR_ms_snapshot, goroR_rt_max_workers) and is turned into Lua values
+** after, since making a table may raise and no Lua error may cross a held
+** runtime lock.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bridge.h"
+
+/* ---- goro.stats, goro.dump, goro.config ---------------------------------- */
+
+static int l_stats(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  struct goro_sched_stats s;
+  struct goro_stack_stats ss;
+  goroR_sched_get_stats(&R->rt, &s);
+  goroR_stack_get_stats(&ss);
+  lua_createtable(L, 0, 16);
+  goroB_setint(L, "gs", s.gs);
+  goroB_setint(L, "runnable", s.runnable);
+  {
+    int ms, idle;
+    goroR_rt_get_ms(&R->rt, &ms, &idle);
+    goroB_setint(L, "ms", (uint64_t)ms);
+    goroB_setint(L, "idle_ms", (uint64_t)idle);
+  }
+  goroB_setint(L, "extra_ms", s.extra_ms);
+  goroB_setint(L, "extra_ms_in_use", s.extra_ms_in_use);
+  goroB_setint(L, "cgocalls", s.cgocalls);
+  goroB_setint(L, "callbacks", s.callbacks);
+  goroB_setint(L, "retakes", s.retakes);
+  goroB_setint(L, "preempts", s.preempts);
+  goroB_setint(L, "stacks", s.carriers);
+  goroB_setint(L, "stacks_cached", s.carriers_cached);
+  goroB_setint(L, "sleeping", s.sleeping);
+  goroB_setint(L, "timers", s.timers);
+  goroB_setint(L, "stackless_parks", s.stackless_parks);
+  goroB_setint(L, "stackful_parks", s.stackful_parks);
+  goroB_setint(L, "switches", s.switches);
+  goroB_setint(L, "stacks_pooled", ss.pooled);
+  goroB_setint(L, "stack_size", goroR_stack_size());
+  goroB_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
+  return 1;
+}
+
+/* Push "source:line" of the code that created b, or "[C]". */
+static void push_where(lua_State *L, struct bg *b) {
+  lua_Debug ar;
+  goroB_bg_push(L, b);
+  if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
+    lua_getinfo(L, ">S", &ar);
+    if (b->line > 0)
+      lua_pushfstring(L, "%s:%d", ar.short_src, b->line);
+    else
+      lua_pushstring(L, ar.short_src);
+  } else {
+    lua_pop(L, 1);
+    lua_pushliteral(L, "[C]");
+  }
+  lua_remove(L, -2);
+}
+
+void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
+  luaL_Buffer buf;
+  double now = goroR_now();
+  luaL_buffinit(L, &buf);
+  for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
+    struct bg *b = gp->ud;
+    if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
+      char waited[32];
+      snprintf(waited, sizeof waited, "%.3fs", now - gp->waitsince);
+      lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
+                      gp->waitreason, waited);
+    } else
+      lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
+                      goroB_g_status_name(b));
+    luaL_addvalue(&buf);
+    if (b->L != NULL)
+      luaL_traceback(L, b->L, NULL, 0);
+    else
+      lua_pushliteral(L, "(not started)");
+    luaL_addvalue(&buf);
+    lua_pushfstring(L, "\ncreated by %s at ", b->ismain ? "goro.run" : "goro.go");
+    luaL_addvalue(&buf);
+    push_where(L, b);
+    luaL_addvalue(&buf);
+    lua_pushliteral(L, "\n\n");
+    luaL_addvalue(&buf);
+  }
+  luaL_pushresult(&buf);
+}
+
+static int l_dump(lua_State *L) {
+  goroB_push_dump(L, lua_touserdata(L, lua_upvalueindex(1)));
+  return 1;
+}
+
+/*
+** goro.config{workers = n} -> the configuration. workers: how many worker
+** M's may run ready G's while no other thread holds the P (default 4; 0
+** for hosts that want Lua to run only on their own threads).
+*/
+static int l_config(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
+      lua_Integer n = lua_tointeger(L, -1);
+      luaL_argcheck(L, lua_isinteger(L, -1) && n >= 0 && n <= 1024, 1,
+                    "workers must be an integer in [0, 1024]");
+      goroR_rt_set_workers(&R->rt, (int)n);
+    }
+    lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, goroR_rt_max_workers(&R->rt));
+  lua_setfield(L, -2, "workers");
+  lua_pushinteger(L, (lua_Integer)goroR_stack_size());
+  lua_setfield(L, -2, "stack_size");
+  return 1;
+}
+
+/* ---- goro.m(), goro.ms() ------------------------------------------------- */
+
+static const char *mstate_name(int st) {
+  switch (st) {
+    case GORO_M_RUNNING: return "running";
+    case GORO_M_IDLE: return "idle";
+    case GORO_M_WAITP: return "waiting for P";
+    case GORO_M_SYSCALL: return "syscall";
+    case GORO_M_PARKED: return "parked";
+    case GORO_M_INC: return "in C";
+    case GORO_M_POOLED: return "pooled";
+    default: return "?";
+  }
+}
+
+static void push_m(lua_State *L, const struct goro_msnap *s, int full) {
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, (lua_Integer)s->id);
+  lua_setfield(L, -2, "id");
+  lua_pushboolean(L, s->extra);
+  lua_setfield(L, -2, "extra");
+  lua_pushboolean(L, s->extra && s->inc);
+  lua_setfield(L, -2, "is_extra_in_c");
+  lua_pushinteger(L, s->ncgo);
+  lua_setfield(L, -2, "ncgo");
+  lua_pushinteger(L, s->ncallback);
+  lua_setfield(L, -2, "ncallback");
+  if (full) {
+    lua_pushstring(L, mstate_name(s->state));
+    lua_setfield(L, -2, "state");
+    lua_pushboolean(L, s->worker);
+    lua_setfield(L, -2, "worker");
+    if (s->g != 0) {
+      lua_pushinteger(L, (lua_Integer)s->g);
+      lua_setfield(L, -2, "g");
+    }
+  }
+}
+
+/* goro.m() -> {id, extra, is_extra_in_c, ncgo, ncallback} of the calling
+** thread's M, or nil outside the runtime. */
+static int l_m(lua_State *L) {
+  struct goro_m *mp = goroR_m_self();
+  struct goro_msnap s;
+  if (mp == NULL) return 0;
+  goroR_m_snap(mp, &s);
+  push_m(L, &s, 0);
+  return 1;
+}
+
+/* goro.ms() -> an array with every M: also its state and its G's id. */
+static int l_ms(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  struct goro_msnap *v;
+  int n = 0, cap;
+
+  do {  /* a snapshot (no Lua under the runtime's lock), then the table; */
+    cap = n + 8;  /* the buffer is a userdata: an error frees it */
+    v = lua_newuserdatauv(L, sizeof *v * (size_t)cap, 0);
+    n = goroR_ms_snapshot(&R->rt, v, cap);
+  } while (n > cap);  /* (M's came meanwhile) */
+  lua_createtable(L, n, 0);
+  for (int i = 0; i < n; i++) {
+    push_m(L, &v[i], 1);
+    lua_rawseti(L, -2, i + 1);
+  }
+  return 1;
+}
+
+const luaL_Reg goroB_introspect_funcs[] = {
+    {"stats", l_stats}, {"dump", l_dump}, {"config", l_config},
+    {"m", l_m},         {"ms", l_ms},     {NULL, NULL},
+};

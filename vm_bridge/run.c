@@ -1,0 +1,253 @@
+/*
+** vm_bridge/run.c — goro.run, the script's way in, and what a running G
+** asks of the scheduler without a wait queue: goro.yield, goro.sleep,
+** goro.now. Also how a failed G's error is reported, for goro.run and
+** goro_step.
+**
+** goro.run makes this thread M0: it takes the P, runs the main G to its
+** end (or a deadlock, a timeout, an unwaited error), then gives the P back
+** with every G abandoned. In script mode the thread that loaded goro holds
+** the P between runs; a runtime a host opened (goro_open) is driven by
+** goro_step instead, and goro.run refuses it.
+**
+** Who touches a lua_State: a G touches its own thread; the run's outcome
+** is read off the main G's thread after the scheduler has returned.
+** Anything that may raise on the scheduler side (the dump) runs inside
+** lua_pcall, before the G's are abandoned.
+**
+** Locks: none held here. goro.run takes and gives back the P through the
+** runtime (goroR_p_acquire, goroR_p_release); yield and sleep run on a G,
+** with the P.
+*/
+#include "../arch/ctx.h"
+#include "../runtime/errors.h"
+#include "bridge.h"
+
+/* ---- yield, sleep, now --------------------------------------------------- */
+
+/* A locked G (in a callback) cannot leave its thread, so its yield is a
+** no-op; inside a finalizer (the whole universe's collector would wait) or
+** on a borrowed stack (call_on_stack: a switch would strand the crossing)
+** it raises, as blocking does. */
+static int l_yield(lua_State *L) {
+  struct bg *b = goroB_bg_current(L);  /* (no wait queue: not bg_block) */
+  if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
+  if (b->g->lockedm != NULL) return 0;
+  if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
+  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)  /* the collector waits for us */
+    return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
+  if (goroA_xrec_self()->depth > 0)
+    return luaL_error(L, "goro: yield would switch away from a borrowed stack "
+                      "(call_on_stack)");
+  goroR_gosched(b->g);
+  return 0;
+}
+
+static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 0;
+}
+
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct bg *b = goroB_bg_block(L, "sleep");
+  if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
+  goroR_timer_add(goroR_m_self()->rt, b->g, goroR_now() + s);
+  return goroB_bg_park(L, b, "sleep", 0, sleep_k);
+}
+
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, goroR_now());
+  return 1;
+}
+
+/* In protected mode: push the dump of the runtime at argument 1. */
+static int pdump(lua_State *L) {
+  goroB_push_dump(L, lua_touserdata(L, 1));
+  return 1;
+}
+
+/* ---- goro.run ------------------------------------------------------------ */
+
+/* Push the error of failed G b as the run reports it: a string error gets
+** the G's id and its traceback. The main G's other values pass unchanged
+** (goro.run(f) fails as pcall(f) would); another G's are made text first,
+** as lua.c does: through __tostring, or naming their type. */
+void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
+  if (b->L == NULL) {  /* it could not start: the error is user value 1 */
+    lua_getiuservalue(L, hidx, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
+                      lua_tostring(L, -1));
+      lua_remove(L, -2);
+    }
+    return;
+  }
+  lua_pushvalue(b->L, -1);
+  lua_xmove(b->L, L, 1);
+  if (!b->ismain && lua_type(L, -1) != LUA_TSTRING) {
+    int e = lua_gettop(L);
+    if (lua_isstring(L, e)) {
+      lua_tostring(L, e);  /* a number: in place */
+    } else {
+      if (!luaL_callmeta(L, e, "__tostring") || lua_type(L, -1) != LUA_TSTRING) {
+        lua_settop(L, e);
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, e));
+      }
+      lua_replace(L, e);
+    }
+  }
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
+                                      lua_tostring(L, -1));
+    luaL_traceback(L, b->L, msg, 0);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+  }
+}
+
+struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R) {
+  struct bg *f = R->failed;
+  if (f == NULL) return NULL;
+  R->failed = NULL;
+  R->rt.abort = 0;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, goroB_runtime_key());
+  lua_getiuservalue(L, -1, 1);  /* f's handle: keep it while it is read */
+  lua_pushnil(L);
+  lua_setiuservalue(L, -3, 1);
+  lua_remove(L, -2);
+  return f;
+}
+
+/* After the loop: turn the outcome into results or an error on L. */
+static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
+                      int rc, double timeout, int withdump) {
+  int dumpidx = lua_gettop(L);  /* valid when withdump */
+  struct bg *f = goroB_take_failed(L, R);
+  int hidx = lua_gettop(L);  /* f's handle, if f */
+  if (f != NULL) {
+    mb = f;
+    rc = GORO_SCHED_DONE;
+  }
+  switch (rc) {
+    case GORO_SCHED_DONE:
+      if (mb->failed) {
+        goroB_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
+        if (withdump && lua_type(L, -1) == LUA_TSTRING) {
+          lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
+          lua_pushvalue(L, dumpidx);
+          lua_concat(L, 3);
+        }
+        return lua_error(L);
+      }
+      lua_settop(L, 0);
+      luaL_checkstack(L, mb->nres, "too many results");
+      lua_xmove(mb->L, L, mb->nres);
+      return mb->nres;
+    case GORO_SCHED_NOMEM:
+      return luaL_error(L, "goro.run: %s (no stack for a goroutine)",
+                        goro_strerror(GORO_ENOMEM));
+    case GORO_SCHED_BUDGET:
+      lua_pushfstring(L, "goro.run: timed out after %f s\n\n", timeout);
+      break;
+    case GORO_SCHED_DEADLOCK:
+      lua_pushliteral(L, "all goroutines are asleep - deadlock!\n\n");
+      break;
+    default:
+      return luaL_error(L, "goro.run: stopped (scheduler result %d, closing %d)",
+                        rc, (int)R->rt.closing);
+  }
+  lua_insert(L, -2);  /* the dump, made before the G's were abandoned */
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+/*
+** goro.run([opts,] f, ...) -> f's results. Runs f as the main G on this
+** thread, which becomes M0 and holds the P until f returns; G's still alive
+** then are abandoned. opts: stack_size (bytes), timeout (seconds), dump
+** (true: a failure's message also lists every G).
+*/
+static int l_run(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  struct goro_m m0, *oldm;
+  struct bg *mb;
+  int fidx = 1, rc, dump = 0, withdump = 0;
+  double timeout = 0, deadline = 0;
+
+  if (lua_istable(L, 1)) {
+    fidx = 2;
+    if (lua_getfield(L, 1, "stack_size") != LUA_TNIL) {
+      lua_Integer sz = lua_tointeger(L, -1);
+      if (!lua_isinteger(L, -1))
+        return luaL_error(L, "goro.run: stack_size must be an integer");
+      if (sz < 0 || goroR_stack_configure((size_t)sz, 16, 1024) != 0)
+        return luaL_error(L, "goro.run: stack_size must be at least %d bytes",
+                          (int)GORO_STACK_MIN);
+    }
+    if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
+      if (lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "goro.run: timeout must be a number");
+      timeout = lua_tonumber(L, -1);
+      if (!(timeout > 0)) return luaL_error(L, "goro.run: timeout must be > 0");
+    }
+    dump = lua_getfield(L, 1, "dump") != LUA_TNIL && lua_toboolean(L, -1);
+    lua_pop(L, 3);
+  }
+  luaL_checktype(L, fidx, LUA_TFUNCTION);
+  if (R->closed != GORO_RT_OPEN)
+    return luaL_error(L, "goro.run: runtime is closed");
+  if (R->running || goroB_bg_current(L) != NULL)
+    return luaL_error(L, "goro.run: already running (nested goro.run?)");
+  if (R->hostmode)
+    return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
+  if (goroR_stack_thread_init() != 0)
+    return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
+  mb = goroB_bg_new(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
+  mb->ismain = 1;
+  if (timeout > 0) deadline = goroR_now() + timeout;
+
+  goroR_m_init(&m0);
+  goroR_m_learn_stack(&m0);
+  oldm = goroR_m_set(&m0);
+  goroR_m_register(&R->rt, &m0);
+  goroR_p_acquire(&R->rt, &m0);
+  goroR_rt_workers_on(&R->rt, 1);  /* they may serve while M0's G is in C */
+  goroR_sysmon_start(&R->rt);
+  goroR_rt_run_begin(&R->rt, deadline);
+  R->running = 1;
+  rc = goroR_sched_run(&R->rt, &m0, mb->g, deadline);
+  R->running = 0;
+  /* The main G ended only because sysmon unwound its callback at the
+  ** deadline (a failed G would be in R->failed): the run timed out. */
+  if (rc == GORO_SCHED_DONE && mb->unwound && R->failed == NULL)
+    rc = GORO_SCHED_BUDGET;
+  if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET ||
+      (dump && (R->failed != NULL || mb->failed))) {
+    withdump = rc != GORO_SCHED_DEADLOCK && rc != GORO_SCHED_BUDGET;
+    lua_pushcfunction(L, pdump);
+    lua_pushlightuserdata(L, R);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "(no dump: out of memory)");
+    }
+  }
+  goroR_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
+  if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
+  goroR_g_abandon_all(&R->rt);
+  goroR_rt_workers_on(&R->rt, 0);  /* between runs this thread owns the state */
+  goroR_p_release(&R->rt, &m0);
+  goroR_m_unregister(&R->rt, &m0);
+  goroR_m_set(oldm);
+  goroR_m_destroy(&m0);
+  return run_finish(L, R, mb, rc, timeout, withdump);
+}
+
+/* ---- registration -------------------------------------------------------- */
+
+const luaL_Reg goroB_run_funcs[] = {
+    {"run", l_run},     {"yield", l_yield}, {"sleep", l_sleep},
+    {"now", l_now},     {NULL, NULL},
+};

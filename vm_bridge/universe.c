@@ -1,0 +1,282 @@
+/*
+** vm_bridge/universe.c — the runtime of a Lua universe and its registry
+** entries: the runtime userdata and its __gc, the hooks through which the
+** scheduler runs a G's Lua code, the table that anchors every live G's
+** handle, the spare threads of callbacks, and extra G's handles.
+**
+** The runtime userdata (registry[rt_key]) has three user values: 1, the
+** handle of the G whose unwaited error stops the run (R->failed); 2, LR;
+** 3, a table whose keys anchor callback threads. The G table
+** (registry[gs_key]) is an array: slot b->ref holds the handle of live G
+** b; a free slot holds the next free one (R->gsfree heads the list, R->gsn
+** is the array's length), as luaL_ref's free list.
+**
+** Who touches a lua_State here: the hooks run on the scheduler side, with
+** the P held, and use only lua_resume (protected), non-raising table
+** operations (reading an existing slot, writing one, removing a key), and
+** lua_pcall on LR for anything that may allocate. Everything here runs
+** with the P held, so nothing needs a lock.
+*/
+#include <stdatomic.h>
+#include <string.h>
+
+#include "../runtime/errors.h"
+#include "../runtime/prof.h"
+#include "bridge.h"
+
+static char rt_key, gs_key;  /* registry keys (light userdata) */
+
+const void *goroB_runtime_key(void) { return &rt_key; }
+
+/* ---- the runtime of a universe ------------------------------------------- */
+
+static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
+static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
+static const struct goro_hooks hooks = {hook_resume, hook_dead,
+                                        goroB_hook_interrupt,
+                                        goroB_tchan_fire, goroB_tchan_wakes};
+
+static int rt_gc(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, 1);
+  if (R->rt.hooks == NULL || R->closed == GORO_RT_FINALIZED) return 0;
+  R->closed = GORO_RT_FINALIZED;  /* hooks must not touch Lua from now on */
+  goroR_rt_destroy(&R->rt);
+  return 0;
+}
+
+struct goro_runtime *goroB_runtime_get(lua_State *L) {
+  struct goro_runtime *R;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key) == LUA_TUSERDATA) {
+    R = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return R;
+  }
+  lua_pop(L, 1);
+  lua_newtable(L);  /* "goro.gs": live G handles */
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
+  /* uv 1: the failed G's handle; 2: LR; 3: callback threads (keys) */
+  R = lua_newuserdatauv(L, sizeof *R, 3);
+  memset(R, 0, sizeof *R);
+  R->LR = lua_newthread(L);
+  lua_setiuservalue(L, -2, 2);
+  lua_newtable(L);
+  lua_setiuservalue(L, -2, 3);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, rt_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  if (goroR_rt_init(&R->rt, &hooks, R) != 0) {
+    R->rt.hooks = NULL;
+    luaL_error(L, "goro: %s", goro_strerror(GORO_ENOMEM));
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  R->L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  R->rng = (uint64_t)(uintptr_t)R ^ (uint64_t)(goroR_now() * 1e9) ^
+           0x9e3779b97f4a7c15ull;
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
+  return R;
+}
+
+/* ---- the G table --------------------------------------------------------- */
+
+void goroB_bg_push(lua_State *L, struct bg *b) {
+  goroR_assert(b->ref > 0);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  lua_rawgeti(L, -1, b->ref);
+  lua_remove(L, -2);
+}
+
+/* As luaL_ref, but the free list's head and the table's length live in R:
+** no length search, no list head to read. */
+int goroB_bg_anchor(lua_State *L, struct goro_runtime *R) {
+  int t, ref = R->gsfree, next = 0;
+  goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  t = lua_gettop(L);
+  lua_pushvalue(L, -2);
+  if (ref != 0) {
+    lua_rawgeti(L, t, ref);
+    next = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+  } else {
+    ref = R->gsn + 1;
+  }
+  lua_rawseti(L, t, ref);
+  lua_pop(L, 1);
+  if (ref == R->gsfree)
+    R->gsfree = next;
+  else
+    R->gsn = ref;
+  return ref;
+}
+
+/* Drop the anchor of b's handle. It only writes an existing slot, so it
+** never allocates and never raises. */
+static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
+  if (b->ref <= 0) return;
+  goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn && b->ref <= R->gsn);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  lua_pushinteger(L, R->gsfree);
+  lua_rawseti(L, -2, b->ref);
+  lua_pop(L, 1);
+  R->gsfree = b->ref;
+  b->ref = 0;
+}
+
+/* ---- callback threads and extra G's -------------------------------------- */
+
+static int p_newthread(lua_State *L) {
+  lua_State *T;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+  lua_getiuservalue(L, -1, 3);
+  T = lua_newthread(L);
+  lua_pushboolean(L, 1);
+  lua_rawset(L, -3);  /* anchored by the runtime's thread table */
+  lua_pushlightuserdata(L, T);
+  return 1;
+}
+
+lua_State *goroB_cb_thread_get(struct goro_runtime *R) {
+  lua_State *T;
+  goroR_assert(0 <= R->ncbfree && R->ncbfree <= GORO_CB_KEEP);
+  if (R->ncbfree > 0) return R->cbfree[--R->ncbfree];
+  lua_pushcfunction(R->LR, p_newthread);
+  if (lua_pcall(R->LR, 0, 1, 0) != LUA_OK) {
+    lua_pop(R->LR, 1);
+    return NULL;
+  }
+  T = lua_touserdata(R->LR, -1);
+  lua_pop(R->LR, 1);
+  return T;
+}
+
+void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T) {
+  if (lua_gettop(T) != 0) lua_settop(T, 0);
+  if (R->ncbfree < GORO_CB_KEEP) {
+    R->cbfree[R->ncbfree++] = T;
+    return;
+  }
+  lua_rawgetp(R->LR, LUA_REGISTRYINDEX, &rt_key);  /* drop the anchor */
+  lua_getiuservalue(R->LR, -1, 3);
+  lua_pushthread(T);
+  lua_xmove(T, R->LR, 1);
+  lua_pushnil(R->LR);
+  lua_rawset(R->LR, -3);  /* removing a key never allocates */
+  lua_pop(R->LR, 2);
+}
+
+static int p_newextra(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, 1);
+  struct goro_g *gp = lua_touserdata(L, 2);
+  struct bg *b = lua_newuserdatauv(L, sizeof *b, 2);
+  memset(b, 0, sizeof *b);
+  luaL_setmetatable(L, GORO_G_MT);
+  b->ref = goroB_bg_anchor(L, R);
+  b->g = gp;
+  b->rec.id = gp->id = R->rt.nextgid++;
+  gp->ud = b;
+  return 0;
+}
+
+int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
+  int ok;
+  lua_pushcfunction(R->LR, p_newextra);
+  lua_pushlightuserdata(R->LR, R);
+  lua_pushlightuserdata(R->LR, gp);
+  ok = lua_pcall(R->LR, 2, 0, 0) == LUA_OK;
+  if (!ok) lua_pop(R->LR, 1);
+  return ok;
+}
+
+/* ---- hooks: the scheduler side ------------------------------------------- */
+
+/* In protected mode on LR: give G b (argument 1) its thread, with its
+** function (user value 1 until now) on it. */
+static int p_start(lua_State *L) {
+  struct bg *b = lua_touserdata(L, 1);
+  lua_State *T;
+  goroB_bg_push(L, b);          /* 2: the handle */
+  T = lua_newthread(L);        /* 3 */
+  lua_getiuservalue(L, 2, 1);  /* 4: the function */
+  lua_xmove(L, T, 1);
+  lua_setiuservalue(L, 2, 1);  /* the thread replaces it */
+  b->L = T;
+  return 0;
+}
+
+/* A G made without arguments gets its Lua thread at its first run, so a
+** burst of goro.go costs a handle a G until the G runs (and the thread is
+** still warm when it does). If no thread can be made, the G ends at once
+** with that error, kept in user value 1. */
+static int start(struct goro_runtime *R, struct bg *b) {
+  lua_State *LR = R->LR;
+  lua_pushcfunction(LR, p_start);
+  lua_pushlightuserdata(LR, b);
+  if (lua_pcall(LR, 1, 0, 0) == LUA_OK) return 1;
+  goroB_bg_push(LR, b);
+  lua_insert(LR, -2);
+  lua_setiuservalue(LR, -2, 1);
+  lua_pop(LR, 1);
+  return 0;
+}
+
+/* On a carrier: run the G's Lua code until it parks, yields or ends. */
+static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
+  struct bg *b = gp->ud;
+  int nres, nargs = b->nargs, st;
+  goroR_assert(b->g == gp && !b->done);
+  if (b->L == NULL && !start(rt->ud, b)) {
+    b->done = b->failed = 1;
+    b->nres = 1;
+    b->waited = gp->waiters.head != NULL;
+    gp->outcome = GORO_RUN_DONE;
+    return;
+  }
+  b->nargs = 0;
+  goroB_bg_run_on(b, b->L);
+  st = lua_resume(b->L, NULL, nargs, &nres);
+  goroB_bg_run_on(b, NULL);
+  if (st == LUA_YIELD) {
+    if (gp->parking) {
+      gp->outcome = GORO_RUN_PARKED;
+    } else {  /* goro.yield(), or a plain coroutine.yield at top level */
+      if (nres > 0) lua_pop(b->L, nres);
+      gp->outcome = GORO_RUN_YIELDED;
+    }
+    return;
+  }
+  b->done = 1;
+  b->failed = st != LUA_OK;
+  b->nres = b->failed ? 1 : nres;
+  b->waited = gp->waiters.head != NULL;
+  gp->outcome = GORO_RUN_DONE;
+}
+
+/* The G has ended (or is abandoned): unanchor its handle. An error nobody
+** waited for stops the run (as an unrecovered panic stops a Go program). */
+static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
+  struct goro_runtime *R = rt->ud;
+  struct bg *b = gp->ud;
+  lua_State *L = R->LR;
+
+  goroR_assert(b != NULL && b->g == gp);
+  goroB_bg_unqueue(rt, b);
+  goroB_bg_run_on(b, NULL);
+  if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
+    goroR_prof_lost(atomic_load(&gp->prof_sess),
+                   atomic_exchange(&gp->prof_pending, 0));
+  b->g = NULL;
+  if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
+  if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
+      (R->running || R->stepping || R->hostmode)) {
+    R->failed = b;
+    rt->abort = 1;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
+    goroB_bg_push(L, b);
+    lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
+    lua_pop(L, 1);
+  }
+  unanchor(L, R, b);
+}
+
