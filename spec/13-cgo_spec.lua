@@ -57,6 +57,37 @@ describe("goro_cgocall (C that blocks)", function()
   end)
 end)
 
+describe("a __gc finalizer that is in C", function()
+  it("holds up no other G's park; its own G still may not park", function()
+    local got, own = goro.run(function()
+      local ch, own = goro.chan(), nil
+      local g1 = goro.go(function()
+        setmetatable({}, {__gc = function()
+          tm.cgo_sleep(0.2)  -- the universe's collector stays stopped meanwhile
+          own = select(2, pcall(goro.sleep, 0.01))
+        end})
+        collectgarbage()
+        collectgarbage()
+      end)
+      local g2 = goro.go(function()
+        local seen
+        table.sort({3, 1, 2}, function(a, b)  -- a stackful park, under a C call
+          seen = seen or ch:recv()
+          return a < b
+        end)
+        return seen
+      end)
+      goro.sleep(0.05)  -- g1 is in C inside its finalizer, g2 parked
+      ch:send("sorted")
+      local _, v = g2:wait()
+      g1:wait()
+      return v, own
+    end)
+    assert.are.equal("sorted", got)
+    assert.matches("goro: sleep would block inside a __gc finalizer", own)
+  end)
+end)
+
 describe("goro_call nested in goro_cgocall", function()
   it("runs on the same G and returns its results", function()
     local same, a, b = goro.run(function()

@@ -257,6 +257,9 @@ struct bg *goroB_bg_current(lua_State *L);
 ** L is outside any G. For operations about to block. */
 struct bg *goroB_bg_block(lua_State *L, const char *fname);
 
+/* Does L (or the G's own thread under it) run a __gc finalizer right now?
+** Cheap unless the universe's collector is stopped. */
+int goroB_in_finalizer(lua_State *L, struct bg *b);
 /* Park the running G (stackless if it can yield, stackful otherwise), then
 ** continue with k(L, LUA_OK, ctx) once readied. Its waiters must be queued;
 ** if it may not park here (a finalizer, a borrowed stack) it leaves the

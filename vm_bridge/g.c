@@ -55,6 +55,25 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
   b->nsel = 0;
 }
 
+/* Is a __gc finalizer running on thread T? Lua names a finalizer's frame
+** "__gc" (namewhat "metamethod"). */
+static int runs_finalizer(lua_State *T) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(T, level, &ar); level++)
+    if (lua_getinfo(T, "n", &ar) && ar.name != NULL &&
+        ar.namewhat[0] == 'm' && strcmp(ar.name, "__gc") == 0)
+      return 1;
+  return 0;
+}
+
+int goroB_in_finalizer(lua_State *L, struct bg *b) {
+  /* The collector stays stopped while any finalizer runs, in any G (one
+  ** may be in C through goro_cgocall): only a stopped collector makes us
+  ** look, and then only at this G's threads. */
+  if (lua_gc(L, LUA_GCCOUNT, 0) >= 0) return 0;
+  return runs_finalizer(L) || (b->L != NULL && b->L != L && runs_finalizer(b->L));
+}
+
 /*
 ** Stackless when L is the G's own thread and can yield (and the G is not
 ** locked to its M: a callback's G parks by putting its M to sleep). A
@@ -62,7 +81,8 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
 ** under a non-yieldable C call), so their checks live on the stackful path
 ** only, off the fast path: a G must not park inside __gc (the collector
 ** would stay stopped for the whole universe), nor on a stack it does not
-** own.
+** own. Another G's finalizer that is in C meanwhile (the collector stopped
+** for everyone) is not this G's business.
 */
 int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
                  lua_KContext ctx, lua_KFunction k) {
@@ -71,7 +91,7 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
     goroR_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
-  if (lua_gc(L, LUA_GCCOUNT, 0) < 0) {
+  if (goroB_in_finalizer(L, b)) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       b->fname);

@@ -34,7 +34,7 @@ static int l_yield(lua_State *L) {
   if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
   if (b->g->lockedm != NULL) return 0;
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
-  if (lua_gc(L, LUA_GCCOUNT, 0) < 0)  /* the collector waits for us */
+  if (goroB_in_finalizer(L, b))  /* the collector waits for us */
     return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
   if (goroA_xrec_self()->depth > 0)
     return luaL_error(L, "goro: yield would switch away from a borrowed stack "
