@@ -135,7 +135,8 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
     case GORO_SCHED_DONE:
       if (mb->failed) {
         goroB_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
-        if (withdump && lua_type(L, -1) == LUA_TSTRING) {
+        if (withdump && lua_type(L, -1) == LUA_TSTRING &&
+            lua_type(L, dumpidx) == LUA_TSTRING) {
           lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
           lua_pushvalue(L, dumpidx);
           lua_concat(L, 3);
@@ -160,6 +161,10 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
                         rc, (int)R->rt.closing);
   }
   lua_insert(L, -2);  /* the dump, made before the G's were abandoned */
+  if (lua_type(L, -1) != LUA_TSTRING) {  /* the dump failed: its error */
+    lua_pop(L, 1);
+    lua_pushliteral(L, "(no dump: out of memory)");
+  }
   lua_concat(L, 2);
   return lua_error(L);
 }
@@ -174,7 +179,7 @@ static int l_run(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_m m0, *oldm;
   struct bg *mb;
-  int fidx = 1, rc, dump = 0, withdump = 0;
+  int fidx = 1, rc, dump = 0, withdump = 0, main_alive;
   double timeout = 0, deadline = 0;
 
   if (lua_istable(L, 1)) {
@@ -229,14 +234,21 @@ static int l_run(lua_State *L) {
     withdump = rc != GORO_SCHED_DEADLOCK && rc != GORO_SCHED_BUDGET;
     lua_pushcfunction(L, pdump);
     lua_pushlightuserdata(L, R);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-      lua_pop(L, 1);
-      lua_pushliteral(L, "(no dump: out of memory)");
-    }
+    /* Nothing may raise while this thread holds the P: if even the dump
+    ** fails, its error object (for a memory error, Lua's own preallocated
+    ** message) stands in for it. */
+    (void)lua_pcall(L, 1, 1, 0);
   }
   goroR_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
-  if (mb->g != NULL) lua_resetthread(mb->L);  /* close its to-be-closed vars */
+  main_alive = mb->g != NULL;
+  /* Abandon first: the reset below may collect objects only the main G's
+  ** stack held (a channel it waited on, a timer's channel in the heap), so
+  ** no queue and no timer may point into them by then. */
   goroR_g_abandon_all(&R->rt);
+  if (main_alive) {
+    lua_resetthread(mb->L);  /* close its to-be-closed variables */
+    goroR_g_abandon_all(&R->rt);  /* and what they started, if anything */
+  }
   goroR_rt_workers_on(&R->rt, 0);  /* between runs this thread owns the state */
   goroR_p_release(&R->rt, &m0);
   goroR_m_unregister(&R->rt, &m0);
