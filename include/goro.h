@@ -94,8 +94,12 @@ int goro_is_extra_in_c(void);
 const char *goro_errmsg(void);
 
 /* Stop the runtime: every G is abandoned, and later calls from any thread
-** return an error status. The host owns L again afterwards. */
-void goro_close(goro_runtime *rt);
+** return an error status. The host owns L again afterwards. Returns 0
+** (also for a runtime already closed), GORO_EINVAL for NULL, or
+** GORO_ESTATE when called from inside the runtime (a G, a callback,
+** goro_step's thread), which would wait for itself: goro_errmsg() says so
+** and nothing changes. */
+int goro_close(goro_runtime *rt);
 
 /* CPU profiling, process-wide: every thread that runs goro code (workers,
 ** threads in goro.run or goro_step, host threads with an extra M) is

@@ -67,7 +67,7 @@ static void drop_list(struct goro_stack **l) {
 }
 
 int goroR_stack_configure(size_t size, unsigned keep_hot, unsigned keep_cold) {
-  if (size < GORO_STACK_MIN || size > ((size_t)1 << 40)) return GORO_EINVAL;
+  if (size < GORO_STACK_MIN || size > GORO_STACK_MAX) return GORO_EINVAL;
   goroR_lock(&pool.lock);
   size = round_pages(size);
   if (size != pool.size) {

@@ -28,6 +28,7 @@
 #include "../arch/ctx.h"
 
 #define GORO_STACK_MIN (512u * 1024u)  /* Lua's 200 C levels, stock libs */
+#define GORO_STACK_MAX ((size_t)1 << 40) /* 1 TiB of address space */
 #ifdef __SANITIZE_ADDRESS__
 #define GORO_STACK_DEFAULT (4u * 1024u * 1024u)  /* ASan frames are ~3x */
 #elif defined(__has_feature)

@@ -52,15 +52,28 @@ describe("goro.run(f, ...)", function()
     goro.run({stack_size = 1024 * 1024}, function() end)
   end)
 
-  it("rejects a stack size below the minimum", function()
-    assert.matches("stack_size must be at least", h.errmsg(goro.run,
-      {stack_size = 4096}, function() end))
+  it("rejects a stack size out of range, and says the range", function()
+    local f = function() end
+    for _, sz in ipairs({4096, -1, 2 ^ 41, math.maxinteger}) do
+      assert.matches("^goro.run: stack_size must be between 524288 bytes and 2%^40",
+        h.errmsg(goro.run, {stack_size = sz}, f))
+    end
+  end)
+
+  it("takes a stack size given as a float with an integer value", function()
+    assert.are.equal("ok", goro.run({stack_size = 2.0 ^ 21}, function() return "ok" end))
+    assert.are.equal(2 * 1024 * 1024, goro.stats().stack_size)
+    goro.run({stack_size = 1024 * 1024}, function() end)
   end)
 
   it("names the option of the wrong type", function()
     local f = function() end
     assert.matches("^goro.run: stack_size must be an integer",
       h.errmsg(goro.run, {stack_size = "big"}, f))
+    assert.matches("^goro.run: stack_size must be an integer",
+      h.errmsg(goro.run, {stack_size = "1048576"}, f))
+    assert.matches("^goro.run: stack_size must be an integer",
+      h.errmsg(goro.run, {stack_size = 1048576.5}, f))
     assert.matches("^goro.run: timeout must be a number", h.errmsg(goro.run, {timeout = "1"}, f))
     assert.matches("^goro.run: timeout must be > 0", h.errmsg(goro.run, {timeout = 0 / 0}, f))
   end)
@@ -92,6 +105,18 @@ describe("goro.run(f, ...)", function()
         goro.chan():recv()
       end)
       assert.matches(c[2], err)
+    end
+  end)
+
+  it("names a G whose error value's __tostring raises or blocks", function()
+    local raises = setmetatable({}, {__tostring = function() error("tostring failed") end})
+    local blocks = setmetatable({}, {__tostring = function() goro.chan():recv() end})
+    for _, obj in ipairs({raises, blocks}) do
+      local err = h.errmsg(goro.run, function()
+        goro.go(function() error(obj) end)
+        goro.chan():recv()
+      end)
+      assert.matches("^goroutine %d+: %(error object is a table value%)\nstack traceback:", err)
     end
   end)
 

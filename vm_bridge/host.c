@@ -123,14 +123,20 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
   return result;
 }
 
-GORO_EXPORT void goro_close(goro_runtime *R) {
-  if (R == NULL || R->closed != GORO_RT_OPEN) return;
+GORO_EXPORT int goro_close(goro_runtime *R) {
+  if (R == NULL) {
+    goroB_seterr("goro_close: no runtime");
+    return GORO_EINVAL;
+  }
+  if (R->closed != GORO_RT_OPEN) return 0;
   if (goroR_m_self() != NULL) {  /* from inside the runtime: it would wait */
-    goroB_seterr("goro_close: called from inside the runtime");  /* for itself */
-    return;
+    goroB_seterr("goro_close: called from inside the runtime (a goroutine, "
+                 "a callback or goro_step), which it would wait for");
+    return GORO_ESTATE;
   }
   goroR_rt_close(&R->rt);
   R->closed = GORO_RT_CLOSED;
+  return 0;
 }
 
 GORO_EXPORT int goro_is_extra_in_c(void) {

@@ -71,6 +71,11 @@ static int pdump(lua_State *L) {
 
 /* ---- goro.run ------------------------------------------------------------ */
 
+/* In protected mode: the value at 1 through its __tostring, or nothing. */
+static int p_tostring(lua_State *L) {
+  return luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING;
+}
+
 /* Push the error of failed G b as the run reports it: a string error gets
 ** the G's id and its traceback. The main G's other values pass unchanged
 ** (goro.run(f) fails as pcall(f) would); another G's are made text first,
@@ -91,8 +96,10 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
     int e = lua_gettop(L);
     if (lua_isstring(L, e)) {
       lua_tostring(L, e);  /* a number: in place */
-    } else {
-      if (!luaL_callmeta(L, e, "__tostring") || lua_type(L, -1) != LUA_TSTRING) {
+    } else {  /* its __tostring may raise or block: protected */
+      lua_pushcfunction(L, p_tostring);
+      lua_pushvalue(L, e);
+      if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
         lua_settop(L, e);
         lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, e));
       }
@@ -185,12 +192,13 @@ static int l_run(lua_State *L) {
   if (lua_istable(L, 1)) {
     fidx = 2;
     if (lua_getfield(L, 1, "stack_size") != LUA_TNIL) {
-      lua_Integer sz = lua_tointeger(L, -1);
-      if (!lua_isinteger(L, -1))
+      int isint;
+      lua_Integer sz = lua_tointegerx(L, -1, &isint);  /* 2^20 as a float too */
+      if (!isint || lua_type(L, -1) != LUA_TNUMBER)
         return luaL_error(L, "goro.run: stack_size must be an integer");
       if (sz < 0 || goroR_stack_configure((size_t)sz, 16, 1024) != 0)
-        return luaL_error(L, "goro.run: stack_size must be at least %d bytes",
-                          (int)GORO_STACK_MIN);
+        return luaL_error(L, "goro.run: stack_size must be between %d bytes "
+                          "and 2^40 (got %I)", (int)GORO_STACK_MIN, sz);
     }
     if (lua_getfield(L, 1, "timeout") != LUA_TNIL) {
       if (lua_type(L, -1) != LUA_TNUMBER)

@@ -90,8 +90,9 @@ static int l_waitgroup(lua_State *L) {
 
 static int wg_addn(lua_State *L, lua_Integer d) {
   struct waitgroup *wg = checkwg(L);
-  if ((d > 0 && wg->n > LUA_MAXINTEGER - d) || wg->n + d < 0)
-    return luaL_error(L, "sync: negative WaitGroup counter");
+  if (d > 0 && wg->n > LUA_MAXINTEGER - d)
+    return luaL_error(L, "sync: WaitGroup counter overflow");
+  if (wg->n + d < 0) return luaL_error(L, "sync: negative WaitGroup counter");
   wg->n += d;
   if (wg->n == 0) goroR_waitq_wake_all(&goroB_R_of(L)->rt, &wg->q, 1);
   return 0;

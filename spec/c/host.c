@@ -150,13 +150,36 @@ Test(host, closed_runtime_refuses_steps_and_lua_runs) {
   dostring(L, "goro = require 'goro'");
   rt = goro_open(L);
   cr_assert_not_null(rt);
-  goro_close(rt);
-  goro_close(rt);  /* twice is harmless */
+  cr_assert_eq(goro_close(rt), 0);
+  cr_assert_eq(goro_close(rt), 0, "twice is harmless");
   cr_assert_eq(goro_step(rt, 0.001), GORO_STEP_CLOSED);
   cr_assert_not_null(strstr(goro_errmsg(), "closed"));
   cr_assert_neq(luaL_dostring(L, "goro.run(function() end)"), LUA_OK);
   cr_assert_not_null(strstr(lua_tostring(L, -1), "closed"), "%s",
                      lua_tostring(L, -1));
+  lua_close(L);
+}
+
+/* goro_call body: try to close the runtime (ud) from inside it. */
+static int close_inside;
+static int try_close(lua_State *T, void *ud) {
+  (void)T;
+  close_inside = goro_close(ud);
+  return 0;
+}
+
+Test(host, close_from_inside_the_runtime_is_refused_with_a_reason) {
+  lua_State *L = new_state();
+  goro_runtime *rt;
+  dostring(L, "goro = require 'goro'");
+  rt = goro_open(L);
+  cr_assert_not_null(rt);
+  cr_assert_eq(goro_call(rt, try_close, rt), LUA_OK, "%s", goro_errmsg());
+  cr_assert_eq(close_inside, GORO_ESTATE);
+  cr_assert_not_null(strstr(goro_errmsg(), "inside the runtime"), "%s", goro_errmsg());
+  cr_assert_eq(goro_step(rt, 0.001), 0, "the runtime still runs");
+  cr_assert_eq(goro_close(rt), 0);
+  cr_assert_eq(goro_close(NULL), GORO_EINVAL);
   lua_close(L);
 }
 
