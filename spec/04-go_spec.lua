@@ -149,3 +149,51 @@ describe("goro.yield()", function()
     assert.matches("goro: yield called outside a goroutine", h.errmsg(goro.yield))
   end)
 end)
+
+describe("a G's own Lua thread", function()
+  it("is what coroutine.running() says, every time", function()
+    local same, ismain = goro.run(function()
+      local a, m = coroutine.running()
+      goro.yield()
+      return a == coroutine.running(), m
+    end)
+    assert.is_true(same)
+    assert.is_false(ismain)
+  end)
+
+  it("cannot be resumed or closed from Lua", function()
+    local r = goro.run(function()
+      local ch, co = goro.chan(), nil
+      local g = goro.go(function() co = coroutine.running(); return ch:recv() end)
+      goro.yield()  -- g is parked in ch:recv()
+      local r = {coroutine.resume(co, "stray")}
+      r[3] = select(2, pcall(coroutine.close, co))
+      ch:send("sent")
+      r[4] = select(2, g:wait())  -- its own receive still gets the value
+      r[5] = select(2, coroutine.resume(co))  -- nor after its end
+      return r
+    end)
+    assert.is_false(r[1])
+    assert.are.equal("cannot resume a goroutine's thread", r[2])
+    assert.matches("cannot close a goroutine's thread", r[3])
+    assert.are.equal("sent", r[4])
+    assert.are.equal("cannot resume a goroutine's thread", r[5])
+  end)
+
+  it("leaves plain coroutines as Lua has them, inside G's and out", function()
+    local function exercise()
+      local co = coroutine.create(function(a) return coroutine.yield(a + 1) * 2 end)
+      local r = {coroutine.resume(co, 1)}
+      r[3], r[4] = coroutine.resume(co, 5)
+      r[5], r[6] = coroutine.resume(co)
+      r[7] = coroutine.close(coroutine.create(function() end))
+      r[8] = select(2, pcall(coroutine.resume, 42))
+      return r
+    end
+    local want = {true, 2, true, 10, false, "cannot resume dead coroutine", true}
+    for _, r in ipairs({exercise(), goro.run(exercise)}) do
+      for i = 1, 7 do assert.are.equal(want[i], r[i]) end
+      assert.matches("bad argument #1 to '[%w.]*resume' %(coroutine expected", r[8])
+    end
+  end)
+end)

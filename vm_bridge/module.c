@@ -113,6 +113,7 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   lua_setfield(L, -2, "version");
   lua_pushliteral(L, GORO_ARCH);
   lua_setfield(L, -2, "arch");
+  goroB_open_coro(L);
   goroB_prof_env();
   return 1;
 }
