@@ -209,7 +209,7 @@ void goroR_park_prepare(struct goro_g *gp, const char *reason) {
   goroR_assert(gp->status == GORO_GRUNNING);
   gp->parking = 1;
   gp->waitreason = reason;
-  gp->waitsince = goroR_now_coarse();
+  gp->waitsince = goroR_stamp();
 }
 
 /* A locked G parks by putting its M to sleep: see HACKING.md, Locked G's.
@@ -221,7 +221,7 @@ static int park_locked(struct goro_g *gp, const char *reason) {
   int held = 0;
 
   gp->waitreason = reason;
-  gp->waitsince = goroR_now_coarse();
+  gp->waitsince = goroR_stamp();
   gp->status = GORO_GWAITING;
   rt->st.stackful_parks++;
   goroR_lock(&rt->lock);
@@ -273,7 +273,7 @@ int goroR_park(struct goro_g *gp, const char *reason) {
   if (gp->lockedm != NULL) return park_locked(gp, reason);
   goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   gp->waitreason = reason;
-  gp->waitsince = goroR_now_coarse();
+  gp->waitsince = goroR_stamp();
   goroA_ctx_switch(&gp->carrier->ctx, &goroR_m_self()->g0,
                   (void *)(uintptr_t)SW_PARK);
   goroR_assert(gp->status == GORO_GRUNNING);

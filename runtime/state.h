@@ -104,10 +104,10 @@ struct goro_g {
   uint16_t lockcount;              /* owner: nested locks (callbacks; Lua
                                       allows 200 nested C calls) */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
-  double waitsince;                /* P: monotonic seconds */
-  struct goro_timer timer;         /* P: its wake-up while it sleeps */
+  float waitsince;                 /* P: when it began to (goroR_stamp) */
   int selected;                    /* P: select: index of the case that won,
                                       -1 while it waits (claimable) */
+  struct goro_timer timer;         /* P: its wake-up while it sleeps */
   struct goro_carrier *carrier;    /* P: while running or parked stackfully */
   struct goro_g *schedlink;        /* P: run queue link */
   struct goro_g *allnext, *allprev;/* P: all G's */

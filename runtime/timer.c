@@ -29,6 +29,25 @@ double goroR_now_coarse(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static _Atomic double epoch;  /* the first stamp's clock; 0: none yet */
+
+static double stamp_epoch(double now) {
+  double e = atomic_load_explicit(&epoch, memory_order_relaxed), zero = 0;
+  if (e == 0 && !atomic_compare_exchange_strong(&epoch, &zero, now)) return zero;
+  return e == 0 ? now : e;
+}
+
+float goroR_stamp(void) {
+  double now = goroR_now_coarse();
+  return (float)(now - stamp_epoch(now));
+}
+
+double goroR_since(float stamp) {
+  double now = goroR_now_coarse();
+  double d = now - (stamp_epoch(now) + (double)stamp);
+  return d > 0 ? d : 0;  /* (the float may round the stamp up) */
+}
+
 struct timespec goroR_timespec(double t) {
   struct timespec ts;
   if (!(t >= 0)) t = 0;            /* (NaN too) */

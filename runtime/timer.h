@@ -18,6 +18,11 @@ double goroR_now(void);
 /* The same from the coarse clock (a few ns instead of ~20; ms-grained):
 ** for wait times shown in dumps. */
 double goroR_now_coarse(void);
+/* A coarse time stamp that fits a float: seconds since the process's
+** first stamp (ms-grained for days), and the seconds since a stamp. For
+** the wait times dumps show, where a G record's bytes count. */
+float goroR_stamp(void);
+double goroR_since(float stamp);
 /* A monotonic time in seconds as an absolute timespec for timed waits on
 ** the runtime's CLOCK_MONOTONIC conditions. Any wait, up to infinity and
 ** NaN included, comes out valid and within 10^9 s. */

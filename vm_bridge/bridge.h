@@ -152,7 +152,6 @@ struct bg {
                              set w.ok, claiming it) */
   struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
                              wakers set their ok, claiming one) */
-  const char *fname;      /* G: the blocking function, for error messages */
   /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
   ** and written with RD/WR: a signal handler on the G's thread uses them;
   ** uhook, umask, ucount only where hookL is set (interrupt.c). */
@@ -205,10 +204,14 @@ const void *goroB_runtime_key(void);
 /* The runtime of L's universe, made on first use. */
 struct goro_runtime *goroB_runtime_get(lua_State *L);
 
-/* Anchor the G handle on top of L (it stays there) in the G table and
-** return its slot, for b->ref. Raises (out of memory) with nothing
-** changed. */
-int goroB_bg_anchor(lua_State *L, struct goro_runtime *R);
+/* Anchor the G handle at hidx in the G table, with its thread (at tidx; 0:
+** none yet), and return its pair, for b->ref. Both stay on the stack.
+** Raises (out of memory) with nothing changed. */
+int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx);
+/* Is b's thread still user value 1 of its handle (at hidx)? After the G
+** ends that is its only anchor, and the debug library can change it: read
+** an ended G's thread only when this holds. */
+int goroB_bg_thread_ok(lua_State *L, int hidx, struct bg *b);
 
 /* Push the handle of a live G (anchored in the G table). Never raises. */
 void goroB_bg_push(lua_State *L, struct bg *b);
@@ -263,9 +266,10 @@ int goroB_in_finalizer(lua_State *L, struct bg *b);
 /* Park the running G (stackless if it can yield, stackful otherwise), then
 ** continue with k(L, LUA_OK, ctx) once readied. Its waiters must be queued;
 ** if it may not park here (a finalizer, a borrowed stack) it leaves the
-** queues and raises. May park. */
-int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
-                 lua_KContext ctx, lua_KFunction k);
+** queues and raises, naming the blocking function fname. `reason` is what
+** goro.dump() shows. May park. */
+int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
+                  const char *reason, lua_KContext ctx, lua_KFunction k);
 
 /* Take b out of every queue it waits in and out of the timer heap (before
 ** raising instead of parking, or once b has ended). Requires: the P. */

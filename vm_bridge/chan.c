@@ -69,10 +69,18 @@ static void take(lua_State *L, struct goro_waiter *w) {
 ** receiver to copy ours. May raise: nothing is queued yet. */
 static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 
-/* Put the value at vi at the tail of c's buffer (c at ci). Never raises. */
+/* Push c's buffer (user value 1 of the channel at ci). The debug library
+** can replace it: then raise, before the operation has changed anything. */
+static void push_buf(lua_State *L, int ci) {
+  if (lua_getiuservalue(L, ci, 1) != LUA_TTABLE)
+    luaL_error(L, "goro: a channel's buffer was replaced (debug.setuservalue)");
+}
+
+/* Put the value at vi at the tail of c's buffer (c at ci). Never raises
+** (but for a buffer the debug library replaced). */
 static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
   vi = lua_absindex(L, vi);
-  lua_getiuservalue(L, ci, 1);
+  push_buf(L, ci);
   pushbox(L, vi);
   lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
   lua_pop(L, 1);
@@ -82,7 +90,7 @@ static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
 /* Push the value at the head of c's buffer and drop it from there. */
 static void buf_take(lua_State *L, struct chan *c, int ci) {
   lua_Integer slot = c->head + 1;
-  lua_getiuservalue(L, ci, 1);
+  push_buf(L, ci);
   lua_rawgeti(L, -1, slot);
   lua_pushboolean(L, 0);
   lua_rawseti(L, -3, slot);  /* let the value be collected */
@@ -219,7 +227,7 @@ static int ch_send(lua_State *L) {
   b->w.vidx = 2;
   goroR_waitq_push(&c->sendq, &b->w);
   goroR_assert(chan_ok(c));
-  return goroB_bg_park(L, b, "chan send", 0, send_k);
+  return goroB_bg_park(L, b, "send", "chan send", 0, send_k);
 }
 
 static int recv_k(lua_State *L, int status, lua_KContext ctx) {
@@ -250,7 +258,7 @@ static int ch_recv(lua_State *L) {
   b->w.data = L;
   goroR_waitq_push(&c->recvq, &b->w);
   goroR_assert(chan_ok(c));
-  return goroB_bg_park(L, b, "chan receive", 0, recv_k);
+  return goroB_bg_park(L, b, "recv", "chan receive", 0, recv_k);
 }
 
 static int ch_close(lua_State *L) {
@@ -308,8 +316,16 @@ static int make_case(lua_State *L, int kind) {
   if (kind == CASE_SEND) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
-  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA) {
-    return 1;  /* the channel's receive case, made before */
+  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA &&
+             lua_touserdata(L, -1) != NULL &&
+             *(const void **)lua_touserdata(L, -1) == &case_tag &&
+             lua_rawlen(L, -1) >= sizeof(struct sel_case)) {
+    lua_getiuservalue(L, -1, 1);  /* (the debug library may have swapped */
+    if (lua_rawequal(L, -1, 1)) { /* in another channel's case) */
+      lua_pop(L, 1);
+      return 1;  /* the channel's receive case, made before */
+    }
+    lua_pop(L, 1);
   }
   sc = lua_newuserdatauv(L, sizeof *sc, kind == CASE_SEND ? 2 : 1);
   sc->tag = &case_tag;
@@ -337,10 +353,20 @@ static int case_kind(lua_State *L, int i) {
   return ((struct sel_case *)goroB_checktag(L, i, &case_tag, "select case"))->kind;
 }
 
-/* Push the channel of case i; returns it. */
+/* Is the value at i a channel? */
+static int is_chan(lua_State *L, int i) {
+  void *p = lua_touserdata(L, i);
+  return p != NULL && lua_rawlen(L, i) >= sizeof(struct chan) &&
+         *(const void **)p == &chan_tag;
+}
+
+/* Push the channel of case i; returns it. A case's channel is immutable
+** but for the debug library, which can replace it: that raises. */
 static struct chan *case_chan(lua_State *L, int i) {
   struct chan *c;
   lua_getiuservalue(L, i, 1);
+  if (!is_chan(L, -1))
+    luaL_error(L, "goro: select case %d holds no channel (debug.setuservalue)", i);
   c = lua_touserdata(L, -1);
   goroR_assert(chan_ok(c));
   return c;
@@ -444,6 +470,11 @@ static int l_select(lua_State *L) {
   lua_settop(L, n);
   b = goroB_bg_block(L, "select");
   luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
+  for (int i = 1; i <= n; i++) {  /* a finalizer may have run since the */
+    if (case_kind(L, i) == CASE_DEFAULT) continue;  /* first look: from */
+    case_chan(L, i);  /* here on nothing can raise half-way through */
+    lua_pop(L, 1);
+  }
   b->sel = calloc((size_t)(n > 0 ? n : 1), sizeof *b->sel);
   if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
   for (int i = 1; i <= n; i++) {  /* timers the heap must watch: may fail */
@@ -481,7 +512,7 @@ static int l_select(lua_State *L) {
       goroR_waitq_push(&c->sendq, w);
     }
   }
-  return goroB_bg_park(L, b, n > 0 ? "select" : "select (no cases)", 0, select_k);
+  return goroB_bg_park(L, b, "select", n > 0 ? "select" : "select (no cases)", 0, select_k);
 }
 
 /* ---- registration -------------------------------------------------------- */

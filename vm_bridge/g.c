@@ -42,7 +42,6 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   b->w.index = 1;
   b->w.vidx = 0;
   b->w.kind = GORO_WAITER_PLAIN;
-  b->fname = fname;
   return b;
 }
 
@@ -84,8 +83,8 @@ int goroB_in_finalizer(lua_State *L, struct bg *b) {
 ** own. Another G's finalizer that is in C meanwhile (the collector stopped
 ** for everyone) is not this G's business.
 */
-int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
-                 lua_KContext ctx, lua_KFunction k) {
+int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
+                  const char *reason, lua_KContext ctx, lua_KFunction k) {
   int rc;
   if (L == b->L && b->g->lockedm == NULL && lua_isyieldable(L)) {
     goroR_park_prepare(b->g, reason);
@@ -94,19 +93,19 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *reason,
   if (goroB_in_finalizer(L, b)) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
-                      b->fname);
+                      fname);
   }
   if (b->g->lockedm == NULL && goroA_xrec_self()->depth > 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
-                      "(call_on_stack)", b->fname);
+                      "(call_on_stack)", fname);
   }
   if ((rc = goroR_park(b->g, reason)) != 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     b->unwound = rc == GORO_EENDED;
     return luaL_error(L, "goro: %s while %s was blocked",
                       rc == GORO_EENDED ? "the run ended" : "runtime closed",
-                      b->fname);
+                      fname);
   }
   return k(L, LUA_OK, ctx);
 }
@@ -136,7 +135,9 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
     b->line = ar.currentline;
     lua_setiuservalue(L, -2, 2);
   }
-  b->ref = goroB_bg_anchor(L, R);
+  if (T != NULL) lua_getiuservalue(L, -1, 1);
+  b->ref = goroB_bg_anchor(L, R, T != NULL ? -2 : -1, T != NULL ? -1 : 0);
+  if (T != NULL) lua_pop(L, 1);
   if (T != NULL) {
     for (int i = 0; i <= nargs; i++) lua_pushvalue(L, fidx + i);
     lua_xmove(L, T, nargs + 1);
@@ -198,6 +199,13 @@ static int push_results(lua_State *L, struct bg *t) {
     lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
     return 2;
   }
+  if (!goroB_bg_thread_ok(L, 1, t)) {  /* no more anchored but by it */
+    lua_pop(L, 1);
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "goroutine's results are gone (its handle's user "
+                       "value was replaced)");
+    return 2;
+  }
   top = lua_gettop(t->L);
   for (int i = top - n + 1; i <= top; i++) {
     if (!lua_checkstack(t->L, 1)) return luaL_error(L, "wait: out of memory");
@@ -220,7 +228,7 @@ static int g_wait(lua_State *L) {
   if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
   goroR_waitq_push(&t->g->waiters, &b->w);
   lua_settop(L, 1);
-  return goroB_bg_park(L, b, "wait", 0, g_wait_k);
+  return goroB_bg_park(L, b, "wait", "wait", 0, g_wait_k);
 }
 
 static int g_index(lua_State *L) {

@@ -70,13 +70,12 @@ static void push_where(lua_State *L, struct bg *b) {
 
 void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
   luaL_Buffer buf;
-  double now = goroR_now();
   luaL_buffinit(L, &buf);
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
     if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
       char waited[32];
-      snprintf(waited, sizeof waited, "%.3fs", now - gp->waitsince);
+      snprintf(waited, sizeof waited, "%.3fs", goroR_since(gp->waitsince));
       lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
                       gp->waitreason, waited);
     } else

@@ -55,7 +55,7 @@ static int l_sleep(lua_State *L) {
   struct bg *b = goroB_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
   goroR_timer_add(goroR_m_self()->rt, b->g, goroR_now() + s);
-  return goroB_bg_park(L, b, "sleep", 0, sleep_k);
+  return goroB_bg_park(L, b, "sleep", "sleep", 0, sleep_k);
 }
 
 static int l_now(lua_State *L) {
@@ -88,6 +88,11 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
                       lua_tostring(L, -1));
       lua_remove(L, -2);
     }
+    return;
+  }
+  if (!goroB_bg_thread_ok(L, hidx, b)) {  /* (see goroB_bg_thread_ok) */
+    lua_pushfstring(L, "goroutine %I: (its error is gone: its handle's user "
+                    "value was replaced)", (lua_Integer)b->rec.id);
     return;
   }
   lua_pushvalue(b->L, -1);
@@ -130,12 +135,13 @@ struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R) {
 
 /* After the loop: turn the outcome into results or an error on L. */
 static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
-                      int rc, double timeout, int withdump) {
+                      int mbidx, int rc, double timeout, int withdump) {
   int dumpidx = lua_gettop(L);  /* valid when withdump */
   struct bg *f = goroB_take_failed(L, R);
-  int hidx = lua_gettop(L);  /* f's handle, if f */
+  int hidx = mbidx;  /* the handle of the G reported on */
   if (f != NULL) {
     mb = f;
+    hidx = lua_gettop(L);  /* f's handle, pushed to keep it */
     rc = GORO_SCHED_DONE;
   }
   switch (rc) {
@@ -150,6 +156,9 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
         }
         return lua_error(L);
       }
+      if (!goroB_bg_thread_ok(L, hidx, mb))
+        return luaL_error(L, "goro.run: the main goroutine's results are gone "
+                          "(its handle's user value was replaced)");
       lua_settop(L, 0);
       luaL_checkstack(L, mb->nres, "too many results");
       lua_xmove(mb->L, L, mb->nres);
@@ -186,7 +195,7 @@ static int l_run(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_m m0, *oldm;
   struct bg *mb;
-  int fidx = 1, rc, dump = 0, withdump = 0, main_alive;
+  int fidx = 1, rc, dump = 0, withdump = 0, main_alive, mbidx;
   double timeout = 0, deadline = 0;
 
   if (lua_istable(L, 1)) {
@@ -219,6 +228,7 @@ static int l_run(lua_State *L) {
   if (goroR_stack_thread_init() != 0)
     return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
   mb = goroB_bg_new(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
+  mbidx = lua_gettop(L);
   mb->ismain = 1;
   if (timeout > 0) deadline = goroR_now() + timeout;
 
@@ -262,7 +272,7 @@ static int l_run(lua_State *L) {
   goroR_m_unregister(&R->rt, &m0);
   goroR_m_set(oldm);
   goroR_m_destroy(&m0);
-  return run_finish(L, R, mb, rc, timeout, withdump);
+  return run_finish(L, R, mb, mbidx, rc, timeout, withdump);
 }
 
 /* ---- registration -------------------------------------------------------- */

@@ -55,7 +55,7 @@ static int mu_lock(lua_State *L) {
   }
   b = goroB_bg_block(L, "lock");
   goroR_waitq_push(&m->q, &b->w);
-  return goroB_bg_park(L, b, "mutex", 0, lock_k);
+  return goroB_bg_park(L, b, "lock", "mutex", 0, lock_k);
 }
 
 static int mu_trylock(lua_State *L) {
@@ -114,7 +114,7 @@ static int wg_wait(lua_State *L) {
   if (wg->n == 0) return 0;
   b = goroB_bg_block(L, "wait");
   goroR_waitq_push(&wg->q, &b->w);
-  return goroB_bg_park(L, b, "waitgroup", 0, wg_wait_k);
+  return goroB_bg_park(L, b, "wait", "waitgroup", 0, wg_wait_k);
 }
 
 static int wg_count(lua_State *L) {

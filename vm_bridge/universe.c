@@ -7,9 +7,14 @@
 ** The runtime userdata (registry[rt_key]) has three user values: 1, the
 ** handle of the G whose unwaited error stops the run (R->failed); 2, LR;
 ** 3, a table whose keys anchor callback threads. The G table
-** (registry[gs_key]) is an array: slot b->ref holds the handle of live G
-** b; a free slot holds the next free one (R->gsfree heads the list, R->gsn
-** is the array's length), as luaL_ref's free list.
+** (registry[gs_key]) is an array of pairs: for live G b, slot 2*b->ref-1
+** holds its handle and slot 2*b->ref its Lua thread (false until it has
+** one). The handle's user value 1 names the thread too, but the debug
+** library can change a user value, and a live G's thread must never be
+** collected under the scheduler: this anchor is out of Lua's reach (but
+** for debug.getregistry). A free pair holds the next free one in its
+** first slot (R->gsfree heads the list, R->gsn counts the pairs), as
+** luaL_ref's free list does.
 **
 ** Who touches a lua_State here: the hooks run on the scheduler side, with
 ** the P held, and use only lua_resume (protected), non-raising table
@@ -80,29 +85,39 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
 
 /* ---- the G table --------------------------------------------------------- */
 
+#define HANDLE_SLOT(ref) (2 * (lua_Integer)(ref) - 1)
+#define THREAD_SLOT(ref) (2 * (lua_Integer)(ref))
+
 void goroB_bg_push(lua_State *L, struct bg *b) {
   goroR_assert(b->ref > 0);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_rawgeti(L, -1, b->ref);
+  lua_rawgeti(L, -1, HANDLE_SLOT(b->ref));
   lua_remove(L, -2);
 }
 
 /* As luaL_ref, but the free list's head and the table's length live in R:
-** no length search, no list head to read. */
-int goroB_bg_anchor(lua_State *L, struct goro_runtime *R) {
-  int t, ref = R->gsfree, next = 0;
+** no length search, no list head to read. Both slots of the pair are
+** written, so that later writes to them never allocate. */
+int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx) {
+  int t, ref = R->gsfree, next = 0, h = lua_absindex(L, hidx);
   goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn);
+  tidx = tidx != 0 ? lua_absindex(L, tidx) : 0;
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   t = lua_gettop(L);
-  lua_pushvalue(L, -2);
   if (ref != 0) {
-    lua_rawgeti(L, t, ref);
+    lua_rawgeti(L, t, HANDLE_SLOT(ref));
     next = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
   } else {
     ref = R->gsn + 1;
   }
-  lua_rawseti(L, t, ref);
+  lua_pushvalue(L, h);
+  lua_rawseti(L, t, HANDLE_SLOT(ref));
+  if (tidx != 0)
+    lua_pushvalue(L, tidx);
+  else
+    lua_pushboolean(L, 0);
+  lua_rawseti(L, t, THREAD_SLOT(ref));
   lua_pop(L, 1);
   if (ref == R->gsfree)
     R->gsfree = next;
@@ -111,17 +126,38 @@ int goroB_bg_anchor(lua_State *L, struct goro_runtime *R) {
   return ref;
 }
 
-/* Drop the anchor of b's handle. It only writes an existing slot, so it
-** never allocates and never raises. */
+/* Anchor b's thread, on top of L (popped), in its pair: an existing slot,
+** so it never allocates. */
+static void anchor_thread(lua_State *L, struct bg *b) {
+  goroR_assert(b->ref > 0 && lua_tothread(L, -1) == b->L);
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  lua_insert(L, -2);
+  lua_rawseti(L, -2, THREAD_SLOT(b->ref));
+  lua_pop(L, 1);
+}
+
+/* Drop the anchors of b's handle and thread. It only writes existing
+** slots, so it never allocates and never raises. */
 static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
   if (b->ref <= 0) return;
   goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn && b->ref <= R->gsn);
   lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_pushinteger(L, R->gsfree);
-  lua_rawseti(L, -2, b->ref);
+  lua_rawseti(L, -2, HANDLE_SLOT(b->ref));
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, -2, THREAD_SLOT(b->ref));
   lua_pop(L, 1);
   R->gsfree = b->ref;
   b->ref = 0;
+}
+
+int goroB_bg_thread_ok(lua_State *L, int hidx, struct bg *b) {
+  int ok;
+  if (b->L == NULL) return 0;
+  lua_getiuservalue(L, hidx, 1);
+  ok = lua_tothread(L, -1) == b->L;
+  lua_pop(L, 1);
+  return ok;
 }
 
 /* ---- callback threads and extra G's -------------------------------------- */
@@ -172,7 +208,7 @@ static int p_newextra(lua_State *L) {
   struct bg *b = lua_newuserdatauv(L, sizeof *b, 2);
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, GORO_G_MT);
-  b->ref = goroB_bg_anchor(L, R);
+  b->ref = goroB_bg_anchor(L, R, -1, 0);
   b->g = gp;
   b->rec.id = gp->id = R->rt.nextgid++;
   gp->ud = b;
@@ -200,8 +236,10 @@ static int p_start(lua_State *L) {
   T = lua_newthread(L);        /* 3 */
   lua_getiuservalue(L, 2, 1);  /* 4: the function */
   lua_xmove(L, T, 1);
+  lua_pushvalue(L, 3);
   lua_setiuservalue(L, 2, 1);  /* the thread replaces it */
   b->L = T;
+  anchor_thread(L, b);
   return 0;
 }
 

@@ -1,0 +1,62 @@
+-- The debug library can change what goro keeps in its objects' user
+-- values. Lua's rule is that debug may break invariants but must not
+-- crash the C side: goro raises a clear error, or does not depend on
+-- what was changed.
+local h = require "spec.helpers"
+local goro = h.goro
+
+describe("debug.setuservalue on goro's objects", function()
+  it("on a select case: select raises instead of using a non-channel", function()
+    for _, swap in ipairs({{}, goro.mutex(), goro.waitgroup(), goro.chan():case_recv()}) do
+      local err = h.errmsg(goro.run, function()
+        local c = goro.chan(1)
+        local cs = c:case_send(1)
+        debug.setuservalue(cs, swap, 1)
+        return goro.select(cs, goro.default)
+      end)
+      assert.matches("goro: select case 1 holds no channel %(debug.setuservalue%)", err)
+    end
+  end)
+
+  it("on a channel's cached receive case: a new case is made", function()
+    local i, v = goro.run(function()
+      local a, b = goro.chan(1), goro.chan(1)
+      debug.setuservalue(a, b:case_recv(), 2)  -- another channel's case
+      b:send("from b")
+      a:send("from a")
+      return goro.select(a:case_recv())
+    end)
+    assert.are.equal(1, i)
+    assert.are.equal("from a", v)
+  end)
+
+  it("on a channel's buffer: its operations raise", function()
+    for _, op in ipairs({"send", "recv"}) do
+      local err = h.errmsg(goro.run, function()
+        local c = goro.chan(2)
+        c:send(1)
+        debug.setuservalue(c, 42, 1)
+        if op == "send" then c:send(2) else c:recv() end
+      end)
+      assert.matches("goro: a channel's buffer was replaced %(debug.setuservalue%)", err)
+    end
+  end)
+
+  it("on a G handle: the G runs on, and only its results are lost", function()
+    local ok, err, ran = goro.run(function()
+      local ch, ran = goro.chan(), false
+      local g = goro.go(function() ch:recv(); ran = true; return "result" end)
+      goro.yield()  -- g parks in ch:recv()
+      debug.setuservalue(g, nil, 1)  -- its thread's other anchor
+      debug.setuservalue(g, nil, 2)
+      collectgarbage()
+      collectgarbage()
+      ch:send("go on")
+      local ok, err = g:wait()
+      return ok, err, ran
+    end)
+    assert.is_true(ran, "the G ran to its end on its own thread")
+    assert.is_false(ok)
+    assert.matches("results are gone", err)
+  end)
+end)
