@@ -1,7 +1,10 @@
 /*
-** runtime/prof.h — the CPU profiler's runtime half: per-thread CPU timers,
-** the SIGPROF handler, and the sample store with its pprof and folded
-** writers.
+** runtime/prof.h — the CPU profiler's runtime half, as the rest of goro
+** sees it: per-thread CPU timers, the SIGPROF handler, and the sample store
+** with its pprof and folded writers. Its files: prof.c (timers, handler,
+** start and stop), prof_store.c (the samples), pprof.c (the file) and
+** protobuf.c (the encoder pprof.c uses); prof_store.h and pprof.h are
+** private to them.
 **
 ** The design (which threads get timers, how the handler classifies a
 ** sample, why Lua stacks are read from a count hook and not from the
