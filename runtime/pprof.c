@@ -1,8 +1,8 @@
 /*
 ** runtime/pprof.c — writing a profile: pprof (the profile.proto message,
-** encoded with protobuf.c and wrapped in gzip with stored blocks, as
-** `go tool pprof` and speedscope read it) or folded stacks ("root;...;leaf count"
-** a line, as flamegraph.pl and speedscope read them).
+** encoded with protobuf.c and gzipped through zlib at its default level;
+** `go tool pprof` and speedscope read it) or folded stacks ("root;...;leaf
+** count" a line, as flamegraph.pl and speedscope read them).
 **
 ** It reads the store through a view (prof_store.h) and changes nothing
 ** there. pprof ids: location i of the store is location i + 1; functions
@@ -15,11 +15,15 @@
 #include "pprof.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define ZLIB_CONST
+#include <zlib.h>
 
 #include "errors.h"
 #include "protobuf.h"
@@ -213,45 +217,35 @@ oom:
   return GORO_ENOMEM;
 }
 
-static uint32_t crc32(const unsigned char *p, size_t n) {
-  static uint32_t table[256];
-  static int made;
-  uint32_t c = 0xffffffffu;
-  if (!made) {
-    for (uint32_t i = 0; i < 256; i++) {
-      uint32_t k = i;
-      for (int j = 0; j < 8; j++) k = k & 1 ? 0xedb88320u ^ (k >> 1) : k >> 1;
-      table[i] = k;
-    }
-    made = 1;
-  }
-  while (n--) c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
-}
-
-/* gzip (RFC 1952) holding deflate stored blocks (RFC 1951 §3.2.4): no
-** compression, which every gzip reader accepts. */
+/* p[0..n) as gzip (RFC 1952) into f: deflate at zlib's default level,
+** with the gzip wrapper zlib writes for windowBits 16 + 15. Returns 0, or
+** -1 with errno set. */
 static int write_gzip(FILE *f, const unsigned char *p, size_t n) {
-  static const unsigned char hdr[10] = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};
-  unsigned char t[8];
-  uint32_t crc = crc32(p, n), size = (uint32_t)n;
-  fwrite(hdr, 1, sizeof hdr, f);
+  unsigned char out[16384];
+  z_stream z;
+  int flush, rc = 0;
+  memset(&z, 0, sizeof z);
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK) {
+    errno = ENOMEM;  /* the only way it fails with these arguments */
+    return -1;
+  }
+  z.next_in = p;
   do {
-    size_t len = n > 65535 ? 65535 : n;
-    t[0] = n == len;  /* BFINAL on the last block; BTYPE 00 */
-    t[1] = len & 0xff;
-    t[2] = len >> 8;
-    t[3] = ~len & 0xff;
-    t[4] = (~len >> 8) & 0xff;
-    fwrite(t, 1, 5, f);
-    fwrite(p, 1, len, f);
-    p += len;
-    n -= len;
-  } while (n > 0);
-  for (int i = 0; i < 4; i++) t[i] = crc >> (8 * i);
-  for (int i = 0; i < 4; i++) t[4 + i] = size >> (8 * i);
-  fwrite(t, 1, 8, f);
-  return ferror(f) ? -1 : 0;
+    z.avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n;
+    n -= z.avail_in;
+    flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+    do {  /* until deflate leaves room in out: it has taken all the input */
+      size_t len;
+      z.next_out = out;
+      z.avail_out = sizeof out;
+      deflate(&z, flush);  /* cannot fail: the stream and buffers are ours */
+      len = sizeof out - z.avail_out;
+      if (fwrite(out, 1, len, f) != len) rc = -1;
+    } while (z.avail_out == 0);
+  } while (flush != Z_FINISH);
+  deflateEnd(&z);
+  return rc != 0 || ferror(f) ? -1 : 0;
 }
 
 /* ---- folded ---------------------------------------------------------------------- */
