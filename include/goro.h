@@ -39,7 +39,8 @@ enum {
   GORO_ESTATE = -4,   /* not allowed in this state */
   GORO_EENDED = -5,   /* the run ended while this waited */
   GORO_EGFAILED = -6, /* a goroutine failed and nobody waited for it */
-  GORO_ELAST = -6,    /* the lowest code */
+  GORO_EIO = -7,      /* a system call failed: goro_errmsg() says which */
+  GORO_ELAST = -7,    /* the lowest code */
   /* Aliases, kept because hosts use these names: */
   GORO_STEP_GFAILED = GORO_EGFAILED, /* goro_step */
   GORO_STEP_CLOSED = GORO_ECLOSED,   /* goro_step */

@@ -14,6 +14,7 @@ static const char *const texts[] = {
     [-GORO_ESTATE] = "not allowed in this state",
     [-GORO_EENDED] = "the run ended",
     [-GORO_EGFAILED] = "a goroutine failed",
+    [-GORO_EIO] = "input/output error",
 };
 _Static_assert(sizeof texts / sizeof *texts == 1 - GORO_ELAST,
                "a text for every code of goro.h");

@@ -1,7 +1,10 @@
 /*
-** runtime/prof.h — the CPU profiler's runtime half: per-thread CPU timers,
-** the SIGPROF handler, and the sample store with its pprof and folded
-** writers.
+** runtime/prof.h — the CPU profiler's runtime half, as the rest of goro
+** sees it: per-thread CPU timers, the SIGPROF handler, and the sample store
+** with its pprof and folded writers. Its files: prof.c (timers, handler,
+** start and stop), prof_store.c (the samples), pprof.c (the file) and
+** protobuf.c (the encoder pprof.c uses); prof_store.h and pprof.h are
+** private to them.
 **
 ** The design (which threads get timers, how the handler classifies a
 ** sample, why Lua stacks are read from a count hook and not from the
@@ -50,9 +53,10 @@ struct goro_prof_stats {
 ** GORO_EINVAL (bad hz/format), GORO_ESTATE (already on), GORO_ENOMEM. */
 int goroR_prof_start(int hz, const char *path, int format);
 /* Stop it, wait for handlers in flight, and write the file. 0, or
-** GORO_ESTATE (not on), or -errno of the failed write (the samples stay
-** for goro_prof_summary). `path` (may be NULL) gets the file's name. */
-int goroR_prof_stop(char *path, size_t pathlen);
+** GORO_ESTATE (not on), GORO_ENOMEM, or GORO_EIO with the errno of the
+** failed open, write or close in *syserr (the samples stay for
+** goro_prof_summary). `path` (may be NULL) gets the file's name. */
+int goroR_prof_stop(char *path, size_t pathlen, int *syserr);
 int goroR_prof_on(void);
 /* The session a sample taken now belongs to (0 when off). */
 uint32_t goroR_prof_session(void);

@@ -159,7 +159,7 @@ describe("goro.profile", function()
     assert.matches("already running", err(goro.profile.start, { path = path }))
     goro.profile.stop()
     goro.profile.start { path = "/nonexistent-dir/p.folded" }
-    assert.matches("cannot write '/nonexistent%-dir/p.folded'", err(goro.profile.stop))
+    assert.matches("cannot write '/nonexistent%-dir/p.folded': No such file or directory", err(goro.profile.stop))
     os.remove(path)
   end)
 end)

@@ -224,13 +224,15 @@ static int start(int hz, const char *path, const char *format, char *err,
 }
 
 static int stop(char *path, size_t pathlen, char *err, size_t len) {
-  int rc = goroR_prof_stop(path, pathlen);
+  int syserr, rc = goroR_prof_stop(path, pathlen, &syserr);
   if (rc == GORO_ESTATE)
     snprintf(err, len, "no profile is running");
   else if (rc == GORO_ENOMEM)
     snprintf(err, len, "not enough memory to write '%s'", path);
+  else if (rc == GORO_EIO)
+    snprintf(err, len, "cannot write '%s': %s", path, strerror(syserr));
   else if (rc < 0)
-    snprintf(err, len, "cannot write '%s': %s", path, strerror(-rc));
+    snprintf(err, len, "cannot write '%s': %s", path, goro_strerror(rc));
   return rc;
 }
 

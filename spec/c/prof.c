@@ -5,7 +5,8 @@
 ** of golang/go#72870): after a nested callback returns, Lua code on the
 ** host thread must be sampled as Lua code, never as "[external code]".
 ** The others mirror Go's CgoPprofCallback, CgoExternalThreadSIGPROF and
-** profile start/stop loops. Profiles are read back in folded form.
+** profile start/stop loops. Profiles are read back in folded form; the
+** last test reads a pprof file's gzip and deflate framing.
 */
 #include <lauxlib.h>
 #include <lua.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../../runtime/prof.h"
 #include "../../vm_bridge/bridge.h"
@@ -413,5 +415,91 @@ Test(prof, the_c_api_reports_bad_input_and_state_errors) {
   cr_assert_eq(goro_profile_start(100, "/nonexistent-dir/x.pprof", NULL), 0);
   cr_assert_eq(goro_profile_stop(), LUA_ERRRUN);
   cr_assert(strstr(goro_errmsg(), "cannot write") != NULL, "%s", goro_errmsg());
+  unlink(path);
+}
+
+/* ---- the pprof file is compressed ------------------------------------------------ */
+
+/* Read all of path into a malloc'ed buffer; its size in *n. */
+static unsigned char *read_all(const char *path, size_t *n) {
+  FILE *fp = fopen(path, "rb");
+  unsigned char *p = NULL;
+  size_t cap = 0;
+  cr_assert_not_null(fp, "profile %s was written", path);
+  *n = 0;
+  for (;;) {
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 65536;
+      p = realloc(p, cap);
+      cr_assert_not_null(p);
+    }
+    size_t k = fread(p + *n, 1, cap - *n, fp);
+    if (k == 0) break;
+    *n += k;
+  }
+  fclose(fp);
+  return p;
+}
+
+/* The offset of the deflate stream in a gzip member (RFC 1952 §2.3). */
+static size_t gzip_body(const unsigned char *p, size_t n) {
+  size_t off = 10;
+  cr_assert_geq(n, 18, "a gzip member has a header and a trailer");
+  cr_assert(p[0] == 0x1f && p[1] == 0x8b && p[2] == 8, "gzip, deflate method");
+  if (p[3] & 4) off += 2 + (p[off] | (size_t)p[off + 1] << 8);  /* FEXTRA */
+  if (p[3] & 8) off += strlen((const char *)p + off) + 1;     /* FNAME */
+  if (p[3] & 16) off += strlen((const char *)p + off) + 1;    /* FCOMMENT */
+  if (p[3] & 2) off += 2;                                     /* FHCRC */
+  cr_assert_lt(off, n);
+  return off;
+}
+
+Test(prof, a_pprof_profile_is_really_compressed, .timeout = 60) {
+  char path[256], names[16][32];
+  struct goro_prof_frame f[GORO_PROF_MAXDEPTH];
+  unsigned char *gz, *raw;
+  size_t ngz, nraw = 0, cap = 1 << 20;
+  uint32_t sess;
+  z_stream z;
+  int rc;
+
+  /* A deep recursion: many stacks, each repeating the same few frames, as
+  ** a real profile does. */
+  tmp_path(path, sizeof path, "deflate.pprof");
+  cr_assert_eq(goro_profile_start(100, path, "pprof"), 0, "%s", goro_errmsg());
+  sess = goroR_prof_session();
+  for (int i = 0; i < 16; i++) snprintf(names[i], sizeof names[i], "walk_%d", i);
+  for (int d = 1; d <= GORO_PROF_MAXDEPTH; d++) {
+    for (int k = 0; k < d; k++)
+      f[k] = (struct goro_prof_frame){names[(k + d) % 16], "@spec/tree.lua",
+                                      10 * ((k + d) % 16) + 1, 10 * ((k + d) % 16) + 3};
+    goroR_prof_add(sess, (uint64_t)(d % 4 + 1), f, d, (uint64_t)d);
+  }
+  cr_assert_eq(goro_profile_stop(), 0, "%s", goro_errmsg());
+
+  gz = read_all(path, &ngz);
+  /* The first block's header: BFINAL is bit 0, BTYPE bits 1-2; 00 is a
+  ** stored (uncompressed) block. */
+  cr_assert_neq((gz[gzip_body(gz, ngz)] >> 1) & 3, 0,
+                "the first deflate block is compressed, not stored");
+
+  raw = malloc(cap);
+  cr_assert_not_null(raw);
+  memset(&z, 0, sizeof z);
+  cr_assert_eq(inflateInit2(&z, 16 + MAX_WBITS), Z_OK);
+  z.next_in = gz;
+  z.avail_in = (uInt)ngz;
+  z.next_out = raw;
+  z.avail_out = (uInt)cap;
+  rc = inflate(&z, Z_FINISH);
+  nraw = z.total_out;
+  inflateEnd(&z);
+  cr_assert_eq(rc, Z_STREAM_END, "the file is one whole gzip member (%d)", rc);
+  cr_assert_eq(z.avail_in, 0, "nothing follows it");
+  cr_assert(nraw > 0 && raw[0] == 0x0a, "it holds a profile (sample_type first)");
+  cr_assert_lt(ngz * 3, nraw, "%zu bytes of profile take %zu gzipped: less than "
+               "a third", nraw, ngz);
+  free(raw);
+  free(gz);
   unlink(path);
 }
