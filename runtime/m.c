@@ -8,11 +8,35 @@
 
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "fatal.h"
 #include "prof.h"
 
 static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t next_mid = 1;
+
+/* A thread that ends while it is an M (pthread_exit in a callback or in C
+** a G called, a cancellation the thread did not disable) takes with it
+** state the runtime needs back: the P, a callback's frames, a G in C. Go
+** does not support that either; goro says so instead of hanging: the key's
+** value is the thread's M, and its destructor runs only if the thread
+** exits with one. */
+static pthread_key_t m_key;
+static pthread_once_t m_key_once = PTHREAD_ONCE_INIT;
+
+static void m_exit(void *p) {
+  struct goro_m *mp = p;
+  struct goro_rt *rt = mp->rt;
+  goroR_throw("thread %d exited while it was M %llu of a runtime (ncgo %d, "
+              "ncallback %d%s%s): a thread must not exit or be cancelled inside "
+              "goro_call, goro_step, goro.run or C called through goro_cgocall",
+              (int)gettid(), (unsigned long long)mp->id, mp->ncgo, mp->ncallback,
+              mp->isextra ? ", an extra M" : "",
+              rt != NULL && rt->p_owner == mp ? ", holding the P" : "");
+}
+
+static void m_key_make(void) { pthread_key_create(&m_key, m_exit); }
 
 __attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
   return m_self;
@@ -21,6 +45,10 @@ __attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
 __attribute__((noinline, noipa)) struct goro_m *goroR_m_set(struct goro_m *mp) {
   struct goro_m *old = m_self;
   m_self = mp;
+  if (mp != old) {
+    pthread_once(&m_key_once, m_key_make);
+    pthread_setspecific(m_key, mp);
+  }
   return old;
 }
 

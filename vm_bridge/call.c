@@ -117,7 +117,7 @@ out:
   return a->status;
 }
 
-GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
+static int call(goro_runtime *R, goro_fn fn, void *ud) {
   struct cbargs a = {fn, ud, NULL, LUA_OK};
   struct goro_m *mp, *old;
   int rc;
@@ -164,6 +164,18 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   old = goroR_m_set(mp);
   rc = callback(R, mp, &a);
   goroR_m_set(old);
+  return rc;
+}
+
+/* A host thread is never cancelled inside goro: it would unwind holding
+** the P, the runtime's lock or a G in C (HACKING.md, "Host threads that
+** end"). A cancellation sent meanwhile waits for the thread's next
+** cancellation point after the call. */
+GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
+  int cancel, rc;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+  rc = call(R, fn, ud);
+  pthread_setcancelstate(cancel, NULL);
   return rc;
 }
 

@@ -67,7 +67,7 @@ static int p_failmsg(lua_State *L) {
   return 1;
 }
 
-GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
+static int step(goro_runtime *R, double budget_s) {
   struct goro_m m, *old;
   int rc, result;
 
@@ -123,6 +123,15 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
   return result;
 }
 
+/* Not cancelled inside: see goro_call (call.c). */
+GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
+  int cancel, rc;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+  rc = step(R, budget_s);
+  pthread_setcancelstate(cancel, NULL);
+  return rc;
+}
+
 GORO_EXPORT int goro_close(goro_runtime *R) {
   if (R == NULL) {
     goroB_seterr("goro_close: no runtime");
@@ -134,7 +143,12 @@ GORO_EXPORT int goro_close(goro_runtime *R) {
                  "a callback or goro_step), which it would wait for");
     return GORO_ESTATE;
   }
-  goroR_rt_close(&R->rt);
+  {
+    int cancel;  /* not cancelled while it waits: see goro_call */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    goroR_rt_close(&R->rt);
+    pthread_setcancelstate(cancel, NULL);
+  }
   R->closed = GORO_RT_CLOSED;
   return 0;
 }

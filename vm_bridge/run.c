@@ -195,7 +195,7 @@ static int l_run(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_m m0, *oldm;
   struct bg *mb;
-  int fidx = 1, rc, dump = 0, withdump = 0, main_alive, mbidx;
+  int fidx = 1, rc, dump = 0, withdump = 0, main_alive, mbidx, cancel;
   double timeout = 0, deadline = 0;
 
   if (lua_istable(L, 1)) {
@@ -232,6 +232,7 @@ static int l_run(lua_State *L) {
   mb->ismain = 1;
   if (timeout > 0) deadline = goroR_now() + timeout;
 
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);  /* see goro_call */
   goroR_m_init(&m0);
   goroR_m_learn_stack(&m0);
   oldm = goroR_m_set(&m0);
@@ -272,6 +273,7 @@ static int l_run(lua_State *L) {
   goroR_m_unregister(&R->rt, &m0);
   goroR_m_set(oldm);
   goroR_m_destroy(&m0);
+  pthread_setcancelstate(cancel, NULL);
   return run_finish(L, R, mb, mbidx, rc, timeout, withdump);
 }
 
