@@ -133,7 +133,10 @@ static void bind_destructor(void *p) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void bind_key_make(void) { pthread_key_create(&bind_key, bind_destructor); }
+static void bind_key_make(void) {
+  goroR_m_key_init();  /* first: a thread that dies inside goro is fatal */
+  pthread_key_create(&bind_key, bind_destructor);  /* before it is pooled */
+}
 
 struct goro_m *goroR_extram_get(struct goro_rt *rt) {
   struct bindings *tb = &tls_bindings;
@@ -195,6 +198,13 @@ struct goro_m *goroR_extram_get(struct goro_rt *rt) {
   atomic_signal_fence(memory_order_seq_cst);  /* all of it, then: */
   if (bound_m == NULL) bound_m = mp;
   return mp;
+}
+
+struct goro_m *goroR_extram_mine(struct goro_rt *rt) {
+  struct bindings *tb = &tls_bindings;
+  for (int i = 0; i < tb->n; i++)
+    if (tb->b[i].rt == rt && tb->b[i].gen == rt->gen) return tb->b[i].mp;
+  return NULL;
 }
 
 void goroR_extram_refill(struct goro_rt *rt) {

@@ -10,8 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../arch/sanitize.h"
 #include "fatal.h"
 #include "prof.h"
+
+#ifdef GORO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t next_mid = 1;
@@ -28,6 +33,22 @@ static pthread_once_t m_key_once = PTHREAD_ONCE_INIT;
 static void m_exit(void *p) {
   struct goro_m *mp = p;
   struct goro_rt *rt = mp->rt;
+#ifdef GORO_ASAN
+  /* The thread's exit unwound frames of a G stack and of its own without
+  ** ASan seeing them go: their redzones are still poisoned where this
+  ** destructor's frames now go. Nothing below this frame is live. */
+  {
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+      pthread_attr_getstack(&a, &lo, &size);
+      pthread_attr_destroy(&a);
+      __asan_unpoison_memory_region(
+          lo, (size_t)((char *)__builtin_frame_address(0) - (char *)lo));
+    }
+  }
+#endif
   goroR_throw("thread %d exited while it was M %llu of a runtime (ncgo %d, "
               "ncallback %d%s%s): a thread must not exit or be cancelled inside "
               "goro_call, goro_step, goro.run or C called through goro_cgocall",
@@ -38,6 +59,8 @@ static void m_exit(void *p) {
 
 static void m_key_make(void) { pthread_key_create(&m_key, m_exit); }
 
+void goroR_m_key_init(void) { pthread_once(&m_key_once, m_key_make); }
+
 __attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
   return m_self;
 }
@@ -46,7 +69,7 @@ __attribute__((noinline, noipa)) struct goro_m *goroR_m_set(struct goro_m *mp) {
   struct goro_m *old = m_self;
   m_self = mp;
   if (mp != old) {
-    pthread_once(&m_key_once, m_key_make);
+    goroR_m_key_init();
     pthread_setspecific(m_key, mp);
   }
   return old;

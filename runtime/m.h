@@ -21,6 +21,11 @@ struct goro_m *goroR_m_set(struct goro_m *mp);
 void goroR_m_init(struct goro_m *mp);
 void goroR_m_destroy(struct goro_m *mp);
 
+/* Make the key whose destructor calls a thread that exits while it is an
+** M fatal (goroR_m_set does it too). Called early, so that its destructor
+** runs before those of keys made later (extram.c's binding). */
+void goroR_m_key_init(void);
+
 /* Learn the bounds of the calling thread's stack into mp->g0 (for
 ** sanitizers and the crossing record). */
 void goroR_m_learn_stack(struct goro_m *mp);
