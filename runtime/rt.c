@@ -17,6 +17,7 @@
 
 #include "errors.h"
 #include "extram.h"
+#include "fork.h"
 #include "m.h"
 #include "p.h"
 #include "sched.h"
@@ -37,6 +38,16 @@ static uint64_t next_gen = 1; /* live_lock */
 
 void goroR_live_lock(void) { goroR_lock(&live_lock); }
 void goroR_live_unlock(void) { goroR_unlock(&live_lock); }
+struct goro_lock *goroR_live_lockp(void) { return &live_lock; }
+
+struct goro_rt *goroR_live_next(struct goro_rt *after) {
+  struct live *l = lives;
+  if (after != NULL) {
+    while (l != NULL && l->rt != after) l = l->next;
+    if (l != NULL) l = l->next;
+  }
+  return l != NULL ? l->rt : NULL;
+}
 
 /* Put rt on the list; its generation. */
 static uint64_t live_add(struct goro_rt *rt) {
@@ -88,6 +99,7 @@ int goroR_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) 
   }
   rt->gen = live_add(rt);
   goroR_preempt_init();
+  goroR_fork_init();
   rt->hooks = hooks;
   rt->ud = ud;
   rt->nextgid = 1;

@@ -198,6 +198,8 @@ void goroR_stack_trim(void) {
   goroR_unlock(&pool.lock);
 }
 
+struct goro_lock *goroR_stack_lock(void) { return &pool.lock; }
+
 void goroR_stack_get_stats(struct goro_stack_stats *out) {
   goroR_lock(&pool.lock);
   *out = pool.st;

@@ -76,6 +76,9 @@ void goroR_stack_trim(void);
 
 void goroR_stack_get_stats(struct goro_stack_stats *out);
 
+/* The pool's lock, for runtime/fork.c alone (taken around a fork). */
+struct goro_lock *goroR_stack_lock(void);
+
 /* Install the process-wide guard-page handler (once; later calls are no-ops)
 ** and give the calling thread an alternate signal stack if it has none.
 ** Every thread that runs G stacks calls it. Returns 0 or GORO_ENOMEM. */
