@@ -94,7 +94,7 @@ void goroR_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
   goroR_p_reclaim(rt, mp);
   if (atomic_fetch_sub(&rt->nsyscall, 1) == 1 && (rt->closing || rt->abort)) {
     goroR_lock(&rt->lock);  /* a closer or goro.run waits for it */
-    pthread_cond_broadcast(&rt->wake);
+    goroR_rt_wake_locked(rt);
     goroR_unlock(&rt->lock);
   }
   gp->status = GORO_GRUNNING;
@@ -224,7 +224,7 @@ void goroR_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   WR(mp->ncallback, mp->ncallback - 1);
   if (rt->closing) {
     goroR_lock(&rt->lock);  /* a closer may wait for the last one */
-    pthread_cond_broadcast(&rt->wake);
+    goroR_rt_wake_locked(rt);
     goroR_unlock(&rt->lock);
   }
   barrier();

@@ -74,7 +74,7 @@ static struct goro_m *extram_new(struct goro_rt *rt) {
   mp->state = GORO_M_POOLED;
   gp->isextra = 1;
   gp->timer.heapidx = -1;
-  gp->timer.isg = 1;
+  gp->timer.kind = GORO_TIMER_G;
   gp->status = GORO_GSYSCALL;
   gp->lockedm = mp;
   gp->lockcount = 1;  /* locked to its M for good */
@@ -122,7 +122,7 @@ static void bind_destructor(void *p) {
       mp->poolnext = rt->extram;
       rt->extram = mp;
       rt->nextram_inuse--;
-      pthread_cond_broadcast(&rt->wake);  /* goro.run re-checks deadlock */
+      goroR_rt_wake_locked(rt);  /* goro.run re-checks deadlock */
       goroR_unlock(&rt->lock);
     }
     goroR_live_unlock();

@@ -15,8 +15,14 @@
 
 #include "errors.h"
 #include "fatal.h"
+#include "netpoll.h"
 #include "timer.h"
 #include "worker.h"
+
+void goroR_rt_wake_locked(struct goro_rt *rt) {
+  pthread_cond_broadcast(&rt->wake);
+  goroR_netpoll_break(rt);
+}
 
 int goroR_p_retake_locked(struct goro_rt *rt) {
   uintptr_t owner = (uintptr_t)rt->p_owner;
@@ -96,7 +102,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
     rt->swaiters++;
   else
     rt->cwaiters++;
-  pthread_cond_broadcast(&rt->wake);  /* an idle owner hands the P over */
+  goroR_rt_wake_locked(rt);  /* an idle owner hands the P over */
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
@@ -136,6 +142,7 @@ void goroR_p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
 }
 
 void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_netpoll_publish(rt);  /* (for a host that polls goro_pollfd) */
   goroR_lock(&rt->lock);
   goroR_p_drop_locked(rt, mp);
   mp->rt = NULL;
@@ -145,6 +152,7 @@ void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
 /* Nothing needs the P but the thread that parks it: see HACKING.md, "P
 ** states". Requires: mp holds the P. */
 void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_netpoll_publish(rt);
   if (RD(rt->nrunnable) == 0 && atomic_load(&rt->next_when) == 0 &&
       !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
     atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);

@@ -34,6 +34,12 @@ void goroR_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp);
 
 /* ---- inside the runtime ---------------------------------------------------- */
 
+/* Wake whoever waits for the P's news: threads waiting on rt->wake, and an
+** owner blocked in the netpoller (HACKING.md, "The netpoller"). Every
+** place that changes what an idle owner or waiter waits for calls it.
+** Requires: rt->lock. */
+void goroR_rt_wake_locked(struct goro_rt *rt);
+
 /* Is the P free, or parked on a host thread idle in C? Changes nothing.
 ** Requires: rt->lock. */
 int goroR_p_free_locked(struct goro_rt *rt);

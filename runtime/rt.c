@@ -19,6 +19,7 @@
 #include "extram.h"
 #include "fork.h"
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "sched.h"
 #include "sysmon.h"
@@ -125,7 +126,7 @@ static int callbacks_active(struct goro_rt *rt) {
 static void shutdown(struct goro_rt *rt) {
   goroR_lock(&rt->lock);
   rt->closing = 1;
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
   while (goroR_p_held_locked(rt) || callbacks_active(rt) ||
@@ -155,6 +156,7 @@ void goroR_rt_destroy(struct goro_rt *rt) {
     rt->carriers = c->next;
     goroR_carrier_free(c);
   }
+  goroR_netpoll_free(rt);  /* (the owners of its descriptors let go) */
   free(rt->timers);
   pthread_cond_destroy(&rt->sysmon_cv);
   pthread_cond_destroy(&rt->wake);

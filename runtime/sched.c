@@ -23,6 +23,7 @@
 #include "extram.h"
 #include "fatal.h"
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "rt.h"
 #include "timer.h"
@@ -140,7 +141,7 @@ void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   gp->id = rt->nextgid++;
   gp->ud = ud;
   gp->timer.heapidx = -1;
-  gp->timer.isg = 1;
+  gp->timer.kind = GORO_TIMER_G;
   gp->allnext = rt->allg;
   if (rt->allg) rt->allg->allprev = gp;
   rt->allg = gp;
@@ -338,6 +339,20 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
   WR(rt->schedtick, rt->schedtick + 1);
 }
 
+#define POLL_EVERY 10e-3  /* seconds between polls while G's keep the P busy */
+
+/* Poll without blocking if G's wait on I/O (or a host's poll fd was
+** marked) and either `idle` (the run queue is empty) or nobody has polled
+** for POLL_EVERY. Returns whether G's are runnable after. */
+static int poll_if_due(struct goro_rt *rt, int idle) {
+  struct goro_netpoll *np = atomic_load(&rt->np);
+  if (np == NULL || (!goroR_netpoll_waiting(rt) && !atomic_load(&np->broken)))
+    return 0;
+  if (!idle && goroR_now() - atomic_load(&np->lastpoll) < POLL_EVERY) return 0;
+  goroR_netpoll(rt, 0);
+  return rt->runhead != NULL || rt->runnext != NULL;
+}
+
 /* The next G to run on carrier c without a switch, or NULL to go back to
 ** g0: when the loop must stop, nothing is runnable, or the next G has a
 ** carrier of its own (it parked stackfully). Due timers fire here as they
@@ -353,6 +368,7 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
     if (rt->ntimers > 0) goroR_timers_fire(rt, now);
     if (mp->deadline > 0 && now >= mp->deadline) return NULL;
   }
+  poll_if_due(rt, 0);  /* G's handed off inline never starve the poller */
   gp = rt->runnext != NULL ? rt->runnext : rt->runhead;
   if (gp == NULL || gp->carrier != NULL) return NULL;
   gp = runq_get(rt);  /* the same G, unless the fairness bound moved it */
@@ -423,8 +439,14 @@ static int outside_hope(struct goro_rt *rt) {
 }
 
 /* Sleep until `when` (0: no limit) or until another thread signals (a
-** thread wants the P, a locked M left, ...). */
+** thread wants the P, a locked M left, ...): in the netpoller if the
+** runtime has one (I/O then ends the sleep too; every signal breaks it),
+** else on rt->wake. */
 static void idle_wait(struct goro_rt *rt, double when) {
+  if (atomic_load(&rt->np) != NULL) {
+    goroR_netpoll(rt, when > 0 ? when : -1);
+    return;
+  }
   goroR_lock(&rt->lock);
   if (rt->pwaiters == 0 && !rt->closing) {
     if (when > 0) {
@@ -465,13 +487,19 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->needextram) goroR_extram_refill(rt);
     if (rt->ntimers > 0) next = goroR_timers_fire(rt, goroR_now());
     if (deadline > 0 && goroR_now() >= deadline) return GORO_SCHED_BUDGET;
+    poll_if_due(rt, 0);  /* while busy: at least every POLL_EVERY */
     gp = runq_get(rt);
     /* The scheduler had its turn: timers fired and the queue's head taken,
     ** if any (a channel timer readies no G, yet it was the owed work). */
     atomic_store_explicit(&rt->owed, 0, memory_order_relaxed);
     if (gp == NULL) {
-      if (until == NULL) return GORO_SCHED_IDLE;
-      if (!goroR_timers_hope(rt) && !outside_hope(rt))
+      if (poll_if_due(rt, 1)) continue;  /* I/O readied a G */
+      /* A step returns; a worker stays, as the poller, while G's wait on
+      ** I/O (a thread that wants the P breaks its poll). */
+      if (until == NULL && !(mp->isworker && goroR_netpoll_waiting(rt)))
+        return GORO_SCHED_IDLE;
+      if (until != NULL && !goroR_timers_hope(rt) && !outside_hope(rt) &&
+          !goroR_netpoll_waiting(rt))
         return GORO_SCHED_DEADLOCK;  /* nothing can wake anyone */
       idle_wait(rt, deadline > 0 && (next == 0 || deadline < next) ? deadline : next);
       continue;

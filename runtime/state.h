@@ -28,6 +28,7 @@
 
 struct goro_rt;
 struct goro_m;
+struct goro_netpoll;
 
 #define GORO_MAX_MS 256 /* worker M's per runtime, counting those in C */
 
@@ -85,13 +86,21 @@ struct goro_waitq {
   struct goro_waiter *head, *tail; /* P */
 };
 
-/* A timer in the P's heap: the embedded timer of a sleeping G (isg), which
-** readies it, or one of the bridge's, for which hooks->fire runs.
-** heapidx >= 0 iff the timer is in the heap, at that index. */
+/* A timer in the P's heap, of one of these kinds: the bridge's (a timer's
+** channel: hooks->fire runs), a sleeping G's own (it readies the G), or a
+** poll descriptor's deadline (netpoll.c). heapidx >= 0 iff the timer is
+** in the heap, at that index. */
+enum {
+  GORO_TIMER_BRIDGE = 0,
+  GORO_TIMER_G,
+  GORO_TIMER_PD_READ,
+  GORO_TIMER_PD_WRITE,
+};
+
 struct goro_timer {
   double when;                     /* P: monotonic seconds */
   int heapidx;                     /* P: index in the heap, or -1 */
-  int isg;                         /* a G's own (struct goro_g's timer) */
+  int kind;                        /* immutable: GORO_TIMER_* */
 };
 
 struct goro_g {
@@ -302,6 +311,8 @@ struct goro_rt {
   int until_dead;              /* P: it ended, on whichever M ran it */
   _Atomic double next_when;    /* P writes: earliest timer, 0 if none;
                                   read by sysmon, workers, parked M's */
+  struct goro_netpoll *_Atomic np; /* made once by the P's owner, then
+                                  immutable (netpoll.c) */
   struct goro_sched_stats st;  /* P */
 };
 

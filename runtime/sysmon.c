@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "rt.h"
 #include "signals.h"
@@ -21,6 +22,7 @@
 #include "worker.h"
 
 #define RETAKE_AFTER 20e-6 /* seconds in C before sysmon retakes the P */
+#define POLL_OVERDUE 10e-3 /* seconds since a poll, with events pending */
 #define PREEMPT_AFTER 10e-3 /* seconds a G may run before it is asked to yield */
 
 /* SIGURG on an M: if it runs a G now, arm that G's preemption hook. */
@@ -75,7 +77,8 @@ static void *sysmon_main(void *arg) {
         now - atomic_load_explicit(&rt->syscall_since, memory_order_relaxed) >
             RETAKE_AFTER &&
         (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 ||
-         (when > 0 && when <= now))) {
+         (when > 0 && when <= now) ||
+         goroR_netpoll_overdue(rt, now, POLL_OVERDUE))) {
       if (goroR_p_retake_locked(rt)) {
         goroR_rt_kick_locked(rt);
         acted = 1;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "prof.h"
 #include "sched.h"
@@ -35,7 +36,8 @@ static void *worker_main(void *arg) {
     double when = atomic_load(&rt->next_when);
     if (rt->workers_on && goroR_p_free_locked(rt) && rt->swaiters == 0 &&
         goroR_p_may_take(rt, 1) && !rt->abort && !rt->until_dead &&
-        goroR_p_work_due(rt) && !goroR_p_held_locked(rt)) {
+        (goroR_p_work_due(rt) || goroR_netpoll_waiting(rt)) &&
+        !goroR_p_held_locked(rt)) {  /* (I/O: it becomes the poller) */
       goroR_p_take_locked(rt, mp);
       goroR_unlock(&rt->lock);
       goroR_sched_run(rt, mp, NULL, 0);
@@ -45,7 +47,7 @@ static void *worker_main(void *arg) {
         atomic_store(&rt->p_syscall, (uintptr_t)0);
       }
       mp->rt = NULL;
-      pthread_cond_broadcast(&rt->wake);
+      goroR_rt_wake_locked(rt);
       continue;
     }
     rt->nidle++;
@@ -59,7 +61,7 @@ static void *worker_main(void *arg) {
     rt->nidle--;
   }
   rt->nworkers--;
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   goroR_unlock(&rt->lock);
   goroR_prof_thread_detach();
   goroR_stack_thread_fini();
@@ -105,7 +107,7 @@ static void worker_start(struct goro_rt *rt) {
 void goroR_workers_join(struct goro_rt *rt) {
   struct goro_m *list;
   goroR_lock(&rt->lock);
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   list = rt->allm;
   rt->allm = NULL;
   goroR_unlock(&rt->lock);
@@ -118,9 +120,11 @@ void goroR_workers_join(struct goro_rt *rt) {
   }
 }
 
-/* Work a worker could do now or later. Requires: rt->lock, the P free. */
+/* Work a worker could do now or later (G's waiting on I/O need a poller).
+** Requires: rt->lock, the P free. */
 static int work_pending(struct goro_rt *rt) {
-  return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0;
+  return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0 ||
+         goroR_netpoll_waiting(rt);
 }
 
 /* Workers that may run Lua now: those whose G is in C do not count (as in
@@ -137,7 +141,7 @@ void goroR_rt_kick_locked(struct goro_rt *rt) {
       rt->nidle == 0 && !rt->closing && !rt->abort && workers_below_max(rt) &&
       !goroR_p_held_locked(rt))
     worker_start(rt);
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
 }
 
 void goroR_rt_kick(struct goro_rt *rt) {
@@ -149,7 +153,7 @@ void goroR_rt_kick(struct goro_rt *rt) {
 void goroR_rt_workers_on(struct goro_rt *rt, int on) {
   goroR_lock(&rt->lock);
   rt->workers_on = on;
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   goroR_unlock(&rt->lock);
 }
 

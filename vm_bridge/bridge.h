@@ -94,8 +94,11 @@ struct goro_runtime {
 ** beyond taking the waiter off its queue. goroB_bg_block resets it. */
 enum {
   GORO_WAITER_PLAIN = 0,  /* nothing */
-  GORO_WAITER_TCHAN = 1   /* a receiver on a timer's channel: a queue left
+  GORO_WAITER_TCHAN = 1,  /* a receiver on a timer's channel: a queue left
                              empty takes the timer out of the heap */
+  GORO_WAITER_PD = 2      /* a G waiting on a poll descriptor: the runtime
+                             takes it off (goroR_pd_leave), and the
+                             descriptor's deadline timer with the last */
 };
 
 /* kind sits in what was padding after vidx: the waiter, part of every
@@ -339,6 +342,7 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R);
 /* stats, dump, config, m and ms, for the module table (upvalue 1: the
 ** runtime). */
 extern const luaL_Reg goroB_introspect_funcs[];
+extern const luaL_Reg goroB_io_funcs[];
 
 /* ---- sync.c -------------------------------------------------------------- */
 

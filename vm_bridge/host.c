@@ -158,3 +158,44 @@ GORO_EXPORT int goro_is_extra_in_c(void) {
   if (mp == NULL) mp = goroR_extram_bound();
   return mp != NULL && mp->isextra && mp->isExtraInC;
 }
+
+/* ---- hosts that own the loop: goro_pollfd, goro_timeout ------------------ */
+
+/* A goro_call body: make the poller (only the P's owner may) and mark it
+** polled by the host; its fd into *ud (-1 on failure). */
+static int pollfd_with_p(lua_State *T, void *ud) {
+  struct goro_runtime *R = goroB_runtime_get(T);
+  int err = 0;
+  struct goro_netpoll *np = goroR_netpoll_get(&R->rt, &err);
+  if (np == NULL) {
+    *(int *)ud = -1;
+    return 0;
+  }
+  np->hostpoll = 1;
+  *(int *)ud = np->epfd;
+  return 0;
+}
+
+GORO_EXPORT int goro_pollfd(goro_runtime *R) {
+  struct goro_netpoll *np;
+  int fd = -1;
+  if (R == NULL || R->closed != GORO_RT_OPEN) {
+    goroB_seterr("goro_pollfd: runtime is closed");
+    return -1;
+  }
+  if ((np = atomic_load(&R->rt.np)) != NULL && np->hostpoll) return np->epfd;
+  if (goro_call(R, pollfd_with_p, &fd) != LUA_OK) return -1;
+  if (fd < 0) goroB_seterr("goro_pollfd: cannot make the poller");
+  return fd;
+}
+
+GORO_EXPORT double goro_timeout(goro_runtime *R) {
+  double when, now;
+  if (R == NULL || R->closed != GORO_RT_OPEN) return -1;
+  if (RD(R->rt.nrunnable) > 0) return 0;
+  when = atomic_load(&R->rt.next_when);
+  if (when == 0) return -1;
+  now = goroR_now();
+  return when > now ? when - now : 0;
+}
+

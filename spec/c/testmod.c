@@ -4,9 +4,16 @@
 ** goro_call), the way a real binding would. It links libgoro.so, so it
 ** shares the runtime with `require "goro"`.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -177,7 +184,107 @@ static int is_extra_in_c(lua_State *L) {
   return 1;
 }
 
+/* ---- file descriptors, for the I/O specs ---------------------------------- */
+
+/* pipe() -> rfd, wfd: a non-blocking pipe. */
+static int fd_pipe(lua_State *L) {
+  int p[2];
+  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return luaL_error(L, "pipe: %s", strerror(errno));
+  lua_pushinteger(L, p[0]);
+  lua_pushinteger(L, p[1]);
+  return 2;
+}
+
+/* fd_write(fd, s) -> bytes written | nil, err */
+static int fd_write(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  ssize_t k = write((int)luaL_checkinteger(L, 1), s, n);
+  if (k < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, errno == EAGAIN ? "EAGAIN" : strerror(errno));
+    return 2;
+  }
+  lua_pushinteger(L, k);
+  return 1;
+}
+
+/* fd_read(fd, max) -> string | nil, err ("EAGAIN" when nothing is there) */
+static int fd_read(lua_State *L) {
+  char buf[4096];
+  lua_Integer max = luaL_optinteger(L, 2, sizeof buf);
+  ssize_t k = read((int)luaL_checkinteger(L, 1), buf,
+                   (size_t)(max < (lua_Integer)sizeof buf ? max : (lua_Integer)sizeof buf));
+  if (k < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, errno == EAGAIN ? "EAGAIN" : strerror(errno));
+    return 2;
+  }
+  lua_pushlstring(L, buf, (size_t)k);
+  return 1;
+}
+
+static int fd_close(lua_State *L) {
+  close((int)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+struct later {
+  int fd;
+  double delay;
+  char data[64];
+};
+
+static void *write_later_main(void *p) {
+  struct later *l = p;
+  struct timespec ts;
+  ts.tv_sec = (time_t)l->delay;
+  ts.tv_nsec = (long)((l->delay - (double)ts.tv_sec) * 1e9);
+  nanosleep(&ts, NULL);
+  (void)!write(l->fd, l->data, strlen(l->data));
+  free(l);
+  return NULL;
+}
+
+/* write_later(fd, s, delay): a thread goro knows nothing of writes s to fd
+** after delay seconds. */
+static int write_later(lua_State *L) {
+  struct later *l = calloc(1, sizeof *l);
+  pthread_t t;
+  if (l == NULL) return luaL_error(L, "out of memory");
+  l->fd = (int)luaL_checkinteger(L, 1);
+  snprintf(l->data, sizeof l->data, "%s", luaL_checkstring(L, 2));
+  l->delay = luaL_checknumber(L, 3);
+  if (pthread_create(&t, NULL, write_later_main, l) != 0) {
+    free(l);
+    return luaL_error(L, "pthread_create failed");
+  }
+  pthread_detach(t);
+  return 0;
+}
+
+/* wait_fd(fd, "r"|"w", timeout) -> what goro_wait_fd returned, and the
+** error text when it is an error. */
+static int wait_fd(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  const char *dir = luaL_checkstring(L, 2);
+  int rc = goro_wait_fd(L, fd, dir[0] == 'w' ? GORO_WAIT_WRITE : GORO_WAIT_READ,
+                        luaL_optnumber(L, 3, -1));
+  lua_pushinteger(L, rc);
+  if (rc < 0) {
+    lua_pushstring(L, goro_errmsg());
+    return 2;
+  }
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"pipe", fd_pipe},
+    {"fd_write", fd_write},
+    {"fd_read", fd_read},
+    {"fd_close", fd_close},
+    {"write_later", write_later},
+    {"wait_fd", wait_fd},
     {"cgo_sleep", cgo_sleep},
     {"cgo_callback", cgo_callback},
     {"cgo_nap_callback", cgo_nap_callback},
