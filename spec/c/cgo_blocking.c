@@ -37,7 +37,7 @@ static void blocking_callback_case(int workers) {
   open_state(setup);
   pthread_create(&t, NULL, blocking_caller, &status);
   if (workers == 0) {  /* the host's frame loop drives the sender G */
-    for (int i = 0; i < 2000 && atomic_load(&status) == -1; i++) {
+    for (int i = 0; i < 20000 && atomic_load(&status) == -1; i++) {
       goro_step(rt, 0.001);
       sleep_ms(1);
     }
