@@ -117,12 +117,16 @@ describe("goro.after(s)", function()
   it("goes to the G that waited, not to one that looks when it is due", function()
     local got, other = goro.run(function()
       local ch, other = goro.after(0.002), nil
-      goro.go(function()
+      local looker = goro.go(function()
         local t0 = goro.now()
-        while goro.now() - t0 < 0.01 do end  -- past the time, no scheduling point
+        -- Past the time, with no scheduling point, and for less than the
+        -- 10 ms after which sysmon preempts a G.
+        while goro.now() - t0 < 0.005 do end
         other = goro.select(ch:case_recv(), goro.default)
       end)
-      return math.type(ch:recv()), other
+      local v = ch:recv()
+      looker:wait()  -- (had it been preempted, it would look after we got the time)
+      return math.type(v), other
     end)
     assert.are.equal("float", got)
     assert.are.equal(2, other, "the looker found nothing")
