@@ -17,6 +17,7 @@
 #include <criterion/criterion.h>
 #else
 #include <stddef.h>
+#include <string.h> /* cr_assert_str_eq */
 
 struct minicrit_test {
   const char *suite, *name;
