@@ -299,13 +299,18 @@ int goroR_pd_wait(struct goro_rt *rt, struct goro_pd *pd, int dir,
   return 0;
 }
 
+struct goro_pd *goroR_pd_of_waiter(const struct goro_waiter *w) {
+  struct goro_waitq *q = w->q;
+  if (q == NULL) return NULL;
+  return w->index == GORO_PD_READ
+             ? (struct goro_pd *)(void *)((char *)q - offsetof(struct goro_pd, rq))
+             : (struct goro_pd *)(void *)((char *)q - offsetof(struct goro_pd, wq));
+}
+
 void goroR_pd_leave(struct goro_rt *rt, struct goro_waiter *w) {
   struct goro_waitq *q = w->q;
-  struct goro_pd *pd;
+  struct goro_pd *pd = goroR_pd_of_waiter(w);
   if (q == NULL) return;
-  pd = w->index == GORO_PD_READ
-           ? (struct goro_pd *)(void *)((char *)q - offsetof(struct goro_pd, rq))
-           : (struct goro_pd *)(void *)((char *)q - offsetof(struct goro_pd, wq));
   goroR_waitq_remove(w);
   atomic_fetch_sub_explicit(&np_of(rt)->nwaiters, 1, memory_order_relaxed);
   if (q->head == NULL)

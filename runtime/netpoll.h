@@ -73,6 +73,10 @@ int goroR_pd_wait(struct goro_rt *rt, struct goro_pd *pd, int dir,
 ** waiter. A no-op if it is on no queue. Requires: the P. */
 void goroR_pd_leave(struct goro_rt *rt, struct goro_waiter *w);
 
+/* The descriptor a queued waiter waits on, and its direction; NULL if the
+** waiter is on no descriptor's queue. For dumps. Requires: the P. */
+struct goro_pd *goroR_pd_of_waiter(const struct goro_waiter *w);
+
 /* ---- inside the runtime ---------------------------------------------------- */
 
 /* Poll: ready the G's whose descriptors are ready. until: 0, do not block;

@@ -350,6 +350,9 @@ extern const luaL_Reg goroB_io_funcs[];
 /* coro.c: replace coroutine.running, resume and close with versions that
 ** keep Lua code from resuming or closing a G's thread. */
 void goroB_open_coro(lua_State *L);
+/* net.c: add `net` (goro.net) to the module table on top (the runtime
+** userdata below it). */
+void goroB_open_net(lua_State *L);
 void goroB_open_sync(lua_State *L);
 /* Add mutex and waitgroup to the module table on top (the runtime below). */
 void goroB_open_sync_funcs(lua_State *L);
