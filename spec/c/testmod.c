@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -281,7 +283,29 @@ static int wait_fd(lua_State *L) {
   return 1;
 }
 
+/* raise_nofile(n) -> the soft limit on open fds now (at most the hard one). */
+static int raise_nofile(lua_State *L) {
+  struct rlimit r;
+  rlim_t want = (rlim_t)luaL_checkinteger(L, 1);
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < want) {
+    r.rlim_cur = want < r.rlim_max ? want : r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+  getrlimit(RLIMIT_NOFILE, &r);
+  lua_pushinteger(L, (lua_Integer)r.rlim_cur);
+  return 1;
+}
+
+/* linger0(fd): make close() send a reset (SO_LINGER with no time). */
+static int linger0(lua_State *L) {
+  struct linger lg = {1, 0};
+  setsockopt((int)luaL_checkinteger(L, 1), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  return 0;
+}
+
 static const luaL_Reg funcs[] = {
+    {"raise_nofile", raise_nofile},
+    {"linger0", linger0},
     {"pipe", fd_pipe},
     {"fd_write", fd_write},
     {"fd_read", fd_read},
