@@ -353,6 +353,8 @@ void goroB_open_coro(lua_State *L);
 /* net.c: add `net` (goro.net) to the module table on top (the runtime
 ** userdata below it). */
 void goroB_open_net(lua_State *L);
+/* file.c: add `io` (goro.io) to the module table on top. */
+void goroB_open_file(lua_State *L);
 void goroB_open_sync(lua_State *L);
 /* Add mutex and waitgroup to the module table on top (the runtime below). */
 void goroB_open_sync_funcs(lua_State *L);

@@ -34,9 +34,10 @@ goro.profile = {
 }
 goro.profile_start, goro.profile_stop, goro.profile_summary = nil, nil, nil
 
--- goro.net, also as the module "goro.net": Lua names a C function in an
--- error by the loaded module it finds it in ("bad argument #1 to
--- 'goro.net.dial'").
+-- goro.net and goro.io, also as the modules "goro.net" and "goro.io": Lua
+-- names a C function in an error by the loaded module it finds it in
+-- ("bad argument #1 to 'goro.net.dial'").
 package.loaded["goro.net"] = goro.net
+package.loaded["goro.io"] = goro.io
 
 return goro
