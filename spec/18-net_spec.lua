@@ -241,6 +241,101 @@ describe("goro.net streams", function()
   end)
 end)
 
+-- IPv6 loopback is not configured on every machine; the specs that need
+-- it say so as pending rather than pass without running.
+local function have_ipv6()
+  local ok = goro.run(function()
+    local l = goro.net.listen("tcp6", "[::1]:0")
+    if l then l:close() end
+    return l ~= nil
+  end)
+  return ok
+end
+
+describe("goro.net over IPv6", function()
+  local v6 = have_ipv6()
+  local test = v6 and it or pending
+
+  test("echoes over tcp6 and names both ends in brackets", function()
+    local got, la, ra = goro.run(function()
+      local l = echo_server("tcp6", "[::1]:0")
+      local c = assert(goro.net.dial("tcp6", l:addr(), 5))
+      assert(c:write("six\n"))
+      local line = assert(c:read_line())
+      local la, ra = c:local_addr(), c:remote_addr()
+      c:close(); l:close()
+      return line, la, ra
+    end)
+    assert.are.equal("SIX", got)
+    assert.matches("^%[::1%]:%d+$", la)
+    assert.matches("^%[::1%]:%d+$", ra)
+  end)
+
+  test("dials a tcp6 listener through the unspecified network \"tcp\"", function()
+    local got = goro.run(function()
+      local l = echo_server("tcp6", "[::1]:0")
+      local c = assert(goro.net.dial("tcp", l:addr(), 5))
+      assert(c:write("any\n"))
+      local line = c:read_line()
+      c:close(); l:close()
+      return line
+    end)
+    assert.are.equal("ANY", got)
+  end)
+
+  test("sends datagrams over udp6", function()
+    local data = goro.run(function()
+      local a = assert(goro.net.listen_packet("udp6", "[::1]:0"))
+      local b = assert(goro.net.listen_packet("udp6", "[::1]:0"))
+      assert(b:write_to("six", a:local_addr()))
+      local data, from = a:read_from()
+      assert(from == b:local_addr())
+      a:close(); b:close()
+      return data
+    end)
+    assert.are.equal("six", data)
+  end)
+
+  it("refuses an IPv6 address on tcp4 and an IPv4 address on tcp6", function()
+    local e4, e6 = goro.run(function()
+      return select(2, goro.net.listen("tcp4", "[::1]:0")),
+             select(2, goro.net.listen("tcp6", "127.0.0.1:0"))
+    end)
+    assert.is_string(e4)
+    assert.is_string(e6)
+  end)
+end)
+
+describe("goro.net.dial with a timeout", function()
+  -- A listener that never accepts, with a backlog of one: once its queue
+  -- is full the kernel drops further SYNs, so a dial hangs in connect
+  -- until its timeout, which must wake it with Go's text.
+  it("gives up at its timeout while the peer never answers", function()
+    local r = goro.run(function()
+      local l = assert(goro.net.listen("tcp", "127.0.0.1:0", {backlog = 1}))
+      local held, err, waited = {}, nil, nil
+      for _ = 1, 16 do
+        local t0 = goro.now()
+        local c, e = goro.net.dial("tcp", l:addr(), 0.2)
+        if not c then err, waited = e, goro.now() - t0 break end
+        held[#held + 1] = c
+      end
+      for _, c in ipairs(held) do c:close() end
+      l:close()
+      return {err = err, waited = waited}
+    end)
+    assert.are.equal("i/o timeout", r.err)
+    assert.is_true(r.waited >= 0.19, "waited " .. tostring(r.waited))
+  end)
+
+  it("rejects a negative or non-number timeout", function()
+    goro.run(function()
+      assert.matches("bad argument #3 to 'goro.net.dial'",
+        h.errmsg(goro.net.dial, "tcp", "127.0.0.1:1", "soon"))
+    end)
+  end)
+end)
+
 describe("goro.net.lookup", function()
   it("resolves localhost and refuses a name that does not exist", function()
     local addrs, err = goro.run(function()

@@ -158,6 +158,13 @@ static void turn_release(lua_State *L, struct sock *s, int dir) {
 static int try_op(lua_State *L, struct sock *s, int op, intptr_t *st);
 static int sock_k(lua_State *L, int status, lua_KContext ctx);
 
+/* The call's name, for errors raised while it blocks. */
+static const char *op_name(int op) {
+  static const char *const names[] = {"", "read", "read_line", "read_exact", "write",
+                                      "accept", "dial", "read_from", "write_to"};
+  return names[op];
+}
+
 /* Attempt op until it finishes (release the turn, return its results) or
 ** must wait: then park on the descriptor, sock_k continuing. */
 static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
@@ -175,7 +182,7 @@ static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
       turn_release(L, s, op_dir(op));
       return r;
     }
-    b = goroB_bg_block(L, "net");
+    b = goroB_bg_block(L, op_name(op));
     rc = goroR_pd_wait(&R->rt, s->pd, r == NEED_READ ? GORO_PD_READ : GORO_PD_WRITE,
                        &b->w);
     if (rc == 1) continue;  /* an edge came meanwhile: try again */
@@ -190,7 +197,7 @@ static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
     /* accept and dial keep their absolute deadline (or nil) at index 2 */
     if ((op == OP_ACCEPT || op == OP_CONNECT) && lua_type(L, 2) == LUA_TNUMBER)
       goroR_timer_add(&R->rt, b->g, lua_tonumber(L, 2));
-    return goroB_bg_park(L, b, "net", "IO wait", CTX(op, st), sock_k);
+    return goroB_bg_park(L, b, op_name(op), "IO wait", CTX(op, st), sock_k);
   }
 }
 
@@ -222,11 +229,11 @@ static int sock_k(lua_State *L, int status, lua_KContext ctx) {
 int goroB_sock_start(lua_State *L, struct sock *s, int op, intptr_t st) {
   int dir = op_dir(op);
   uint8_t *busy = dir == GORO_PD_READ ? &s->rbusy : &s->wbusy;
-  struct bg *b = goroB_bg_block(L, "net");
+  struct bg *b = goroB_bg_block(L, op_name(op));
   if (s->fd < 0) return goroB_net_error(L, ECLOSEDTEXT);
   if (*busy) {  /* another G's call: queue for the turn */
     goroR_waitq_push(dir == GORO_PD_READ ? &s->rlq : &s->wlq, &b->w);
-    return goroB_bg_park(L, b, "net", "IO wait (turn)", CTX(op, st), sock_k);
+    return goroB_bg_park(L, b, op_name(op), "IO wait (turn)", CTX(op, st), sock_k);
   }
   *busy = 1;
   return run_op(L, s, op, st);

@@ -6,11 +6,14 @@
 ** must not miss work (it ends).
 */
 #include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crit.h"
-#include "luastate.h"
+#include "hostutil.h"
 
 static int flag(goro_runtime *rt, const char *name);
 
@@ -73,4 +76,67 @@ Test(pollfd, a_host_loop_sleeps_in_poll_for_at_most_goro_timeout, .timeout = 60)
 
 Test(pollfd, the_fd_alone_wakes_a_host_loop_for_io_and_due_timers, .timeout = 60) {
   host_loop(0);  /* (a timer that did not make the fd readable: a hang) */
+}
+
+/* ---- goro_close while host threads wait on I/O ------------------------------------ */
+
+/* Host threads whose callbacks park on a conn's read and on a pipe (no
+** data ever comes): goro_close must wake both, their goro_call must fail
+** with a status instead of hanging, and once the host closes the state
+** every fd goro opened is closed. */
+struct io_call {
+  const char *code;
+  int status;
+  char err[256];
+};
+
+static void *io_caller(void *arg) {
+  struct io_call *c = arg;
+  c->status = goro_call(rt, goro_test_run_chunk, (void *)c->code);
+  snprintf(c->err, sizeof c->err, "%s", goro_errmsg());
+  return NULL;
+}
+
+static int open_fds(void) {
+  int n = 0;
+  char path[64];
+  for (int fd = 0; fd < 1024; fd++) {
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if (access(path, F_OK) == 0) n++;
+  }
+  return n;
+}
+
+Test(pollfd, goro_close_wakes_host_threads_parked_on_io, .timeout = 60) {
+  pthread_t t[2];
+  int p[2], before;
+  char pipe_wait[128];
+  struct io_call io[2] = {
+      {"local c = assert(goro.net.dial('tcp', addr)); in_read = 1; c:read()", -1, ""},
+      {pipe_wait, -1, ""}};
+  before = open_fds();
+  cr_assert_eq(pipe(p), 0);
+  snprintf(pipe_wait, sizeof pipe_wait, "in_wait = 1; goro.wait_readable(%d)", p[0]);
+  open_state("goro.config{workers = 1}\n"
+             "listener = assert(goro.net.listen('tcp', '127.0.0.1:0'))\n"
+             "addr = listener:addr()\n"
+             "goro.go(function() held = listener:accept() end)\n");
+  for (int i = 0; i < 2; i++) pthread_create(&t[i], NULL, io_caller, &io[i]);
+  for (int i = 0; i < 20000; i++) {
+    if (lua_int("in_read") && lua_int("in_wait")) break;
+    sleep_ms(1);
+  }
+  sleep_ms(20);  /* both callbacks park now */
+  cr_assert_eq(goro_close(rt), 0, "%s", goro_errmsg());
+  for (int i = 0; i < 2; i++) {
+    pthread_join(t[i], NULL);
+    cr_assert_eq(io[i].status, LUA_ERRRUN, "call %d: status %d", i, io[i].status);
+    cr_assert(strstr(io[i].err, i == 0 ? "runtime closed while read was blocked"
+                                       : "runtime closed while wait_readable was blocked"),
+              "call %d: %s", i, io[i].err);
+  }
+  lua_close(L);
+  close(p[0]);
+  close(p[1]);
+  cr_assert_eq(open_fds(), before, "every fd goro opened is closed: %d open, %d before", open_fds(), before);
 }
