@@ -2,6 +2,7 @@
 // P, as a goro universe has). `echo`: echo every byte on each conn.
 // `idle N`: accept N conns, each goroutine parked in Read, then print
 // "rss_per_conn <bytes>" (the RSS grown since before the first accept).
+// `http`: net/http serving the page examples/httpd.lua serves at "/".
 // Prints "listening on <addr>" first.
 package main
 
@@ -9,11 +10,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strconv"
 	"time"
 )
+
+const page = `<!doctype html>
+<html><head><title>goro</title></head>
+<body><h1>Hello from goro</h1><p>One goroutine per connection.</p></body>
+</html>
+`
 
 func rss() int64 {
 	b, err := os.ReadFile("/proc/self/statm")
@@ -32,6 +40,13 @@ func main() {
 		panic(err)
 	}
 	fmt.Printf("listening on %s\n", l.Addr())
+	if len(os.Args) > 1 && os.Args[1] == "http" {
+		http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			io.WriteString(w, page)
+		})
+		panic(http.Serve(l, nil))
+	}
 	if len(os.Args) > 2 && os.Args[1] == "idle" {
 		n, _ := strconv.Atoi(os.Args[2])
 		runtime.GC()
