@@ -4,8 +4,9 @@
 ** Natively the tests build against Criterion. Where Criterion is not
 ** available (the AArch64 cross lane under qemu-user) they build against
 ** minicrit.c instead, a small runner with the same surface: Test(suite, name,
-** .timeout = s, .signal = SIG, .exit_code = n), cr_assert*, cr_fail.
-** Each test runs in its own forked process, as with Criterion.
+** .timeout = s, .signal = SIG, .exit_code = n), cr_assert*, cr_fail,
+** cr_skip_test. Each test runs in its own forked process, as with
+** Criterion; a skipped test is not counted as tested, as with Criterion.
 ** The runner prints Criterion's synthesis line, which the test command
 ** tallies.
 */
@@ -29,6 +30,8 @@ struct minicrit_test {
 void minicrit_register(struct minicrit_test *t);
 _Noreturn void minicrit_fail(const char *file, int line, const char *expr,
                              const char *fmt, ...);
+_Noreturn void minicrit_skip(const char *fmt, ...);
+#define MINICRIT_SKIPPED 77  /* the exit status of a skipped test */
 
 #define Test(S, N, ...)                                                     \
   static void S##_##N##_fn(void);                                          \
@@ -44,6 +47,7 @@ _Noreturn void minicrit_fail(const char *file, int line, const char *expr,
     if (!(cond)) minicrit_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__); \
   } while (0)
 #define cr_fail(...) minicrit_fail(__FILE__, __LINE__, "cr_fail", "" __VA_ARGS__)
+#define cr_skip_test(...) minicrit_skip("" __VA_ARGS__)
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b), __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b), __VA_ARGS__)
 #define cr_assert_lt(a, b, ...) cr_assert((a) < (b), __VA_ARGS__)

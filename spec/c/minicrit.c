@@ -4,7 +4,8 @@
 ** Runs every registered test in a forked child (with an alarm for its
 ** timeout), checks how the child ended against what the test expects, and
 ** prints one line per test and Criterion's synthesis line at the end.
-** Exit status: 0 when every test passed.
+** A test that calls cr_skip_test exits with MINICRIT_SKIPPED and is not
+** counted. Exit status: 0 when every test counted passed.
 */
 #include <signal.h>
 #include <stdarg.h>
@@ -39,6 +40,17 @@ void minicrit_fail(const char *file, int line, const char *expr,
   _exit(1);
 }
 
+void minicrit_skip(const char *fmt, ...) {
+  va_list ap;
+  fputs("skipped: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  fflush(stderr);
+  _exit(MINICRIT_SKIPPED);
+}
+
 int main(int argc, char **argv) {
   const char *filter = argc > 1 ? argv[1] : NULL;
   double scale = getenv("MINICRIT_TIMEOUT_SCALE")
@@ -63,6 +75,12 @@ int main(int argc, char **argv) {
       _exit(0);
     }
     waitpid(pid, &st, 0);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == MINICRIT_SKIPPED &&
+        t->exit_code != MINICRIT_SKIPPED) {
+      tested--;
+      printf("[SKIP] %s\n", full);
+      continue;
+    }
     if (t->signal)
       ok = WIFSIGNALED(st) && WTERMSIG(st) == t->signal;
     else
