@@ -79,12 +79,14 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("raises the main G's error with its id and traceback", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local err = h.errmsg(goro.run, function() error("boom") end)
     assert.matches("^goroutine %d+: .*03%-run_spec.lua:%d+: boom", err)
     assert.matches("stack traceback:", err)
   end)
 
   it("passes non-string error values through unchanged", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local obj = {}
     local ok, err = pcall(goro.run, function() error(obj) end)
     assert.is_false(ok)
@@ -92,6 +94,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("gives another G's non-string error its id and traceback too", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local obj = setmetatable({}, {__tostring = function() return "my error" end})
     local cases = {
       {obj, "^goroutine %d+: my error\nstack traceback:"},
@@ -109,6 +112,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("names a G whose error value's __tostring raises or blocks", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local raises = setmetatable({}, {__tostring = function() error("tostring failed") end})
     local blocks = setmetatable({}, {__tostring = function() goro.chan():recv() end})
     for _, obj in ipairs({raises, blocks}) do
@@ -121,6 +125,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("stops on an error in a G that nobody waits for", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local after = false
     local err = h.errmsg(goro.run, function()
       local g = goro.go(function() error("lost") end)
@@ -132,6 +137,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("closes the main G's to-be-closed variables when another G fails", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local closed = false
     local ok = pcall(goro.run, function()
       local _ <close> = setmetatable({}, {__close = function() closed = true end})
@@ -171,6 +177,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("ends every kind of failure clean, to-be-closed variables closed", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local failures = {  -- what the error says, the run's body
       {"^goroutine %d+: ", function() goro.go(function() error("x") end); goro.chan():recv() end},
       {"^all goroutines are asleep", function() goro.chan():recv() end},
@@ -196,6 +203,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("refuses to nest", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     assert.matches("already running", h.errmsg(goro.run, function()
       goro.run(function() end)
     end))

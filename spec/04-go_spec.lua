@@ -116,6 +116,7 @@ describe("g:wait()", function()
   end)
 
   it("refuses to wait for itself", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     assert.matches("cannot wait for itself", h.errmsg(goro.run, function()
       goro.self():wait()
     end))

@@ -278,6 +278,7 @@ describe("goro.ticker(s)", function()
   end)
 
   it("rejects a non-positive or NaN interval", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     assert.matches("non%-positive interval", h.errmsg(goro.ticker, 0))
     assert.matches("non%-positive interval", h.errmsg(goro.ticker, 0 / 0))
     assert.matches("non%-positive interval", h.errmsg(function()

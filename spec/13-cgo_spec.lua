@@ -214,6 +214,7 @@ describe("a run that is over", function()
   end)
 
   it("unwinds them when another G fails, and reports that failure", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     local ok, err, finished = run_with_a_waiting_callback({}, function()
       goro.go(function() error("boom") end)
       goro.sleep(10)

@@ -7,6 +7,7 @@ local goro = h.goro
 
 describe("debug.setuservalue on goro's objects", function()
   it("on a select case: select raises instead of using a non-channel", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     for _, swap in ipairs({{}, goro.mutex(), goro.waitgroup(), goro.chan():case_recv()}) do
       local err = h.errmsg(goro.run, function()
         local c = goro.chan(1)
@@ -31,6 +32,7 @@ describe("debug.setuservalue on goro's objects", function()
   end)
 
   it("on a channel's buffer: its operations raise", function()
+    if h.apicheck_bug then return pending(h.apicheck_bug) end
     for _, op in ipairs({"send", "recv"}) do
       local err = h.errmsg(goro.run, function()
         local c = goro.chan(2)

@@ -22,4 +22,16 @@ function helpers.drain(ch)
   return out
 end
 
+-- Under a Lua built with LUA_USE_APICHECK (the apicheck lane; meson sets
+-- GORO_LUA_APICHECK), a misuse of Lua's C API aborts the whole busted run.
+-- A spec that reaches a known one is pending there, naming the bug:
+--   if h.apicheck_bug then return pending(h.apicheck_bug) end
+-- Remove those lines with the bug.
+if os.getenv("GORO_LUA_APICHECK") then
+  helpers.apicheck_bug = "known bug: goroB_push_gerror (vm_bridge/run.c) " ..
+    "copies a failed G's error with lua_pushvalue on the G's dead thread, " ..
+    "whose frame lua_resume left full, without lua_checkstack " ..
+    "(LUA_USE_APICHECK: lua_pushvalue: stack overflow)"
+end
+
 return helpers

@@ -60,6 +60,7 @@ static const char *timeout_run =
 
 Test(oom, a_run_that_ends_out_of_memory_frees_nothing_still_queued,
      .timeout = 120) {
+  GORO_TEST_APICHECK_BUG(GORO_BUG_GERROR);
   for (int k = 0; k < 40; k++) {
     lua_State *L = state();
     cr_assert_eq(luaL_loadstring(L, timeout_run), LUA_OK);
@@ -88,6 +89,7 @@ static const char *failing_run =
     "end)\n";
 
 Test(oom, a_run_that_fails_out_of_memory_gives_the_p_back, .timeout = 120) {
+  GORO_TEST_APICHECK_BUG(GORO_BUG_GERROR);
   for (int k = 0; k < 40; k++) {
     lua_State *L = state();
     cr_assert_eq(luaL_loadstring(L, failing_run), LUA_OK);
