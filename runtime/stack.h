@@ -46,6 +46,7 @@ struct goro_stack {
   void *map;                    /* mapping base (the guard starts here) */
   size_t maplen;                /* guard + usable bytes */
   struct goro_stack *next;      /* pool link; protected by the pool lock */
+  unsigned vg_id;               /* valgrind's id of desc's range; immutable */
 };
 
 struct goro_stack_stats {

@@ -5,8 +5,8 @@ Reads each meson test's output: Criterion's (or minicrit's) synthesis line,
 busted's summary line, or, for a test with neither, the test itself as one
 case. Skipped C tests ([SKIP] lines) and pending specs are counted apart:
 they neither pass nor fail, and their reasons are in the log. Prints
-`LANE: N passed, N failed, N pending` and writes `N N` to stdout's last
-line for the caller to add up.
+`LANE: N passed, N failed, N pending` and writes `N N N` to stdout's
+last line for the caller to add up.
 """
 import json
 import re
@@ -51,7 +51,7 @@ def main():
                 failed += fl
                 pending += pe
     print(f"{lane}: {passed} passed, {failed} failed, {pending} pending")
-    print(f"{passed} {failed}")
+    print(f"{passed} {failed} {pending}")
 
 
 if __name__ == "__main__":

@@ -95,6 +95,13 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
                     "value was replaced)", (lua_Integer)b->rec.id);
     return;
   }
+  /* A thread an error ended has its frame full (lua_resume leaves it so):
+  ** the copy needs a slot of its own. */
+  if (!lua_checkstack(b->L, 1)) {
+    lua_pushfstring(L, "goroutine %I: (no memory to copy its error)",
+                    (lua_Integer)b->rec.id);
+    return;
+  }
   lua_pushvalue(b->L, -1);
   lua_xmove(b->L, L, 1);
   if (!b->ismain && lua_type(L, -1) != LUA_TSTRING) {

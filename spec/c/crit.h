@@ -59,4 +59,18 @@ _Noreturn void minicrit_skip(const char *fmt, ...);
 #define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
 #endif
 
+/* Under valgrind (the valgrind lane) code runs 20 to 50 times slower and
+** each stack mapping costs milliseconds of shadow memory. A test that
+** repeats something only to be convincing natively, or that bounds a
+** time, takes its valgrind figure there: GORO_UNDER_VALGRIND(native,
+** under). The figure must still reach every path the native one does. */
+#include "../../arch/sanitize.h"
+#ifdef GORO_VALGRIND
+#include <valgrind/valgrind.h>
+#define GORO_UNDER_VALGRIND(native, under) \
+  (RUNNING_ON_VALGRIND ? (under) : (native))
+#else
+#define GORO_UNDER_VALGRIND(native, under) (native)
+#endif
+
 #endif
