@@ -154,6 +154,7 @@ void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
 void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
   goroR_netpoll_publish(rt);
   if (RD(rt->nrunnable) == 0 && atomic_load(&rt->next_when) == 0 &&
+      !goroR_netpoll_waiting(rt) &&  /* (then a worker must poll) */
       !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
     atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);
     if (atomic_load(&rt->pwaiters) == 0 && !atomic_load(&rt->closing)) return;

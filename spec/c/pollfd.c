@@ -7,6 +7,7 @@
 */
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -139,4 +140,44 @@ Test(pollfd, goro_close_wakes_host_threads_parked_on_io, .timeout = 60) {
   close(p[0]);
   close(p[1]);
   cr_assert_eq(open_fds(), before, "every fd goro opened is closed: %d open, %d before", open_fds(), before);
+}
+
+/* A host call that leaves a G waiting on a pipe: the P must not stay
+** parked on the host thread (nobody would poll), so a worker wakes the G
+** when the pipe is written, though the host calls nothing meanwhile. */
+static atomic_int pipe_read;
+
+static int l_mark_read(lua_State *T) {
+  (void)T;
+  atomic_store(&pipe_read, 1);
+  return 0;
+}
+
+static int register_mark(lua_State *T, void *ud) {
+  (void)ud;
+  lua_register(T, "mark_read", l_mark_read);
+  return 0;
+}
+
+Test(pollfd, io_after_a_host_call_wakes_its_g_with_no_further_call, .timeout = 60) {
+  int p[2];
+  char code[192];
+  cr_assert_eq(pipe(p), 0);
+  open_state("goro.config{workers = 1}");
+  cr_assert_eq(goro_call(rt, register_mark, NULL), LUA_OK, "%s", goro_errmsg());
+  snprintf(code, sizeof code,
+           "goro.go(function() assert(goro.wait_readable(%d)); tm.fd_read(%d); mark_read() end)",
+           p[0], p[0]);
+  cr_assert_eq(lua_do(code), LUA_OK, "%s", goro_errmsg());
+  sleep_ms(50);  /* the G parks on the pipe, a worker polls */
+  /* A call that takes the P from the poller and returns with nothing
+  ** runnable and no timer: the P would stay parked on this thread. */
+  cr_assert_eq(lua_do("x = 1"), LUA_OK, "%s", goro_errmsg());
+  cr_assert_eq(write(p[1], "ping", 4), 4);
+  /* (no goro_call from here on: a call would take the P and poll) */
+  for (int i = 0; i < 5000 && !atomic_load(&pipe_read); i++) sleep_ms(1);
+  cr_assert(atomic_load(&pipe_read), "the G never read the pipe: nobody polled");
+  close_state();
+  close(p[0]);
+  close(p[1]);
 }
