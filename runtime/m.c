@@ -6,7 +6,9 @@
 */
 #include "m.h"
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +18,10 @@
 
 #ifdef GORO_ASAN
 #include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
 #endif
 
 static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")));
@@ -124,6 +130,44 @@ void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
     }
   goroR_unlock(&rt->lock);
   goroR_prof_thread_detach();
+}
+
+struct goro_m *goroR_stepm_get(struct goro_rt *rt) {
+  struct goro_m *mp;
+  pthread_t self = pthread_self();
+  goroR_lock(&rt->lock);
+  for (mp = rt->stepms; mp != NULL; mp = mp->stepnext)
+    if (pthread_equal(mp->thread, self)) break;
+  if (mp == NULL && (mp = malloc(sizeof *mp)) != NULL) {
+    struct sigevent sev;
+    goroR_m_init(mp);
+    mp->isstep = mp->ishome = 1;
+    mp->thread = self;
+    mp->home = rt;
+    /* The step's deadline: SIGURG to this very thread (frame.c). Without
+    ** it a step's G is preempted by sysmon after 10 ms, as any G. */
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGURG;
+    sev.sigev_value.sival_ptr = mp;
+    sev.sigev_notify_thread_id = gettid();
+    mp->hassteptimer = timer_create(CLOCK_MONOTONIC, &sev, &mp->steptimer) == 0;
+    mp->stepnext = rt->stepms;
+    rt->stepms = mp;
+  }
+  goroR_unlock(&rt->lock);
+  if (mp != NULL) goroA_ctx_init_thread(&mp->g0);  /* this call's g0 */
+  return mp;
+}
+
+void goroR_stepms_free(struct goro_rt *rt) {
+  while (rt->stepms != NULL) {
+    struct goro_m *mp = rt->stepms;
+    rt->stepms = mp->stepnext;
+    if (mp->hassteptimer) timer_delete(mp->steptimer);
+    goroR_m_destroy(mp);
+    free(mp);
+  }
 }
 
 void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {

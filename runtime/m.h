@@ -35,6 +35,13 @@ void goroR_m_learn_stack(struct goro_m *mp);
 void goroR_m_register(struct goro_rt *rt, struct goro_m *mp);
 void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp);
 
+/* The calling thread's step M for rt (goro_step), made on its first step
+** and kept until goroR_stepms_free (HACKING.md, "The frame loop"); its g0
+** made this thread's again. NULL if out of memory. */
+struct goro_m *goroR_stepm_get(struct goro_rt *rt);
+/* Free every step M. Requires: the runtime is shut down. */
+void goroR_stepms_free(struct goro_rt *rt);
+
 /* How many M's serve the runtime (threads in goro.run or goro_step,
 ** workers, extra M's bound to host threads), and how many workers idle. */
 void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle);

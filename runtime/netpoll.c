@@ -91,6 +91,13 @@ void goroR_netpoll_break(struct goro_rt *rt) {
   if (!atomic_exchange(&np->broken, 1)) (void)!write(np->breakfd, &one, sizeof one);
 }
 
+void goroR_netpoll_notify(struct goro_rt *rt) {
+  struct goro_netpoll *np = atomic_load(&rt->np);
+  uint64_t one = 1;
+  if (np == NULL || !(atomic_load(&np->polling) || RD(np->hostpoll))) return;
+  if (!atomic_exchange(&np->broken, 1)) (void)!write(np->breakfd, &one, sizeof one);
+}
+
 int goroR_netpoll_waiting(struct goro_rt *rt) {
   struct goro_netpoll *np = atomic_load(&rt->np);
   return np != NULL && atomic_load_explicit(&np->nwaiters, memory_order_relaxed) > 0;
@@ -111,7 +118,8 @@ void goroR_netpoll_publish(struct goro_rt *rt) {
   struct goro_netpoll *np = atomic_load(&rt->np);
   double when;
   if (np == NULL || !np->hostpoll) return;
-  if (RD(rt->nrunnable) > 0) {  /* readable until the next poll drains it */
+  if (RD(rt->nrunnable) > 0 || atomic_load(&rt->ncgoret) > 0) {
+    /* readable until the next poll drains it */
     uint64_t one = 1;
     if (!atomic_exchange(&np->broken, 1)) (void)!write(np->breakfd, &one, sizeof one);
   }

@@ -36,7 +36,7 @@ struct goro_netpoll {
   int nfds;                 /* P: the table's size */
   int npds;                 /* P: descriptors open */
   _Atomic int nwaiters;     /* P writes: G's waiting on a descriptor */
-  int hostpoll;             /* P: goro_pollfd was asked for: keep timerfd */
+  int hostpoll;             /* P (WR): goro_pollfd was asked for: keep timerfd */
   double timerfd_when;      /* P: what timerfd is armed for (0: nothing) */
 };
 
@@ -87,6 +87,9 @@ void goroR_netpoll(struct goro_rt *rt, double until);
 void goroR_pd_timer_fire(struct goro_rt *rt, struct goro_timer *t);
 /* Break a blocked poll, if one is blocked. Any thread. */
 void goroR_netpoll_break(struct goro_rt *rt);
+/* Make a blocked poll, and a host polling goro_pollfd, look again (work
+** came from off the P: a G back from C on a worker). Any thread. */
+void goroR_netpoll_notify(struct goro_rt *rt);
 /* Are G's waiting on descriptors? Any thread (a hint). */
 int goroR_netpoll_waiting(struct goro_rt *rt);
 /* Has nobody polled for `age` seconds while events are pending? For

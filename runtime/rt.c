@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "extram.h"
 #include "fork.h"
+#include "frame.h"
 #include "m.h"
 #include "netpoll.h"
 #include "p.h"
@@ -126,6 +127,7 @@ static int callbacks_active(struct goro_rt *rt) {
 static void shutdown(struct goro_rt *rt) {
   goroR_lock(&rt->lock);
   rt->closing = 1;
+  goroR_cgoq_drop_locked(rt);  /* C calls no worker began never run */
   goroR_rt_wake_locked(rt);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
@@ -157,6 +159,7 @@ void goroR_rt_destroy(struct goro_rt *rt) {
     goroR_carrier_free(c);
   }
   goroR_netpoll_free(rt);  /* (the owners of its descriptors let go) */
+  goroR_stepms_free(rt);
   free(rt->timers);
   pthread_cond_destroy(&rt->sysmon_cv);
   pthread_cond_destroy(&rt->wake);

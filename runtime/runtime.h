@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "extram.h"
 #include "fork.h"
+#include "frame.h"
 #include "fatal.h"
 #include "lock.h"
 #include "m.h"

@@ -29,8 +29,14 @@
 #include "timer.h"
 #include "waitq.h"
 
+#include "frame.h"
+
 /* What a carrier says when it switches back to the scheduler. */
-enum { SW_RUN_END = 1, SW_PARK, SW_GOSCHED };
+enum {
+  SW_RUN_END = GORO_SW_RUN_END,
+  SW_PARK = GORO_SW_PARK,
+  SW_GOSCHED = GORO_SW_GOSCHED,
+};
 
 void goroR_carrier_free(struct goro_carrier *c) {
   goroA_ctx_destroy(&c->ctx);
@@ -68,6 +74,10 @@ void goroR_g_abandon_all(struct goro_rt *rt) {
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
   WR(rt->nrunnable, 0);
+  goroR_lock(&rt->lock);  /* (G's back from C wait there: gone too) */
+  rt->cgoret = rt->cgorettail = NULL;
+  atomic_store(&rt->ncgoret, 0);
+  goroR_unlock(&rt->lock);
   rt->abort = 0;
   rt->until = NULL;
   rt->until_dead = 0;
@@ -75,7 +85,7 @@ void goroR_g_abandon_all(struct goro_rt *rt) {
 
 /* ---- run queue ------------------------------------------------------------ */
 
-static void runq_put(struct goro_rt *rt, struct goro_g *gp) {
+void goroR_runq_put(struct goro_rt *rt, struct goro_g *gp) {
   gp->schedlink = NULL;
   if (rt->runtail) rt->runtail->schedlink = gp;
   else rt->runhead = gp;
@@ -91,7 +101,7 @@ static struct goro_g *runq_get(struct goro_rt *rt) {
     rt->runnext = NULL;
     WR(rt->nrunnable, rt->nrunnable - 1);
     if (++rt->nextstreak <= 64 || rt->runhead == NULL) return gp;
-    runq_put(rt, gp);
+    goroR_runq_put(rt, gp);
   }
   rt->nextstreak = 0;
   gp = rt->runhead;
@@ -122,10 +132,10 @@ void goroR_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
     WR(rt->nrunnable, rt->nrunnable + 1);
     if (old != NULL) {  /* the G it displaces keeps its turn, at the tail */
       WR(rt->nrunnable, rt->nrunnable - 1);
-      runq_put(rt, old);
+      goroR_runq_put(rt, old);
     }
   } else {
-    runq_put(rt, gp);
+    goroR_runq_put(rt, gp);
   }
 }
 
@@ -147,7 +157,7 @@ void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   rt->allg = gp;
   rt->ng++;
   gp->status = GORO_GRUNNABLE;
-  runq_put(rt, gp);
+  goroR_runq_put(rt, gp);
 }
 
 /* ---- carriers and parking -------------------------------------------------- */
@@ -305,7 +315,7 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       break;
     case GORO_RUN_YIELDED:
       gp->status = GORO_GRUNNABLE;
-      runq_put(rt, gp);
+      goroR_runq_put(rt, gp);
       break;
     case GORO_RUN_DONE:
       gp->status = GORO_GDEAD;
@@ -336,6 +346,7 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
   gp->status = GORO_GRUNNING;
   gp->outcome = 0;
   mp->curg = gp;
+  rt->lastgid = gp->id;
   WR(rt->schedtick, rt->schedtick + 1);
 }
 
@@ -369,6 +380,8 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
     if (mp->deadline > 0 && now >= mp->deadline) return NULL;
   }
   poll_if_due(rt, 0);  /* G's handed off inline never starve the poller */
+  if (atomic_load_explicit(&rt->ncgoret, memory_order_relaxed))
+    goroR_cgoret_drain(rt);
   gp = rt->runnext != NULL ? rt->runnext : rt->runhead;
   if (gp == NULL || gp->carrier != NULL) return NULL;
   gp = runq_get(rt);  /* the same G, unless the fairness bound moved it */
@@ -384,12 +397,48 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
   return gp;
 }
 
+void goroR_sched_switch(struct goro_rt *rt, struct goro_m *mp,
+                        struct goro_carrier *c) {
+  struct goro_g *gp;
+  uintptr_t msg = (uintptr_t)goroA_ctx_switch(&mp->g0, &c->ctx, mp->curg);
+  /* Back on g0, maybe on another M than the one that switched (a handed-
+  ** off G's carrier came back to its worker): re-read it. The G that came
+  ** back is mp->curg (the carrier may have run other G's inline). */
+  mp = goroR_m_self();
+  gp = mp->curg;
+  switch (msg) {
+    case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
+      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      mp->curg = NULL;
+      gp->status = GORO_GWAITING;
+      rt->st.stackful_parks++;
+      return;
+    case SW_GOSCHED:
+      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      mp->curg = NULL;
+      gp->status = GORO_GRUNNABLE;
+      goroR_runq_put(rt, gp);
+      return;
+    case SW_RUN_END:  /* settled on the carrier, which is free now */
+      goroR_assert(gp == NULL);
+      carrier_put(rt, c);
+      return;
+    case GORO_SW_HANDOFF:  /* its C call goes to a worker */
+      goroR_handoff_commit(rt, mp, gp);
+      return;
+    case GORO_SW_CGORET:  /* back from C on a worker, the P busy elsewhere */
+      goroR_handoff_returned(rt, mp, gp);
+      return;
+    default:
+      goroR_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
+  }
+}
+
 /* Run gp (and whatever its carrier runs inline after it) until the carrier
 ** comes back to g0. Returns 0, or GORO_ENOMEM if no carrier could be had
 ** (gp stays runnable, first in line). */
 static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   struct goro_carrier *c = gp->carrier;
-  uintptr_t msg;
   goroR_assert(gp->status == GORO_GRUNNABLE);
   if (c == NULL && (c = carrier_get(rt)) == NULL) {
     gp->schedlink = rt->runhead;
@@ -400,30 +449,8 @@ static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   }
   run_on(rt, mp, gp, c);
   rt->st.switches++;
-  msg = (uintptr_t)goroA_ctx_switch(&mp->g0, &c->ctx, gp);
-  /* Back on g0. The G that came back is mp->curg (the carrier may have run
-  ** other G's inline since gp). */
-  gp = mp->curg;
-  switch (msg) {
-    case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
-      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
-      mp->curg = NULL;
-      gp->status = GORO_GWAITING;
-      rt->st.stackful_parks++;
-      return 0;
-    case SW_GOSCHED:
-      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
-      mp->curg = NULL;
-      gp->status = GORO_GRUNNABLE;
-      runq_put(rt, gp);
-      return 0;
-    case SW_RUN_END:  /* settled on the carrier, which is free now */
-      goroR_assert(gp == NULL);
-      carrier_put(rt, c);
-      return 0;
-    default:
-      goroR_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
-  }
+  goroR_sched_switch(rt, mp, c);
+  return 0;
 }
 
 /* Can something outside the run queue and the timers still make a G
@@ -481,10 +508,14 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
     if (rt->pwaiters > 0 && !goroR_p_owed(rt)) {  /* serve threads waiting */
       if (mp->isworker) return GORO_SCHED_IDLE;
-      if (goroR_p_handoff(rt, mp) != 0) return GORO_SCHED_ABORT;
+      int rc = goroR_p_handoff(rt, mp, mp->isstep ? deadline : 0);
+      if (rc == GORO_ETIMEDOUT) return GORO_SCHED_LENT;  /* (a step's end) */
+      if (rc != 0) return GORO_SCHED_ABORT;
       continue;
     }
     if (rt->needextram) goroR_extram_refill(rt);
+    if (atomic_load_explicit(&rt->ncgoret, memory_order_relaxed))
+      goroR_cgoret_drain(rt);
     if (rt->ntimers > 0) next = goroR_timers_fire(rt, goroR_now());
     if (deadline > 0 && goroR_now() >= deadline) return GORO_SCHED_BUDGET;
     poll_if_due(rt, 0);  /* while busy: at least every POLL_EVERY */

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../arch/ctx.h"
 #include "lock.h"
@@ -161,6 +162,15 @@ struct goro_m {
   struct goro_rt *rt;          /* the runtime whose P it holds, or NULL */
   int isextra;                 /* lent to a host thread (extram.c) */
   int isworker;                /* a worker the runtime started */
+  int isstep;                  /* a thread's step M (goro_step), kept in
+                                  rt->stepms until the runtime ends */
+  int ishome;                  /* a thread that runs the scheduler itself
+                                  (goro.run's, a step M): G's locked to it
+                                  wait on rt->homeq (HACKING.md) */
+  struct goro_m *stepnext;     /* lock: rt->stepms */
+  timer_t steptimer;           /* a step M's deadline timer: SIGURG to its
+                                  own thread (valid iff hassteptimer) */
+  int hassteptimer;
   volatile int state;          /* enum goro_mstate, for goro.ms() */
   struct goro_g *extrag;       /* an extra M's G (locked to it for good) */
   struct goro_stack *xstack;   /* an extra M's G stack, while it has one */
@@ -175,7 +185,7 @@ struct goro_m {
   pthread_t self;              /* the thread, while it is an M of a runtime */
   void *cgoL;                  /* the bridge's: the lua_State of the
                                   innermost cgocall (owner) */
-  struct goro_rt *home;        /* a worker's or extra M's runtime */
+  struct goro_rt *home;        /* a worker's, step M's or extra M's runtime */
   pthread_t thread;            /* a worker's thread */
   struct goro_m *allnext;      /* lock: the runtime's workers */
   volatile int ncgo;           /* owner: cgocalls active on this M */
@@ -238,6 +248,10 @@ struct goro_sched_stats {
   uint64_t inline_runs;     /* G's a carrier ran right after another */
   uint64_t extra_ms;        /* extra M's made (pooled and bound) */
   uint64_t extra_ms_in_use; /* of them bound to host threads now */
+  uint64_t handoffs;        /* cgocalls moved off a step M to a worker */
+  uint64_t step_overruns;   /* steps that returned > 1 ms past budget */
+  double step_overrun_max;  /* the worst, in seconds past the budget */
+  uint64_t step_overrun_g;  /* the G that ran last in that step (0: none) */
 };
 
 /* ---- the runtime of one universe, with its P --------------------------------
@@ -272,6 +286,14 @@ struct goro_rt {
   int nworkers, nidle;         /* lock: workers alive; of them idle */
   struct goro_m *allm;         /* lock: the workers */
   struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
+  struct goro_m *stepms;       /* lock: every step M made (goro_step) */
+  /* C calls moved off a step M (HACKING.md, "The frame loop"): G's whose
+  ** C waits for a worker, and G's back from it that wait for the P. */
+  struct goro_g *cgoq, *cgoqtail;       /* lock */
+  struct goro_g *cgoret, *cgorettail;   /* lock */
+  _Atomic int ncgoret;                  /* hint: cgoret is not empty */
+  _Atomic int step_waits;      /* steps waiting for the P: sysmon asks
+                                  the holder's G to yield at once */
   struct goro_m *extram;       /* lock: the extra-M pool */
   struct goro_m *allextra;     /* lock: every extra M */
   int nextram, nextram_inuse;  /* lock: extra M's made; bound now */
@@ -293,6 +315,7 @@ struct goro_rt {
   uint64_t nrunnable;          /* P; others read it with RD(); counts
                                   runnext too */
   uint64_t schedtick;          /* P (WR): G runs started; sysmon reads it */
+  uint64_t lastgid;            /* P: the G whose run started last */
   int nextstreak;              /* P: consecutive runnext picks */
   struct goro_timer **timers;  /* P: min-heap on when */
   int ntimers, timercap;       /* P */

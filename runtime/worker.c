@@ -14,12 +14,24 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "frame.h"
 #include "m.h"
 #include "netpoll.h"
 #include "p.h"
 #include "prof.h"
 #include "sched.h"
 #include "timer.h"
+
+/* A worker done scheduling gives the P back (if it still holds it).
+** Requires: rt->lock. */
+static void release_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (rt->p_owner == mp) {
+    rt->p_owner = NULL;
+    atomic_store(&rt->p_syscall, (uintptr_t)0);
+  }
+  mp->rt = NULL;
+  goroR_rt_wake_locked(rt);
+}
 
 static void *worker_main(void *arg) {
   struct goro_m *mp = arg;
@@ -32,7 +44,20 @@ static void *worker_main(void *arg) {
   goroR_prof_thread_attach();
   goroR_lock(&rt->lock);
   for (;;) {
+    struct goro_g *handed;
     if (rt->closing) break;
+    if ((handed = goroR_cgoq_pop_locked(rt)) != NULL) {  /* a step's C call */
+      goroR_unlock(&rt->lock);
+      goroR_cgocall_adopt(rt, mp, handed);
+      if (mp->rt == rt) {  /* it took the P when C returned: schedule */
+        goroR_sched_run(rt, mp, NULL, 0);
+        goroR_lock(&rt->lock);
+        release_locked(rt, mp);
+      } else {
+        goroR_lock(&rt->lock);
+      }
+      continue;
+    }
     double when = atomic_load(&rt->next_when);
     if (rt->workers_on && goroR_p_free_locked(rt) && rt->swaiters == 0 &&
         goroR_p_may_take(rt, 1) && !rt->abort && !rt->until_dead &&
@@ -42,12 +67,7 @@ static void *worker_main(void *arg) {
       goroR_unlock(&rt->lock);
       goroR_sched_run(rt, mp, NULL, 0);
       goroR_lock(&rt->lock);
-      if (rt->p_owner == mp) {
-        rt->p_owner = NULL;
-        atomic_store(&rt->p_syscall, (uintptr_t)0);
-      }
-      mp->rt = NULL;
-      goroR_rt_wake_locked(rt);
+      release_locked(rt, mp);
       continue;
     }
     rt->nidle++;
@@ -124,7 +144,7 @@ void goroR_workers_join(struct goro_rt *rt) {
 ** Requires: rt->lock, the P free. */
 static int work_pending(struct goro_rt *rt) {
   return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0 ||
-         goroR_netpoll_waiting(rt);
+         atomic_load(&rt->ncgoret) > 0 || goroR_netpoll_waiting(rt);
 }
 
 /* Workers that may run Lua now: those whose G is in C do not count (as in
@@ -144,6 +164,12 @@ void goroR_rt_kick_locked(struct goro_rt *rt) {
   goroR_rt_wake_locked(rt);
 }
 
+void goroR_rt_kick_cgo_locked(struct goro_rt *rt) {
+  if (rt->nidle == 0 && !rt->closing && rt->nworkers < GORO_MAX_MS)
+    worker_start(rt);  /* (M's in C do not count against max_workers) */
+  goroR_rt_wake_locked(rt);
+}
+
 void goroR_rt_kick(struct goro_rt *rt) {
   goroR_lock(&rt->lock);
   goroR_rt_kick_locked(rt);
@@ -159,7 +185,7 @@ void goroR_rt_workers_on(struct goro_rt *rt, int on) {
 
 void goroR_rt_set_workers(struct goro_rt *rt, int n) {
   goroR_lock(&rt->lock);
-  rt->max_workers = n < 0 ? 0 : n;
+  WR(rt->max_workers, n < 0 ? 0 : n);  /* (cgo.c glances at it) */
   goroR_unlock(&rt->lock);
 }
 

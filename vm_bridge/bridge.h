@@ -83,7 +83,6 @@ struct goro_runtime {
   int running;            /* inside goro.run (whose M0 holds the P) */
   enum goro_closed closed;/* see enum goro_closed */
   int hostmode;           /* goro_open ran: the P is taken per call */
-  int stepping;           /* P: inside goro_step */
   struct bg *failed;      /* P: the G whose unwaited error stops the run */
   int gsn, gsfree;        /* P: the G table's length; its first free slot
                              (0: none; a free slot holds the next one) */

@@ -131,7 +131,9 @@ static int call(goro_runtime *R, goro_fn fn, void *ud) {
     return LUA_ERRRUN;
   }
   mp = goroR_m_self();
-  if (mp != NULL && mp->rt != &R->rt && (mp->curg != NULL || mp->ncgo > 0)) {
+  if (mp != NULL && (mp->rt != NULL ? mp->rt : mp->home) != &R->rt &&
+      (mp->curg != NULL || mp->ncgo > 0)) {  /* (a worker running a C call
+                                               handed off to it has no P) */
     goroB_seterr("goro_call: this thread runs another runtime's goroutine");
     return LUA_ERRRUN;
   }
@@ -184,10 +186,7 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
 GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
   struct goro_m *mp = goroR_m_self();
   struct goro_rt *rt;
-  void *savedL;
-  uintptr_t pcs[GORO_PROF_CGO_PCS];
-  int counts[GORO_PROF_CGO_PCS], kept;
-  uint32_t sess;
+  struct goro_cgo_samples smp;
 
   if (fn == NULL) return GORO_BADARG;
   if (mp == NULL || mp->curg == NULL || mp->curg->status != GORO_GRUNNING ||
@@ -195,13 +194,11 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     fn(arg);  /* not on a G: there is no P to lend */
     return 0;
   }
-  savedL = mp->cgoL;
-  mp->cgoL = L;
-  goroR_cgocall(rt, mp, fn, arg);
-  mp->cgoL = savedL;
-  /* Samples taken in C: the G's stack is readable again (we hold the P). */
-  kept = goroR_cgocall_samples(mp, &sess, pcs, counts);
-  for (int i = 0; i < kept; i++)
-    goroB_prof_record(L, mp->curg->id, sess, counts[i], pcs[i]);
+  goroR_cgocall(rt, mp, fn, arg, L, &smp);
+  /* Samples taken in C: the G's stack is readable again (we hold the P,
+  ** maybe on another M: a frame thread's C call ran on a worker). */
+  for (int i = 0; i < smp.kept; i++)
+    goroB_prof_record(L, goroR_m_self()->curg->id, smp.sess, smp.counts[i],
+                      smp.pcs[i]);
   return 0;
 }

@@ -68,8 +68,9 @@ static int p_failmsg(lua_State *L) {
 }
 
 static int step(goro_runtime *R, double budget_s) {
-  struct goro_m m, *old;
-  int rc, result;
+  struct goro_m *mp, *old;
+  struct goro_step_result r;
+  int result;
 
   if (R == NULL || R->closed != GORO_RT_OPEN) {
     goroB_seterr("goro_step: runtime is closed");
@@ -83,24 +84,23 @@ static int step(goro_runtime *R, double budget_s) {
     goroB_seterr("goro_step: not enough memory");
     return LUA_ERRMEM;
   }
-  goroR_m_init(&m);
-  goroR_m_learn_stack(&m);
-  old = goroR_m_set(&m);
-  goroR_m_register(&R->rt, &m);
-  if (goroR_p_acquire(&R->rt, &m) != 0) {
-    goroR_m_unregister(&R->rt, &m);
+  if ((mp = goroR_stepm_get(&R->rt)) == NULL) {
+    goroB_seterr("goro_step: not enough memory");
+    return LUA_ERRMEM;
+  }
+  goroR_m_learn_stack(mp);
+  old = goroR_m_set(mp);
+  goroR_m_register(&R->rt, mp);
+  goroR_step(&R->rt, mp, budget_s, &r);
+  result = (int)RD(R->rt.nrunnable);
+  if (r.sched == GORO_SCHED_ABORT && !r.held) {  /* the P never came */
+    goroR_m_unregister(&R->rt, mp);
     goroR_m_set(old);
-    goroR_m_destroy(&m);
     goroB_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
-  goroR_sysmon_start(&R->rt);
-  R->stepping = 1;
-  rc = goroR_sched_run(&R->rt, &m, NULL,
-                      goroR_now() + (budget_s > 0 ? budget_s : 0));
-  R->stepping = 0;
-  result = (int)R->rt.nrunnable;
-  if (R->failed != NULL) {
+  if (!r.held) {  /* the budget ended without the P: next frame */
+  } else if (R->failed != NULL) {
     lua_State *L = R->LR;
     lua_pushcfunction(L, p_failmsg);
     lua_pushlightuserdata(L, R);
@@ -112,14 +112,13 @@ static int step(goro_runtime *R, double budget_s) {
     R->failed = NULL;
     R->rt.abort = 0;
     result = GORO_STEP_GFAILED;
-  } else if (rc == GORO_SCHED_NOMEM) {
+  } else if (r.sched == GORO_SCHED_NOMEM) {
     goroB_seterr("goro_step: not enough memory for a goroutine stack");
     result = LUA_ERRMEM;
   }
-  goroR_p_release(&R->rt, &m);
-  goroR_m_unregister(&R->rt, &m);
+  if (r.held) goroR_p_release(&R->rt, mp);
+  goroR_m_unregister(&R->rt, mp);
   goroR_m_set(old);
-  goroR_m_destroy(&m);
   return result;
 }
 
@@ -171,7 +170,7 @@ static int pollfd_with_p(lua_State *T, void *ud) {
     *(int *)ud = -1;
     return 0;
   }
-  np->hostpoll = 1;
+  WR(np->hostpoll, 1);
   *(int *)ud = np->epfd;
   return 0;
 }

@@ -46,6 +46,11 @@ static int l_stats(lua_State *L) {
   goroB_setint(L, "timers", s.timers);
   goroB_setint(L, "stackless_parks", s.stackless_parks);
   goroB_setint(L, "stackful_parks", s.stackful_parks);
+  goroB_setint(L, "handoffs", s.handoffs);
+  goroB_setint(L, "step_overruns", s.step_overruns);
+  lua_pushnumber(L, s.step_overrun_max);
+  lua_setfield(L, -2, "step_overrun_max");
+  goroB_setint(L, "step_overrun_g", s.step_overrun_g);
   goroB_setint(L, "switches", s.switches);
   goroB_setint(L, "stacks_pooled", ss.pooled);
   goroB_setint(L, "stack_size", goroR_stack_size());
@@ -95,6 +100,10 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
   luaL_buffinit(L, &buf);
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
+    char held[64] = "";
+    if (gp->id == R->rt.st.step_overrun_g)  /* it held a frame: say so */
+      snprintf(held, sizeof held, ", held a step %.1fms past its budget",
+               R->rt.st.step_overrun_max * 1e3);
     if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
       char waited[32];
       struct goro_pd *pd = b->w.kind == GORO_WAITER_PD ? goroR_pd_of_waiter(&b->w)
@@ -102,18 +111,19 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
       snprintf(waited, sizeof waited, "%.3fs", goroR_since(gp->waitsince));
       if (pd != NULL) {  /* IO wait: which fd, which way, whose */
         push_fd_peer(L, pd->fd);
-        lua_pushfstring(L, "goroutine %I [%s, %s, fd %d %s%s]:\n",
+        lua_pushfstring(L, "goroutine %I [%s, %s, fd %d %s%s%s]:\n",
                         (lua_Integer)gp->id, gp->waitreason, waited, pd->fd,
                         b->w.index == GORO_PD_READ ? "read" : "write",
-                        lua_tostring(L, -1));
+                        lua_tostring(L, -1), held);
         lua_remove(L, -2);
       } else {
-        lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
-                        gp->waitreason, waited);
+        lua_pushfstring(L, "goroutine %I [%s, %s%s]:\n", (lua_Integer)gp->id,
+                        gp->waitreason, waited, held);
       }
-    } else
-      lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
-                      goroB_g_status_name(b));
+    } else {
+      lua_pushfstring(L, "goroutine %I [%s%s]:\n", (lua_Integer)gp->id,
+                      goroB_g_status_name(b), held);
+    }
     luaL_addvalue(&buf);
     if (b->L != NULL)
       luaL_traceback(L, b->L, NULL, 0);

@@ -307,7 +307,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   b->g = NULL;
   if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
   if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
-      (R->running || R->stepping || R->hostmode)) {
+      (R->running || R->hostmode)) {
     R->failed = b;
     rt->abort = 1;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);

@@ -83,6 +83,22 @@ static int cgo_spin_two(lua_State *L) {
   return 0;
 }
 
+/* c_busy(s): keep the thread busy for s seconds of wall-clock time in
+** plain C, holding the P (what a C module that forgets goro_cgocall
+** does). A busy loop, not a sleep: goro's SIGURG would cut a sleep short
+** (EINTR), as Go's preemption signal does. */
+static int c_busy(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct timespec t0, t;
+  volatile unsigned long x = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    for (int i = 0; i < 10000; i++) x += (unsigned long)i;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+  } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 < s);
+  return 0;
+}
+
 /* cgo_spin(s): burn s seconds of CPU in C with the P released. */
 static int cgo_spin(lua_State *L) {
   struct nap n = {luaL_checknumber(L, 1)};
@@ -191,10 +207,11 @@ static int is_extra_in_c(lua_State *L) {
 
 /* ---- file descriptors, for the I/O specs ---------------------------------- */
 
-/* pipe() -> rfd, wfd: a non-blocking pipe. */
+/* pipe([blocking]) -> rfd, wfd: a non-blocking pipe (or a blocking one). */
 static int fd_pipe(lua_State *L) {
   int p[2];
-  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return luaL_error(L, "pipe: %s", strerror(errno));
+  if (pipe2(p, (lua_toboolean(L, 1) ? 0 : O_NONBLOCK) | O_CLOEXEC) != 0)
+    return luaL_error(L, "pipe: %s", strerror(errno));
   lua_pushinteger(L, p[0]);
   lua_pushinteger(L, p[1]);
   return 2;
@@ -227,6 +244,39 @@ static int fd_read(lua_State *L) {
   }
   lua_pushlstring(L, buf, (size_t)k);
   return 1;
+}
+
+/* tid() -> the calling thread's id. */
+static int tid(lua_State *L) {
+  lua_pushinteger(L, gettid());
+  return 1;
+}
+
+struct cgo_read_job {
+  int fd;
+  char buf[512];
+  ssize_t n;
+  int err;
+  pid_t tid;
+};
+
+static void do_read(void *p) {
+  struct cgo_read_job *j = p;
+  j->tid = gettid();
+  j->n = read(j->fd, j->buf, sizeof j->buf);
+  j->err = errno;
+}
+
+/* cgo_read(fd) -> string, tid: read(2) (blocking, on a blocking fd) in C
+** through goro_cgocall, and the id of the thread the C function ran on. */
+static int cgo_read(lua_State *L) {
+  struct cgo_read_job j;
+  j.fd = (int)luaL_checkinteger(L, 1);
+  if (goro_cgocall(L, do_read, &j) != 0) return luaL_error(L, "cgocall failed");
+  if (j.n < 0) return luaL_error(L, "read: %s", strerror(j.err));
+  lua_pushlstring(L, j.buf, (size_t)j.n);
+  lua_pushinteger(L, j.tid);
+  return 2;
 }
 
 static int fd_close(lua_State *L) {
@@ -310,12 +360,15 @@ static const luaL_Reg funcs[] = {
     {"fd_write", fd_write},
     {"fd_read", fd_read},
     {"fd_close", fd_close},
+    {"tid", tid},
+    {"cgo_read", cgo_read},
     {"write_later", write_later},
     {"wait_fd", wait_fd},
     {"cgo_sleep", cgo_sleep},
     {"cgo_callback", cgo_callback},
     {"cgo_nap_callback", cgo_nap_callback},
     {"cgo_spin", cgo_spin},
+    {"c_busy", c_busy},
     {"cgo_spin_two", cgo_spin_two},
     {"direct_call", direct_call},
     {"is_extra_in_c", is_extra_in_c},
