@@ -239,7 +239,8 @@ void goroR_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
   goroR_assert(gp != NULL && gp->status == GORO_GRUNNING && mp->ncallback > 0);
   goroR_assert(rt->p_owner == mp);
-  if (--gp->lockcount == 0 && !gp->isextra) gp->lockedm = NULL;
+  if (--gp->lockcount == 0 && !gp->isextra && gp->userlocks == 0)
+    gp->lockedm = NULL;
   if (mp->ncgo > 0) {  /* back into the outer cgocall */
     gp->status = GORO_GSYSCALL;
     mp->state = GORO_M_SYSCALL;

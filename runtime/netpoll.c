@@ -118,7 +118,7 @@ void goroR_netpoll_publish(struct goro_rt *rt) {
   struct goro_netpoll *np = atomic_load(&rt->np);
   double when;
   if (np == NULL || !np->hostpoll) return;
-  if (RD(rt->nrunnable) > 0 || atomic_load(&rt->ncgoret) > 0) {
+  if (RD(rt->nrunnable) > 0 || atomic_load(&rt->ncgoret) > 0 || RD(rt->nhome) > 0) {
     /* readable until the next poll drains it */
     uint64_t one = 1;
     if (!atomic_exchange(&np->broken, 1)) (void)!write(np->breakfd, &one, sizeof one);

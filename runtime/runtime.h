@@ -16,6 +16,7 @@
 #include "frame.h"
 #include "fatal.h"
 #include "lock.h"
+#include "locked.h"
 #include "m.h"
 #include "netpoll.h"
 #include "p.h"

@@ -30,6 +30,7 @@
 #include "waitq.h"
 
 #include "frame.h"
+#include "locked.h"
 
 /* What a carrier says when it switches back to the scheduler. */
 enum {
@@ -74,6 +75,8 @@ void goroR_g_abandon_all(struct goro_rt *rt) {
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
   WR(rt->nrunnable, 0);
+  rt->homeq = NULL;
+  WR(rt->nhome, 0);
   goroR_lock(&rt->lock);  /* (G's back from C wait there: gone too) */
   rt->cgoret = rt->cgorettail = NULL;
   atomic_store(&rt->ncgoret, 0);
@@ -86,6 +89,10 @@ void goroR_g_abandon_all(struct goro_rt *rt) {
 /* ---- run queue ------------------------------------------------------------ */
 
 void goroR_runq_put(struct goro_rt *rt, struct goro_g *gp) {
+  if (goroR_g_home_locked(gp)) {  /* only its M may run it */
+    goroR_homeq_put(rt, gp);
+    return;
+  }
   gp->schedlink = NULL;
   if (rt->runtail) rt->runtail->schedlink = gp;
   else rt->runhead = gp;
@@ -119,14 +126,14 @@ void goroR_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
   goroR_timer_del(rt, gp);
   gp->status = GORO_GRUNNABLE;
   gp->waitreason = NULL;
-  if (gp->lockedm != NULL) {  /* its M sleeps: wake it, it takes the P */
+  if (goroR_g_sleeps_locked(gp)) {  /* its M sleeps: wake it, it takes the P */
     goroR_lock(&rt->lock);
     gp->lockedm->parkready = 1;
     pthread_cond_signal(&gp->lockedm->parkcv);
     goroR_unlock(&rt->lock);
     return;
   }
-  if (next) {
+  if (next && !goroR_g_home_locked(gp)) {
     struct goro_g *old = rt->runnext;
     rt->runnext = gp;
     WR(rt->nrunnable, rt->nrunnable + 1);
@@ -223,65 +230,8 @@ void goroR_park_prepare(struct goro_g *gp, const char *reason) {
   gp->waitsince = goroR_stamp();
 }
 
-/* A locked G parks by putting its M to sleep: see HACKING.md, Locked G's.
-** While the P is free the sleeping M fires due timers itself, so a
-** callback that sleeps wakes up even with no worker and no step. */
-static int park_locked(struct goro_g *gp, const char *reason) {
-  struct goro_m *mp = gp->lockedm;
-  struct goro_rt *rt = mp->rt;
-  int held = 0;
-
-  gp->waitreason = reason;
-  gp->waitsince = goroR_stamp();
-  gp->status = GORO_GWAITING;
-  rt->st.stackful_parks++;
-  goroR_lock(&rt->lock);
-  mp->parkready = 0;
-  rt->nlocked++;
-  goroR_p_drop_locked(rt, mp);
-  mp->state = GORO_M_PARKED;
-  /* An extra M's own callbacks are the host's, but one nested in a
-  ** cgocall holds nsyscall, which goroR_rt_quiesce waits for. */
-  while (!mp->parkready && !rt->closing &&
-         !(rt->quiescing && (!mp->isextra || mp->ncgo > 0))) {
-    double when = atomic_load(&rt->next_when);
-    if (when > 0 && !rt->abort) {
-      double now = goroR_now();
-      if (when <= now && !goroR_p_held_locked(rt)) {
-        goroR_p_take_locked(rt, mp);
-        goroR_unlock(&rt->lock);
-        goroR_timers_fire(rt, goroR_now());
-        goroR_lock(&rt->lock);
-        if (mp->parkready) {
-          held = 1;
-          break;
-        }
-        goroR_p_drop_locked(rt, mp);
-        mp->state = GORO_M_PARKED;
-        continue;
-      }
-      /* Always timed while a timer is pending: whoever holds the P now
-      ** may give it up before the timer is due. */
-      struct timespec ts = goroR_timespec(when > now ? when : now + 1e-3);
-      goroR_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
-    } else {
-      goroR_cond_wait(&mp->parkcv, &rt->lock);
-    }
-  }
-  rt->nlocked--;
-  {
-    int ready = mp->parkready;
-    int ended = !ready && !rt->closing;  /* (read under the lock) */
-    goroR_unlock(&rt->lock);
-    if (!held && goroR_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
-    gp->status = GORO_GRUNNING;
-    if (ready) return 0;
-    return ended ? GORO_EENDED : GORO_ECLOSED;  /* woken to unwind */
-  }
-}
-
 int goroR_park(struct goro_g *gp, const char *reason) {
-  if (gp->lockedm != NULL) return park_locked(gp, reason);
+  if (goroR_g_sleeps_locked(gp)) return goroR_park_locked(gp, reason);
   goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   gp->waitreason = reason;
   gp->waitsince = goroR_stamp();
@@ -292,6 +242,10 @@ int goroR_park(struct goro_g *gp, const char *reason) {
 }
 
 void goroR_gosched(struct goro_g *gp) {
+  if (goroR_g_sleeps_locked(gp)) {  /* it keeps its thread (locked.c) */
+    goroR_locked_yield(gp);
+    return;
+  }
   goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   goroA_ctx_switch(&gp->carrier->ctx, &goroR_m_self()->g0,
                   (void *)(uintptr_t)SW_GOSCHED);
@@ -321,6 +275,7 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       gp->status = GORO_GDEAD;
       goroR_waitq_wake_all(rt, &gp->waiters, 1);
       if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
+      if (gp->lockedm != NULL) goroR_locked_end(rt, gp, mp);
       if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
         rt->until = NULL;
         goroR_lock(&rt->lock);  /* and come back, even from a callback */
@@ -372,8 +327,10 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
                                   struct goro_carrier *c) {
   struct goro_g *gp;
   if (mp->stop || rt->abort || rt->closing || rt->pwaiters > 0 ||
-      rt->until_dead)
+      rt->until_dead || mp->exiting)
     return NULL;
+  if (mp->ishome && RD(rt->nhome) > 0 && goroR_homeq_has(rt, mp))
+    return NULL;  /* G's locked to this M come first: g0 takes them */
   if (rt->ntimers > 0 || mp->deadline > 0) {
     double now = goroR_now();
     if (rt->ntimers > 0) goroR_timers_fire(rt, now);
@@ -501,6 +458,7 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     double next = 0;
 
     if (mp->stop) return mp->stop;
+    if (mp->exiting) return GORO_SCHED_IDLE;  /* its locked G took it along */
     if (rt->until_dead) {  /* the run's main G ended on another M */
       if (until != NULL) return GORO_SCHED_DONE;
       return GORO_SCHED_IDLE;  /* give the P to the run's M */
@@ -519,7 +477,8 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->ntimers > 0) next = goroR_timers_fire(rt, goroR_now());
     if (deadline > 0 && goroR_now() >= deadline) return GORO_SCHED_BUDGET;
     poll_if_due(rt, 0);  /* while busy: at least every POLL_EVERY */
-    gp = runq_get(rt);
+    gp = mp->ishome && RD(rt->nhome) > 0 ? goroR_homeq_get(rt, mp) : NULL;
+    if (gp == NULL) gp = runq_get(rt);
     /* The scheduler had its turn: timers fired and the queue's head taken,
     ** if any (a channel timer readies no G, yet it was the owed work). */
     atomic_store_explicit(&rt->owed, 0, memory_order_relaxed);

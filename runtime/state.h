@@ -113,6 +113,8 @@ struct goro_g {
   uint8_t heap;                    /* made by goroR_g_new: freed at its end */
   uint16_t lockcount;              /* owner: nested locks (callbacks; Lua
                                       allows 200 nested C calls) */
+  uint16_t userlocks;              /* owner: goro.lockthread() calls not yet
+                                      undone (HACKING.md, "Locked G's") */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   float waitsince;                 /* P: when it began to (goroR_stamp) */
   int selected;                    /* P: select: index of the case that won,
@@ -164,6 +166,8 @@ struct goro_m {
   int isworker;                /* a worker the runtime started */
   int isstep;                  /* a thread's step M (goro_step), kept in
                                   rt->stepms until the runtime ends */
+  int exiting;                 /* owner: a worker whose locked G ended:
+                                  it leaves its loop and its thread ends */
   int ishome;                  /* a thread that runs the scheduler itself
                                   (goro.run's, a step M): G's locked to it
                                   wait on rt->homeq (HACKING.md) */
@@ -301,6 +305,8 @@ struct goro_rt {
   _Atomic int nsyscall;        /* G's in goro_cgocall */
   pthread_cond_t sysmon_cv;    /* lock: sysmon sleeps on it */
   int nlocked;                 /* lock: locked G's parked (M's asleep) */
+  int nlockedw;                /* lock: workers dedicated to a G that
+                                  goro.lockthread() locked to them */
   pthread_t sysmon;            /* lock: the monitor thread, if started */
   _Atomic int sysmon_on;       /* changed under lock */
   uint64_t gen;                /* immutable: this runtime's generation */
@@ -316,6 +322,10 @@ struct goro_rt {
                                   runnext too */
   uint64_t schedtick;          /* P (WR): G runs started; sysmon reads it */
   uint64_t lastgid;            /* P: the G whose run started last */
+  struct goro_g *homeq;        /* P: runnable G's locked to a home M (the
+                                  run's thread, a step M), which only that
+                                  M runs; linked by schedlink */
+  int nhome;                   /* P (WR): how many */
   int nextstreak;              /* P: consecutive runnext picks */
   struct goro_timer **timers;  /* P: min-heap on when */
   int ntimers, timercap;       /* P */

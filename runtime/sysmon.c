@@ -39,7 +39,7 @@ static void on_urg(int sig, siginfo_t *si, void *uc) {
     struct goro_g *gp = mp->curg;
     struct goro_rt *rt = mp->rt;
     if (gp != NULL && rt != NULL && gp->status == GORO_GRUNNING &&
-        gp->lockedm == NULL && rt->hooks->interrupt != NULL)
+        gp->lockcount == 0 && rt->hooks->interrupt != NULL)
       rt->hooks->interrupt(rt, gp, GORO_INT_PREEMPT);
   } else {
     goroR_sig_forward(&old_urg, sig, si, uc);

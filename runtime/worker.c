@@ -45,7 +45,7 @@ static void *worker_main(void *arg) {
   goroR_lock(&rt->lock);
   for (;;) {
     struct goro_g *handed;
-    if (rt->closing) break;
+    if (rt->closing || mp->exiting) break;  /* (exiting: its locked G ended) */
     if ((handed = goroR_cgoq_pop_locked(rt)) != NULL) {  /* a step's C call */
       goroR_unlock(&rt->lock);
       goroR_cgocall_adopt(rt, mp, handed);
@@ -151,7 +151,7 @@ static int work_pending(struct goro_rt *rt) {
 ** Go, an M in a syscall does not hold a P), up to a hard cap. Requires:
 ** rt->lock. */
 static int workers_below_max(struct goro_rt *rt) {
-  int inc = atomic_load(&rt->nsyscall);
+  int inc = atomic_load(&rt->nsyscall) + rt->nlockedw;  /* (dedicated) */
   if (inc > rt->nworkers) inc = rt->nworkers;
   return rt->nworkers - inc < rt->max_workers && rt->nworkers < GORO_MAX_MS;
 }

@@ -195,10 +195,17 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     return 0;
   }
   goroR_cgocall(rt, mp, fn, arg, L, &smp);
-  /* Samples taken in C: the G's stack is readable again (we hold the P,
-  ** maybe on another M: a frame thread's C call ran on a worker). */
+  mp = goroR_m_self();  /* (maybe another M: a frame thread's C call ran on
+                           a worker) */
+  /* Samples taken in C: the G's stack is readable again (we hold the P). */
   for (int i = 0; i < smp.kept; i++)
-    goroB_prof_record(L, goroR_m_self()->curg->id, smp.sess, smp.counts[i],
-                      smp.pcs[i]);
+    goroB_prof_record(L, mp->curg->id, smp.sess, smp.counts[i], smp.pcs[i]);
+  /* A G locked to this thread waits for it: let it run (runtime/locked.c),
+  ** where a yield may switch away. */
+  if (goroR_home_wanted(rt, mp) && mp->curg->lockedm == NULL) {
+    struct bg *b = goroB_bg_current(L);
+    if (b != NULL && !goroB_in_finalizer(L, b) && goroA_xrec_self()->depth == 0)
+      goroR_gosched(b->g);
+  }
   return 0;
 }

@@ -111,7 +111,7 @@ int goroB_in_finalizer(lua_State *L, struct bg *b) {
 int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k) {
   int rc;
-  if (L == b->L && b->g->lockedm == NULL && lua_isyieldable(L)) {
+  if (L == b->L && !goroR_g_sleeps_locked(b->g) && lua_isyieldable(L)) {
     goroR_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
@@ -120,7 +120,7 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       fname);
   }
-  if (b->g->lockedm == NULL && goroA_xrec_self()->depth > 0) {
+  if (!goroR_g_sleeps_locked(b->g) && goroA_xrec_self()->depth > 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", fname);

@@ -92,7 +92,7 @@ static int step(goro_runtime *R, double budget_s) {
   old = goroR_m_set(mp);
   goroR_m_register(&R->rt, mp);
   goroR_step(&R->rt, mp, budget_s, &r);
-  result = (int)RD(R->rt.nrunnable);
+  result = (int)(RD(R->rt.nrunnable) + RD(R->rt.nhome));
   if (r.sched == GORO_SCHED_ABORT && !r.held) {  /* the P never came */
     goroR_m_unregister(&R->rt, mp);
     goroR_m_set(old);
@@ -191,7 +191,9 @@ GORO_EXPORT int goro_pollfd(goro_runtime *R) {
 GORO_EXPORT double goro_timeout(goro_runtime *R) {
   double when, now;
   if (R == NULL || R->closed != GORO_RT_OPEN) return -1;
-  if (RD(R->rt.nrunnable) > 0) return 0;
+  if (RD(R->rt.nrunnable) > 0 || RD(R->rt.nhome) > 0 ||
+      atomic_load(&R->rt.ncgoret) > 0)
+    return 0;  /* (nhome: G's locked to a frame thread wait for a step) */
   when = atomic_load(&R->rt.next_when);
   if (when == 0) return -1;
   now = goroR_now();

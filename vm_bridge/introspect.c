@@ -100,10 +100,13 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
   luaL_buffinit(L, &buf);
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
-    char held[64] = "";
+    char held[96] = "";
     if (gp->id == R->rt.st.step_overrun_g)  /* it held a frame: say so */
       snprintf(held, sizeof held, ", held a step %.1fms past its budget",
                R->rt.st.step_overrun_max * 1e3);
+    if (gp->userlocks > 0)  /* goro.lockthread() */
+      snprintf(held + strlen(held), sizeof held - strlen(held),
+               ", locked to its thread");
     if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
       char waited[32];
       struct goro_pd *pd = b->w.kind == GORO_WAITER_PD ? goroR_pd_of_waiter(&b->w)

@@ -25,14 +25,19 @@
 
 /* ---- yield, sleep, now --------------------------------------------------- */
 
-/* A locked G (in a callback) cannot leave its thread, so its yield is a
-** no-op; inside a finalizer (the whole universe's collector would wait) or
-** on a borrowed stack (call_on_stack: a switch would strand the crossing)
-** it raises, as blocking does. */
+/* A G in a callback cannot leave its thread, so its yield is a no-op; one
+** that goro.lockthread() locked to a worker lets others run and keeps the
+** thread; inside a finalizer (the whole universe's collector would wait)
+** or on a borrowed stack (call_on_stack: a switch would strand the
+** crossing) it raises, as blocking does. */
 static int l_yield(lua_State *L) {
   struct bg *b = goroB_bg_current(L);  /* (no wait queue: not bg_block) */
   if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
-  if (b->g->lockedm != NULL) return 0;
+  if (b->g->lockcount > 0) return 0;
+  if (goroR_g_sleeps_locked(b->g)) {
+    goroR_gosched(b->g);  /* (in place: locked.c) */
+    return 0;
+  }
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
   if (goroB_in_finalizer(L, b))  /* the collector waits for us */
     return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
@@ -40,6 +45,26 @@ static int l_yield(lua_State *L) {
     return luaL_error(L, "goro: yield would switch away from a borrowed stack "
                       "(call_on_stack)");
   goroR_gosched(b->g);
+  return 0;
+}
+
+/* goro.lockthread(): the calling G runs only on its current thread until
+** as many goro.unlockthread() (Go's LockOSThread). On a worker no other G
+** runs there meanwhile; goro.run's thread and a host's frame thread keep
+** running other G's too (runtime/HACKING.md, "Locked G's"). */
+static int l_lockthread(lua_State *L) {
+  struct bg *b = goroB_bg_current(L);
+  struct goro_m *mp = goroR_m_self();
+  if (b == NULL || mp == NULL || mp->curg != b->g)
+    return luaL_error(L, "goro: lockthread called outside a goroutine");
+  goroR_lockthread(&goroB_R_of(L)->rt, b->g, mp);
+  return 0;
+}
+
+static int l_unlockthread(lua_State *L) {
+  struct bg *b = goroB_bg_current(L);
+  if (b == NULL) return luaL_error(L, "goro: unlockthread called outside a goroutine");
+  goroR_unlockthread(&goroB_R_of(L)->rt, b->g);
   return 0;
 }
 
@@ -241,6 +266,7 @@ static int l_run(lua_State *L) {
 
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);  /* see goro_call */
   goroR_m_init(&m0);
+  m0.ishome = 1;  /* it schedules: G's locked to it wait for it (locked.c) */
   goroR_m_learn_stack(&m0);
   oldm = goroR_m_set(&m0);
   goroR_m_register(&R->rt, &m0);
@@ -288,5 +314,6 @@ static int l_run(lua_State *L) {
 
 const luaL_Reg goroB_run_funcs[] = {
     {"run", l_run},     {"yield", l_yield}, {"sleep", l_sleep},
-    {"now", l_now},     {NULL, NULL},
+    {"now", l_now},     {"lockthread", l_lockthread},
+    {"unlockthread", l_unlockthread},       {NULL, NULL},
 };

@@ -226,3 +226,45 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
   for (int i = 0; i < READERS; i++) close((int)wfd[i]);
   close_state();
 }
+
+/* ---- a G locked to the frame thread ------------------------------------------------ */
+
+/* goro.lockthread() from a G that a step runs: the G runs only in this
+** thread's steps from then on, whatever wakes it and wherever the other
+** G's run (workers are on), and its C calls stay on this thread too
+** (thread-affine C state: an OpenGL context, a UI toolkit). */
+Test(frame, a_g_locked_to_the_frame_thread_always_sees_it, .timeout = 120) {
+  long long frame_tid = (long long)gettid();
+  char setup[1024];
+  snprintf(setup, sizeof setup,
+           "goro.config{workers = 0}\n"
+           "frame_tid = %lld\n"
+           "seen, wrong, done = 0, 0, 0\n"
+           "local ch = goro.chan()\n"
+           "goro.go(function()\n"
+           "  goro.lockthread()\n"
+           "  goro.config{workers = 2}  -- (the others may run anywhere now)\n"
+           "  local r, w = tm.pipe(true)\n"
+           "  for i = 1, 50 do\n"
+           "    if i %% 2 == 0 then goro.sleep(0.001) else ch:recv() end\n"
+           "    if tm.tid() ~= frame_tid then wrong = wrong + 1 end\n"
+           "    tm.fd_write(w, 'x')\n"
+           "    local _, ctid = tm.cgo_read(r)  -- C stays on this thread\n"
+           "    if ctid ~= frame_tid then wrong = wrong + 1 end\n"
+           "    seen = seen + 1\n"
+           "  end\n"
+           "  done = 1\n"
+           "end)\n"
+           "goro.go(function()  -- a sender on whatever M\n"
+           "  for i = 1, 25 do goro.sleep(0.002); ch:send(i) end\n"
+           "end)\n",
+           frame_tid);
+  open_state(setup);
+  for (int f = 0; f < 100000 && lua_int("done") == 0; f++) {
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+    sleep_ms(0.5);  /* the rest of the frame: the other G's run on workers */
+  }
+  cr_assert_eq(lua_int("seen"), 50);
+  cr_assert_eq(lua_int("wrong"), 0, "the locked G ran off the frame thread");
+  close_state();
+}
