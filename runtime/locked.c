@@ -30,16 +30,18 @@ int goroR_g_sleeps_locked(const struct goro_g *gp) {
   return gp->lockedm != NULL && !goroR_g_home_locked(gp);
 }
 
-void goroR_lockthread(struct goro_rt *rt, struct goro_g *gp, struct goro_m *mp) {
-  if (gp->userlocks == UINT16_MAX)
-    goroR_throw("goro.lockthread: nested too deep (%d)", (int)gp->userlocks);
-  if (gp->userlocks++ > 0) return;
+int goroR_lockthread(struct goro_rt *rt, struct goro_g *gp, struct goro_m *mp) {
+  if (gp->userlocks == UINT16_MAX) return GORO_EINVAL;  /* nested too deep */
+  if (gp->lockedm != NULL && gp->lockedm != mp)
+    return GORO_ESTATE;  /* pinned elsewhere already (a callback, a lock) */
+  if (gp->userlocks++ > 0) return 0;
   if (gp->lockedm == NULL) gp->lockedm = mp;  /* (a callback's G: already) */
   if (gp->lockedm->isworker) {
     goroR_lock(&rt->lock);
     rt->nlockedw++;  /* a dedicated worker: not one of max_workers */
     goroR_unlock(&rt->lock);
   }
+  return 0;
 }
 
 /* The lock ends: gp runs anywhere again (unless a callback still holds

@@ -14,9 +14,12 @@
 ** and would keep it from its locked G. Requires: the P. */
 int goroR_home_wanted(struct goro_rt *rt, struct goro_m *mp);
 
-/* gp (running on mp) calls goro.lockthread(): it runs only on mp until as
-** many goroR_unlockthread. Requires: the P; gp RUNNING on mp. */
-void goroR_lockthread(struct goro_rt *rt, struct goro_g *gp, struct goro_m *mp);
+/* gp calls goro.lockthread(): it runs only on mp (its own M, or the frame
+** thread's step M) until as many goroR_unlockthread. A G locked to a home
+** M other than the one it runs on must then yield to get there. 0,
+** GORO_ESTATE (gp is pinned to another M already) or GORO_EINVAL (nested
+** 65,535 deep). Requires: the P; gp RUNNING. */
+int goroR_lockthread(struct goro_rt *rt, struct goro_g *gp, struct goro_m *mp);
 /* One goro.unlockthread(); more than were locked is a no-op. */
 void goroR_unlockthread(struct goro_rt *rt, struct goro_g *gp);
 

@@ -154,13 +154,23 @@ struct goro_m *goroR_stepm_get(struct goro_rt *rt) {
     mp->hassteptimer = timer_create(CLOCK_MONOTONIC, &sev, &mp->steptimer) == 0;
     mp->stepnext = rt->stepms;
     rt->stepms = mp;
+    if (rt->framem == NULL) rt->framem = mp;
   }
   goroR_unlock(&rt->lock);
   if (mp != NULL) goroA_ctx_init_thread(&mp->g0);  /* this call's g0 */
   return mp;
 }
 
+struct goro_m *goroR_frame_m(struct goro_rt *rt) {
+  struct goro_m *mp;
+  goroR_lock(&rt->lock);
+  mp = rt->framem;
+  goroR_unlock(&rt->lock);
+  return mp;
+}
+
 void goroR_stepms_free(struct goro_rt *rt) {
+  rt->framem = NULL;
   while (rt->stepms != NULL) {
     struct goro_m *mp = rt->stepms;
     rt->stepms = mp->stepnext;

@@ -39,6 +39,9 @@ void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp);
 ** and kept until goroR_stepms_free (HACKING.md, "The frame loop"); its g0
 ** made this thread's again. NULL if out of memory. */
 struct goro_m *goroR_stepm_get(struct goro_rt *rt);
+/* The frame thread's step M (the thread that called goro_open, or the
+** first to step), or NULL. */
+struct goro_m *goroR_frame_m(struct goro_rt *rt);
 /* Free every step M. Requires: the runtime is shut down. */
 void goroR_stepms_free(struct goro_rt *rt);
 

@@ -291,6 +291,9 @@ struct goro_rt {
   struct goro_m *allm;         /* lock: the workers */
   struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
   struct goro_m *stepms;       /* lock: every step M made (goro_step) */
+  struct goro_m *framem;       /* lock: the first of them: the thread that
+                                  called goro_open (or first stepped), for
+                                  goro.lockthread("frame") */
   /* C calls moved off a step M (HACKING.md, "The frame loop"): G's whose
   ** C waits for a worker, and G's back from it that wait for the P. */
   struct goro_g *cgoq, *cgoqtail;       /* lock */

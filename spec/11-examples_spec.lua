@@ -27,6 +27,8 @@ describe("examples/gameloop (scripts/demo)", function()
     assert.matches("frame 60: +240 callbacks", out)
     assert.matches("240 callbacks %(each with a nested Lua %-> C %-> Lua path query%), 0 failed, 1920 updates applied", out)
     assert.matches("every job thread was an extra M in C between frames: yes", out)
+    assert.matches("loader G: 144 bytes read by read%(2%) through goro_cgocall, none on the frame thread: yes", out)
+    assert.matches("render G %(goro.lockthread%): %d+ wakes, all on the frame thread: yes", out)
   end)
 end)
 

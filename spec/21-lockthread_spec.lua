@@ -174,6 +174,14 @@ describe("goro.lockthread", function()
     assert.is_true(same)
   end)
 
+  it("refuses the frame thread where there is no host, and a bad place", function()
+    local e1, e2 = goro.run(function()
+      return h.errmsg(goro.lockthread, "frame"), h.errmsg(goro.lockthread, "there")
+    end)
+    assert.matches("goro: lockthread: no frame thread %(the host has not called goro_open%)", e1)
+    assert.matches("bad argument #1 to 'goro.lockthread' %(invalid option 'there'%)", e2)
+  end)
+
   it("raises outside a goroutine", function()
     assert.matches("goro: lockthread called outside a goroutine",
       h.errmsg(goro.lockthread))

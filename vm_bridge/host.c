@@ -44,6 +44,7 @@ GORO_EXPORT goro_runtime *goro_open(lua_State *L) {
     return NULL;
   }
   R->hostmode = 1;
+  (void)goroR_stepm_get(&R->rt);  /* this is the frame thread (lockthread) */
   goroR_rt_workers_on(&R->rt, 1);
   goroR_rt_kick(&R->rt);  /* G's made before now may run on workers */
   return R;

@@ -48,16 +48,37 @@ static int l_yield(lua_State *L) {
   return 0;
 }
 
-/* goro.lockthread(): the calling G runs only on its current thread until
-** as many goro.unlockthread() (Go's LockOSThread). On a worker no other G
-** runs there meanwhile; goro.run's thread and a host's frame thread keep
-** running other G's too (runtime/HACKING.md, "Locked G's"). */
+/* goro.lockthread(["frame"]): the calling G runs only on its current
+** thread (or, with "frame", on the host's frame thread: the one that
+** called goro_open) until as many goro.unlockthread() (Go's
+** LockOSThread). On a worker no other G runs there meanwhile; goro.run's
+** thread and a frame thread keep running other G's too
+** (runtime/HACKING.md, "Locked G's"). A G moving to the frame thread
+** yields and goes on in that thread's next step. */
 static int l_lockthread(lua_State *L) {
+  static const char *const where[] = {"here", "frame", NULL};
+  struct goro_runtime *R = goroB_R_of(L);
   struct bg *b = goroB_bg_current(L);
-  struct goro_m *mp = goroR_m_self();
+  struct goro_m *mp = goroR_m_self(), *to = mp;
+  int frame = luaL_checkoption(L, 1, "here", where) == 1, rc;
   if (b == NULL || mp == NULL || mp->curg != b->g)
     return luaL_error(L, "goro: lockthread called outside a goroutine");
-  goroR_lockthread(&goroB_R_of(L)->rt, b->g, mp);
+  if (frame && (to = goroR_frame_m(&R->rt)) == NULL)
+    return luaL_error(L, "goro: lockthread: no frame thread (the host has "
+                      "not called goro_open)");
+  if ((rc = goroR_lockthread(&R->rt, b->g, to)) != 0)
+    return luaL_error(L, "goro: lockthread: %s", rc == GORO_ESTATE
+                      ? "already locked to another thread"
+                      : "nested too deep");
+  if (to == mp) return 0;
+  /* To the frame thread: only its steps run the G from now on. */
+  if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
+  if (goroB_in_finalizer(L, b) || goroA_xrec_self()->depth > 0) {
+    goroR_unlockthread(&R->rt, b->g);
+    return luaL_error(L, "goro: lockthread(\"frame\") would switch away "
+                      "inside a __gc finalizer or on a borrowed stack");
+  }
+  goroR_gosched(b->g);
   return 0;
 }
 

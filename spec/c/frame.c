@@ -233,6 +233,33 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
 ** thread's steps from then on, whatever wakes it and wherever the other
 ** G's run (workers are on), and its C calls stay on this thread too
 ** (thread-affine C state: an OpenGL context, a UI toolkit). */
+/* goro.lockthread("frame") from a G on a worker: it moves to the frame
+** thread (the one that called goro_open) and stays there. */
+Test(frame, lockthread_frame_moves_a_g_to_the_frame_thread, .timeout = 120) {
+  char setup[512];
+  snprintf(setup, sizeof setup,
+           "goro.config{workers = 2}\n"
+           "frame_tid, before, after, done = %lld, 0, 0, 0\n"
+           "goro.go(function()\n"
+           "  before = tm.tid()\n"
+           "  goro.lockthread('frame')\n"
+           "  for i = 1, 20 do\n"
+           "    goro.sleep(0.001)\n"
+           "    if tm.tid() ~= frame_tid then after = after + 1 end\n"
+           "  end\n"
+           "  done = 1\n"
+           "end)\n",
+           (long long)gettid());
+  open_state(setup);  /* (goro_open on this thread: the frame thread) */
+  for (int f = 0; f < 100000 && lua_int("done") == 0; f++) {
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+    sleep_ms(0.5);
+  }
+  cr_assert_eq(lua_int("after"), 0, "the G ran off the frame thread after the lock");
+  must("assert(goro.dump():find('locked to its thread') == nil)");  /* (ended) */
+  close_state();
+}
+
 Test(frame, a_g_locked_to_the_frame_thread_always_sees_it, .timeout = 120) {
   long long frame_tid = (long long)gettid();
   char setup[1024];
