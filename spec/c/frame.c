@@ -118,14 +118,21 @@ Test(frame, a_callback_inside_a_handed_off_call_keeps_the_counters, .timeout = 6
 /* ---- the budget ------------------------------------------------------------------ */
 
 /* A G busy in plain C (no goro_cgocall) holds its step: the step
-** is counted as an overrun and the G is named. */
+** is counted as an overrun and the G is named. A first step starts
+** sysmon and the step M's timer (milliseconds under TSan or a loaded
+** machine, which can use up a step before any G runs); the G starts only
+** once steps are cheap, and the test steps until it has run. */
 Test(frame, a_g_in_plain_c_that_holds_a_step_is_reported, .timeout = 60) {
-  open_state("goro.config{workers = 0}\n"
-             "g = goro.go(function() tm.c_busy(0.03); goro.chan():recv() end)\n");
-  cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+  open_state("goro.config{workers = 0}\n");
+  for (int f = 0; f < 3; f++)
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+  must("g = goro.go(function() tm.c_busy(0.1); busy = 1; goro.chan():recv() end)");
+  for (int f = 0; f < 1000 && lua_int("busy") == 0; f++)
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
   must("local s = goro.stats()\n"
-       "assert(s.step_overruns == 1, s.step_overruns)\n"
-       "assert(s.step_overrun_max > 0.02, s.step_overrun_max)\n"
+       "assert(busy == 1, 'the G never ran')\n"
+       "assert(s.step_overruns >= 1, s.step_overruns)\n"
+       "assert(s.step_overrun_max > 0.09, s.step_overrun_max)\n"
        "assert(s.step_overrun_g == g.id, s.step_overrun_g)\n"
        "assert(goro.dump():find('goroutine ' .. g.id .. ' %[[^]]*, held a step '\n"
        "  .. '[%d.]+ms past its budget%]'), goro.dump())\n");
@@ -136,6 +143,10 @@ Test(frame, a_g_in_plain_c_that_holds_a_step_is_reported, .timeout = 60) {
 ** the durations are printed (and the step_overruns figure beside them). */
 Test(frame, steps_with_g_s_spinning_in_lua_end_near_their_budget, .timeout = 120) {
   double d[200];
+#ifdef GORO_TSAN
+  cr_skip_test("TSan runs a signal's handler only when the thread next enters "
+               "libc, which Lua spinning never does: no step would end");
+#endif
   open_state("goro.config{workers = 0}\n"
              "spins = 0\n"
              "for i = 1, 2 do goro.go(function()\n"
@@ -155,6 +166,15 @@ Test(frame, steps_with_g_s_spinning_in_lua_end_near_their_budget, .timeout = 120
 
 /* ---- the frame loop ------------------------------------------------------ */
 
+/* TSan runs a signal's handler only when the thread next enters libc,
+** which a G spinning in Lua never does: under TSan the spinners read the
+** clock once a loop, so the step's SIGURG lands. */
+#ifdef GORO_TSAN
+#define SPIN_POKE "poke = function() tm.c_busy(0) end\n"
+#else
+#define SPIN_POKE "poke = function() end\n"
+#endif
+
 /* 500 frames with a 2 ms budget. G's read blocking pipes in C that the
 ** frame loop writes, G's spin in Lua, G's sleep and talk over channels.
 ** No hang, and every G's work is done by the end. */
@@ -163,6 +183,7 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
   double d[FRAMES];
   long long wfd[READERS];
   open_state(
+      SPIN_POKE
       "goro.config{workers = 0}  -- (until the readers run, on the step)\n"
       "stop, spins, pings = false, 0, 0\n"
       "pipes, got, wg = {}, {}, goro.waitgroup()\n"
@@ -186,7 +207,7 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
       "for i = 1, 2 do\n"
       "  wg:add(1)\n"
       "  goro.go(function()\n"
-      "    while not stop do local x = 0 for j = 1, 2000 do x = x + j end spins = spins + 1 end\n"
+      "    while not stop do local x = 0 for j = 1, 2000 do x = x + j end spins = spins + 1; poke() end\n"
       "    wg:done()\n"
       "  end)\n"
       "end\n"
@@ -221,8 +242,11 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
     cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
   must("for i = 1, 4 do assert(got[i] == 501, i .. ': ' .. tostring(got[i])) end");
   must("assert(spins > 0 and pings > 0, spins .. ' ' .. pings)");
-  must("assert(goro.stats().handoffs >= 4)");
   report("mixed frame loop", d, FRAMES, 0.002);
+  /* (how many reads were handed off depends on whether a worker or a step
+  ** ran the reader first: printed, not asserted) */
+  must("handoffs = goro.stats().handoffs");
+  fprintf(stderr, "  handoffs: %lld\n", lua_int("handoffs"));
   for (int i = 0; i < READERS; i++) close((int)wfd[i]);
   close_state();
 }
