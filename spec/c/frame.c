@@ -54,19 +54,22 @@ Test(frame, a_c_call_made_in_a_step_runs_on_a_worker, .timeout = 60) {
              "r, w = tm.pipe(true)\n"
              "goro.go(function()\n"
              "  goro.config{workers = 2}\n"
+             "  pretid = tm.tid()\n"
              "  data, ctid = tm.cgo_read(r)\n"
              "end)\n");
   r = lua_int("r");
   w = lua_int("w");
   for (int frame = 0; frame < 20000; frame++) {
-    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+    cr_assert_geq(goro_step(rt, 0.02), 0, "%s", goro_errmsg());
     if (frame == 5) cr_assert_eq(write((int)w, "ping", 4), 4);
     if (lua_int("ctid") != 0) break;
     sleep_ms(0.5);
   }
   must("assert(data == 'ping', tostring(data))");
   cr_assert_neq(lua_int("ctid"), (long long)gettid(), "the C call ran on the frame thread");
-  must("assert(goro.stats().handoffs >= 1)");
+  /* (a G that starting the workers kept past the step's deadline is
+  ** preempted, and a worker may run it on: its C call is then no handoff) */
+  if (lua_int("pretid") == (long long)gettid()) must("assert(goro.stats().handoffs >= 1)");
   close((int)r);
   close((int)w);
   close_state();
@@ -119,20 +122,33 @@ Test(frame, a_callback_inside_a_handed_off_call_keeps_the_counters, .timeout = 6
 
 /* A G busy in plain C (no goro_cgocall) holds its step: the step
 ** is counted as an overrun and the G is named. A first step starts
-** sysmon and the step M's timer (milliseconds under TSan or a loaded
-** machine, which can use up a step before any G runs); the G starts only
-** once steps are cheap, and the test steps until it has run. */
+** sysmon and the step M's timer (milliseconds under TSan, a second under
+** valgrind or a loaded machine), which can make a step late before any G
+** runs: the runtime is warmed up with three steps first, and the G stays
+** busy for longer than twice the slowest of them, so that its step is the
+** latest. */
 Test(frame, a_g_in_plain_c_that_holds_a_step_is_reported, .timeout = 60) {
+  double warm = 0, busy;
+  char code[160];
   open_state("goro.config{workers = 0}\n");
-  for (int f = 0; f < 3; f++)
+  for (int f = 0; f < 3; f++) {
+    double t0 = now();
     cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
-  must("g = goro.go(function() tm.c_busy(0.1); busy = 1; goro.chan():recv() end)");
+    warm = fmax(warm, now() - t0);
+  }
+  busy = 0.1 + 2 * warm;
+  snprintf(code, sizeof code,
+           "g = goro.go(function() tm.c_busy(%.3f); busy = 1; goro.chan():recv() end)",
+           busy);
+  must(code);
   for (int f = 0; f < 1000 && lua_int("busy") == 0; f++)
     cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+  snprintf(code, sizeof code, "busy_s = %.3f", busy);
+  must(code);
   must("local s = goro.stats()\n"
        "assert(busy == 1, 'the G never ran')\n"
        "assert(s.step_overruns >= 1, s.step_overruns)\n"
-       "assert(s.step_overrun_max > 0.09, s.step_overrun_max)\n"
+       "assert(s.step_overrun_max > busy_s - 0.01, s.step_overrun_max)\n"
        "assert(s.step_overrun_g == g.id, s.step_overrun_g)\n"
        "assert(goro.dump():find('goroutine ' .. g.id .. ' %[[^]]*, held a step '\n"
        "  .. '[%d.]+ms past its budget%]'), goro.dump())\n");
