@@ -15,6 +15,12 @@
 typedef struct lua_State lua_State;
 #endif
 
+/* goro's version: meson.build's project() version, which these must match
+** (spec/01-module_spec.lua checks it, and goro._VERSION is "goro " ..
+** GORO_VERSION). */
+#define GORO_VERSION_MAJOR 0
+#define GORO_VERSION_MINOR 1
+#define GORO_VERSION_PATCH 0
 #define GORO_VERSION "0.1.0"
 
 #ifdef __cplusplus

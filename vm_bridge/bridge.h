@@ -198,6 +198,13 @@ void goroB_seterr(const char *msg);
 /* t[k] = v for the table on top (introspection tables). */
 void goroB_setint(lua_State *L, const char *k, uint64_t v);
 
+/* ---- onecopy.c ----------------------------------------------------------- */
+
+/* Raises unless this copy of goro may make L's runtime (no other copy owns
+** L's, nor sits in the process's global scope); then names this copy as
+** the owner. Called by goroB_runtime_get before it makes a runtime. */
+void goroB_onecopy_check(lua_State *L);
+
 /* ---- universe.c ---------------------------------------------------------- */
 
 /* The registry key (light userdata) of the runtime userdata. */

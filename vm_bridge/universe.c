@@ -57,6 +57,7 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
     return R;
   }
   lua_pop(L, 1);
+  goroB_onecopy_check(L);  /* raises if another copy of goro is here */
   lua_newtable(L);  /* "goro.gs": live G handles */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
   /* uv 1: the failed G's handle; 2: LR; 3: callback threads (keys) */
