@@ -122,6 +122,7 @@ static void forget_others(struct goro_rt *rt) {
     atomic_store(&rt->p_syscall, (uintptr_t)0);
   }
   rt->pwaiters = rt->cwaiters = rt->swaiters = 0;
+  atomic_store(&rt->pstarving, (uintptr_t)0);
   atomic_store(&rt->owed, 0);
   rt->nlocked = 0;
   {

@@ -2,11 +2,13 @@
 ** runtime/p.c — the P's ownership; see p.h and HACKING.md ("P states",
 ** "Who gets a free P").
 **
-** Owns: rt->p_owner, p_syscall, pwaiters, cwaiters, swaiters, owed.
+** Owns: rt->p_owner, p_syscall, pwaiters, cwaiters, swaiters, owed,
+** pstarving.
 ** Invariants: p_owner changes only under rt->lock; p_syscall leaves the
 ** owner's values (owner, owner | 1) only by a CAS to 0, after which the
 ** one who won the CAS may clear p_owner; a thread counted in pwaiters is
-** asleep on rt->wake or about to look at the P again.
+** asleep on rt->wake or about to look at the P again; while pstarving
+** names a caller, no other caller takes the P.
 ** Locks: rt->lock; everything else here is an atomic.
 */
 #include "p.h"
@@ -96,11 +98,21 @@ int goroR_p_may_take(struct goro_rt *rt, int sched) {
   return !goroR_p_owed(rt) || !sched_ready(rt);
 }
 
+#define STARVE_AFTER 1e-3 /* seconds a caller waits before it is served next */
+
+/* Whether the caller mp may take the P: no other caller is starving. */
+static int caller_turn(struct goro_rt *rt, struct goro_m *mp) {
+  uintptr_t s = atomic_load(&rt->pstarving);
+  return s == 0 || s == (uintptr_t)mp;
+}
+
 /* Wait for the P as a scheduler or a caller; a step M waits only until
 ** `until` (0: no limit), asking the holder's G to yield meanwhile (sysmon,
-** rt->step_waits). 0, GORO_ECLOSED, or GORO_ETIMEDOUT. */
+** rt->step_waits). A caller that waits over STARVE_AFTER is served next
+** (HACKING.md, "Who gets a free P"). 0, GORO_ECLOSED, or GORO_ETIMEDOUT. */
 static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double until) {
   int prev = mp->state, late = 0;
+  double since = sched ? 0 : goroR_now();
   struct timespec ts;
   goroR_lock(&rt->lock);
   rt->pwaiters++;
@@ -113,9 +125,12 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
-    if (goroR_p_may_take(rt, sched) &&
+    if (goroR_p_may_take(rt, sched) && (sched || caller_turn(rt, mp)) &&
         (rt->p_owner == NULL || goroR_p_retake_locked(rt)))
       break;
+    if (!sched && atomic_load(&rt->pstarving) == 0 &&
+        goroR_now() - since > STARVE_AFTER)
+      atomic_store(&rt->pstarving, (uintptr_t)mp);  /* served next */
     if (until > 0) {  /* a step: ask the holder's G to yield, each ms */
       double now = goroR_now();
       if (now >= until) {
@@ -126,9 +141,16 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
         goroR_preempt_m(rt, rt->p_owner);
       ts = goroR_timespec(now + 1e-3 < until ? now + 1e-3 : until);
       goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
+    } else if (!sched && atomic_load(&rt->pstarving) != (uintptr_t)mp) {
+      ts = goroR_timespec(goroR_now() + STARVE_AFTER);  /* (to notice) */
+      goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       goroR_cond_wait(&rt->wake, &rt->lock);
     }
+  }
+  if (atomic_load(&rt->pstarving) == (uintptr_t)mp) {  /* served, or gone */
+    atomic_store(&rt->pstarving, (uintptr_t)0);
+    if (late || rt->closing) goroR_rt_wake_locked(rt);  /* (the others) */
   }
   rt->pwaiters--;
   if (sched)
@@ -150,7 +172,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
 }
 
 int goroR_p_try_take_locked(struct goro_rt *rt, struct goro_m *mp) {
-  if (!goroR_p_may_take(rt, 0) ||
+  if (!goroR_p_may_take(rt, 0) || !caller_turn(rt, mp) ||
       (rt->p_owner != NULL && !goroR_p_retake_locked(rt)))
     return 0;
   if (goroR_p_work_due(rt))  /* as p_acquire: the scheduler is owed a turn */
@@ -204,7 +226,8 @@ void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
 
 int goroR_p_take_parked(struct goro_rt *rt, struct goro_m *mp) {
   uintptr_t expect = (uintptr_t)mp | 1;
-  if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
+  if (atomic_load(&rt->pstarving) != 0 ||  /* (another caller waits its turn) */
+      !atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
     return 0;
   mp->rt = rt;  /* (the same thread parked it: dropm unparks) */
   mp->state = GORO_M_RUNNING;

@@ -281,6 +281,10 @@ struct goro_rt {
                                   goroR_p_acquire; read anywhere as a hint */
   int cwaiters, swaiters;      /* lock: of them callers (back from C, host
                                   threads) and schedulers (p_handoff) */
+  _Atomic(uintptr_t) pstarving; /* set under lock: the caller that has
+                                  waited > 1 ms, the only one that may take
+                                  the P (0: none; HACKING.md, "Who gets a
+                                  free P"); read by the fast paths */
   _Atomic int owed;            /* a caller took the P while G's were ready:
                                   the scheduler runs one G before callers
                                   get the P again (HACKING.md) */
