@@ -7,7 +7,7 @@ local tm = require "goro_testmod"
 describe("goro_cgocall (C that blocks)", function()
   it("shows the G in C as \"syscall\"", function()
     local st = goro.run(function()
-      local g = goro.go(function() tm.cgo_sleep(0.05) end)
+      local g = goro.go(function() tm.cgo_sleep(0.05 * h.time_scale) end)
       goro.sleep(0.01)  -- g is in C now
       local st = g:status()
       g:wait()

@@ -3,6 +3,11 @@ local goro = require "goro"
 
 local helpers = { goro = goro }
 
+-- A spec that waits for another thread to get somewhere gives it
+-- time_scale times as long: GORO_TEST_TIME_SCALE (1 when unset), which
+-- spec/meson.build sets for a lane whose threads are slow to start and run.
+helpers.time_scale = tonumber(os.getenv("GORO_TEST_TIME_SCALE")) or 1
+
 -- Run f as the main G and return its results (errors propagate).
 function helpers.run(f, ...)
   return goro.run(f, ...)

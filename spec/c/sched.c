@@ -167,10 +167,13 @@ Test(sched, a_runnext_ping_pong_cannot_starve_the_queue, .timeout = 10) {
 
 /* ---- timers ----------------------------------------------------------------- */
 
+/* Sleeps f->b ms (times the time scale: the tests below order sleepers by
+** deadline, and under qemu-user the G's start ms apart), then logs. */
 static int sleeps(struct goro_rt *r, struct fg *f) {
   char s[2] = {names[f->a], 0};
   if (f->step++ == 0) {
-    goroR_timer_add(r, f->g, goroR_now() + 0.001 * (double)f->b);
+    double secs = 0.001 * (double)f->b * goro_test_time_scale();
+    goroR_timer_add(r, f->g, goroR_now() + secs);
     goroR_park_prepare(f->g, "sleep");
     return GORO_RUN_PARKED;
   }
@@ -180,10 +183,12 @@ static int sleeps(struct goro_rt *r, struct fg *f) {
 
 static struct fg *until_g;
 
+/* The run's main G: keeps the run going for 40 naps of 1 ms (scaled),
+** past every timer the tests below set. */
 static int waits_for_all(struct goro_rt *r, struct fg *f) {
   (void)r;
   if (f->step++ < 40) {
-    goroR_timer_add(r, f->g, goroR_now() + 0.001);
+    goroR_timer_add(r, f->g, goroR_now() + 0.001 * goro_test_time_scale());
     goroR_park_prepare(f->g, "sleep");
     return GORO_RUN_PARKED;
   }
@@ -245,7 +250,7 @@ static void ftimer_init(struct ftimer *ft, char name, int times, double period) 
 Test(sched, fire_timers_and_sleepers_share_one_heap_in_deadline_order) {
   struct ftimer x, z, r;
   struct fg *y;
-  double t0;
+  double t0, ms = 0.001 * goro_test_time_scale();  /* a (scaled) millisecond */
   setup();
   y = spawn(sleeps);
   y->a = 3;  /* 'd' */
@@ -254,10 +259,10 @@ Test(sched, fire_timers_and_sleepers_share_one_heap_in_deadline_order) {
   t0 = goroR_now();
   ftimer_init(&x, 'x', 1, 0);
   ftimer_init(&z, 'z', 1, 0);
-  ftimer_init(&r, 'r', 3, 0.004);  /* at 4, 8 and 12 ms, re-armed by itself */
-  cr_assert_eq(goroR_timer_start(&rt, &z.t, t0 + 0.030), 0);
-  cr_assert_eq(goroR_timer_start(&rt, &x.t, t0 + 0.010), 0);
-  cr_assert_eq(goroR_timer_start(&rt, &r.t, t0 + 0.004), 0);
+  ftimer_init(&r, 'r', 3, 4 * ms);  /* at 4, 8 and 12 ms, re-armed by itself */
+  cr_assert_eq(goroR_timer_start(&rt, &z.t, t0 + 30 * ms), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &x.t, t0 + 10 * ms), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &r.t, t0 + 4 * ms), 0);
   cr_assert_eq(goroR_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
   cr_assert_str_eq(logbuf, "rrxrdz");
   cr_assert_eq(rt.ntimers, 0);
