@@ -1,9 +1,10 @@
 -- The examples run and do what they say (the README's demo among them).
+local h = require "spec.helpers"
+
 local function run_example(name)
-  local lua = "lua5.4"
-  local h = io.popen(lua .. " examples/" .. name .. " 2>&1")
-  local out = h:read("a")
-  local ok, _, code = h:close()
+  local p = io.popen(h.lua .. " examples/" .. name .. " 2>&1")
+  local out = p:read("a")
+  local ok, _, code = p:close()
   return ok, out, code
 end
 
@@ -20,9 +21,9 @@ end)
 describe("examples/gameloop (scripts/demo)", function()
   it("runs 60 frames of job threads calling Lua with nested callbacks", function()
     local build = os.getenv("GORO_BUILDDIR") or "build"
-    local h = io.popen(build .. "/examples/gameloop . 2>&1")
-    local out = h:read("a")
-    local ok = h:close()
+    local p = io.popen(h.exe(build .. "/examples/gameloop") .. " . 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
     assert.is_true(ok, out)
     assert.matches("frame 60: +240 callbacks", out)
     assert.matches("240 callbacks %(each with a nested Lua %-> C %-> Lua path query%), 0 failed, 1920 updates applied", out)
