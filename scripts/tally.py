@@ -3,8 +3,9 @@
 
 Reads each meson test's output: Criterion's (or minicrit's) synthesis line,
 busted's summary line, or, for a test with neither, the test itself as one
-case. Prints `LANE: N passed, N failed` and writes `N N` to stdout's last
-line for the caller to add up.
+case; a test meson skipped (exit status 77: spec/pending.sh) is one pending
+case. Prints `LANE: N passed, N failed, N pending` and writes `N N` (passed,
+failed) to stdout's last line for the caller to add up.
 """
 import json
 import re
@@ -17,8 +18,12 @@ BUSTED = re.compile(r"(\d+) successes? / (\d+) failures? / (\d+) errors? / "
 
 
 def count(test):
+    """(passed, failed, pending) for one meson test."""
     out = (test.get("stdout") or "") + (test.get("stderr") or "")
+    if test.get("result") == "SKIP":
+        return 0, 0, 1
     ok = test.get("result") in ("OK", "EXPECTEDFAIL")
+    pending = 0
     m = CRIT.findall(out)
     if m:
         t, p, f, c = map(int, m[-1])
@@ -26,26 +31,27 @@ def count(test):
     else:
         m = BUSTED.findall(out)
         if m:
-            s, f, e, _ = map(int, m[-1])
+            s, f, e, pending = map(int, m[-1])
             passed, failed = s, f + e
         else:
             passed, failed = (1, 0) if ok else (0, 1)
     if not ok and failed == 0:  # crashed after its summary, or timed out
         failed = 1
-    return passed, failed
+    return passed, failed, pending
 
 
 def main():
     lane, path = sys.argv[1], sys.argv[2]
-    passed = failed = 0
+    passed = failed = pending = 0
     with open(path) as f:
         for line in f:
             line = line.strip()
             if line:
-                p, fl = count(json.loads(line))
+                p, fl, pd = count(json.loads(line))
                 passed += p
                 failed += fl
-    print(f"{lane}: {passed} passed, {failed} failed")
+                pending += pd
+    print(f"{lane}: {passed} passed, {failed} failed, {pending} pending")
     print(f"{passed} {failed}")
 
 
