@@ -5,7 +5,10 @@
 ** (and ThreadSanitizer where used) always know which stack a thread runs on:
 ** __sanitizer_start_switch_fiber right before the switch, and
 ** __sanitizer_finish_switch_fiber as the first thing on the new stack. In
-** plain builds the annotations compile to nothing.
+** plain builds those compile to nothing. Valgrind's client requests stay
+** (they do nothing outside valgrind): memcheck knows the G stacks
+** (runtime/stack.c registers them), and goroA_ctx_call tells it about the
+** bytes goroA_call writes below the target's sp.
 **
 ** The per-thread crossing record lives here too; it is the one piece of
 ** thread-local state arch/ owns, read by the stack-overflow handler and the
@@ -45,6 +48,14 @@ __attribute__((visibility("default"), noreturn)) void __longjmp_chk(
     struct __jmp_buf_tag *env, int val) {
   longjmp(env, val);
 }
+#endif
+
+/* Tell memcheck that n bytes at p may be written (their contents unknown). */
+#ifdef GORO_VALGRIND
+#include <valgrind/memcheck.h>
+#define vg_undefined(p, n) ((void)VALGRIND_MAKE_MEM_UNDEFINED((p), (n)))
+#else
+#define vg_undefined(p, n) ((void)(p), (void)(n))
 #endif
 
 static __thread struct goro_xrec xrec __attribute__((tls_model("initial-exec")));
@@ -222,6 +233,12 @@ void *goroA_ctx_call(void *sp, goro_ctx *to, void *(*fn)(void *), void *arg) {
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
   (void)fake;
+  /* goroA_call writes the crossing record below sp (aligned), and its call
+  ** pushes the return address below that, before memcheck sees a push on
+  ** that stack: frames that died there earlier are inaccessible to it, and
+  ** a switch does not change that. */
+  vg_undefined((char *)((uintptr_t)sp & ~(uintptr_t)15) - GORO_XFRAME_SIZE - 16,
+               GORO_XFRAME_SIZE + 16);
   asan_start(&fake, to->stack.lo, to->stack.size);
   r = goroA_call(goroA_xrec_self(), sp, call_thunk, &c, &to->stack);
   asan_finish(fake, NULL, NULL);

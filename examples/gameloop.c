@@ -10,6 +10,13 @@
 **   nested        on_job asks the engine for a path: Lua -> C through
 **                 goro_cgocall (the P is lent meanwhile) -> Lua again
 **                 through goro_call (the heuristic), on the same G
+**   loader G      reads "assets" from a pipe with a blocking read(2) in C
+**                 (goro_cgocall); the frame loop itself writes the pipe,
+**                 so that C must not run on the frame thread: a worker
+**                 runs it while the step goes on
+**   render G      locked to the frame thread (goro.lockthread), as code
+**                 that touches a GL context must be: it runs only inside
+**                 the frame's steps, always on that thread
 **
 ** Build: part of the meson build (build/examples/gameloop). Run it with
 ** scripts/demo. Lua finds lua/goro through package.path; the core is the
@@ -25,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "goro.h"
 
@@ -71,6 +79,37 @@ static int l_pathfind(lua_State *L) {
   if (goro_cgocall(L, pathfind, &p) != 0) return luaL_error(L, "cgocall failed");
   if (p.status != LUA_OK) return luaL_error(L, "%s", goro_errmsg());
   lua_pushnumber(L, p.cost);
+  return 1;
+}
+
+/* ---- blocking C, and the thread id ------------------------------------------- */
+
+struct asset_read {
+  int fd;
+  char buf[256];
+  ssize_t n;
+  pid_t tid;  /* where the read(2) ran */
+};
+
+static void do_read(void *arg) {
+  struct asset_read *r = arg;
+  r->tid = gettid();
+  r->n = read(r->fd, r->buf, sizeof r->buf);
+}
+
+/* engine.read_asset(fd) -> bytes, tid: a blocking read in C. */
+static int l_read_asset(lua_State *L) {
+  struct asset_read r;
+  r.fd = (int)luaL_checkinteger(L, 1);
+  if (goro_cgocall(L, do_read, &r) != 0) return luaL_error(L, "cgocall failed");
+  lua_pushlstring(L, r.buf, r.n > 0 ? (size_t)r.n : 0);
+  lua_pushinteger(L, r.tid);
+  return 2;
+}
+
+/* engine.thread_id() -> the calling thread's id. */
+static int l_thread_id(lua_State *L) {
+  lua_pushinteger(L, gettid());
   return 1;
 }
 
@@ -136,6 +175,26 @@ static const char *script =
     "      extra = s.extra_ms_in_use, applied = world.applied}), goro.default)\n"
     "  end\n"
     "end)\n"
+    "loaded, loaded_off_frame = 0, true\n"
+    "goro.go(function()\n"  /* the loader G: blocking C on a worker */
+    "  while true do\n"
+    "    local bytes, tid = engine.read_asset(asset_fd)\n"
+    "    if tid == frame_tid then loaded_off_frame = false end\n"
+    "    if #bytes == 0 then break end\n"
+    "    loaded = loaded + #bytes\n"
+    "  end\n"
+    "  loader_done = true\n"
+    "end)\n"
+    "rendered, render_on_frame = 0, true\n"
+    "goro.go(function()\n"  /* the render G: locked to the frame thread */
+    "  goro.lockthread('frame')  -- (it moves there if it runs elsewhere)\n"
+    "  local t = goro.ticker(0.002)\n"
+    "  while true do\n"
+    "    t.ch:recv()\n"
+    "    if engine.thread_id() ~= frame_tid then render_on_frame = false end\n"
+    "    rendered = rendered + 1\n"
+    "  end\n"
+    "end)\n"
     "function take_summary()\n"  /* called by the frame loop */
     "  local i, s = goro.select(summaries:case_recv(), goro.default)\n"
     "  if i == 1 then return s.gs, s.ms, s.extra, s.applied end\n"
@@ -160,10 +219,31 @@ static int read_summary(lua_State *L, void *ud) {
   return 0;
 }
 
+/* How many updates the world G applied, or -1 while the loader G has not
+** read its pipe to the end. */
 static int read_applied(lua_State *L, void *ud) {
   lua_getglobal(L, "world");
   lua_getfield(L, -1, "applied");
-  *(long *)ud = (long)lua_tointeger(L, -1);
+  lua_getglobal(L, "loader_done");
+  *(long *)ud = lua_toboolean(L, -1) ? (long)lua_tointeger(L, -2) : -1;
+  return 0;
+}
+
+static struct {
+  long loaded, rendered;
+  int off_frame, on_frame;
+} frame_gs;
+
+static int read_frame_gs(lua_State *L, void *ud) {
+  (void)ud;
+  lua_getglobal(L, "loaded");
+  frame_gs.loaded = (long)lua_tointeger(L, -1);
+  lua_getglobal(L, "loaded_off_frame");
+  frame_gs.off_frame = lua_toboolean(L, -1);
+  lua_getglobal(L, "rendered");
+  frame_gs.rendered = (long)lua_tointeger(L, -1);
+  lua_getglobal(L, "render_on_frame");
+  frame_gs.on_frame = lua_toboolean(L, -1);
   return 0;
 }
 
@@ -178,6 +258,9 @@ int main(int argc, char **argv) {
   pthread_t jobs[NJOBS];
   struct summary s = {0, 0, 0, 0, 0};
   const char *srcdir = argc > 1 ? argv[1] : ".";
+  int assets[2];
+  long loaded = 0, rendered = 0;
+  int off_frame = 0, on_frame = 0;
   double t0;
   char path[1024];
 
@@ -194,7 +277,16 @@ int main(int argc, char **argv) {
   lua_newtable(L);
   lua_pushcfunction(L, l_pathfind);
   lua_setfield(L, -2, "pathfind");
+  lua_pushcfunction(L, l_read_asset);
+  lua_setfield(L, -2, "read_asset");
+  lua_pushcfunction(L, l_thread_id);
+  lua_setfield(L, -2, "thread_id");
   lua_setglobal(L, "engine");
+  if (pipe(assets) != 0) return 1;
+  lua_pushinteger(L, assets[0]);
+  lua_setglobal(L, "asset_fd");
+  lua_pushinteger(L, gettid());
+  lua_setglobal(L, "frame_tid");
   if (luaL_dostring(L, script) != LUA_OK) {  /* load scripts first, */
     fprintf(stderr, "script: %s\n", lua_tostring(L, -1));
     return 1;
@@ -221,6 +313,9 @@ int main(int argc, char **argv) {
     pthread_barrier_wait(&frame_end);
     if (runnable < 0) fprintf(stderr, "step: %s\n", goro_errmsg());
     goro_step(rt, 0.001);
+    if (frame % 5 == 0 &&  /* the frame loop feeds the loader's pipe */
+        write(assets[1], "asset-bytes-", 12) != 12)
+      perror("write");
     if (goro_call(rt, read_summary, &s) != LUA_OK)
       fprintf(stderr, "summary: %s\n", goro_errmsg());
     if (frame % 10 == 0 || frame == 1)
@@ -229,10 +324,12 @@ int main(int argc, char **argv) {
              frame, atomic_load(&callbacks), s.applied, s.gs, s.ms, s.extra,
              atomic_load(&jobs_in_c), NJOBS);
   }
+  close(assets[1]);  /* the loader reads EOF and ends */
   atomic_store(&quit, 1);
   pthread_barrier_wait(&frame_start);
   for (int i = 0; i < NJOBS; i++) pthread_join(jobs[i], NULL);
-  for (int i = 0; i < 1000; i++) {  /* let the world G drain the channel */
+  for (int i = 0; i < 1000; i++) {  /* let the world G drain the channel,
+                                       and the loader G read to the end */
     long applied = 0;
     goro_step(rt, 0.001);
     goro_call(rt, read_applied, &applied);
@@ -245,7 +342,17 @@ int main(int argc, char **argv) {
          atomic_load(&failures), s.applied);
   printf("every job thread was an extra M in C between frames: %s\n",
          atomic_load(&jobs_in_c) == NJOBS ? "yes" : "no");
+  goro_call(rt, read_frame_gs, (long[]){0});
+  loaded = frame_gs.loaded;
+  rendered = frame_gs.rendered;
+  off_frame = frame_gs.off_frame;
+  on_frame = frame_gs.on_frame;
+  printf("loader G: %ld bytes read by read(2) through goro_cgocall, none on the "
+         "frame thread: %s\n", loaded, off_frame ? "yes" : "no");
+  printf("render G (goro.lockthread): %ld wakes, all on the frame thread: %s\n",
+         rendered, on_frame ? "yes" : "no");
+  close(assets[0]);
   goro_close(rt);
   lua_close(L);
-  return atomic_load(&failures) == 0 ? 0 : 1;
+  return atomic_load(&failures) == 0 && off_frame && on_frame ? 0 : 1;
 }

@@ -15,6 +15,12 @@
 typedef struct lua_State lua_State;
 #endif
 
+/* goro's version: meson.build's project() version, which these must match
+** (spec/01-module_spec.lua checks it, and goro._VERSION is "goro " ..
+** GORO_VERSION). */
+#define GORO_VERSION_MAJOR 0
+#define GORO_VERSION_MINOR 1
+#define GORO_VERSION_PATCH 0
 #define GORO_VERSION "0.1.0"
 
 #ifdef __cplusplus
@@ -40,7 +46,8 @@ enum {
   GORO_EENDED = -5,   /* the run ended while this waited */
   GORO_EGFAILED = -6, /* a goroutine failed and nobody waited for it */
   GORO_EIO = -7,      /* a system call failed: goro_errmsg() says which */
-  GORO_ELAST = -7,    /* the lowest code */
+  GORO_ETIMEDOUT = -8, /* a deadline passed: "i/o timeout" */
+  GORO_ELAST = -8,    /* the lowest code */
   /* Aliases, kept because hosts use these names: */
   GORO_STEP_GFAILED = GORO_EGFAILED, /* goro_step */
   GORO_STEP_CLOSED = GORO_ECLOSED,   /* goro_step */
@@ -86,6 +93,24 @@ int goro_call(goro_runtime *rt, goro_fn fn, void *ud);
 ** fn must not raise Lua errors; it may call goro_call. Returns 0 or a
 ** negative error code. */
 int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg);
+
+/* Wait, from a C function running on a G, until fd is ready: events is
+** GORO_WAIT_READ or GORO_WAIT_WRITE; timeout_s < 0 waits for as long as it
+** takes. Only the G waits (other G's run meanwhile), from any depth a G
+** can block at, as Lua's blocking calls do; outside any G it polls on the
+** calling thread. Returns `events` when ready, or GORO_ETIMEDOUT,
+** GORO_ECLOSED, GORO_EENDED (the run ended), GORO_ESTATE (inside a __gc
+** finalizer), GORO_EIO or GORO_EINVAL, with goro_errmsg() saying why. */
+enum { GORO_WAIT_READ = 1, GORO_WAIT_WRITE = 2 };
+int goro_wait_fd(lua_State *L, int fd, int events, double timeout_s);
+
+/* For a host that owns its event loop: an fd that polls readable whenever
+** the runtime has work (a runnable G, a due timer, ready I/O), and the
+** seconds until its next timer (0: work is due now; -1: no timer). Wait on
+** the fd (poll, epoll, libuv's uv_poll_t, GLib...) for at most that long,
+** then call goro_step. goro_pollfd returns -1 (goro_errmsg) on failure. */
+int goro_pollfd(goro_runtime *rt);
+double goro_timeout(goro_runtime *rt);
 
 /* 1 when the calling thread holds an extra M and no Lua frame of it is
 ** live (it is in C between calls), else 0. Async-signal-safe. */

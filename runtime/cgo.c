@@ -47,6 +47,7 @@
 #include "fatal.h"
 #include "m.h"
 #include "p.h"
+#include "frame.h"
 #include "sysmon.h"
 
 #define barrier() __asm__ volatile("" ::: "memory")
@@ -94,7 +95,7 @@ void goroR_syscall_exit(struct goro_rt *rt, struct goro_m *mp) {
   goroR_p_reclaim(rt, mp);
   if (atomic_fetch_sub(&rt->nsyscall, 1) == 1 && (rt->closing || rt->abort)) {
     goroR_lock(&rt->lock);  /* a closer or goro.run waits for it */
-    pthread_cond_broadcast(&rt->wake);
+    goroR_rt_wake_locked(rt);
     goroR_unlock(&rt->lock);
   }
   gp->status = GORO_GRUNNING;
@@ -113,38 +114,67 @@ static void *run_c(void *p) {
   return NULL;
 }
 
-void goroR_cgocall(struct goro_rt *rt, struct goro_m *mp, void (*fn)(void *),
-                   void *arg) {
-  struct cgoargs c = {fn, arg};
+/* The samples the handler took while mp was in C. Requires: the handler
+** no longer writes them (mp's G is RUNNING, or mp->ncgo == 0). */
+static void take_samples(struct goro_m *mp, struct goro_cgo_samples *smp) {
+  int n, kept;
+  smp->kept = 0;
+  if (atomic_load_explicit(&mp->prof_cgo, memory_order_relaxed) == 0) return;
+  n = atomic_exchange(&mp->prof_cgo, 0);
+  kept = n < GORO_PROF_CGO_PCS ? n : GORO_PROF_CGO_PCS;
+  smp->sess = atomic_load(&mp->prof_cgo_sess);
+  for (int i = 0; i < kept; i++) {  /* each kept PC stands for n/kept samples */
+    smp->pcs[i] = mp->prof_cgo_pcs[i];
+    smp->counts[i] = n / kept + (i < n % kept);
+  }
+  smp->kept = kept;
+}
+
+/* Cross from the G's stack to mp's g0 and run c there, with cgoL as mp's
+** for the call's callbacks. */
+static void call_on_g0(struct goro_m *mp, struct cgoargs *c, void *cgoL) {
+  void *saved = mp->cgoL;
 #ifdef GORO_CHECKS
   struct goro_xrec *xr = goroA_xrec_self();
   uintptr_t depth = xr->depth;
   int ncb = mp->ncallback;
 #endif
-  goroR_syscall_enter(rt, mp);
-  goroA_ctx_call(goroR_crossing_target(mp, &mp->g0.stack), &mp->g0, run_c, &c);
+  mp->cgoL = cgoL;
+  goroA_ctx_call(goroR_crossing_target(mp, &mp->g0.stack), &mp->g0, run_c, c);
 #ifdef GORO_CHECKS
   if (xr->depth != depth || mp->ncallback != ncb || goroR_m_self() != mp)
     goroR_throw("goro_cgocall: crossing not restored (depth %lu/%lu, "
                 "ncallback %d/%d)", (unsigned long)xr->depth,
                 (unsigned long)depth, mp->ncallback, ncb);
 #endif
-  goroR_syscall_exit(rt, mp);
+  mp->cgoL = saved;
 }
 
-int goroR_cgocall_samples(struct goro_m *mp, uint32_t *sess, uintptr_t *pcs,
-                          int *counts) {
-  int n, kept;
-  if (atomic_load_explicit(&mp->prof_cgo, memory_order_relaxed) == 0) return 0;
-  /* The handler no longer touches these: the G is RUNNING. */
-  n = atomic_exchange(&mp->prof_cgo, 0);
-  kept = n < GORO_PROF_CGO_PCS ? n : GORO_PROF_CGO_PCS;
-  *sess = atomic_load(&mp->prof_cgo_sess);
-  for (int i = 0; i < kept; i++) {  /* each kept PC stands for n/kept samples */
-    pcs[i] = mp->prof_cgo_pcs[i];
-    counts[i] = n / kept + (i < n % kept);
+/* C never runs on a frame thread for a G (HACKING.md, "The frame loop"),
+** unless the host wants no workers or the G is locked to the thread. */
+static int must_hand_off(struct goro_rt *rt, struct goro_m *mp) {
+  return mp->isstep && mp->curg->lockedm == NULL &&
+         RD(rt->max_workers) > 0;
+}
+
+void goroR_cgocall(struct goro_rt *rt, struct goro_m *mp, void (*fn)(void *),
+                   void *arg, void *cgoL, struct goro_cgo_samples *smp) {
+  struct cgoargs c = {fn, arg};
+  if (must_hand_off(rt, mp)) {
+    struct goro_g *gp = mp->curg;
+    goroR_sched_handoff(gp);  /* back on the worker that adopted the call, */
+    mp = goroR_m_self();     /* counted in C there, without the P */
+    call_on_g0(mp, &c, cgoL);
+    mp->ncgo--;
+    barrier();  /* (the handler stops writing samples: ncgo is 0) */
+    take_samples(mp, smp);
+    goroR_sched_cgo_return(rt, mp, gp);  /* RUNNING, on an M with the P */
+    return;
   }
-  return kept;
+  goroR_syscall_enter(rt, mp);
+  call_on_g0(mp, &c, cgoL);
+  goroR_syscall_exit(rt, mp);
+  take_samples(mp, smp);
 }
 
 /* ---- callbacks -------------------------------------------------------------- */
@@ -209,7 +239,8 @@ void goroR_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   struct goro_g *gp = mp->curg;
   goroR_assert(gp != NULL && gp->status == GORO_GRUNNING && mp->ncallback > 0);
   goroR_assert(rt->p_owner == mp);
-  if (--gp->lockcount == 0 && !gp->isextra) gp->lockedm = NULL;
+  if (--gp->lockcount == 0 && !gp->isextra && gp->userlocks == 0)
+    gp->lockedm = NULL;
   if (mp->ncgo > 0) {  /* back into the outer cgocall */
     gp->status = GORO_GSYSCALL;
     mp->state = GORO_M_SYSCALL;
@@ -224,7 +255,7 @@ void goroR_callback_exit(struct goro_rt *rt, struct goro_m *mp) {
   WR(mp->ncallback, mp->ncallback - 1);
   if (rt->closing) {
     goroR_lock(&rt->lock);  /* a closer may wait for the last one */
-    pthread_cond_broadcast(&rt->wake);
+    goroR_rt_wake_locked(rt);
     goroR_unlock(&rt->lock);
   }
   barrier();

@@ -11,20 +11,26 @@
 
 /* ---- cgocall ------------------------------------------------------------------ */
 
-/* The G running on mp calls fn(arg) on mp's g0 with the P lent: ncgo++,
-** the G SYSCALL and the P retakable while fn runs; back, the P is taken
-** back (waiting if it was retaken) and the G runs again. fn must return
+/* The profiler's samples taken while a G was in C (goroR_cgocall): up to
+** GORO_PROF_CGO_PCS program counters, how many samples each stands for,
+** and the profile session. */
+struct goro_cgo_samples {
+  int kept;                      /* how many PCs (0: no sample) */
+  uint32_t sess;
+  uintptr_t pcs[GORO_PROF_CGO_PCS];
+  int counts[GORO_PROF_CGO_PCS];
+};
+
+/* The G running on mp calls fn(arg) with the P lent: ncgo++, the G
+** SYSCALL and the P retakable while fn runs on mp's g0; back, the P is
+** taken back (waiting if it was retaken) and the G runs again. On a step M
+** the call moves to a worker instead (HACKING.md, "The frame loop"), and
+** the G comes back on whichever M next holds the P: callers re-read
+** goroR_m_self(). cgoL is the bridge's (the M that runs fn holds it in
+** mp->cgoL meanwhile); *smp gets the samples taken in fn. fn must return
 ** normally. Requires: mp holds the P and runs a G. */
 void goroR_cgocall(struct goro_rt *rt, struct goro_m *mp, void (*fn)(void *),
-                   void *arg);
-
-/* Samples the profiler's handler took while mp's G was in C, handed over
-** once the cgocall is back (the G's Lua stack is readable again): up to
-** GORO_PROF_CGO_PCS program counters in pcs, with how many samples each
-** stands for in counts and the profile session in *sess. Returns how many
-** PCs (0: no sample). Requires: mp holds the P, its G is RUNNING. */
-int goroR_cgocall_samples(struct goro_m *mp, uint32_t *sess, uintptr_t *pcs,
-                          int *counts);
+                   void *arg, void *cgoL, struct goro_cgo_samples *smp);
 
 /* The two halves of goroR_cgocall, for the tests. */
 void goroR_syscall_enter(struct goro_rt *rt, struct goro_m *mp);

@@ -15,6 +15,7 @@ static const char *const texts[] = {
     [-GORO_EENDED] = "the run ended",
     [-GORO_EGFAILED] = "a goroutine failed",
     [-GORO_EIO] = "input/output error",
+    [-GORO_ETIMEDOUT] = "i/o timeout",
 };
 _Static_assert(sizeof texts / sizeof *texts == 1 - GORO_ELAST,
                "a text for every code of goro.h");

@@ -74,7 +74,7 @@ static struct goro_m *extram_new(struct goro_rt *rt) {
   mp->state = GORO_M_POOLED;
   gp->isextra = 1;
   gp->timer.heapidx = -1;
-  gp->timer.isg = 1;
+  gp->timer.kind = GORO_TIMER_G;
   gp->status = GORO_GSYSCALL;
   gp->lockedm = mp;
   gp->lockcount = 1;  /* locked to its M for good */
@@ -122,7 +122,7 @@ static void bind_destructor(void *p) {
       mp->poolnext = rt->extram;
       rt->extram = mp;
       rt->nextram_inuse--;
-      pthread_cond_broadcast(&rt->wake);  /* goro.run re-checks deadlock */
+      goroR_rt_wake_locked(rt);  /* goro.run re-checks deadlock */
       goroR_unlock(&rt->lock);
     }
     goroR_live_unlock();
@@ -133,7 +133,10 @@ static void bind_destructor(void *p) {
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-static void bind_key_make(void) { pthread_key_create(&bind_key, bind_destructor); }
+static void bind_key_make(void) {
+  goroR_m_key_init();  /* first: a thread that dies inside goro is fatal */
+  pthread_key_create(&bind_key, bind_destructor);  /* before it is pooled */
+}
 
 struct goro_m *goroR_extram_get(struct goro_rt *rt) {
   struct bindings *tb = &tls_bindings;
@@ -195,6 +198,13 @@ struct goro_m *goroR_extram_get(struct goro_rt *rt) {
   atomic_signal_fence(memory_order_seq_cst);  /* all of it, then: */
   if (bound_m == NULL) bound_m = mp;
   return mp;
+}
+
+struct goro_m *goroR_extram_mine(struct goro_rt *rt) {
+  struct bindings *tb = &tls_bindings;
+  for (int i = 0; i < tb->n; i++)
+    if (tb->b[i].rt == rt && tb->b[i].gen == rt->gen) return tb->b[i].mp;
+  return NULL;
 }
 
 void goroR_extram_refill(struct goro_rt *rt) {

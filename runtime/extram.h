@@ -15,6 +15,8 @@ struct goro_m *goroR_extram_get(struct goro_rt *rt);
 /* The extra M bound to the calling thread (any runtime), or NULL.
 ** Async-signal-safe. */
 struct goro_m *goroR_extram_bound(void);
+/* The extra M the calling thread holds for rt, or NULL (never binds). */
+struct goro_m *goroR_extram_mine(struct goro_rt *rt);
 /* Top the pool up to two spares. Requires: the P. */
 void goroR_extram_refill(struct goro_rt *rt);
 

@@ -6,13 +6,66 @@
 */
 #include "m.h"
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../arch/sanitize.h"
+#include "fatal.h"
 #include "prof.h"
+
+#ifdef GORO_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
 
 static __thread struct goro_m *m_self __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t next_mid = 1;
+
+/* A thread that ends while it is an M (pthread_exit in a callback or in C
+** a G called, a cancellation the thread did not disable) takes with it
+** state the runtime needs back: the P, a callback's frames, a G in C. Go
+** does not support that either; goro says so instead of hanging: the key's
+** value is the thread's M, and its destructor runs only if the thread
+** exits with one. */
+static pthread_key_t m_key;
+static pthread_once_t m_key_once = PTHREAD_ONCE_INIT;
+
+static void m_exit(void *p) {
+  struct goro_m *mp = p;
+  struct goro_rt *rt = mp->rt;
+#ifdef GORO_ASAN
+  /* The thread's exit unwound frames of a G stack and of its own without
+  ** ASan seeing them go: their redzones are still poisoned where this
+  ** destructor's frames now go. Nothing below this frame is live. */
+  {
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+      pthread_attr_getstack(&a, &lo, &size);
+      pthread_attr_destroy(&a);
+      __asan_unpoison_memory_region(
+          lo, (size_t)((char *)__builtin_frame_address(0) - (char *)lo));
+    }
+  }
+#endif
+  goroR_throw("thread %d exited while it was M %llu of a runtime (ncgo %d, "
+              "ncallback %d%s%s): a thread must not exit or be cancelled inside "
+              "goro_call, goro_step, goro.run or C called through goro_cgocall",
+              (int)gettid(), (unsigned long long)mp->id, mp->ncgo, mp->ncallback,
+              mp->isextra ? ", an extra M" : "",
+              rt != NULL && rt->p_owner == mp ? ", holding the P" : "");
+}
+
+static void m_key_make(void) { pthread_key_create(&m_key, m_exit); }
+
+void goroR_m_key_init(void) { pthread_once(&m_key_once, m_key_make); }
 
 __attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
   return m_self;
@@ -21,6 +74,10 @@ __attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
 __attribute__((noinline, noipa)) struct goro_m *goroR_m_set(struct goro_m *mp) {
   struct goro_m *old = m_self;
   m_self = mp;
+  if (mp != old) {
+    goroR_m_key_init();
+    pthread_setspecific(m_key, mp);
+  }
   return old;
 }
 
@@ -73,6 +130,54 @@ void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
     }
   goroR_unlock(&rt->lock);
   goroR_prof_thread_detach();
+}
+
+struct goro_m *goroR_stepm_get(struct goro_rt *rt) {
+  struct goro_m *mp;
+  pthread_t self = pthread_self();
+  goroR_lock(&rt->lock);
+  for (mp = rt->stepms; mp != NULL; mp = mp->stepnext)
+    if (pthread_equal(mp->thread, self)) break;
+  if (mp == NULL && (mp = malloc(sizeof *mp)) != NULL) {
+    struct sigevent sev;
+    goroR_m_init(mp);
+    mp->isstep = mp->ishome = 1;
+    mp->thread = self;
+    mp->home = rt;
+    /* The step's deadline: SIGURG to this very thread (frame.c). Without
+    ** it a step's G is preempted by sysmon after 10 ms, as any G. */
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = SIGURG;
+    sev.sigev_value.sival_ptr = mp;
+    sev.sigev_notify_thread_id = gettid();
+    mp->hassteptimer = timer_create(CLOCK_MONOTONIC, &sev, &mp->steptimer) == 0;
+    mp->stepnext = rt->stepms;
+    rt->stepms = mp;
+    if (rt->framem == NULL) rt->framem = mp;
+  }
+  goroR_unlock(&rt->lock);
+  if (mp != NULL) goroA_ctx_init_thread(&mp->g0);  /* this call's g0 */
+  return mp;
+}
+
+struct goro_m *goroR_frame_m(struct goro_rt *rt) {
+  struct goro_m *mp;
+  goroR_lock(&rt->lock);
+  mp = rt->framem;
+  goroR_unlock(&rt->lock);
+  return mp;
+}
+
+void goroR_stepms_free(struct goro_rt *rt) {
+  rt->framem = NULL;
+  while (rt->stepms != NULL) {
+    struct goro_m *mp = rt->stepms;
+    rt->stepms = mp->stepnext;
+    if (mp->hassteptimer) timer_delete(mp->steptimer);
+    goroR_m_destroy(mp);
+    free(mp);
+  }
 }
 
 void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {

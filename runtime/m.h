@@ -21,6 +21,11 @@ struct goro_m *goroR_m_set(struct goro_m *mp);
 void goroR_m_init(struct goro_m *mp);
 void goroR_m_destroy(struct goro_m *mp);
 
+/* Make the key whose destructor calls a thread that exits while it is an
+** M fatal (goroR_m_set does it too). Called early, so that its destructor
+** runs before those of keys made later (extram.c's binding). */
+void goroR_m_key_init(void);
+
 /* Learn the bounds of the calling thread's stack into mp->g0 (for
 ** sanitizers and the crossing record). */
 void goroR_m_learn_stack(struct goro_m *mp);
@@ -29,6 +34,16 @@ void goroR_m_learn_stack(struct goro_m *mp);
 ** lists it, the profiler samples its thread) or drop it again. */
 void goroR_m_register(struct goro_rt *rt, struct goro_m *mp);
 void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp);
+
+/* The calling thread's step M for rt (goro_step), made on its first step
+** and kept until goroR_stepms_free (HACKING.md, "The frame loop"); its g0
+** made this thread's again. NULL if out of memory. */
+struct goro_m *goroR_stepm_get(struct goro_rt *rt);
+/* The frame thread's step M (the thread that called goro_open, or the
+** first to step), or NULL. */
+struct goro_m *goroR_frame_m(struct goro_rt *rt);
+/* Free every step M. Requires: the runtime is shut down. */
+void goroR_stepms_free(struct goro_rt *rt);
 
 /* How many M's serve the runtime (threads in goro.run or goro_step,
 ** workers, extra M's bound to host threads), and how many workers idle. */

@@ -15,8 +15,15 @@
 
 #include "errors.h"
 #include "fatal.h"
+#include "netpoll.h"
+#include "sysmon.h"
 #include "timer.h"
 #include "worker.h"
+
+void goroR_rt_wake_locked(struct goro_rt *rt) {
+  pthread_cond_broadcast(&rt->wake);
+  goroR_netpoll_break(rt);
+}
 
 int goroR_p_retake_locked(struct goro_rt *rt) {
   uintptr_t owner = (uintptr_t)rt->p_owner;
@@ -66,7 +73,8 @@ static int unwinding(struct goro_rt *rt, struct goro_m *mp) {
 
 int goroR_p_work_due(struct goro_rt *rt) {
   double when = atomic_load(&rt->next_when);
-  return RD(rt->nrunnable) > 0 || (when > 0 && when <= goroR_now());
+  return RD(rt->nrunnable) > 0 || atomic_load(&rt->ncgoret) > 0 ||
+         (when > 0 && when <= goroR_now());
 }
 
 int goroR_p_owed(struct goro_rt *rt) {
@@ -88,32 +96,51 @@ int goroR_p_may_take(struct goro_rt *rt, int sched) {
   return !goroR_p_owed(rt) || !sched_ready(rt);
 }
 
-static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
-  int prev = mp->state;
+/* Wait for the P as a scheduler or a caller; a step M waits only until
+** `until` (0: no limit), asking the holder's G to yield meanwhile (sysmon,
+** rt->step_waits). 0, GORO_ECLOSED, or GORO_ETIMEDOUT. */
+static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double until) {
+  int prev = mp->state, late = 0;
+  struct timespec ts;
   goroR_lock(&rt->lock);
   rt->pwaiters++;
   if (sched)
     rt->swaiters++;
   else
     rt->cwaiters++;
-  pthread_cond_broadcast(&rt->wake);  /* an idle owner hands the P over */
+  if (until > 0) atomic_fetch_add(&rt->step_waits, 1);  /* (for sysmon) */
+  goroR_rt_wake_locked(rt);  /* an idle owner hands the P over */
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
     if (goroR_p_may_take(rt, sched) &&
         (rt->p_owner == NULL || goroR_p_retake_locked(rt)))
       break;
-    goroR_cond_wait(&rt->wake, &rt->lock);
+    if (until > 0) {  /* a step: ask the holder's G to yield, each ms */
+      double now = goroR_now();
+      if (now >= until) {
+        late = 1;
+        break;
+      }
+      if (rt->p_owner != NULL && atomic_load(&rt->p_syscall) == 0)
+        goroR_preempt_m(rt, rt->p_owner);
+      ts = goroR_timespec(now + 1e-3 < until ? now + 1e-3 : until);
+      goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
+    } else {
+      goroR_cond_wait(&rt->wake, &rt->lock);
+    }
   }
   rt->pwaiters--;
   if (sched)
     rt->swaiters--;
   else
     rt->cwaiters--;
-  if (rt->closing && !unwinding(rt, mp)) {
+  if (until > 0) atomic_fetch_sub(&rt->step_waits, 1);
+  if (late || (rt->closing && !unwinding(rt, mp))) {
     mp->state = prev;
+    goroR_rt_wake_locked(rt);  /* (a waiter behind it may go first now) */
     goroR_unlock(&rt->lock);
-    return GORO_ECLOSED;
+    return late ? GORO_ETIMEDOUT : GORO_ECLOSED;
   }
   if (!sched && goroR_p_work_due(rt))  /* G's wait while this thread runs Lua */
     atomic_store_explicit(&rt->owed, 1, memory_order_relaxed);
@@ -122,8 +149,22 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
   return 0;
 }
 
+int goroR_p_try_take_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (!goroR_p_may_take(rt, 0) ||
+      (rt->p_owner != NULL && !goroR_p_retake_locked(rt)))
+    return 0;
+  if (goroR_p_work_due(rt))  /* as p_acquire: the scheduler is owed a turn */
+    atomic_store_explicit(&rt->owed, 1, memory_order_relaxed);
+  goroR_p_take_locked(rt, mp);
+  return 1;
+}
+
 int goroR_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
-  return p_acquire(rt, mp, 0);
+  return p_acquire(rt, mp, 0, 0);
+}
+
+int goroR_p_acquire_until(struct goro_rt *rt, struct goro_m *mp, double until) {
+  return p_acquire(rt, mp, 0, until);
 }
 
 void goroR_p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
@@ -136,6 +177,7 @@ void goroR_p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
 }
 
 void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_netpoll_publish(rt);  /* (for a host that polls goro_pollfd) */
   goroR_lock(&rt->lock);
   goroR_p_drop_locked(rt, mp);
   mp->rt = NULL;
@@ -145,7 +187,9 @@ void goroR_p_release(struct goro_rt *rt, struct goro_m *mp) {
 /* Nothing needs the P but the thread that parks it: see HACKING.md, "P
 ** states". Requires: mp holds the P. */
 void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
+  goroR_netpoll_publish(rt);
   if (RD(rt->nrunnable) == 0 && atomic_load(&rt->next_when) == 0 &&
+      !goroR_netpoll_waiting(rt) &&  /* (then a worker must poll) */
       !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
     atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);
     if (atomic_load(&rt->pwaiters) == 0 && !atomic_load(&rt->closing)) return;
@@ -167,11 +211,11 @@ int goroR_p_take_parked(struct goro_rt *rt, struct goro_m *mp) {
   return 1;
 }
 
-int goroR_p_handoff(struct goro_rt *rt, struct goro_m *mp) {
+int goroR_p_handoff(struct goro_rt *rt, struct goro_m *mp, double until) {
   goroR_lock(&rt->lock);
   goroR_p_drop_locked(rt, mp);
   goroR_unlock(&rt->lock);
-  return p_acquire(rt, mp, 1);  /* callers first (goroR_p_may_take) */
+  return p_acquire(rt, mp, 1, until);  /* callers first (goroR_p_may_take) */
 }
 
 /* The CAS on our own M is the fast path (nobody retook the P; had someone,

@@ -15,6 +15,9 @@
 ** (a *caller*: back from C, a callback, goro_step). Returns 0 or
 ** GORO_ECLOSED. */
 int goroR_p_acquire(struct goro_rt *rt, struct goro_m *mp);
+/* goroR_p_acquire for a step M: wait only until `until`, asking the
+** holder's G to yield meanwhile. 0, GORO_ECLOSED or GORO_ETIMEDOUT. */
+int goroR_p_acquire_until(struct goro_rt *rt, struct goro_m *mp, double until);
 /* Give the P back; wake (or start) a worker if G's are ready or sleeping.
 ** Requires: mp holds it. */
 void goroR_p_release(struct goro_rt *rt, struct goro_m *mp);
@@ -34,12 +37,22 @@ void goroR_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp);
 
 /* ---- inside the runtime ---------------------------------------------------- */
 
+/* Wake whoever waits for the P's news: threads waiting on rt->wake, and an
+** owner blocked in the netpoller (HACKING.md, "The netpoller"). Every
+** place that changes what an idle owner or waiter waits for calls it.
+** Requires: rt->lock. */
+void goroR_rt_wake_locked(struct goro_rt *rt);
+
 /* Is the P free, or parked on a host thread idle in C? Changes nothing.
 ** Requires: rt->lock. */
 int goroR_p_free_locked(struct goro_rt *rt);
 /* Is the P held? A P parked on a host thread idle in C is not: it is taken
 ** back from there and left free. Requires: rt->lock. */
 int goroR_p_held_locked(struct goro_rt *rt);
+/* Take the P for mp as a caller would, without waiting: if it is free (or
+** parked, or its owner is in C) and no owed scheduler comes first. 1 if
+** taken, else 0. Requires: rt->lock. */
+int goroR_p_try_take_locked(struct goro_rt *rt, struct goro_m *mp);
 /* Make mp the P's owner. Requires: rt->lock, the P free. */
 void goroR_p_take_locked(struct goro_rt *rt, struct goro_m *mp);
 /* mp gives the P up and a worker is kicked. Requires: rt->lock, mp holds
@@ -54,8 +67,9 @@ int goroR_p_work_due(struct goro_rt *rt);
 /* Is the scheduler owed a turn (HACKING.md, "Who gets a free P")? */
 int goroR_p_owed(struct goro_rt *rt);
 /* Give the P to the threads waiting for it, then wait to get it back as a
-** scheduler. Requires: mp holds the P. Returns 0 or GORO_ECLOSED. */
-int goroR_p_handoff(struct goro_rt *rt, struct goro_m *mp);
+** scheduler, until `until` at the latest (0: no limit). Requires: mp holds
+** the P. Returns 0, GORO_ECLOSED, or GORO_ETIMEDOUT (mp has no P). */
+int goroR_p_handoff(struct goro_rt *rt, struct goro_m *mp, double until);
 /* Take the P back after C: fast if nobody retook it, else wait for it. */
 void goroR_p_reclaim(struct goro_rt *rt, struct goro_m *mp);
 

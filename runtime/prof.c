@@ -116,6 +116,33 @@ void goroR_prof_thread_attach(void) {
   goroR_unlock(&goroR_prof_lock);
 }
 
+struct goro_lock *goroR_prof_lockp(void) { return &goroR_prof_lock; }
+
+void goroR_prof_atfork_child(void) {
+  /* Only this thread is left, and no timer: a fork does not copy them.
+  ** The parent's profile goes on in the parent; the child takes none. */
+  struct pthr *pt = threads.next;
+  while (pt != &threads) {
+    struct pthr *next = pt->next;
+    pt->armed = 0;
+    if (pt != &me) pt->next = pt->prev = NULL;
+    pt = next;
+  }
+  threads.next = threads.prev = &threads;
+  nthreads = ntimers = 0;
+  if (me.refs > 0) {
+    me.tid = gettid();
+    me.self = pthread_self();
+    me.next = threads.next;
+    me.prev = &threads;
+    threads.next->prev = &me;
+    threads.next = &me;
+    nthreads = 1;
+  }
+  atomic_store(&cur_session, 0);
+  atomic_store(&inflight, 0);
+}
+
 void goroR_prof_thread_detach(void) {
   goroR_lock(&goroR_prof_lock);
   if (me.refs <= 0) goroR_throw("profiler: thread detached more than attached");

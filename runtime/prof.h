@@ -82,6 +82,13 @@ void goroR_prof_get_stats(struct goro_prof_stats *out);
 ** returns how many G's there are. */
 int goroR_prof_by_g(uint64_t *ids, uint64_t *counts, int max);
 
+/* In a forked child (runtime/fork.c): only the calling thread is left and
+** no timer; no profile is running in the child. Requires: prof_lock,
+** taken by the fork's prepare handler. */
+void goroR_prof_atfork_child(void);
+/* The profiler's lock, for runtime/fork.c alone. */
+struct goro_lock *goroR_prof_lockp(void);
+
 /* Install the SIGPROF handler (once per process; it stays). */
 void goroR_prof_init(void);
 

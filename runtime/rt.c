@@ -17,7 +17,10 @@
 
 #include "errors.h"
 #include "extram.h"
+#include "fork.h"
+#include "frame.h"
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "sched.h"
 #include "sysmon.h"
@@ -37,6 +40,16 @@ static uint64_t next_gen = 1; /* live_lock */
 
 void goroR_live_lock(void) { goroR_lock(&live_lock); }
 void goroR_live_unlock(void) { goroR_unlock(&live_lock); }
+struct goro_lock *goroR_live_lockp(void) { return &live_lock; }
+
+struct goro_rt *goroR_live_next(struct goro_rt *after) {
+  struct live *l = lives;
+  if (after != NULL) {
+    while (l != NULL && l->rt != after) l = l->next;
+    if (l != NULL) l = l->next;
+  }
+  return l != NULL ? l->rt : NULL;
+}
 
 /* Put rt on the list; its generation. */
 static uint64_t live_add(struct goro_rt *rt) {
@@ -88,6 +101,7 @@ int goroR_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) 
   }
   rt->gen = live_add(rt);
   goroR_preempt_init();
+  goroR_fork_init();
   rt->hooks = hooks;
   rt->ud = ud;
   rt->nextgid = 1;
@@ -113,7 +127,8 @@ static int callbacks_active(struct goro_rt *rt) {
 static void shutdown(struct goro_rt *rt) {
   goroR_lock(&rt->lock);
   rt->closing = 1;
-  pthread_cond_broadcast(&rt->wake);
+  goroR_cgoq_drop_locked(rt);  /* C calls no worker began never run */
+  goroR_rt_wake_locked(rt);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)
     pthread_cond_broadcast(&mp->parkcv);
   while (goroR_p_held_locked(rt) || callbacks_active(rt) ||
@@ -143,6 +158,8 @@ void goroR_rt_destroy(struct goro_rt *rt) {
     rt->carriers = c->next;
     goroR_carrier_free(c);
   }
+  goroR_netpoll_free(rt);  /* (the owners of its descriptors let go) */
+  goroR_stepms_free(rt);
   free(rt->timers);
   pthread_cond_destroy(&rt->sysmon_cv);
   pthread_cond_destroy(&rt->wake);

@@ -49,6 +49,9 @@ void goroR_rt_unwind_callbacks_locked(struct goro_rt *rt);
 
 void goroR_live_lock(void);
 void goroR_live_unlock(void);
+/* The live lock itself and the runtimes on the list, in order (fork.c). */
+struct goro_lock *goroR_live_lockp(void);
+struct goro_rt *goroR_live_next(struct goro_rt *after);
 /* Is (rt, gen) a runtime that has not been destroyed? Requires: the live
 ** lock. */
 int goroR_live_has_locked(struct goro_rt *rt, uint64_t gen);

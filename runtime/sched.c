@@ -23,13 +23,21 @@
 #include "extram.h"
 #include "fatal.h"
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "rt.h"
 #include "timer.h"
 #include "waitq.h"
 
+#include "frame.h"
+#include "locked.h"
+
 /* What a carrier says when it switches back to the scheduler. */
-enum { SW_RUN_END = 1, SW_PARK, SW_GOSCHED };
+enum {
+  SW_RUN_END = GORO_SW_RUN_END,
+  SW_PARK = GORO_SW_PARK,
+  SW_GOSCHED = GORO_SW_GOSCHED,
+};
 
 void goroR_carrier_free(struct goro_carrier *c) {
   goroA_ctx_destroy(&c->ctx);
@@ -67,6 +75,12 @@ void goroR_g_abandon_all(struct goro_rt *rt) {
   }
   rt->runhead = rt->runtail = rt->runnext = NULL;
   WR(rt->nrunnable, 0);
+  rt->homeq = NULL;
+  WR(rt->nhome, 0);
+  goroR_lock(&rt->lock);  /* (G's back from C wait there: gone too) */
+  rt->cgoret = rt->cgorettail = NULL;
+  atomic_store(&rt->ncgoret, 0);
+  goroR_unlock(&rt->lock);
   rt->abort = 0;
   rt->until = NULL;
   rt->until_dead = 0;
@@ -74,7 +88,11 @@ void goroR_g_abandon_all(struct goro_rt *rt) {
 
 /* ---- run queue ------------------------------------------------------------ */
 
-static void runq_put(struct goro_rt *rt, struct goro_g *gp) {
+void goroR_runq_put(struct goro_rt *rt, struct goro_g *gp) {
+  if (goroR_g_home_locked(gp)) {  /* only its M may run it */
+    goroR_homeq_put(rt, gp);
+    return;
+  }
   gp->schedlink = NULL;
   if (rt->runtail) rt->runtail->schedlink = gp;
   else rt->runhead = gp;
@@ -90,7 +108,7 @@ static struct goro_g *runq_get(struct goro_rt *rt) {
     rt->runnext = NULL;
     WR(rt->nrunnable, rt->nrunnable - 1);
     if (++rt->nextstreak <= 64 || rt->runhead == NULL) return gp;
-    runq_put(rt, gp);
+    goroR_runq_put(rt, gp);
   }
   rt->nextstreak = 0;
   gp = rt->runhead;
@@ -108,23 +126,23 @@ void goroR_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
   goroR_timer_del(rt, gp);
   gp->status = GORO_GRUNNABLE;
   gp->waitreason = NULL;
-  if (gp->lockedm != NULL) {  /* its M sleeps: wake it, it takes the P */
+  if (goroR_g_sleeps_locked(gp)) {  /* its M sleeps: wake it, it takes the P */
     goroR_lock(&rt->lock);
     gp->lockedm->parkready = 1;
     pthread_cond_signal(&gp->lockedm->parkcv);
     goroR_unlock(&rt->lock);
     return;
   }
-  if (next) {
+  if (next && !goroR_g_home_locked(gp)) {
     struct goro_g *old = rt->runnext;
     rt->runnext = gp;
     WR(rt->nrunnable, rt->nrunnable + 1);
     if (old != NULL) {  /* the G it displaces keeps its turn, at the tail */
       WR(rt->nrunnable, rt->nrunnable - 1);
-      runq_put(rt, old);
+      goroR_runq_put(rt, old);
     }
   } else {
-    runq_put(rt, gp);
+    goroR_runq_put(rt, gp);
   }
 }
 
@@ -140,13 +158,13 @@ void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   gp->id = rt->nextgid++;
   gp->ud = ud;
   gp->timer.heapidx = -1;
-  gp->timer.isg = 1;
+  gp->timer.kind = GORO_TIMER_G;
   gp->allnext = rt->allg;
   if (rt->allg) rt->allg->allprev = gp;
   rt->allg = gp;
   rt->ng++;
   gp->status = GORO_GRUNNABLE;
-  runq_put(rt, gp);
+  goroR_runq_put(rt, gp);
 }
 
 /* ---- carriers and parking -------------------------------------------------- */
@@ -212,65 +230,8 @@ void goroR_park_prepare(struct goro_g *gp, const char *reason) {
   gp->waitsince = goroR_stamp();
 }
 
-/* A locked G parks by putting its M to sleep: see HACKING.md, Locked G's.
-** While the P is free the sleeping M fires due timers itself, so a
-** callback that sleeps wakes up even with no worker and no step. */
-static int park_locked(struct goro_g *gp, const char *reason) {
-  struct goro_m *mp = gp->lockedm;
-  struct goro_rt *rt = mp->rt;
-  int held = 0;
-
-  gp->waitreason = reason;
-  gp->waitsince = goroR_stamp();
-  gp->status = GORO_GWAITING;
-  rt->st.stackful_parks++;
-  goroR_lock(&rt->lock);
-  mp->parkready = 0;
-  rt->nlocked++;
-  goroR_p_drop_locked(rt, mp);
-  mp->state = GORO_M_PARKED;
-  /* An extra M's own callbacks are the host's, but one nested in a
-  ** cgocall holds nsyscall, which goroR_rt_quiesce waits for. */
-  while (!mp->parkready && !rt->closing &&
-         !(rt->quiescing && (!mp->isextra || mp->ncgo > 0))) {
-    double when = atomic_load(&rt->next_when);
-    if (when > 0 && !rt->abort) {
-      double now = goroR_now();
-      if (when <= now && !goroR_p_held_locked(rt)) {
-        goroR_p_take_locked(rt, mp);
-        goroR_unlock(&rt->lock);
-        goroR_timers_fire(rt, goroR_now());
-        goroR_lock(&rt->lock);
-        if (mp->parkready) {
-          held = 1;
-          break;
-        }
-        goroR_p_drop_locked(rt, mp);
-        mp->state = GORO_M_PARKED;
-        continue;
-      }
-      /* Always timed while a timer is pending: whoever holds the P now
-      ** may give it up before the timer is due. */
-      struct timespec ts = goroR_timespec(when > now ? when : now + 1e-3);
-      goroR_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
-    } else {
-      goroR_cond_wait(&mp->parkcv, &rt->lock);
-    }
-  }
-  rt->nlocked--;
-  {
-    int ready = mp->parkready;
-    int ended = !ready && !rt->closing;  /* (read under the lock) */
-    goroR_unlock(&rt->lock);
-    if (!held && goroR_p_acquire(rt, mp) != 0) return GORO_ECLOSED;
-    gp->status = GORO_GRUNNING;
-    if (ready) return 0;
-    return ended ? GORO_EENDED : GORO_ECLOSED;  /* woken to unwind */
-  }
-}
-
 int goroR_park(struct goro_g *gp, const char *reason) {
-  if (gp->lockedm != NULL) return park_locked(gp, reason);
+  if (goroR_g_sleeps_locked(gp)) return goroR_park_locked(gp, reason);
   goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   gp->waitreason = reason;
   gp->waitsince = goroR_stamp();
@@ -281,6 +242,10 @@ int goroR_park(struct goro_g *gp, const char *reason) {
 }
 
 void goroR_gosched(struct goro_g *gp) {
+  if (goroR_g_sleeps_locked(gp)) {  /* it keeps its thread (locked.c) */
+    goroR_locked_yield(gp);
+    return;
+  }
   goroR_assert(gp->status == GORO_GRUNNING && gp->carrier != NULL);
   goroA_ctx_switch(&gp->carrier->ctx, &goroR_m_self()->g0,
                   (void *)(uintptr_t)SW_GOSCHED);
@@ -304,12 +269,13 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
       break;
     case GORO_RUN_YIELDED:
       gp->status = GORO_GRUNNABLE;
-      runq_put(rt, gp);
+      goroR_runq_put(rt, gp);
       break;
     case GORO_RUN_DONE:
       gp->status = GORO_GDEAD;
       goroR_waitq_wake_all(rt, &gp->waiters, 1);
       if (gp == mp->until) mp->stop = GORO_SCHED_DONE;
+      if (gp->lockedm != NULL) goroR_locked_end(rt, gp, mp);
       if (gp == rt->until) {  /* maybe on a worker: goro.run's M must know */
         rt->until = NULL;
         goroR_lock(&rt->lock);  /* and come back, even from a callback */
@@ -335,7 +301,22 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
   gp->status = GORO_GRUNNING;
   gp->outcome = 0;
   mp->curg = gp;
+  rt->lastgid = gp->id;
   WR(rt->schedtick, rt->schedtick + 1);
+}
+
+#define POLL_EVERY 10e-3  /* seconds between polls while G's keep the P busy */
+
+/* Poll without blocking if G's wait on I/O (or a host's poll fd was
+** marked) and either `idle` (the run queue is empty) or nobody has polled
+** for POLL_EVERY. Returns whether G's are runnable after. */
+static int poll_if_due(struct goro_rt *rt, int idle) {
+  struct goro_netpoll *np = atomic_load(&rt->np);
+  if (np == NULL || (!goroR_netpoll_waiting(rt) && !atomic_load(&np->broken)))
+    return 0;
+  if (!idle && goroR_now() - atomic_load(&np->lastpoll) < POLL_EVERY) return 0;
+  goroR_netpoll(rt, 0);
+  return rt->runhead != NULL || rt->runnext != NULL;
 }
 
 /* The next G to run on carrier c without a switch, or NULL to go back to
@@ -346,13 +327,18 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
                                   struct goro_carrier *c) {
   struct goro_g *gp;
   if (mp->stop || rt->abort || rt->closing || rt->pwaiters > 0 ||
-      rt->until_dead)
+      rt->until_dead || mp->exiting)
     return NULL;
+  if (mp->ishome && RD(rt->nhome) > 0 && goroR_homeq_has(rt, mp))
+    return NULL;  /* G's locked to this M come first: g0 takes them */
   if (rt->ntimers > 0 || mp->deadline > 0) {
     double now = goroR_now();
     if (rt->ntimers > 0) goroR_timers_fire(rt, now);
     if (mp->deadline > 0 && now >= mp->deadline) return NULL;
   }
+  poll_if_due(rt, 0);  /* G's handed off inline never starve the poller */
+  if (atomic_load_explicit(&rt->ncgoret, memory_order_relaxed))
+    goroR_cgoret_drain(rt);
   gp = rt->runnext != NULL ? rt->runnext : rt->runhead;
   if (gp == NULL || gp->carrier != NULL) return NULL;
   gp = runq_get(rt);  /* the same G, unless the fairness bound moved it */
@@ -368,12 +354,48 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
   return gp;
 }
 
+void goroR_sched_switch(struct goro_rt *rt, struct goro_m *mp,
+                        struct goro_carrier *c) {
+  struct goro_g *gp;
+  uintptr_t msg = (uintptr_t)goroA_ctx_switch(&mp->g0, &c->ctx, mp->curg);
+  /* Back on g0, maybe on another M than the one that switched (a handed-
+  ** off G's carrier came back to its worker): re-read it. The G that came
+  ** back is mp->curg (the carrier may have run other G's inline). */
+  mp = goroR_m_self();
+  gp = mp->curg;
+  switch (msg) {
+    case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
+      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      mp->curg = NULL;
+      gp->status = GORO_GWAITING;
+      rt->st.stackful_parks++;
+      return;
+    case SW_GOSCHED:
+      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
+      mp->curg = NULL;
+      gp->status = GORO_GRUNNABLE;
+      goroR_runq_put(rt, gp);
+      return;
+    case SW_RUN_END:  /* settled on the carrier, which is free now */
+      goroR_assert(gp == NULL);
+      carrier_put(rt, c);
+      return;
+    case GORO_SW_HANDOFF:  /* its C call goes to a worker */
+      goroR_handoff_commit(rt, mp, gp);
+      return;
+    case GORO_SW_CGORET:  /* back from C on a worker, the P busy elsewhere */
+      goroR_handoff_returned(rt, mp, gp);
+      return;
+    default:
+      goroR_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
+  }
+}
+
 /* Run gp (and whatever its carrier runs inline after it) until the carrier
 ** comes back to g0. Returns 0, or GORO_ENOMEM if no carrier could be had
 ** (gp stays runnable, first in line). */
 static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   struct goro_carrier *c = gp->carrier;
-  uintptr_t msg;
   goroR_assert(gp->status == GORO_GRUNNABLE);
   if (c == NULL && (c = carrier_get(rt)) == NULL) {
     gp->schedlink = rt->runhead;
@@ -384,30 +406,8 @@ static int execute(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   }
   run_on(rt, mp, gp, c);
   rt->st.switches++;
-  msg = (uintptr_t)goroA_ctx_switch(&mp->g0, &c->ctx, gp);
-  /* Back on g0. The G that came back is mp->curg (the carrier may have run
-  ** other G's inline since gp). */
-  gp = mp->curg;
-  switch (msg) {
-    case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
-      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
-      mp->curg = NULL;
-      gp->status = GORO_GWAITING;
-      rt->st.stackful_parks++;
-      return 0;
-    case SW_GOSCHED:
-      goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
-      mp->curg = NULL;
-      gp->status = GORO_GRUNNABLE;
-      runq_put(rt, gp);
-      return 0;
-    case SW_RUN_END:  /* settled on the carrier, which is free now */
-      goroR_assert(gp == NULL);
-      carrier_put(rt, c);
-      return 0;
-    default:
-      goroR_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
-  }
+  goroR_sched_switch(rt, mp, c);
+  return 0;
 }
 
 /* Can something outside the run queue and the timers still make a G
@@ -423,8 +423,14 @@ static int outside_hope(struct goro_rt *rt) {
 }
 
 /* Sleep until `when` (0: no limit) or until another thread signals (a
-** thread wants the P, a locked M left, ...). */
+** thread wants the P, a locked M left, ...): in the netpoller if the
+** runtime has one (I/O then ends the sleep too; every signal breaks it),
+** else on rt->wake. */
 static void idle_wait(struct goro_rt *rt, double when) {
+  if (atomic_load(&rt->np) != NULL) {
+    goroR_netpoll(rt, when > 0 ? when : -1);
+    return;
+  }
   goroR_lock(&rt->lock);
   if (rt->pwaiters == 0 && !rt->closing) {
     if (when > 0) {
@@ -452,6 +458,7 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     double next = 0;
 
     if (mp->stop) return mp->stop;
+    if (mp->exiting) return GORO_SCHED_IDLE;  /* its locked G took it along */
     if (rt->until_dead) {  /* the run's main G ended on another M */
       if (until != NULL) return GORO_SCHED_DONE;
       return GORO_SCHED_IDLE;  /* give the P to the run's M */
@@ -459,19 +466,30 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
     if (rt->pwaiters > 0 && !goroR_p_owed(rt)) {  /* serve threads waiting */
       if (mp->isworker) return GORO_SCHED_IDLE;
-      if (goroR_p_handoff(rt, mp) != 0) return GORO_SCHED_ABORT;
+      int rc = goroR_p_handoff(rt, mp, mp->isstep ? deadline : 0);
+      if (rc == GORO_ETIMEDOUT) return GORO_SCHED_LENT;  /* (a step's end) */
+      if (rc != 0) return GORO_SCHED_ABORT;
       continue;
     }
     if (rt->needextram) goroR_extram_refill(rt);
+    if (atomic_load_explicit(&rt->ncgoret, memory_order_relaxed))
+      goroR_cgoret_drain(rt);
     if (rt->ntimers > 0) next = goroR_timers_fire(rt, goroR_now());
     if (deadline > 0 && goroR_now() >= deadline) return GORO_SCHED_BUDGET;
-    gp = runq_get(rt);
+    poll_if_due(rt, 0);  /* while busy: at least every POLL_EVERY */
+    gp = mp->ishome && RD(rt->nhome) > 0 ? goroR_homeq_get(rt, mp) : NULL;
+    if (gp == NULL) gp = runq_get(rt);
     /* The scheduler had its turn: timers fired and the queue's head taken,
     ** if any (a channel timer readies no G, yet it was the owed work). */
     atomic_store_explicit(&rt->owed, 0, memory_order_relaxed);
     if (gp == NULL) {
-      if (until == NULL) return GORO_SCHED_IDLE;
-      if (!goroR_timers_hope(rt) && !outside_hope(rt))
+      if (poll_if_due(rt, 1)) continue;  /* I/O readied a G */
+      /* A step returns; a worker stays, as the poller, while G's wait on
+      ** I/O (a thread that wants the P breaks its poll). */
+      if (until == NULL && !(mp->isworker && goroR_netpoll_waiting(rt)))
+        return GORO_SCHED_IDLE;
+      if (until != NULL && !goroR_timers_hope(rt) && !outside_hope(rt) &&
+          !goroR_netpoll_waiting(rt))
         return GORO_SCHED_DEADLOCK;  /* nothing can wake anyone */
       idle_wait(rt, deadline > 0 && (next == 0 || deadline < next) ? deadline : next);
       continue;

@@ -54,6 +54,8 @@ enum goro_sched_result {
   GORO_SCHED_DEADLOCK, /* run mode: nothing can ever run again */
   GORO_SCHED_ABORT,    /* rt->abort was set */
   GORO_SCHED_NOMEM,    /* no stack for a G */
+  GORO_SCHED_LENT,     /* step mode: the budget ended while the P was lent
+                          to a waiting thread; mp no longer holds it */
 };
 
 /* Run G's on the calling M, which holds the P. With `until`, run until that
@@ -69,5 +71,23 @@ void goroR_sched_get_stats(struct goro_rt *rt, struct goro_sched_stats *out);
 /* Inside the runtime: free a carrier's stack and record (an abandoned G's,
 ** or the cache's when the runtime goes). */
 void goroR_carrier_free(struct goro_carrier *c);
+
+/* ---- inside the runtime: what a carrier says to g0 --------------------------- */
+
+enum goro_switch_msg {
+  GORO_SW_RUN_END = 1, /* the carrier settled its G(s) and is free */
+  GORO_SW_PARK,        /* its G parks stackfully (the carrier stays) */
+  GORO_SW_GOSCHED,     /* its G yields stackfully */
+  GORO_SW_HANDOFF,     /* its G's C call moves to a worker (frame.c) */
+  GORO_SW_CGORET,      /* its G is back from C and waits for the P */
+};
+
+/* Switch from mp's g0 into carrier c, whose G (mp->curg) was made ready
+** to run or to call C on mp, and handle what c says when it comes back.
+** Returns 0 (GORO_ENOMEM is execute's). */
+void goroR_sched_switch(struct goro_rt *rt, struct goro_m *mp,
+                        struct goro_carrier *c);
+/* Put gp (RUNNABLE) at the tail of the run queue. Requires: the P. */
+void goroR_runq_put(struct goro_rt *rt, struct goro_g *gp);
 
 #endif

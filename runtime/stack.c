@@ -23,6 +23,23 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+/* Valgrind tells a stack switch from a large frame by the stacks it knows.
+** A G stack it does not know makes each jump to or from it (arch/ctx.c) a
+** push or pop of a frame as large as the distance, and memcheck then calls
+** the live frames on the other side uninitialised, or their memory gone.
+** Each stack is known to it from its mapping to its unmapping (a pooled
+** stack stays known: its next context starts on it). */
+#ifdef GORO_VALGRIND
+#include <valgrind/valgrind.h>
+#define vg_register(st)                                              \
+  ((st)->vg_id = VALGRIND_STACK_REGISTER(                            \
+       (st)->desc.lo, (char *)(st)->desc.lo + (st)->desc.size - 1))
+#define vg_deregister(st) VALGRIND_STACK_DEREGISTER((st)->vg_id)
+#else
+#define vg_register(st) ((st)->vg_id = 0)
+#define vg_deregister(st) ((void)(st))
+#endif
+
 static struct {
   struct goro_lock lock;
   size_t size;                  /* protected by lock */
@@ -50,6 +67,7 @@ static size_t round_pages(size_t n) {
 }
 
 static void unmap(struct goro_stack *st) {
+  vg_deregister(st);
   munmap(st->map, st->maplen);
   free(st);
 }
@@ -111,6 +129,7 @@ static struct goro_stack *map_stack(size_t size) {
   st->desc.size = size;
   st->desc.id = atomic_fetch_add(&next_id, 1);
   st->next = NULL;
+  vg_register(st);
   return st;
 }
 
@@ -197,6 +216,8 @@ void goroR_stack_trim(void) {
   drop_list(&pool.cold);
   goroR_unlock(&pool.lock);
 }
+
+struct goro_lock *goroR_stack_lock(void) { return &pool.lock; }
 
 void goroR_stack_get_stats(struct goro_stack_stats *out) {
   goroR_lock(&pool.lock);

@@ -46,6 +46,7 @@ struct goro_stack {
   void *map;                    /* mapping base (the guard starts here) */
   size_t maplen;                /* guard + usable bytes */
   struct goro_stack *next;      /* pool link; protected by the pool lock */
+  unsigned vg_id;               /* valgrind's id of desc's range; immutable */
 };
 
 struct goro_stack_stats {
@@ -75,6 +76,9 @@ void goroR_stack_put(struct goro_stack *st);
 void goroR_stack_trim(void);
 
 void goroR_stack_get_stats(struct goro_stack_stats *out);
+
+/* The pool's lock, for runtime/fork.c alone (taken around a fork). */
+struct goro_lock *goroR_stack_lock(void);
 
 /* Install the process-wide guard-page handler (once; later calls are no-ops)
 ** and give the calling thread an alternate signal stack if it has none.

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "../arch/ctx.h"
 #include "lock.h"
@@ -28,6 +29,7 @@
 
 struct goro_rt;
 struct goro_m;
+struct goro_netpoll;
 
 #define GORO_MAX_MS 256 /* worker M's per runtime, counting those in C */
 
@@ -85,13 +87,21 @@ struct goro_waitq {
   struct goro_waiter *head, *tail; /* P */
 };
 
-/* A timer in the P's heap: the embedded timer of a sleeping G (isg), which
-** readies it, or one of the bridge's, for which hooks->fire runs.
-** heapidx >= 0 iff the timer is in the heap, at that index. */
+/* A timer in the P's heap, of one of these kinds: the bridge's (a timer's
+** channel: hooks->fire runs), a sleeping G's own (it readies the G), or a
+** poll descriptor's deadline (netpoll.c). heapidx >= 0 iff the timer is
+** in the heap, at that index. */
+enum {
+  GORO_TIMER_BRIDGE = 0,
+  GORO_TIMER_G,
+  GORO_TIMER_PD_READ,
+  GORO_TIMER_PD_WRITE,
+};
+
 struct goro_timer {
   double when;                     /* P: monotonic seconds */
   int heapidx;                     /* P: index in the heap, or -1 */
-  int isg;                         /* a G's own (struct goro_g's timer) */
+  int kind;                        /* immutable: GORO_TIMER_* */
 };
 
 struct goro_g {
@@ -103,6 +113,8 @@ struct goro_g {
   uint8_t heap;                    /* made by goroR_g_new: freed at its end */
   uint16_t lockcount;              /* owner: nested locks (callbacks; Lua
                                       allows 200 nested C calls) */
+  uint16_t userlocks;              /* owner: goro.lockthread() calls not yet
+                                      undone (HACKING.md, "Locked G's") */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   float waitsince;                 /* P: when it began to (goroR_stamp) */
   int selected;                    /* P: select: index of the case that won,
@@ -152,6 +164,17 @@ struct goro_m {
   struct goro_rt *rt;          /* the runtime whose P it holds, or NULL */
   int isextra;                 /* lent to a host thread (extram.c) */
   int isworker;                /* a worker the runtime started */
+  int isstep;                  /* a thread's step M (goro_step), kept in
+                                  rt->stepms until the runtime ends */
+  int exiting;                 /* owner: a worker whose locked G ended:
+                                  it leaves its loop and its thread ends */
+  int ishome;                  /* a thread that runs the scheduler itself
+                                  (goro.run's, a step M): G's locked to it
+                                  wait on rt->homeq (HACKING.md) */
+  struct goro_m *stepnext;     /* lock: rt->stepms */
+  timer_t steptimer;           /* a step M's deadline timer: SIGURG to its
+                                  own thread (valid iff hassteptimer) */
+  int hassteptimer;
   volatile int state;          /* enum goro_mstate, for goro.ms() */
   struct goro_g *extrag;       /* an extra M's G (locked to it for good) */
   struct goro_stack *xstack;   /* an extra M's G stack, while it has one */
@@ -166,7 +189,7 @@ struct goro_m {
   pthread_t self;              /* the thread, while it is an M of a runtime */
   void *cgoL;                  /* the bridge's: the lua_State of the
                                   innermost cgocall (owner) */
-  struct goro_rt *home;        /* a worker's or extra M's runtime */
+  struct goro_rt *home;        /* a worker's, step M's or extra M's runtime */
   pthread_t thread;            /* a worker's thread */
   struct goro_m *allnext;      /* lock: the runtime's workers */
   volatile int ncgo;           /* owner: cgocalls active on this M */
@@ -229,6 +252,10 @@ struct goro_sched_stats {
   uint64_t inline_runs;     /* G's a carrier ran right after another */
   uint64_t extra_ms;        /* extra M's made (pooled and bound) */
   uint64_t extra_ms_in_use; /* of them bound to host threads now */
+  uint64_t handoffs;        /* cgocalls moved off a step M to a worker */
+  uint64_t step_overruns;   /* steps that returned > 1 ms past budget */
+  double step_overrun_max;  /* the worst, in seconds past the budget */
+  uint64_t step_overrun_g;  /* the G that ran last in that step (0: none) */
 };
 
 /* ---- the runtime of one universe, with its P --------------------------------
@@ -263,6 +290,17 @@ struct goro_rt {
   int nworkers, nidle;         /* lock: workers alive; of them idle */
   struct goro_m *allm;         /* lock: the workers */
   struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
+  struct goro_m *stepms;       /* lock: every step M made (goro_step) */
+  struct goro_m *framem;       /* lock: the first of them: the thread that
+                                  called goro_open (or first stepped), for
+                                  goro.lockthread("frame") */
+  /* C calls moved off a step M (HACKING.md, "The frame loop"): G's whose
+  ** C waits for a worker, and G's back from it that wait for the P. */
+  struct goro_g *cgoq, *cgoqtail;       /* lock */
+  struct goro_g *cgoret, *cgorettail;   /* lock */
+  _Atomic int ncgoret;                  /* hint: cgoret is not empty */
+  _Atomic int step_waits;      /* steps waiting for the P: sysmon asks
+                                  the holder's G to yield at once */
   struct goro_m *extram;       /* lock: the extra-M pool */
   struct goro_m *allextra;     /* lock: every extra M */
   int nextram, nextram_inuse;  /* lock: extra M's made; bound now */
@@ -270,6 +308,8 @@ struct goro_rt {
   _Atomic int nsyscall;        /* G's in goro_cgocall */
   pthread_cond_t sysmon_cv;    /* lock: sysmon sleeps on it */
   int nlocked;                 /* lock: locked G's parked (M's asleep) */
+  int nlockedw;                /* lock: workers dedicated to a G that
+                                  goro.lockthread() locked to them */
   pthread_t sysmon;            /* lock: the monitor thread, if started */
   _Atomic int sysmon_on;       /* changed under lock */
   uint64_t gen;                /* immutable: this runtime's generation */
@@ -284,6 +324,11 @@ struct goro_rt {
   uint64_t nrunnable;          /* P; others read it with RD(); counts
                                   runnext too */
   uint64_t schedtick;          /* P (WR): G runs started; sysmon reads it */
+  uint64_t lastgid;            /* P: the G whose run started last */
+  struct goro_g *homeq;        /* P: runnable G's locked to a home M (the
+                                  run's thread, a step M), which only that
+                                  M runs; linked by schedlink */
+  int nhome;                   /* P (WR): how many */
   int nextstreak;              /* P: consecutive runnext picks */
   struct goro_timer **timers;  /* P: min-heap on when */
   int ntimers, timercap;       /* P */
@@ -302,6 +347,8 @@ struct goro_rt {
   int until_dead;              /* P: it ended, on whichever M ran it */
   _Atomic double next_when;    /* P writes: earliest timer, 0 if none;
                                   read by sysmon, workers, parked M's */
+  struct goro_netpoll *_Atomic np; /* made once by the P's owner, then
+                                  immutable (netpoll.c) */
   struct goro_sched_stats st;  /* P */
 };
 

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "rt.h"
 #include "signals.h"
@@ -21,7 +22,9 @@
 #include "worker.h"
 
 #define RETAKE_AFTER 20e-6 /* seconds in C before sysmon retakes the P */
+#define POLL_OVERDUE 10e-3 /* seconds since a poll, with events pending */
 #define PREEMPT_AFTER 10e-3 /* seconds a G may run before it is asked to yield */
+#define URGENT_EVERY 1e-3   /* how often a step's urgent request is repeated */
 
 /* SIGURG on an M: if it runs a G now, arm that G's preemption hook. */
 static struct sigaction old_urg;
@@ -29,11 +32,14 @@ static struct sigaction old_urg;
 static void on_urg(int sig, siginfo_t *si, void *uc) {
   struct goro_m *mp = goroR_m_self();
   int saved = errno;
-  if (mp != NULL && atomic_exchange(&mp->preempt, 0)) {
+  /* sysmon's request, or a step M's deadline timer (frame.c) */
+  if (mp != NULL && (atomic_exchange(&mp->preempt, 0) ||
+                     (si != NULL && si->si_code == SI_TIMER && mp->isstep &&
+                      si->si_value.sival_ptr == mp))) {
     struct goro_g *gp = mp->curg;
     struct goro_rt *rt = mp->rt;
     if (gp != NULL && rt != NULL && gp->status == GORO_GRUNNING &&
-        gp->lockedm == NULL && rt->hooks->interrupt != NULL)
+        gp->lockcount == 0 && rt->hooks->interrupt != NULL)
       rt->hooks->interrupt(rt, gp, GORO_INT_PREEMPT);
   } else {
     goroR_sig_forward(&old_urg, sig, si, uc);
@@ -54,9 +60,15 @@ void goroR_preempt_init(void) {
 ** while there is work for it, and asks a G that has run Lua for
 ** PREEMPT_AFTER to yield. Sleeps 20 us at first, doubling to 10 ms while
 ** there is nothing to do (as Go's sysmon does). */
+void goroR_preempt_m(struct goro_rt *rt, struct goro_m *owner) {
+  atomic_store(&owner->preempt, 1);
+  pthread_kill(owner->self, SIGURG);
+  atomic_fetch_add(&rt->npreempt, 1);
+}
+
 static void *sysmon_main(void *arg) {
   struct goro_rt *rt = arg;
-  double delay = 20e-6, tick_since = goroR_now();
+  double delay = 20e-6, tick_since = goroR_now(), urgent_at = 0;
   uint64_t tick_seen = RD(rt->schedtick);
   sigset_t all;
   sigfillset(&all);
@@ -74,25 +86,34 @@ static void *sysmon_main(void *arg) {
     if (atomic_load(&rt->p_syscall) != 0 &&
         now - atomic_load_explicit(&rt->syscall_since, memory_order_relaxed) >
             RETAKE_AFTER &&
-        (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 ||
-         (when > 0 && when <= now))) {
+        (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 || atomic_load(&rt->ncgoret) > 0 ||
+         (when > 0 && when <= now) ||
+         goroR_netpoll_overdue(rt, now, POLL_OVERDUE))) {
       if (goroR_p_retake_locked(rt)) {
         goroR_rt_kick_locked(rt);
         acted = 1;
       }
     }
-    /* Preemption: the same run on the P for PREEMPT_AFTER. */
+    /* Preemption: the same run on the P for PREEMPT_AFTER; at once (and
+    ** again every URGENT_EVERY) while a step waits for the P, for the
+    ** frame's sake. (A step's own G is asked at the step's deadline by
+    ** the step M's timer: frame.c.) */
     {
       struct goro_m *owner = rt->p_owner;
       uint64_t tick = RD(rt->schedtick);
-      if (owner == NULL || atomic_load(&rt->p_syscall) != 0 || tick != tick_seen) {
+      int insys = atomic_load(&rt->p_syscall) != 0;
+      if (owner == NULL || insys || tick != tick_seen) {
         tick_seen = tick;
         tick_since = now;
       } else if (now - tick_since >= PREEMPT_AFTER) {
-        atomic_store(&owner->preempt, 1);
-        pthread_kill(owner->self, SIGURG);
-        atomic_fetch_add(&rt->npreempt, 1);
+        goroR_preempt_m(rt, owner);
         tick_since = now;  /* ask again in PREEMPT_AFTER if it ignores us */
+        acted = 1;
+      }
+      if (owner != NULL && !insys && now - urgent_at >= URGENT_EVERY &&
+          atomic_load(&rt->step_waits) > 0) {
+        goroR_preempt_m(rt, owner);
+        urgent_at = now;
         acted = 1;
       }
     }

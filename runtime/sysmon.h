@@ -12,6 +12,9 @@
 /* Start the monitor thread if it is not running (lazily: where a run, a
 ** step or a cgocall first needs it). */
 void goroR_sysmon_start(struct goro_rt *rt);
+/* Ask the G running on owner (which holds rt's P) to yield: its thread's
+** SIGURG handler arms the G's preemption hook. */
+void goroR_preempt_m(struct goro_rt *rt, struct goro_m *owner);
 /* Install the SIGURG preemption handler (once per process). */
 void goroR_preempt_init(void);
 

@@ -15,6 +15,7 @@
 
 #include "errors.h"
 #include "fatal.h"
+#include "netpoll.h"
 #include "sched.h"
 
 double goroR_now(void) {
@@ -98,7 +99,7 @@ int goroR_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
     heap_up(rt, i);
   }
   t->heapidx = -1;
-  if (t->isg) rt->nsleeping--;
+  if (t->kind == GORO_TIMER_G) rt->nsleeping--;
   atomic_store(&rt->next_when, rt->ntimers > 0 ? rt->timers[0]->when : 0.0);
   return 1;
 }
@@ -115,7 +116,7 @@ int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
   t->when = when;
   t->heapidx = rt->ntimers;
   rt->timers[rt->ntimers++] = t;
-  if (t->isg) rt->nsleeping++;
+  if (t->kind == GORO_TIMER_G) rt->nsleeping++;
   heap_up(rt, t->heapidx);
   atomic_store(&rt->next_when, rt->timers[0]->when);
   return 0;
@@ -127,7 +128,7 @@ int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
   ((struct goro_g *)(void *)((char *)(t) - offsetof(struct goro_g, timer)))
 
 void goroR_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
-  goroR_assert(gp->timer.heapidx < 0 && gp->timer.isg);
+  goroR_assert(gp->timer.heapidx < 0 && gp->timer.kind == GORO_TIMER_G);
   if (goroR_timer_start(rt, &gp->timer, when) != 0)
     goroR_throw("goroR_timer_add: out of memory");
 }
@@ -147,10 +148,11 @@ double goroR_timers_fire(struct goro_rt *rt, double now) {
     struct goro_timer *t = rt->timers[0];
     if (t->when > now) return t->when;
     goroR_timer_stop(rt, t);
-    if (t->isg)
-      goroR_ready(rt, G_OF_TIMER(t), 0);
-    else
-      rt->hooks->fire(rt, t);
+    switch (t->kind) {
+      case GORO_TIMER_G: goroR_ready(rt, G_OF_TIMER(t), 0); break;
+      case GORO_TIMER_BRIDGE: rt->hooks->fire(rt, t); break;
+      default: goroR_pd_timer_fire(rt, t); break;
+    }
   }
   return 0;
 }
@@ -159,7 +161,9 @@ int goroR_timers_hope(struct goro_rt *rt) {
   if (rt->nsleeping > 0) return 1;
   for (int i = 0; i < rt->ntimers; i++) {
     struct goro_timer *t = rt->timers[i];
-    if (t->isg || rt->hooks->wakes == NULL || rt->hooks->wakes(rt, t)) return 1;
+    if (t->kind != GORO_TIMER_BRIDGE || rt->hooks->wakes == NULL ||
+        rt->hooks->wakes(rt, t))
+      return 1;  /* (a descriptor's deadline: a G waits on I/O) */
   }
   return 0;
 }

@@ -34,7 +34,7 @@ void goroR_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
 /* Take gp out of the timer heap if it is there. Requires: the P. */
 void goroR_timer_del(struct goro_rt *rt, struct goro_g *gp);
 
-/* Timers of any kind (t->heapidx -1 when made; t->isg for a G's own).
+/* Timers of any kind (t->heapidx -1 when made; t->kind says whose).
 ** start (re)arms t for `when`: 0, or GORO_ENOMEM. stop disarms it if armed
 ** and says whether it was. Requires: the P. */
 int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when);

@@ -14,11 +14,24 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "frame.h"
 #include "m.h"
+#include "netpoll.h"
 #include "p.h"
 #include "prof.h"
 #include "sched.h"
 #include "timer.h"
+
+/* A worker done scheduling gives the P back (if it still holds it).
+** Requires: rt->lock. */
+static void release_locked(struct goro_rt *rt, struct goro_m *mp) {
+  if (rt->p_owner == mp) {
+    rt->p_owner = NULL;
+    atomic_store(&rt->p_syscall, (uintptr_t)0);
+  }
+  mp->rt = NULL;
+  goroR_rt_wake_locked(rt);
+}
 
 static void *worker_main(void *arg) {
   struct goro_m *mp = arg;
@@ -31,21 +44,30 @@ static void *worker_main(void *arg) {
   goroR_prof_thread_attach();
   goroR_lock(&rt->lock);
   for (;;) {
-    if (rt->closing) break;
+    struct goro_g *handed;
+    if (rt->closing || mp->exiting) break;  /* (exiting: its locked G ended) */
+    if ((handed = goroR_cgoq_pop_locked(rt)) != NULL) {  /* a step's C call */
+      goroR_unlock(&rt->lock);
+      goroR_cgocall_adopt(rt, mp, handed);
+      if (mp->rt == rt) {  /* it took the P when C returned: schedule */
+        goroR_sched_run(rt, mp, NULL, 0);
+        goroR_lock(&rt->lock);
+        release_locked(rt, mp);
+      } else {
+        goroR_lock(&rt->lock);
+      }
+      continue;
+    }
     double when = atomic_load(&rt->next_when);
     if (rt->workers_on && goroR_p_free_locked(rt) && rt->swaiters == 0 &&
         goroR_p_may_take(rt, 1) && !rt->abort && !rt->until_dead &&
-        goroR_p_work_due(rt) && !goroR_p_held_locked(rt)) {
+        (goroR_p_work_due(rt) || goroR_netpoll_waiting(rt)) &&
+        !goroR_p_held_locked(rt)) {  /* (I/O: it becomes the poller) */
       goroR_p_take_locked(rt, mp);
       goroR_unlock(&rt->lock);
       goroR_sched_run(rt, mp, NULL, 0);
       goroR_lock(&rt->lock);
-      if (rt->p_owner == mp) {
-        rt->p_owner = NULL;
-        atomic_store(&rt->p_syscall, (uintptr_t)0);
-      }
-      mp->rt = NULL;
-      pthread_cond_broadcast(&rt->wake);
+      release_locked(rt, mp);
       continue;
     }
     rt->nidle++;
@@ -59,7 +81,7 @@ static void *worker_main(void *arg) {
     rt->nidle--;
   }
   rt->nworkers--;
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   goroR_unlock(&rt->lock);
   goroR_prof_thread_detach();
   goroR_stack_thread_fini();
@@ -105,7 +127,7 @@ static void worker_start(struct goro_rt *rt) {
 void goroR_workers_join(struct goro_rt *rt) {
   struct goro_m *list;
   goroR_lock(&rt->lock);
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   list = rt->allm;
   rt->allm = NULL;
   goroR_unlock(&rt->lock);
@@ -118,16 +140,18 @@ void goroR_workers_join(struct goro_rt *rt) {
   }
 }
 
-/* Work a worker could do now or later. Requires: rt->lock, the P free. */
+/* Work a worker could do now or later (G's waiting on I/O need a poller).
+** Requires: rt->lock, the P free. */
 static int work_pending(struct goro_rt *rt) {
-  return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0;
+  return RD(rt->nrunnable) > 0 || atomic_load(&rt->next_when) > 0 ||
+         atomic_load(&rt->ncgoret) > 0 || goroR_netpoll_waiting(rt);
 }
 
 /* Workers that may run Lua now: those whose G is in C do not count (as in
 ** Go, an M in a syscall does not hold a P), up to a hard cap. Requires:
 ** rt->lock. */
 static int workers_below_max(struct goro_rt *rt) {
-  int inc = atomic_load(&rt->nsyscall);
+  int inc = atomic_load(&rt->nsyscall) + rt->nlockedw;  /* (dedicated) */
   if (inc > rt->nworkers) inc = rt->nworkers;
   return rt->nworkers - inc < rt->max_workers && rt->nworkers < GORO_MAX_MS;
 }
@@ -137,7 +161,13 @@ void goroR_rt_kick_locked(struct goro_rt *rt) {
       rt->nidle == 0 && !rt->closing && !rt->abort && workers_below_max(rt) &&
       !goroR_p_held_locked(rt))
     worker_start(rt);
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
+}
+
+void goroR_rt_kick_cgo_locked(struct goro_rt *rt) {
+  if (rt->nidle == 0 && !rt->closing && rt->nworkers < GORO_MAX_MS)
+    worker_start(rt);  /* (M's in C do not count against max_workers) */
+  goroR_rt_wake_locked(rt);
 }
 
 void goroR_rt_kick(struct goro_rt *rt) {
@@ -149,13 +179,13 @@ void goroR_rt_kick(struct goro_rt *rt) {
 void goroR_rt_workers_on(struct goro_rt *rt, int on) {
   goroR_lock(&rt->lock);
   rt->workers_on = on;
-  pthread_cond_broadcast(&rt->wake);
+  goroR_rt_wake_locked(rt);
   goroR_unlock(&rt->lock);
 }
 
 void goroR_rt_set_workers(struct goro_rt *rt, int n) {
   goroR_lock(&rt->lock);
-  rt->max_workers = n < 0 ? 0 : n;
+  WR(rt->max_workers, n < 0 ? 0 : n);  /* (cgo.c glances at it) */
   goroR_unlock(&rt->lock);
 }
 

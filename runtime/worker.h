@@ -11,6 +11,9 @@
 void goroR_rt_kick(struct goro_rt *rt);
 /* The same, with rt->lock held. */
 void goroR_rt_kick_locked(struct goro_rt *rt);
+/* A G's C call waits on rt->cgoq: wake an idle worker, or start one (M's
+** in C do not count against max_workers). Requires: rt->lock. */
+void goroR_rt_kick_cgo_locked(struct goro_rt *rt);
 
 /* Let workers take the P (host mode; during goro.run) or not (between
 ** runs in script mode, when the interpreter's thread owns the state). */

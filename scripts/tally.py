@@ -4,8 +4,10 @@
 Reads each meson test's output: Criterion's (or minicrit's) synthesis line,
 busted's summary line, or, for a test with neither, the test itself as one
 case; a test meson skipped (exit status 77: spec/pending.sh) is one pending
-case. Prints `LANE: N passed, N failed, N pending` and writes `N N` (passed,
-failed) to stdout's last line for the caller to add up.
+case. Skipped C tests ([SKIP] lines) and pending specs are counted apart:
+they neither pass nor fail, and their reasons are in the log. Prints
+`LANE: N passed, N failed, N pending` and writes `N N N` to stdout's
+last line for the caller to add up.
 """
 import json
 import re
@@ -28,6 +30,7 @@ def count(test):
     if m:
         t, p, f, c = map(int, m[-1])
         passed, failed = p, t - p
+        pending = len(re.findall(r"^\[SKIP\] ", out, re.M))
     else:
         m = BUSTED.findall(out)
         if m:
@@ -47,12 +50,12 @@ def main():
         for line in f:
             line = line.strip()
             if line:
-                p, fl, pd = count(json.loads(line))
+                p, fl, pe = count(json.loads(line))
                 passed += p
                 failed += fl
-                pending += pd
+                pending += pe
     print(f"{lane}: {passed} passed, {failed} failed, {pending} pending")
-    print(f"{passed} {failed}")
+    print(f"{passed} {failed} {pending}")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,60 @@ describe("a G blocks", function()
     assert.matches("goro: sleep would block inside a __gc finalizer", err)
   end)
 
+  it("never inside a __gc finalizer that runs while a hook is dispatched", function()
+    -- Lua names such a finalizer's frame "hook '?'", not "__gc": its caller
+    -- frame is the hooked one (found by spec/fuzz, seed 18).
+    local msgs = goro.run({timeout = 10}, function()
+      collectgarbage("incremental", 1000, 100, 1)  -- small steps, often
+      local ran, got = 0, {}
+      collectgarbage(); collectgarbage()
+      for _ = 1, 40 do
+        setmetatable({}, {__gc = function()
+          ran = ran + 1
+          got[#got + 1] = select(2, pcall(function() goro.chan():recv() end))
+        end})
+      end
+      -- Step until the collector is running finalizers, a few a step; the
+      -- rest run in the steps taken while the count hook is dispatched.
+      while ran == 0 do collectgarbage("step", 0) end
+      local before = ran
+      debug.sethook(function() end, "", 1)
+      debug.sethook()
+      collectgarbage("incremental", 200, 100, 13)  -- (back to Lua 5.4.s defaults)
+      collectgarbage()
+      got.under_hook = ran > before
+      return got
+    end)
+    assert.is_true(msgs.under_hook, "no finalizer ran under the hook")
+    assert.is_true(#msgs > 0)
+    for _, m in ipairs(msgs) do
+      assert.matches("goro: recv would block inside a __gc finalizer", m, 1, true)
+    end
+  end)
+
+  it("blocks in a real hook function while another G's finalizer is in C", function()
+    local tm = require "goro_testmod"
+    local got = goro.run({timeout = 10}, function()
+      local ch = goro.chan()
+      local fin = goro.go(function()
+        setmetatable({}, {__gc = function() tm.cgo_sleep(0.2) end})
+        collectgarbage()
+      end)
+      goro.sleep(0.02)  -- fin's finalizer is in C now: the collector stopped
+      goro.go(function() goro.sleep(0.02); ch:send("sent") end)
+      local got
+      debug.sethook(function()  -- a hook function is no finalizer: it blocks
+        local v = ch:recv()
+        debug.sethook()
+        got = v
+      end, "", 1)
+      local _ = 1
+      fin:wait()
+      return got
+    end)
+    assert.are.equal("sent", got)
+  end)
+
   it("never inside a __gc finalizer, whatever the blocking call", function()
     local msgs = goro.run(function()
       local ch, mu, wg = goro.chan(), goro.mutex(), goro.waitgroup()

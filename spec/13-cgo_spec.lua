@@ -7,9 +7,17 @@ local tm = require "goro_testmod"
 describe("goro_cgocall (C that blocks)", function()
   it("shows the G in C as \"syscall\"", function()
     local st = goro.run(function()
-      local g = goro.go(function() tm.cgo_sleep(0.05 * h.time_scale) end)
-      goro.sleep(0.01)  -- g is in C now
-      local st = g:status()
+      -- g stays in C, but for a moment between naps, until we have looked
+      -- (a single 50 ms nap once ended before a 10 ms sleep did, under TSan).
+      local looked = false
+      local g = goro.go(function() repeat tm.cgo_sleep(0.005) until looked end)
+      local st
+      for _ = 1, 1000 do
+        goro.sleep(0.001)
+        st = g:status()
+        if st == "syscall" then break end
+      end
+      looked = true
       g:wait()
       return st
     end)

@@ -3,8 +3,15 @@
 local h = require "spec.helpers"
 local goro = h.goro
 
+-- TSan delivers an asynchronous signal at its next interceptor, and a G
+-- spinning in plain Lua (lua5.4 is not instrumented) calls none: sysmon's
+-- SIGURG is never handled there. A user's debug hook does call one
+-- (ldblib's hook looks its table up by name: strcmp), so that spec runs.
+local it_spinning = h.unless_tsan(it, pending,
+  "SIGURG waits for an interceptor that a G spinning in plain Lua never calls")
+
 describe("preemption", function()
-  it("lets a sleeping G run while another spins in plain Lua", function()
+  it_spinning("lets a sleeping G run while another spins in plain Lua", function()
     local n, preempts = goro.run(function()
       local done = false
       goro.go(function() goro.sleep(0.01); done = true end)
@@ -16,7 +23,7 @@ describe("preemption", function()
     assert.is_true(preempts > 0, "sysmon asked the spinning G to yield")
   end)
 
-  it("works under a C call too (a table.sort comparator that spins)", function()
+  it_spinning("works under a C call too (a table.sort comparator that spins)", function()
     local ok = goro.run(function()
       local done = false
       goro.go(function() goro.sleep(0.01); done = true end)
@@ -29,7 +36,7 @@ describe("preemption", function()
     assert.is_true(ok)
   end)
 
-  it("lets goro.run's timeout fire on a G that never parks", function()
+  it_spinning("lets goro.run's timeout fire on a G that never parks", function()
     local err = h.errmsg(goro.run, {timeout = 0.05}, function() while true do end end)
     assert.matches("timed out", err)
   end)

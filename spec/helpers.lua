@@ -36,4 +36,20 @@ function helpers.drain(ch)
   return out
 end
 
+-- The tsan lane runs the specs with GORO_TSAN=1.
+helpers.tsan = os.getenv("GORO_TSAN") == "1"
+
+-- `local it_x = helpers.unless_tsan(it, pending, reason)`: busted's `it`,
+-- or under TSan a function that reports the spec pending, with the reason
+-- in its name: what the lane cannot observe is said, never skipped
+-- silently. (Busted's it and pending belong to the spec file's
+-- environment, not to this module's: hence the arguments.)
+function helpers.unless_tsan(it, pending, reason)
+  if not helpers.tsan then return it end
+  return function(name)
+    -- (a tail call: busted reports the spec file's line, not this one)
+    return pending(name .. " (under TSan: " .. reason .. ")")
+  end
+end
+
 return helpers

@@ -83,7 +83,6 @@ struct goro_runtime {
   int running;            /* inside goro.run (whose M0 holds the P) */
   enum goro_closed closed;/* see enum goro_closed */
   int hostmode;           /* goro_open ran: the P is taken per call */
-  int stepping;           /* P: inside goro_step */
   struct bg *failed;      /* P: the G whose unwaited error stops the run */
   int gsn, gsfree;        /* P: the G table's length; its first free slot
                              (0: none; a free slot holds the next one) */
@@ -94,8 +93,11 @@ struct goro_runtime {
 ** beyond taking the waiter off its queue. goroB_bg_block resets it. */
 enum {
   GORO_WAITER_PLAIN = 0,  /* nothing */
-  GORO_WAITER_TCHAN = 1   /* a receiver on a timer's channel: a queue left
+  GORO_WAITER_TCHAN = 1,  /* a receiver on a timer's channel: a queue left
                              empty takes the timer out of the heap */
+  GORO_WAITER_PD = 2      /* a G waiting on a poll descriptor: the runtime
+                             takes it off (goroR_pd_leave), and the
+                             descriptor's deadline timer with the last */
 };
 
 /* kind sits in what was padding after vidx: the waiter, part of every
@@ -195,6 +197,13 @@ void goroB_seterr(const char *msg);
 
 /* t[k] = v for the table on top (introspection tables). */
 void goroB_setint(lua_State *L, const char *k, uint64_t v);
+
+/* ---- onecopy.c ----------------------------------------------------------- */
+
+/* Raises unless this copy of goro may make L's runtime (no other copy owns
+** L's, nor sits in the process's global scope); then names this copy as
+** the owner. Called by goroB_runtime_get before it makes a runtime. */
+void goroB_onecopy_check(lua_State *L);
 
 /* ---- universe.c ---------------------------------------------------------- */
 
@@ -339,6 +348,7 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R);
 /* stats, dump, config, m and ms, for the module table (upvalue 1: the
 ** runtime). */
 extern const luaL_Reg goroB_introspect_funcs[];
+extern const luaL_Reg goroB_io_funcs[];
 
 /* ---- sync.c -------------------------------------------------------------- */
 
@@ -346,6 +356,11 @@ extern const luaL_Reg goroB_introspect_funcs[];
 /* coro.c: replace coroutine.running, resume and close with versions that
 ** keep Lua code from resuming or closing a G's thread. */
 void goroB_open_coro(lua_State *L);
+/* net.c: add `net` (goro.net) to the module table on top (the runtime
+** userdata below it). */
+void goroB_open_net(lua_State *L);
+/* file.c: add `io` (goro.io) to the module table on top. */
+void goroB_open_file(lua_State *L);
 void goroB_open_sync(lua_State *L);
 /* Add mutex and waitgroup to the module table on top (the runtime below). */
 void goroB_open_sync_funcs(lua_State *L);

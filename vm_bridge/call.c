@@ -117,7 +117,7 @@ out:
   return a->status;
 }
 
-GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
+static int call(goro_runtime *R, goro_fn fn, void *ud) {
   struct cbargs a = {fn, ud, NULL, LUA_OK};
   struct goro_m *mp, *old;
   int rc;
@@ -131,7 +131,9 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
     return LUA_ERRRUN;
   }
   mp = goroR_m_self();
-  if (mp != NULL && mp->rt != &R->rt && (mp->curg != NULL || mp->ncgo > 0)) {
+  if (mp != NULL && (mp->rt != NULL ? mp->rt : mp->home) != &R->rt &&
+      (mp->curg != NULL || mp->ncgo > 0)) {  /* (a worker running a C call
+                                               handed off to it has no P) */
     goroB_seterr("goro_call: this thread runs another runtime's goroutine");
     return LUA_ERRRUN;
   }
@@ -167,15 +169,24 @@ GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   return rc;
 }
 
+/* A host thread is never cancelled inside goro: it would unwind holding
+** the P, the runtime's lock or a G in C (HACKING.md, "Host threads that
+** end"). A cancellation sent meanwhile waits for the thread's next
+** cancellation point after the call. */
+GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
+  int cancel, rc;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+  rc = call(R, fn, ud);
+  pthread_setcancelstate(cancel, NULL);
+  return rc;
+}
+
 /* ---- goro_cgocall: Lua -> C ---------------------------------------------- */
 
 GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
   struct goro_m *mp = goroR_m_self();
   struct goro_rt *rt;
-  void *savedL;
-  uintptr_t pcs[GORO_PROF_CGO_PCS];
-  int counts[GORO_PROF_CGO_PCS], kept;
-  uint32_t sess;
+  struct goro_cgo_samples smp;
 
   if (fn == NULL) return GORO_BADARG;
   if (mp == NULL || mp->curg == NULL || mp->curg->status != GORO_GRUNNING ||
@@ -183,13 +194,18 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
     fn(arg);  /* not on a G: there is no P to lend */
     return 0;
   }
-  savedL = mp->cgoL;
-  mp->cgoL = L;
-  goroR_cgocall(rt, mp, fn, arg);
-  mp->cgoL = savedL;
+  goroR_cgocall(rt, mp, fn, arg, L, &smp);
+  mp = goroR_m_self();  /* (maybe another M: a frame thread's C call ran on
+                           a worker) */
   /* Samples taken in C: the G's stack is readable again (we hold the P). */
-  kept = goroR_cgocall_samples(mp, &sess, pcs, counts);
-  for (int i = 0; i < kept; i++)
-    goroB_prof_record(L, mp->curg->id, sess, counts[i], pcs[i]);
+  for (int i = 0; i < smp.kept; i++)
+    goroB_prof_record(L, mp->curg->id, smp.sess, smp.counts[i], smp.pcs[i]);
+  /* A G locked to this thread waits for it: let it run (runtime/locked.c),
+  ** where a yield may switch away. */
+  if (goroR_home_wanted(rt, mp) && mp->curg->lockedm == NULL) {
+    struct bg *b = goroB_bg_current(L);
+    if (b != NULL && !goroB_in_finalizer(L, b) && goroA_xrec_self()->depth == 0)
+      goroR_gosched(b->g);
+  }
   return 0;
 }

@@ -133,6 +133,10 @@ void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
 
 void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
   struct goro_waitq *q = w->q;
+  if (w->kind == GORO_WAITER_PD) {
+    goroR_pd_leave(rt, w);
+    return;
+  }
   goroR_waitq_remove(w);
   if (q != NULL && w->kind == GORO_WAITER_TCHAN)
     goroB_tchan_unwatch(rt, goroB_tchan_of_recvq(q));

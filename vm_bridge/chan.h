@@ -55,7 +55,7 @@ struct chan {
 **     and its recvq is not empty: the heap holds only timers someone waits
 **     on, each reachable from the waiting G's stack, so an unreachable
 **     timer's channel is collected like any channel.
-**   - t is never a G's timer (t.isg is 0).
+**   - t is the bridge's kind of timer (GORO_TIMER_BRIDGE).
 */
 struct tchan {
   struct chan c;                /* first: a tchan is a channel */
@@ -79,7 +79,7 @@ static inline struct tchan *goroB_tchan_of_recvq(struct goro_waitq *q) {
 static inline struct tchan *goroB_tchan_of_timer(struct goro_timer *t) {
   struct tchan *tc =
       (struct tchan *)(void *)((char *)t - offsetof(struct tchan, t));
-  goroR_assert(!t->isg && tc->c.istimer);
+  goroR_assert(t->kind == GORO_TIMER_BRIDGE && tc->c.istimer);
   return tc;
 }
 

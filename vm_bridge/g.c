@@ -56,12 +56,37 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
 
 /* Is a __gc finalizer running on thread T? Lua names a finalizer's frame
 ** "__gc" (namewhat "metamethod"). */
+/* Is frame `level` of T, which Lua names a hook's, really the debug
+** library's hook function for T? (ldblib keeps it at
+** registry._HOOKKEY[T].) A finalizer that the collector runs from a step
+** taken while a hook is dispatched is named "hook" too: its caller frame
+** is marked hooked, which Lua's naming looks at before the finalizer mark. */
+static int is_hook_function(lua_State *T, lua_Debug *ar) {
+  int is;
+  if (!lua_checkstack(T, 4)) return 1;  /* (cannot tell: the safer guess) */
+  lua_getinfo(T, "f", ar);
+  if (lua_getfield(T, LUA_REGISTRYINDEX, "_HOOKKEY") != LUA_TTABLE) {
+    lua_pop(T, 2);
+    return 0;
+  }
+  lua_pushthread(T);
+  lua_rawget(T, -2);
+  is = lua_rawequal(T, -1, -3);
+  lua_pop(T, 3);
+  return is;
+}
+
+/* Does T run a finalizer: a frame Lua names "__gc", or one it names
+** "hook" that is not T's hook function? Asked only while the collector
+** is stopped, that is while some finalizer runs. */
 static int runs_finalizer(lua_State *T) {
   lua_Debug ar;
-  for (int level = 0; lua_getstack(T, level, &ar); level++)
-    if (lua_getinfo(T, "n", &ar) && ar.name != NULL &&
-        ar.namewhat[0] == 'm' && strcmp(ar.name, "__gc") == 0)
+  for (int level = 0; lua_getstack(T, level, &ar); level++) {
+    if (!lua_getinfo(T, "n", &ar) || ar.namewhat == NULL) continue;
+    if (ar.name != NULL && ar.namewhat[0] == 'm' && strcmp(ar.name, "__gc") == 0)
       return 1;
+    if (strcmp(ar.namewhat, "hook") == 0 && !is_hook_function(T, &ar)) return 1;
+  }
   return 0;
 }
 
@@ -86,7 +111,7 @@ int goroB_in_finalizer(lua_State *L, struct bg *b) {
 int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k) {
   int rc;
-  if (L == b->L && b->g->lockedm == NULL && lua_isyieldable(L)) {
+  if (L == b->L && !goroR_g_sleeps_locked(b->g) && lua_isyieldable(L)) {
     goroR_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
@@ -95,7 +120,7 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
     return luaL_error(L, "goro: %s would block inside a __gc finalizer",
                       fname);
   }
-  if (b->g->lockedm == NULL && goroA_xrec_self()->depth > 0) {
+  if (!goroR_g_sleeps_locked(b->g) && goroA_xrec_self()->depth > 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, "goro: %s would block on a borrowed stack "
                       "(call_on_stack)", fname);

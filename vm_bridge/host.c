@@ -44,6 +44,7 @@ GORO_EXPORT goro_runtime *goro_open(lua_State *L) {
     return NULL;
   }
   R->hostmode = 1;
+  (void)goroR_stepm_get(&R->rt);  /* this is the frame thread (lockthread) */
   goroR_rt_workers_on(&R->rt, 1);
   goroR_rt_kick(&R->rt);  /* G's made before now may run on workers */
   return R;
@@ -67,9 +68,10 @@ static int p_failmsg(lua_State *L) {
   return 1;
 }
 
-GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
-  struct goro_m m, *old;
-  int rc, result;
+static int step(goro_runtime *R, double budget_s) {
+  struct goro_m *mp, *old;
+  struct goro_step_result r;
+  int result;
 
   if (R == NULL || R->closed != GORO_RT_OPEN) {
     goroB_seterr("goro_step: runtime is closed");
@@ -83,24 +85,23 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     goroB_seterr("goro_step: not enough memory");
     return LUA_ERRMEM;
   }
-  goroR_m_init(&m);
-  goroR_m_learn_stack(&m);
-  old = goroR_m_set(&m);
-  goroR_m_register(&R->rt, &m);
-  if (goroR_p_acquire(&R->rt, &m) != 0) {
-    goroR_m_unregister(&R->rt, &m);
+  if ((mp = goroR_stepm_get(&R->rt)) == NULL) {
+    goroB_seterr("goro_step: not enough memory");
+    return LUA_ERRMEM;
+  }
+  goroR_m_learn_stack(mp);
+  old = goroR_m_set(mp);
+  goroR_m_register(&R->rt, mp);
+  goroR_step(&R->rt, mp, budget_s, &r);
+  result = (int)(RD(R->rt.nrunnable) + RD(R->rt.nhome));
+  if (r.sched == GORO_SCHED_ABORT && !r.held) {  /* the P never came */
+    goroR_m_unregister(&R->rt, mp);
     goroR_m_set(old);
-    goroR_m_destroy(&m);
     goroB_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
   }
-  goroR_sysmon_start(&R->rt);
-  R->stepping = 1;
-  rc = goroR_sched_run(&R->rt, &m, NULL,
-                      goroR_now() + (budget_s > 0 ? budget_s : 0));
-  R->stepping = 0;
-  result = (int)R->rt.nrunnable;
-  if (R->failed != NULL) {
+  if (!r.held) {  /* the budget ended without the P: next frame */
+  } else if (R->failed != NULL) {
     lua_State *L = R->LR;
     lua_pushcfunction(L, p_failmsg);
     lua_pushlightuserdata(L, R);
@@ -112,15 +113,23 @@ GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
     R->failed = NULL;
     R->rt.abort = 0;
     result = GORO_STEP_GFAILED;
-  } else if (rc == GORO_SCHED_NOMEM) {
+  } else if (r.sched == GORO_SCHED_NOMEM) {
     goroB_seterr("goro_step: not enough memory for a goroutine stack");
     result = LUA_ERRMEM;
   }
-  goroR_p_release(&R->rt, &m);
-  goroR_m_unregister(&R->rt, &m);
+  if (r.held) goroR_p_release(&R->rt, mp);
+  goroR_m_unregister(&R->rt, mp);
   goroR_m_set(old);
-  goroR_m_destroy(&m);
   return result;
+}
+
+/* Not cancelled inside: see goro_call (call.c). */
+GORO_EXPORT int goro_step(goro_runtime *R, double budget_s) {
+  int cancel, rc;
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+  rc = step(R, budget_s);
+  pthread_setcancelstate(cancel, NULL);
+  return rc;
 }
 
 GORO_EXPORT int goro_close(goro_runtime *R) {
@@ -134,7 +143,12 @@ GORO_EXPORT int goro_close(goro_runtime *R) {
                  "a callback or goro_step), which it would wait for");
     return GORO_ESTATE;
   }
-  goroR_rt_close(&R->rt);
+  {
+    int cancel;  /* not cancelled while it waits: see goro_call */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+    goroR_rt_close(&R->rt);
+    pthread_setcancelstate(cancel, NULL);
+  }
   R->closed = GORO_RT_CLOSED;
   return 0;
 }
@@ -144,3 +158,46 @@ GORO_EXPORT int goro_is_extra_in_c(void) {
   if (mp == NULL) mp = goroR_extram_bound();
   return mp != NULL && mp->isextra && mp->isExtraInC;
 }
+
+/* ---- hosts that own the loop: goro_pollfd, goro_timeout ------------------ */
+
+/* A goro_call body: make the poller (only the P's owner may) and mark it
+** polled by the host; its fd into *ud (-1 on failure). */
+static int pollfd_with_p(lua_State *T, void *ud) {
+  struct goro_runtime *R = goroB_runtime_get(T);
+  int err = 0;
+  struct goro_netpoll *np = goroR_netpoll_get(&R->rt, &err);
+  if (np == NULL) {
+    *(int *)ud = -1;
+    return 0;
+  }
+  WR(np->hostpoll, 1);
+  *(int *)ud = np->epfd;
+  return 0;
+}
+
+GORO_EXPORT int goro_pollfd(goro_runtime *R) {
+  struct goro_netpoll *np;
+  int fd = -1;
+  if (R == NULL || R->closed != GORO_RT_OPEN) {
+    goroB_seterr("goro_pollfd: runtime is closed");
+    return -1;
+  }
+  if ((np = atomic_load(&R->rt.np)) != NULL && np->hostpoll) return np->epfd;
+  if (goro_call(R, pollfd_with_p, &fd) != LUA_OK) return -1;
+  if (fd < 0) goroB_seterr("goro_pollfd: cannot make the poller");
+  return fd;
+}
+
+GORO_EXPORT double goro_timeout(goro_runtime *R) {
+  double when, now;
+  if (R == NULL || R->closed != GORO_RT_OPEN) return -1;
+  if (RD(R->rt.nrunnable) > 0 || RD(R->rt.nhome) > 0 ||
+      atomic_load(&R->rt.ncgoret) > 0)
+    return 0;  /* (nhome: G's locked to a frame thread wait for a step) */
+  when = atomic_load(&R->rt.next_when);
+  if (when == 0) return -1;
+  now = goroR_now();
+  return when > now ? when - now : 0;
+}
+

@@ -58,7 +58,12 @@ static void async_hook(lua_State *L, lua_Debug *ar) {
     goroB_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
   if (!RD(b->want_preempt)) return;
   WR(b->want_preempt, 0);
-  if (L != b->L || b->g->lockedm != NULL) return;  /* only a G's own code */
+  if (L != b->L || b->g->lockcount > 0) return;  /* a G's own code, not a
+                                                   callback's */
+  if (goroR_g_sleeps_locked(b->g)) {  /* locked to a worker: in place */
+    goroR_gosched(b->g);
+    return;
+  }
   if (lua_isyieldable(L)) {
     lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
     return;

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bridge.h"
+#include <stdatomic.h>
+
+#include "netaddr.h"
 
 /* ---- goro.stats, goro.dump, goro.config ---------------------------------- */
 
@@ -44,10 +46,21 @@ static int l_stats(lua_State *L) {
   goroB_setint(L, "timers", s.timers);
   goroB_setint(L, "stackless_parks", s.stackless_parks);
   goroB_setint(L, "stackful_parks", s.stackful_parks);
+  goroB_setint(L, "handoffs", s.handoffs);
+  goroB_setint(L, "step_overruns", s.step_overruns);
+  lua_pushnumber(L, s.step_overrun_max);
+  lua_setfield(L, -2, "step_overrun_max");
+  goroB_setint(L, "step_overrun_g", s.step_overrun_g);
   goroB_setint(L, "switches", s.switches);
   goroB_setint(L, "stacks_pooled", ss.pooled);
   goroB_setint(L, "stack_size", goroR_stack_size());
   goroB_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
+  {
+    struct goro_netpoll *np = atomic_load(&R->rt.np);
+    goroB_setint(L, "io_fds", np != NULL ? (uint64_t)np->npds : 0);
+    goroB_setint(L, "io_waiters",
+                 np != NULL ? (uint64_t)atomic_load(&np->nwaiters) : 0);
+  }
   return 1;
 }
 
@@ -68,19 +81,52 @@ static void push_where(lua_State *L, struct bg *b) {
   lua_remove(L, -2);
 }
 
+/* Push ", <address>" for a socket fd (its peer, else its own), or "". */
+static void push_fd_peer(lua_State *L, int fd) {
+  struct sockaddr_storage a;
+  socklen_t len = sizeof a;
+  if (getpeername(fd, (struct sockaddr *)&a, &len) == 0 ||
+      (len = sizeof a, getsockname(fd, (struct sockaddr *)&a, &len) == 0)) {
+    lua_pushliteral(L, ", ");
+    goroB_net_pushaddr(L, (struct sockaddr *)&a, len);
+    lua_concat(L, 2);
+  } else {
+    lua_pushliteral(L, "");
+  }
+}
+
 void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
   luaL_Buffer buf;
   luaL_buffinit(L, &buf);
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
+    char held[96] = "";
+    if (gp->id == R->rt.st.step_overrun_g)  /* it held a frame: say so */
+      snprintf(held, sizeof held, ", held a step %.1fms past its budget",
+               R->rt.st.step_overrun_max * 1e3);
+    if (gp->userlocks > 0)  /* goro.lockthread() */
+      snprintf(held + strlen(held), sizeof held - strlen(held),
+               ", locked to its thread");
     if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
       char waited[32];
+      struct goro_pd *pd = b->w.kind == GORO_WAITER_PD ? goroR_pd_of_waiter(&b->w)
+                                                        : NULL;
       snprintf(waited, sizeof waited, "%.3fs", goroR_since(gp->waitsince));
-      lua_pushfstring(L, "goroutine %I [%s, %s]:\n", (lua_Integer)gp->id,
-                      gp->waitreason, waited);
-    } else
-      lua_pushfstring(L, "goroutine %I [%s]:\n", (lua_Integer)gp->id,
-                      goroB_g_status_name(b));
+      if (pd != NULL) {  /* IO wait: which fd, which way, whose */
+        push_fd_peer(L, pd->fd);
+        lua_pushfstring(L, "goroutine %I [%s, %s, fd %d %s%s%s]:\n",
+                        (lua_Integer)gp->id, gp->waitreason, waited, pd->fd,
+                        b->w.index == GORO_PD_READ ? "read" : "write",
+                        lua_tostring(L, -1), held);
+        lua_remove(L, -2);
+      } else {
+        lua_pushfstring(L, "goroutine %I [%s, %s%s]:\n", (lua_Integer)gp->id,
+                        gp->waitreason, waited, held);
+      }
+    } else {
+      lua_pushfstring(L, "goroutine %I [%s%s]:\n", (lua_Integer)gp->id,
+                      goroB_g_status_name(b), held);
+    }
     luaL_addvalue(&buf);
     if (b->L != NULL)
       luaL_traceback(L, b->L, NULL, 0);

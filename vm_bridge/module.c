@@ -105,7 +105,11 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   goroB_open_timer_funcs(L);
   lua_pushvalue(L, -2);
   luaL_setfuncs(L, goroB_introspect_funcs, 1);
+  lua_pushvalue(L, -2);
+  luaL_setfuncs(L, goroB_io_funcs, 1);
   goroB_open_sync_funcs(L);
+  goroB_open_net(L);
+  goroB_open_file(L);
   luaL_setfuncs(L, goroB_prof_funcs, 0);
   goroB_push_default(L);
   lua_setfield(L, -2, "default");

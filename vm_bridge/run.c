@@ -25,14 +25,19 @@
 
 /* ---- yield, sleep, now --------------------------------------------------- */
 
-/* A locked G (in a callback) cannot leave its thread, so its yield is a
-** no-op; inside a finalizer (the whole universe's collector would wait) or
-** on a borrowed stack (call_on_stack: a switch would strand the crossing)
-** it raises, as blocking does. */
+/* A G in a callback cannot leave its thread, so its yield is a no-op; one
+** that goro.lockthread() locked to a worker lets others run and keeps the
+** thread; inside a finalizer (the whole universe's collector would wait)
+** or on a borrowed stack (call_on_stack: a switch would strand the
+** crossing) it raises, as blocking does. */
 static int l_yield(lua_State *L) {
   struct bg *b = goroB_bg_current(L);  /* (no wait queue: not bg_block) */
   if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
-  if (b->g->lockedm != NULL) return 0;
+  if (b->g->lockcount > 0) return 0;
+  if (goroR_g_sleeps_locked(b->g)) {
+    goroR_gosched(b->g);  /* (in place: locked.c) */
+    return 0;
+  }
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
   if (goroB_in_finalizer(L, b))  /* the collector waits for us */
     return luaL_error(L, "goro: yield would switch away inside a __gc finalizer");
@@ -40,6 +45,47 @@ static int l_yield(lua_State *L) {
     return luaL_error(L, "goro: yield would switch away from a borrowed stack "
                       "(call_on_stack)");
   goroR_gosched(b->g);
+  return 0;
+}
+
+/* goro.lockthread(["frame"]): the calling G runs only on its current
+** thread (or, with "frame", on the host's frame thread: the one that
+** called goro_open) until as many goro.unlockthread() (Go's
+** LockOSThread). On a worker no other G runs there meanwhile; goro.run's
+** thread and a frame thread keep running other G's too
+** (runtime/HACKING.md, "Locked G's"). A G moving to the frame thread
+** yields and goes on in that thread's next step. */
+static int l_lockthread(lua_State *L) {
+  static const char *const where[] = {"here", "frame", NULL};
+  struct goro_runtime *R = goroB_R_of(L);
+  struct bg *b = goroB_bg_current(L);
+  struct goro_m *mp = goroR_m_self(), *to = mp;
+  int frame = luaL_checkoption(L, 1, "here", where) == 1, rc;
+  if (b == NULL || mp == NULL || mp->curg != b->g)
+    return luaL_error(L, "goro: lockthread called outside a goroutine");
+  if (frame && (to = goroR_frame_m(&R->rt)) == NULL)
+    return luaL_error(L, "goro: lockthread: no frame thread (the host has "
+                      "not called goro_open)");
+  if ((rc = goroR_lockthread(&R->rt, b->g, to)) != 0)
+    return luaL_error(L, "goro: lockthread: %s", rc == GORO_ESTATE
+                      ? "already locked to another thread"
+                      : "nested too deep");
+  if (to == mp) return 0;
+  /* To the frame thread: only its steps run the G from now on. */
+  if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
+  if (goroB_in_finalizer(L, b) || goroA_xrec_self()->depth > 0) {
+    goroR_unlockthread(&R->rt, b->g);
+    return luaL_error(L, "goro: lockthread(\"frame\") would switch away "
+                      "inside a __gc finalizer or on a borrowed stack");
+  }
+  goroR_gosched(b->g);
+  return 0;
+}
+
+static int l_unlockthread(lua_State *L) {
+  struct bg *b = goroB_bg_current(L);
+  if (b == NULL) return luaL_error(L, "goro: unlockthread called outside a goroutine");
+  goroR_unlockthread(&goroB_R_of(L)->rt, b->g);
   return 0;
 }
 
@@ -93,6 +139,13 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
   if (!goroB_bg_thread_ok(L, hidx, b)) {  /* (see goroB_bg_thread_ok) */
     lua_pushfstring(L, "goroutine %I: (its error is gone: its handle's user "
                     "value was replaced)", (lua_Integer)b->rec.id);
+    return;
+  }
+  /* A thread an error ended has its frame full (lua_resume leaves it so):
+  ** the copy needs a slot of its own. */
+  if (!lua_checkstack(b->L, 1)) {
+    lua_pushfstring(L, "goroutine %I: (no memory to copy its error)",
+                    (lua_Integer)b->rec.id);
     return;
   }
   lua_pushvalue(b->L, -1);
@@ -195,7 +248,7 @@ static int l_run(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_m m0, *oldm;
   struct bg *mb;
-  int fidx = 1, rc, dump = 0, withdump = 0, main_alive, mbidx;
+  int fidx = 1, rc, dump = 0, withdump = 0, main_alive, mbidx, cancel;
   double timeout = 0, deadline = 0;
 
   if (lua_istable(L, 1)) {
@@ -232,7 +285,9 @@ static int l_run(lua_State *L) {
   mb->ismain = 1;
   if (timeout > 0) deadline = goroR_now() + timeout;
 
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);  /* see goro_call */
   goroR_m_init(&m0);
+  m0.ishome = 1;  /* it schedules: G's locked to it wait for it (locked.c) */
   goroR_m_learn_stack(&m0);
   oldm = goroR_m_set(&m0);
   goroR_m_register(&R->rt, &m0);
@@ -272,6 +327,7 @@ static int l_run(lua_State *L) {
   goroR_m_unregister(&R->rt, &m0);
   goroR_m_set(oldm);
   goroR_m_destroy(&m0);
+  pthread_setcancelstate(cancel, NULL);
   return run_finish(L, R, mb, mbidx, rc, timeout, withdump);
 }
 
@@ -279,5 +335,6 @@ static int l_run(lua_State *L) {
 
 const luaL_Reg goroB_run_funcs[] = {
     {"run", l_run},     {"yield", l_yield}, {"sleep", l_sleep},
-    {"now", l_now},     {NULL, NULL},
+    {"now", l_now},     {"lockthread", l_lockthread},
+    {"unlockthread", l_unlockthread},       {NULL, NULL},
 };

@@ -28,7 +28,7 @@
 ** not between a receiver's watch and its queueing, which no one sees. */
 static int tchan_ok(const struct tchan *tc) {
   return tc->c.istimer && tc->c.count == 0 && tc->c.sendq.head == NULL &&
-         !tc->t.isg &&
+         tc->t.kind == GORO_TIMER_BRIDGE &&
          (tc->t.heapidx < 0 || (tc->armed && tc->c.recvq.head != NULL));
 }
 
@@ -151,7 +151,7 @@ static struct tchan *tchan_new(lua_State *L, double when, double period) {
   goroB_chan_init(L, &tc->c, 1);
   tc->c.istimer = 1;
   tc->t.heapidx = -1;
-  tc->t.isg = 0;
+  tc->t.kind = GORO_TIMER_BRIDGE;
   tc->t.when = when;
   tc->period = period;
   tc->at = 0;

@@ -57,6 +57,7 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
     return R;
   }
   lua_pop(L, 1);
+  goroB_onecopy_check(L);  /* raises if another copy of goro is here */
   lua_newtable(L);  /* "goro.gs": live G handles */
   lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
   /* uv 1: the failed G's handle; 2: LR; 3: callback threads (keys) */
@@ -307,7 +308,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   b->g = NULL;
   if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
   if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
-      (R->running || R->stepping || R->hostmode)) {
+      (R->running || R->hostmode)) {
     R->failed = b;
     rt->abort = 1;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);

@@ -2,6 +2,16 @@
 --
 -- `local goro = require "goro"` gives the C core (goro.core) and the parts
 -- that read best in Lua: channel iteration and the profiler's table.
+
+-- goro's C core is built on Lua 5.4's API: under another Lua, loading it
+-- fails in the dynamic linker ("undefined symbol: lua_absindex" under 5.1
+-- and LuaJIT, lua_newuserdatauv under 5.3). Say what is wrong instead.
+-- Everything above the require of the core must stay valid Lua 5.1.
+if _VERSION ~= "Lua 5.4" then
+  local this = type(jit) == "table" and jit.version or _VERSION
+  error("goro requires Lua 5.4 (this is " .. tostring(this) .. ")", 2)
+end
+
 local core = require "goro.core"
 -- Keep error messages stable: Lua names a C function by the first loaded
 -- module it finds it in, and "goro" and "goro.core" would hold the same
@@ -33,5 +43,11 @@ goro.profile = {
   summary = core.profile_summary,
 }
 goro.profile_start, goro.profile_stop, goro.profile_summary = nil, nil, nil
+
+-- goro.net and goro.io, also as the modules "goro.net" and "goro.io": Lua
+-- names a C function in an error by the loaded module it finds it in
+-- ("bad argument #1 to 'goro.net.dial'").
+package.loaded["goro.net"] = goro.net
+package.loaded["goro.io"] = goro.io
 
 return goro

@@ -4,7 +4,8 @@
 ** Natively the tests build against Criterion. Where Criterion is not
 ** available (the AArch64 cross lane under qemu-user) they build against
 ** minicrit.c instead, a small runner with the same surface: Test(suite, name,
-** .timeout = s, .signal = SIG, .exit_code = n), cr_assert*, cr_fail.
+** .timeout = s, .signal = SIG, .exit_code = n), cr_assert*, cr_fail,
+** cr_skip_test (a skipped test is listed with its reason, not counted).
 ** Each test runs in its own forked process, as with Criterion.
 ** The runner prints Criterion's synthesis line, which the test command
 ** tallies.
@@ -16,6 +17,7 @@
 #include <criterion/criterion.h>
 #else
 #include <stddef.h>
+#include <string.h> /* cr_assert_str_eq */
 
 struct minicrit_test {
   const char *suite, *name;
@@ -29,6 +31,7 @@ struct minicrit_test {
 void minicrit_register(struct minicrit_test *t);
 _Noreturn void minicrit_fail(const char *file, int line, const char *expr,
                              const char *fmt, ...);
+_Noreturn void minicrit_skip(const char *fmt, ...);
 
 #define Test(S, N, ...)                                                     \
   static void S##_##N##_fn(void);                                          \
@@ -44,6 +47,7 @@ _Noreturn void minicrit_fail(const char *file, int line, const char *expr,
     if (!(cond)) minicrit_fail(__FILE__, __LINE__, #cond, "" __VA_ARGS__); \
   } while (0)
 #define cr_fail(...) minicrit_fail(__FILE__, __LINE__, "cr_fail", "" __VA_ARGS__)
+#define cr_skip_test(...) minicrit_skip("" __VA_ARGS__)
 #define cr_assert_eq(a, b, ...) cr_assert((a) == (b), __VA_ARGS__)
 #define cr_assert_neq(a, b, ...) cr_assert((a) != (b), __VA_ARGS__)
 #define cr_assert_lt(a, b, ...) cr_assert((a) < (b), __VA_ARGS__)
@@ -53,6 +57,20 @@ _Noreturn void minicrit_fail(const char *file, int line, const char *expr,
 #define cr_assert_null(p, ...) cr_assert((p) == NULL, __VA_ARGS__)
 #define cr_assert_not_null(p, ...) cr_assert((p) != NULL, __VA_ARGS__)
 #define cr_assert_str_eq(a, b, ...) cr_assert(strcmp((a), (b)) == 0, __VA_ARGS__)
+#endif
+
+/* Under valgrind (the valgrind lane) code runs 20 to 50 times slower and
+** each stack mapping costs milliseconds of shadow memory. A test that
+** repeats something only to be convincing natively, or that bounds a
+** time, takes its valgrind figure there: GORO_UNDER_VALGRIND(native,
+** under). The figure must still reach every path the native one does. */
+#include "../../arch/sanitize.h"
+#ifdef GORO_VALGRIND
+#include <valgrind/valgrind.h>
+#define GORO_UNDER_VALGRIND(native, under) \
+  (RUNNING_ON_VALGRIND ? (under) : (native))
+#else
+#define GORO_UNDER_VALGRIND(native, under) (native)
 #endif
 
 #include <stdlib.h>

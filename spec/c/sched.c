@@ -23,6 +23,7 @@ struct fg {
   long a, b;               /* scratch */
   struct goro_waiter w;
   int dead;
+  int logged;              /* a sleeper: its wake-up is in logbuf */
 };
 
 static char logbuf[4096];
@@ -45,6 +46,7 @@ static void fake_fire(struct goro_rt *r, struct goro_timer *t);
 static const struct goro_hooks hooks = {fake_resume, fake_dead, NULL, fake_fire, NULL};
 static struct goro_rt rt;
 static struct goro_m m0;
+static double t0;  /* timers are set from it: see arm_sleepers */
 
 static void setup(void) {
   cr_assert_eq(goroR_rt_init(&rt, &hooks, NULL), 0);
@@ -165,29 +167,63 @@ Test(sched, a_runnext_ping_pong_cannot_starve_the_queue, .timeout = 10) {
   teardown();
 }
 
-/* ---- timers ----------------------------------------------------------------- */
+/* ---- timers -----------------------------------------------------------------
+** The order these tests expect is the order of the deadlines, whatever the
+** machine's speed: every deadline is counted from one instant, t0, and is
+** in the heap before the first of them can pass. */
 
-/* Sleeps f->b ms (times the time scale: the tests below order sleepers by
-** deadline, and under qemu-user the G's start ms apart), then logs. */
-static int sleeps(struct goro_rt *r, struct fg *f) {
+/* Log sleeper f's name, once. */
+static void log_sleeper(struct fg *f) {
   char s[2] = {names[f->a], 0};
+  if (f->logged) return;
+  f->logged = 1;
+  logs(s);
+}
+
+/* A sleeper: parks at its first run, for arm_sleepers to give it its
+** timer; logs its name when it wakes. */
+static int sleeps(struct goro_rt *r, struct fg *f) {
+  (void)r;
   if (f->step++ == 0) {
-    double secs = 0.001 * (double)f->b * goro_test_time_scale();
-    goroR_timer_add(r, f->g, goroR_now() + secs);
     goroR_park_prepare(f->g, "sleep");
     return GORO_RUN_PARKED;
   }
-  logs(s);
+  log_sleeper(f);
   return GORO_RUN_DONE;
+}
+
+/* Run the G's spawned so far until every sleeper has parked, then set t0
+** to now and put each sleeper's timer in the heap for t0 + b ms. */
+static void arm_sleepers(void) {
+  cr_assert_eq(goroR_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  t0 = goroR_now();
+  for (int i = 0; i < nall; i++) {
+    if (all[i]->fn != sleeps) continue;
+    cr_assert_eq(all[i]->g->status, GORO_GWAITING);
+    goroR_timer_add(&rt, all[i]->g, t0 + 0.001 * (double)all[i]->b);
+  }
+}
+
+/* Log every sleeper whose timer has fired but which has not run yet.
+** timers_fire fires every due timer before any G runs, so a sleeper woken
+** in the same batch as a fire timer would log after it even though its
+** timer came first; the fire hook logs it first instead, which keeps the
+** log in the heap's order whatever the batches are. */
+static void log_woken_sleepers(void) {
+  for (int i = 0; i < nall; i++)
+    if (all[i]->fn == sleeps && all[i]->step == 1 && all[i]->g != NULL &&
+        all[i]->g->timer.heapidx < 0)
+      log_sleeper(all[i]);
 }
 
 static struct fg *until_g;
 
-/* The run's main G: naps 1 ms at a time while any other timer is set or
-** G is ready, which keeps the run going until every sleeper and fire timer
-** of the tests below is done. */
+/* Sleeps 40 times 1 ms from each wake-up. Spawned after arm_sleepers, it
+** ends after t0 + 40 ms, so after every timer due before that has fired
+** (they come first in the heap, and their G's first in the run queue). */
 static int waits_for_all(struct goro_rt *r, struct fg *f) {
-  if (r->ntimers > 0 || r->nrunnable > 0) {
+  (void)r;
+  if (f->step++ < 40) {
     goroR_timer_add(r, f->g, goroR_now() + 0.001);
     goroR_park_prepare(f->g, "sleep");
     return GORO_RUN_PARKED;
@@ -203,6 +239,7 @@ Test(sched, timers_wake_sleepers_in_deadline_order) {
     f->a = i;
     f->b = ms[i];
   }
+  arm_sleepers();
   until_g = spawn(waits_for_all);
   cr_assert_eq(goroR_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
   cr_assert_str_eq(logbuf, "dbca");
@@ -214,7 +251,7 @@ Test(sched, a_g_readied_early_leaves_the_timer_heap) {
   setup();
   f = spawn(sleeps);
   f->b = 1000;
-  goroR_sched_run(&rt, &m0, NULL, 0);
+  arm_sleepers();
   cr_assert_eq(rt.ntimers, 1);
   goroR_ready(&rt, f->g, 0);
   cr_assert_eq(rt.ntimers, 0, "readied by someone else: no timer left");
@@ -235,6 +272,7 @@ struct ftimer {
 static void fake_fire(struct goro_rt *r, struct goro_timer *t) {
   struct ftimer *ft = (struct ftimer *)t;
   char s[2] = {ft->name, 0};
+  log_woken_sleepers();
   logs(s);
   if (--ft->left > 0) cr_assert_eq(goroR_timer_start(r, t, t->when + ft->period), 0);
 }
@@ -250,22 +288,18 @@ static void ftimer_init(struct ftimer *ft, char name, int times, double period) 
 Test(sched, fire_timers_and_sleepers_share_one_heap_in_deadline_order) {
   struct ftimer x, z, r;
   struct fg *y;
-  double t0, ms = 0.001 * goro_test_time_scale();  /* a (scaled) millisecond */
   setup();
   y = spawn(sleeps);
-  y->a = 3;  /* 'd' */
+  y->a = 3;  /* 'd', at 20 ms: after x and the last r, before z */
   y->b = 20;
+  arm_sleepers();
   until_g = spawn(waits_for_all);
-  t0 = goroR_now();
   ftimer_init(&x, 'x', 1, 0);
   ftimer_init(&z, 'z', 1, 0);
-  ftimer_init(&r, 'r', 3, 4 * ms);  /* at 4, 8 and 12 ms, re-armed by itself */
-  /* z logs as it fires, y ('d') only when it runs after the batch of
-  ** timers that readied it: a wake-up 40 (scaled) ms late would take z in
-  ** the same batch and log it first. */
-  cr_assert_eq(goroR_timer_start(&rt, &z.t, t0 + 60 * ms), 0);
-  cr_assert_eq(goroR_timer_start(&rt, &x.t, t0 + 10 * ms), 0);
-  cr_assert_eq(goroR_timer_start(&rt, &r.t, t0 + 4 * ms), 0);
+  ftimer_init(&r, 'r', 3, 0.004);  /* at 4, 8 and 12 ms, re-armed by itself */
+  cr_assert_eq(goroR_timer_start(&rt, &z.t, t0 + 0.030), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &x.t, t0 + 0.010), 0);
+  cr_assert_eq(goroR_timer_start(&rt, &r.t, t0 + 0.004), 0);
   cr_assert_eq(goroR_sched_run(&rt, &m0, until_g->g, 0), GORO_SCHED_DONE);
   cr_assert_str_eq(logbuf, "rrxrdz");
   cr_assert_eq(rt.ntimers, 0);
@@ -298,7 +332,7 @@ Test(sched, abandoning_a_sleeping_g_drops_its_timer_before_its_record) {
   setup();
   f = spawn(sleeps);
   f->b = 1000;
-  goroR_sched_run(&rt, &m0, NULL, 0);
+  arm_sleepers();
   cr_assert_eq(rt.ntimers, 1);
   teardown();  /* goroR_g_abandon_all frees the record: ASan sees a late write */
   cr_assert_eq(rt.ntimers, 0);
@@ -336,6 +370,7 @@ Test(sched, a_pending_timer_is_not_a_deadlock) {
   setup();
   s = spawn(sleeps);
   s->b = 20;
+  arm_sleepers();
   cr_assert_eq(goroR_sched_run(&rt, &m0, s->g, 0), GORO_SCHED_DONE);
   teardown();
 }

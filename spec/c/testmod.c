@@ -4,9 +4,18 @@
 ** goro_call), the way a real binding would. It links libgoro.so, so it
 ** shares the runtime with `require "goro"`.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -32,13 +41,16 @@ static int cgo_sleep(lua_State *L) {
 }
 
 /* Burn the calling thread's CPU for s seconds, inlined into each named
-** spinner below so that each is a profiler leaf of its own. */
+** spinner below so that each is a profiler leaf of its own. The clock is
+** read every 100,000 additions (~0.1 ms; longer under TSan): reading a
+** thread's CPU clock is a system call, and a sample taken in it has
+** "[C] clock_gettime" as its leaf, not the spinner. */
 static inline __attribute__((always_inline)) void burn(double s) {
   struct timespec t0, t;
   volatile unsigned long x = 0;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
   do {
-    for (int i = 0; i < 10000; i++) x += (unsigned long)i;
+    for (int i = 0; i < 100000; i++) x += (unsigned long)i;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 < s);
 }
@@ -68,6 +80,22 @@ static void spin_two(void *p) {
 static int cgo_spin_two(lua_State *L) {
   struct nap n = {luaL_checknumber(L, 1)};
   if (goro_cgocall(L, spin_two, &n) != 0) return luaL_error(L, "cgocall failed");
+  return 0;
+}
+
+/* c_busy(s): keep the thread busy for s seconds of wall-clock time in
+** plain C, holding the P (what a C module that forgets goro_cgocall
+** does). A busy loop, not a sleep: goro's SIGURG would cut a sleep short
+** (EINTR), as Go's preemption signal does. */
+static int c_busy(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  struct timespec t0, t;
+  volatile unsigned long x = 0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  do {
+    for (int i = 0; i < 10000; i++) x += (unsigned long)i;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+  } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 < s);
   return 0;
 }
 
@@ -177,11 +205,170 @@ static int is_extra_in_c(lua_State *L) {
   return 1;
 }
 
+/* ---- file descriptors, for the I/O specs ---------------------------------- */
+
+/* pipe([blocking]) -> rfd, wfd: a non-blocking pipe (or a blocking one). */
+static int fd_pipe(lua_State *L) {
+  int p[2];
+  if (pipe2(p, (lua_toboolean(L, 1) ? 0 : O_NONBLOCK) | O_CLOEXEC) != 0)
+    return luaL_error(L, "pipe: %s", strerror(errno));
+  lua_pushinteger(L, p[0]);
+  lua_pushinteger(L, p[1]);
+  return 2;
+}
+
+/* fd_write(fd, s) -> bytes written | nil, err */
+static int fd_write(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  ssize_t k = write((int)luaL_checkinteger(L, 1), s, n);
+  if (k < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, errno == EAGAIN ? "EAGAIN" : strerror(errno));
+    return 2;
+  }
+  lua_pushinteger(L, k);
+  return 1;
+}
+
+/* fd_read(fd, max) -> string | nil, err ("EAGAIN" when nothing is there) */
+static int fd_read(lua_State *L) {
+  char buf[4096];
+  lua_Integer max = luaL_optinteger(L, 2, sizeof buf);
+  ssize_t k = read((int)luaL_checkinteger(L, 1), buf,
+                   (size_t)(max < (lua_Integer)sizeof buf ? max : (lua_Integer)sizeof buf));
+  if (k < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, errno == EAGAIN ? "EAGAIN" : strerror(errno));
+    return 2;
+  }
+  lua_pushlstring(L, buf, (size_t)k);
+  return 1;
+}
+
+/* tid() -> the calling thread's id. */
+static int tid(lua_State *L) {
+  lua_pushinteger(L, gettid());
+  return 1;
+}
+
+struct cgo_read_job {
+  int fd;
+  char buf[512];
+  ssize_t n;
+  int err;
+  pid_t tid;
+};
+
+static void do_read(void *p) {
+  struct cgo_read_job *j = p;
+  j->tid = gettid();
+  j->n = read(j->fd, j->buf, sizeof j->buf);
+  j->err = errno;
+}
+
+/* cgo_read(fd) -> string, tid: read(2) (blocking, on a blocking fd) in C
+** through goro_cgocall, and the id of the thread the C function ran on. */
+static int cgo_read(lua_State *L) {
+  struct cgo_read_job j;
+  j.fd = (int)luaL_checkinteger(L, 1);
+  if (goro_cgocall(L, do_read, &j) != 0) return luaL_error(L, "cgocall failed");
+  if (j.n < 0) return luaL_error(L, "read: %s", strerror(j.err));
+  lua_pushlstring(L, j.buf, (size_t)j.n);
+  lua_pushinteger(L, j.tid);
+  return 2;
+}
+
+static int fd_close(lua_State *L) {
+  close((int)luaL_checkinteger(L, 1));
+  return 0;
+}
+
+struct later {
+  int fd;
+  double delay;
+  char data[64];
+};
+
+static void *write_later_main(void *p) {
+  struct later *l = p;
+  struct timespec ts;
+  ts.tv_sec = (time_t)l->delay;
+  ts.tv_nsec = (long)((l->delay - (double)ts.tv_sec) * 1e9);
+  nanosleep(&ts, NULL);
+  (void)!write(l->fd, l->data, strlen(l->data));
+  free(l);
+  return NULL;
+}
+
+/* write_later(fd, s, delay): a thread goro knows nothing of writes s to fd
+** after delay seconds. */
+static int write_later(lua_State *L) {
+  struct later *l = calloc(1, sizeof *l);
+  pthread_t t;
+  if (l == NULL) return luaL_error(L, "out of memory");
+  l->fd = (int)luaL_checkinteger(L, 1);
+  snprintf(l->data, sizeof l->data, "%s", luaL_checkstring(L, 2));
+  l->delay = luaL_checknumber(L, 3);
+  if (pthread_create(&t, NULL, write_later_main, l) != 0) {
+    free(l);
+    return luaL_error(L, "pthread_create failed");
+  }
+  pthread_detach(t);
+  return 0;
+}
+
+/* wait_fd(fd, "r"|"w", timeout) -> what goro_wait_fd returned, and the
+** error text when it is an error. */
+static int wait_fd(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  const char *dir = luaL_checkstring(L, 2);
+  int rc = goro_wait_fd(L, fd, dir[0] == 'w' ? GORO_WAIT_WRITE : GORO_WAIT_READ,
+                        luaL_optnumber(L, 3, -1));
+  lua_pushinteger(L, rc);
+  if (rc < 0) {
+    lua_pushstring(L, goro_errmsg());
+    return 2;
+  }
+  return 1;
+}
+
+/* raise_nofile(n) -> the soft limit on open fds now (at most the hard one). */
+static int raise_nofile(lua_State *L) {
+  struct rlimit r;
+  rlim_t want = (rlim_t)luaL_checkinteger(L, 1);
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < want) {
+    r.rlim_cur = want < r.rlim_max ? want : r.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &r);
+  }
+  getrlimit(RLIMIT_NOFILE, &r);
+  lua_pushinteger(L, (lua_Integer)r.rlim_cur);
+  return 1;
+}
+
+/* linger0(fd): make close() send a reset (SO_LINGER with no time). */
+static int linger0(lua_State *L) {
+  struct linger lg = {1, 0};
+  setsockopt((int)luaL_checkinteger(L, 1), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  return 0;
+}
+
 static const luaL_Reg funcs[] = {
+    {"raise_nofile", raise_nofile},
+    {"linger0", linger0},
+    {"pipe", fd_pipe},
+    {"fd_write", fd_write},
+    {"fd_read", fd_read},
+    {"fd_close", fd_close},
+    {"tid", tid},
+    {"cgo_read", cgo_read},
+    {"write_later", write_later},
+    {"wait_fd", wait_fd},
     {"cgo_sleep", cgo_sleep},
     {"cgo_callback", cgo_callback},
     {"cgo_nap_callback", cgo_nap_callback},
     {"cgo_spin", cgo_spin},
+    {"c_busy", c_busy},
     {"cgo_spin_two", cgo_spin_two},
     {"direct_call", direct_call},
     {"is_extra_in_c", is_extra_in_c},

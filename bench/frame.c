@@ -1,0 +1,210 @@
+/*
+** bench/frame.c — how long goro_step(rt, 2 ms) holds a game's frame
+** thread, over many frames of mixed work (issue 14's load):
+**
+**   readers   4 G's read blocking pipes in C through goro_cgocall; the
+**             frame loop writes them, a byte each a frame (their C runs
+**             on workers: HACKING.md, "The frame loop")
+**   spinners  2 G's compute in Lua without ever blocking
+**   talkers   a G that sleeps 1 ms and pings another over channels
+**
+** and the same beside 4 job threads that goro_call into Lua every frame
+** (as examples/gameloop's). Prints the distribution of goro_step's
+** durations (p50, p99, p99.9, max) and how many steps ended more than 1
+** ms late, with the CPU model. Not a test: these machines are shared.
+**
+** Usage: frame [srcdir [frames]]   (default 10,000 frames)
+*/
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "goro.h"
+
+#define READERS 4
+#define JOBS 4
+#define BUDGET 0.002
+
+static goro_runtime *rt;
+static atomic_int quit;
+static pthread_barrier_t frame_start, frame_end;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+struct rd {
+  int fd;
+  char buf[256];
+  ssize_t n;
+};
+
+static void do_read(void *p) {
+  struct rd *r = p;
+  r->n = read(r->fd, r->buf, sizeof r->buf);
+}
+
+/* bench.read(fd) -> bytes: a blocking read(2) through goro_cgocall. */
+static int l_read(lua_State *L) {
+  struct rd r;
+  r.fd = (int)luaL_checkinteger(L, 1);
+  goro_cgocall(L, do_read, &r);
+  lua_pushlstring(L, r.buf, r.n > 0 ? (size_t)r.n : 0);
+  return 1;
+}
+
+static const char *load =
+    "local goro = require 'goro'\n"
+    "stop = false\n"
+    "for i = 1, #fds do\n"
+    "  goro.go(function()\n"
+    "    while true do\n"
+    "      local s = bench.read(fds[i])\n"
+    "      if s == '' or s:find('!', 1, true) then return end\n"
+    "    end\n"
+    "  end)\n"
+    "end\n"
+    "for i = 1, 2 do\n"
+    "  goro.go(function()\n"
+    "    while not stop do local x = 0 for j = 1, 2000 do x = x + j end end\n"
+    "  end)\n"
+    "end\n"
+    "local ping, pong = goro.chan(), goro.chan()\n"
+    "goro.go(function()\n"
+    "  while not stop do goro.sleep(0.001); ping:send(1); pong:recv() end\n"
+    "  ping:close()\n"
+    "end)\n"
+    "goro.go(function() for v in ping:iter() do pong:send(v) end end)\n"
+    "function on_job(id) local t = {} for k = 1, 50 do t[k] = id * k end return #t end\n";
+
+static int call_on_job(lua_State *L, void *ud) {
+  lua_getglobal(L, "on_job");
+  lua_pushinteger(L, (lua_Integer)(intptr_t)ud);
+  lua_call(L, 1, 1);
+  return 0;
+}
+
+static void *job_thread(void *arg) {
+  for (;;) {
+    pthread_barrier_wait(&frame_start);
+    if (atomic_load(&quit)) break;
+    goro_call(rt, call_on_job, arg);
+    pthread_barrier_wait(&frame_end);
+  }
+  return NULL;
+}
+
+static int set_stop(lua_State *L, void *ud) {
+  (void)ud;
+  lua_pushboolean(L, 1);
+  lua_setglobal(L, "stop");
+  return 0;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* One configuration: a fresh state, `frames` frames, durations into d. */
+static void run(const char *srcdir, int frames, int jobs, double *d, int *late) {
+  lua_State *L = luaL_newstate();
+  int p[READERS][2];
+  pthread_t th[JOBS];
+  char path[1024];
+  luaL_openlibs(L);
+  snprintf(path, sizeof path, "%s/lua/?.lua;%s/lua/?/init.lua", srcdir, srcdir);
+  lua_getglobal(L, "package");
+  lua_pushstring(L, path);
+  lua_setfield(L, -2, "path");
+  lua_pop(L, 1);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_goro_core);
+  lua_setfield(L, -2, "goro.core");
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_pushcfunction(L, l_read);
+  lua_setfield(L, -2, "read");
+  lua_setglobal(L, "bench");
+  lua_newtable(L);
+  for (int i = 0; i < READERS; i++) {
+    if (pipe(p[i]) != 0) exit(1);
+    lua_pushinteger(L, p[i][0]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setglobal(L, "fds");
+  if (luaL_dostring(L, load) != LUA_OK) {
+    fprintf(stderr, "%s\n", lua_tostring(L, -1));
+    exit(1);
+  }
+  rt = goro_open(L);
+  atomic_store(&quit, 0);
+  if (jobs) {
+    pthread_barrier_init(&frame_start, NULL, JOBS + 1);
+    pthread_barrier_init(&frame_end, NULL, JOBS + 1);
+    for (int i = 0; i < JOBS; i++)
+      pthread_create(&th[i], NULL, job_thread, (void *)(intptr_t)(i + 1));
+  }
+  *late = 0;
+  for (int f = 0; f < frames; f++) {
+    double t0;
+    if (jobs) pthread_barrier_wait(&frame_start);
+    t0 = now();
+    goro_step(rt, BUDGET);
+    d[f] = now() - t0;
+    if (d[f] > BUDGET + 1e-3) (*late)++;
+    if (jobs) pthread_barrier_wait(&frame_end);
+    for (int i = 0; i < READERS; i++)
+      if (write(p[i][1], "x", 1) != 1) exit(1);
+  }
+  if (jobs) {
+    atomic_store(&quit, 1);
+    pthread_barrier_wait(&frame_start);
+    for (int i = 0; i < JOBS; i++) pthread_join(th[i], NULL);
+  }
+  goro_call(rt, set_stop, NULL);
+  for (int i = 0; i < READERS; i++) close(p[i][1]);  /* readers see EOF */
+  for (int f = 0; f < 2000 && goro_step(rt, BUDGET) > 0; f++) {
+  }
+  goro_close(rt);
+  lua_close(L);
+  for (int i = 0; i < READERS; i++) close(p[i][0]);
+}
+
+static void report(const char *name, double *d, int n, int late) {
+  qsort(d, (size_t)n, sizeof *d, cmp);
+  printf("%-34s %8.2f %8.2f %8.2f %8.2f %8d\n", name, d[n / 2] * 1e3,
+         d[n * 99 / 100] * 1e3, d[(int)((long)n * 999 / 1000)] * 1e3, d[n - 1] * 1e3,
+         late);
+}
+
+int main(int argc, char **argv) {
+  const char *srcdir = argc > 1 ? argv[1] : ".";
+  int frames = argc > 2 ? atoi(argv[2]) : 10000, late;
+  double *d = malloc(sizeof *d * (size_t)(frames > 0 ? frames : 1));
+  char cpu[256] = "?";
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  while (f != NULL && fgets(cpu, sizeof cpu, f) != NULL)
+    if (strncmp(cpu, "model name", 10) == 0) break;
+  if (f != NULL) fclose(f);
+  cpu[strcspn(cpu, "\n")] = 0;
+  printf("goro_step(rt, 2 ms) under mixed load, %d frames (%s)\n", frames,
+         strchr(cpu, ':') ? strchr(cpu, ':') + 2 : cpu);
+  printf("%-34s %8s %8s %8s %8s %8s\n", "ms per step", "p50", "p99", "p99.9",
+         "max", ">+1ms");
+  run(srcdir, frames, 0, d, &late);
+  report("readers, spinners, talkers", d, frames, late);
+  run(srcdir, frames, 1, d, &late);
+  report("the same + 4 job threads' goro_call", d, frames, late);
+  free(d);
+  return 0;
+}
