@@ -163,7 +163,7 @@ describe("goro.run(f, ...)", function()
   end)
 
   it("fails with a timeout and the dump when the run takes too long", function()
-    local err = h.errmsg(goro.run, {timeout = 0.05}, function()
+    local err = h.errmsg(goro.run, {timeout = 0.05 * h.time_scale}, function()
       goro.sleep(10)
     end)
     assert.matches("^goro.run: timed out after", err)
@@ -182,7 +182,9 @@ describe("goro.run(f, ...)", function()
     }
     for _, f in ipairs(failures) do
       local name, closed = f[1], false
-      local ok, err = pcall(goro.run, {timeout = 0.05}, function()
+      -- (The main G must be under way when the run times out: its
+      -- to-be-closed variable is made by then.)
+      local ok, err = pcall(goro.run, {timeout = 0.05 * h.time_scale}, function()
         local _ <close> = setmetatable({}, {__close = function() closed = true end})
         for _ = 1, 5 do goro.go(function() goro.chan():recv() end) end
         f[2]()

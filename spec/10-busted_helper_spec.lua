@@ -1,6 +1,7 @@
 -- goro.busted: a user's busted specs whose bodies run as goroutines.
 local goro = require "goro"
 local goro_it = require "goro.busted"
+local h = require "spec.helpers"
 
 describe("goro_it(f)", function()
   it("runs the body as the main G", goro_it(function()
@@ -22,7 +23,7 @@ describe("goro_it(f)", function()
   end)
 
   it("fails on a timeout, with the dump", function()
-    local ok, err = pcall(goro_it({timeout = 0.02}, function() goro.sleep(5) end))
+    local ok, err = pcall(goro_it({timeout = 0.02 * h.time_scale}, function() goro.sleep(5) end))
     assert.is_false(ok)
     assert.matches("timed out", err)
     assert.matches("%[sleep", err)

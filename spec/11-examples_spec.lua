@@ -1,9 +1,10 @@
 -- The examples run and do what they say (the README's demo among them).
+local h = require "spec.helpers"
+
 local function run_example(name)
-  local lua = "lua5.4"
-  local h = io.popen(lua .. " examples/" .. name .. " 2>&1")
-  local out = h:read("a")
-  local ok, _, code = h:close()
+  local p = io.popen(h.lua .. " examples/" .. name .. " 2>&1")
+  local out = p:read("a")
+  local ok, _, code = p:close()
   return ok, out, code
 end
 
@@ -20,9 +21,9 @@ end)
 describe("examples/gameloop (scripts/demo)", function()
   it("runs 60 frames of job threads calling Lua with nested callbacks", function()
     local build = os.getenv("GORO_BUILDDIR") or "build"
-    local h = io.popen(build .. "/examples/gameloop . 2>&1")
-    local out = h:read("a")
-    local ok = h:close()
+    local p = io.popen(h.exe(build .. "/examples/gameloop") .. " . 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
     assert.is_true(ok, out)
     assert.matches("frame 60: +240 callbacks", out)
     assert.matches("240 callbacks %(each with a nested Lua %-> C %-> Lua path query%), 0 failed, 1920 updates applied", out)
@@ -37,8 +38,8 @@ end)
 local function start_httpd()
   local log = os.tmpname()
   local pidfile = os.tmpname()
-  os.execute(("sh -c 'lua5.4 examples/httpd.lua 127.0.0.1:0 >%s 2>&1 & echo $! >%s'")
-    :format(log, pidfile))
+  os.execute(("sh -c '%s examples/httpd.lua 127.0.0.1:0 >%s 2>&1 & echo $! >%s'")
+    :format(h.lua, log, pidfile))
   local pid = io.open(pidfile):read("n")
   os.remove(pidfile)
   local addr
@@ -89,6 +90,8 @@ describe("examples/httpd.lua", function()
 
   it("answers LuaSocket's own HTTP client, from another process", function()
     local addr, stop = start_httpd()
+    -- (the client is the build machine's lua5.4 and LuaSocket in every
+    -- lane: only the server is goro's)
     local ok, out = command(("lua5.4 -e %q"):format(([[
       local http = require "socket.http"
       local body, code = http.request("http://ADDR/")

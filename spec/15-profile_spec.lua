@@ -181,7 +181,7 @@ describe("GORO_CPUPROFILE", function()
 
   it_sampling_lua("profiles a whole script without code changes", function()
     local path = tmp("env.folded")
-    local ok, out = sh(("GORO_CPUPROFILE=%s lua5.4 -e %q"):format(path,
+    local ok, out = sh(("GORO_CPUPROFILE=%s %s -e %q"):format(path, h.lua,
       "local goro = require 'goro' " ..
       "function spin() local e = os.clock() + 0.3 while os.clock() < e do end end " ..
       "goro.run(function() spin() end)"))
@@ -193,7 +193,7 @@ describe("GORO_CPUPROFILE", function()
 
   it_sampling_lua("profiles a busted run that uses goro.busted", function()
     local path = tmp("busted.folded")
-    local ok, out = sh(("GORO_CPUPROFILE=%s lua5.4 /usr/bin/busted -p profiled spec/fixtures"):format(path))
+    local ok, out = sh(("GORO_CPUPROFILE=%s %s /usr/bin/busted -p profiled spec/fixtures"):format(path, h.lua))
     assert.is_true(ok, out)
     local n = count_frame(folded(path), "hot_in_a_spec (")
     assert.is_true(n > 10, "the spec's hot function was sampled: " .. n)

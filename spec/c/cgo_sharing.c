@@ -166,8 +166,11 @@ Test(cgo, a_g_left_sleeping_by_a_host_thread_wakes_on_a_worker, .timeout = 30) {
   atomic_store(&idle_phase, 0);
   cr_assert_eq(lua_do("goro.go(function() goro.sleep(0.02) woke = 1 end)"), LUA_OK,
                "%s", goro_errmsg());
-  /* The G sleeps; this thread and thread a go idle in C. */
+  /* The G sleeps; this thread and thread a go idle in C. (Thread a's call
+  ** must be over before phase 2 is set, or it would set phase 1 after it
+  ** and idle for good: under qemu-user the G wakes first.) */
   pthread_create(&a, NULL, idle_after_one_call, &st);
+  while (atomic_load(&idle_phase) != 1) usleep(100);
   for (int i = 0; i < 1000 && lua_int("woke") != 1; i++) sleep_ms(20);
   cr_assert_eq(lua_int("woke"), 1, "the sleeping G never woke");
   cr_assert_eq(goro_call(rt, goro_test_run_chunk,

@@ -73,4 +73,16 @@ _Noreturn void minicrit_skip(const char *fmt, ...);
 #define GORO_UNDER_VALGRIND(native, under) (native)
 #endif
 
+#include <stdlib.h>
+
+/* How many times longer than natively a test gives another thread, or a
+** timer, to get somewhere before it checks: GORO_TEST_TIME_SCALE (1 when
+** unset), which spec/meson.build sets for a lane whose threads are slow to
+** start and run. */
+static inline double goro_test_time_scale(void) {
+  const char *s = getenv("GORO_TEST_TIME_SCALE");
+  double v = s != NULL ? atof(s) : 1.0;
+  return v >= 1.0 ? v : 1.0;
+}
+
 #endif

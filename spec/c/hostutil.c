@@ -46,3 +46,22 @@ void sleep_ms(double ms) {
   struct timespec ts = {(time_t)(ms / 1000), (long)(ms * 1e6) % 1000000000L};
   nanosleep(&ts, NULL);
 }
+
+void warm_up_steps(void) {
+  if (goro_test_time_scale() <= 1) return;
+  open_state("goro.config{workers = 0}\n"
+             "local r, w = tm.pipe(true)\n"
+             "tm.fd_write(w, 'x')\n"
+             "goro.go(function()\n"
+             "  goro.config{workers = 2}\n"
+             "  tm.cgo_read(r)\n"
+             "  tm.cgo_callback(function(a, b) return goro.m().ncgo, tm.tid(), a + b end, 1, 2)\n"
+             "  tm.c_busy(0.001)\n"
+             "  tm.fd_close(r); tm.fd_close(w)\n"
+             "  warm = 1\n"
+             "end)\n");
+  for (int i = 0; i < 1000 && lua_int("warm") != 1; i++)
+    cr_assert_geq(goro_step(rt, 0.1), 0, "%s", goro_errmsg());
+  cr_assert_eq(lua_int("warm"), 1, "the warm-up G never ended");
+  close_state();
+}

@@ -29,4 +29,11 @@ long long lua_int(const char *global);
 
 void sleep_ms(double ms);
 
+/* Under qemu-user (a time scale above 1: crit.h), run once, in a state of
+** its own, the paths a G takes in a host's step (its start, goro.config
+** starting workers, goro_cgocall handed off, a callback, C that holds the
+** P): the first pass through code is translated, tens of ms, and would
+** spend the budget of the test's first step. Natively it does nothing. */
+void warm_up_steps(void);
+
 #endif
