@@ -50,6 +50,9 @@ int goroR_p_held_locked(struct goro_rt *rt) {
   if (!atomic_compare_exchange_strong(&rt->p_syscall, &expect, (uintptr_t)0))
     return 1;
   rt->p_owner = NULL;
+  /* A waiter that looked while the P was parked may sleep untimed (the
+  ** starving caller does): it must look again now that the P is free. */
+  if (atomic_load(&rt->pwaiters) > 0) goroR_rt_wake_locked(rt);
   return 0;
 }
 
@@ -141,8 +144,8 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
         goroR_preempt_m(rt, rt->p_owner);
       ts = goroR_timespec(now + 1e-3 < until ? now + 1e-3 : until);
       goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
-    } else if (!sched && atomic_load(&rt->pstarving) != (uintptr_t)mp) {
-      ts = goroR_timespec(goroR_now() + STARVE_AFTER);  /* (to notice) */
+    } else if (!sched) {  /* in slices: HACKING.md, "Who gets a free P" */
+      ts = goroR_timespec(goroR_now() + STARVE_AFTER);
       goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       goroR_cond_wait(&rt->wake, &rt->lock);
