@@ -1,4 +1,5 @@
--- goro.rwmutex(), goro.once() and goro.cond(mutex): the rest of Go's sync.
+-- goro.rwmutex(), goro.once(), goro.cond(mutex) and goro.semaphore(n): the
+-- rest of Go's sync, and golang.org/x/sync/semaphore.
 --
 -- G's may be preempted between any two Lua instructions, so a counter that
 -- several G's update races unless a lock protects it. The exclusion specs
@@ -342,6 +343,106 @@ describe("goro.cond(mutex)", function()
   end)
 end)
 
+describe("goro.semaphore(n)", function()
+  it_spinning("never lets more than n hold it, under preemption", function()
+    local iv, preempts = goro.run(function()
+      local sem, iv = goro.semaphore(3), {}
+      local p0 = goro.stats().preempts
+      gang(8, function(i)
+        local k = i % 2 + 1
+        sem:acquire(k)
+        local from = goro.now()
+        spin()
+        for _ = 1, k do iv[#iv + 1] = {from, goro.now()} end
+        sem:release(k)
+      end)
+      return iv, goro.stats().preempts - p0
+    end)
+    local _, most = overlaps(iv)
+    assert.are.equal(12, #iv)
+    assert.is_true(most <= 3, "at most 3 tokens held at once, saw " .. most)
+    assert.is_true(most >= 2, "tokens were held together")
+    assert.is_true(preempts > 0)
+  end)
+
+  it("serves waiters in order: a large one at the head holds back smaller ones", function()
+    local log = goro.run(function()
+      local sem, log = goro.semaphore(4), {}
+      sem:acquire(4)
+      gang(1, function()
+        goro.go(function() sem:acquire(3); log[#log + 1] = "big" end)
+        goro.yield()
+        sem:release(1)         -- 1 free: not enough for the big one
+        goro.go(function() sem:acquire(1); log[#log + 1] = "small" end)
+        goro.yield()           -- the small one fits, but waits its turn
+        log[#log + 1] = "try " .. tostring(sem:try_acquire(1))
+        sem:release(2)         -- 3 free: the big one
+        goro.yield()
+        log[#log + 1] = "released 2"
+        sem:release(1)         -- then the small one
+        goro.yield()
+      end)
+      return table.concat(log, ", ")
+    end)
+    assert.are.equal("try false, big, released 2, small", log)
+  end)
+
+  it("try_acquire takes only what is free", function()
+    local sem = goro.semaphore(2)
+    assert.is_true(sem:try_acquire())
+    assert.is_false(sem:try_acquire(2))
+    assert.is_true(sem:try_acquire(1))
+    assert.is_false(sem:try_acquire())
+    assert.is_true(sem:try_acquire(0))
+    sem:release(2)
+    assert.is_false(sem:try_acquire(3), "more than its size")
+  end)
+
+  it("raises 'semaphore: released more than held', changing nothing", function()
+    local sem = goro.semaphore(3)
+    assert.matches("semaphore: released more than held", h.errmsg(sem.release, sem))
+    sem:acquire(2)
+    assert.matches("semaphore: released more than held", h.errmsg(sem.release, sem, 3))
+    assert.is_true(sem:try_acquire(1))
+    assert.is_false(sem:try_acquire(1))
+  end)
+
+  it("raises on an acquire larger than its size, which could never succeed", function()
+    local sem = goro.semaphore(3)
+    assert.matches("semaphore: acquire of 4 exceeds the size 3: it could never succeed",
+      h.errmsg(sem.acquire, sem, 4), 1, true)
+    assert.is_true(sem:try_acquire(3), "it changed nothing")
+  end)
+
+  it("gives clear errors for bad arguments", function()
+    assert.matches("bad argument #1 to 'goro.semaphore' %(number expected, got no value%)",
+      h.errmsg(goro.semaphore))
+    assert.matches("bad argument #1 to 'goro.semaphore' %(negative size%)",
+      h.errmsg(goro.semaphore, -1))
+    local sem = goro.semaphore(1)
+    assert.matches("bad argument #1 to 'acquire' %(negative weight%)",
+      h.errmsg(function() sem:acquire(-1) end))
+    assert.matches("bad argument #1 to 'release' %(number has no integer representation%)",
+      h.errmsg(function() sem:release(0.5) end))
+    assert.matches("bad argument #2 to 'acquire' %(contexts are not supported yet%)",
+      h.errmsg(function() sem:acquire(1, {}) end))
+  end)
+
+  it("leaves no waiter behind when it may not park (a finalizer)", function()
+    local msg, free = goro.run(function()
+      local sem, msg = goro.semaphore(1), nil
+      sem:acquire()
+      setmetatable({}, {__gc = function() msg = select(2, pcall(sem.acquire, sem)) end})
+      collectgarbage()
+      collectgarbage()
+      sem:release()
+      return msg, sem:try_acquire()
+    end)
+    assert.matches("goro: acquire would block inside a __gc finalizer", msg, 1, true)
+    assert.is_true(free)
+  end)
+end)
+
 -- A blocker makes fresh objects and returns (block, unblock): block parks
 -- the calling G until unblock, run by another G, lets it go.
 local blockers = {
@@ -365,6 +466,11 @@ local blockers = {
     local c = goro.cond(mu)
     return function() mu:lock(); c:wait(); mu:unlock() end,
       function() mu:lock(); c:signal(); goro.yield(); mu:unlock() end  -- it relocks parked
+  end,
+  acquire = function()
+    local sem = goro.semaphore(2)
+    sem:acquire(2)
+    return function() sem:acquire(2); sem:release(2) end, function() sem:release(2) end
   end,
 }
 
@@ -392,6 +498,7 @@ describe("every blocking call here", function()
       lock = {"rwmutex lock", true, "sorted"},
       once = {"once", true, "sorted"},
       cond = {"cond wait", true, "sorted"},
+      acquire = {"semaphore acquire", true, "sorted"},
     }, got)
   end)
 end)

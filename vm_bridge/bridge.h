@@ -45,6 +45,7 @@
 #define GORO_RWMUTEX_MT "goro.rwmutex"
 #define GORO_ONCE_MT "goro.once"
 #define GORO_COND_MT "goro.cond"
+#define GORO_SEMA_MT "goro.semaphore"
 #define GORO_TIMER_MT "goro.timer"
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
@@ -352,9 +353,9 @@ extern const luaL_Reg goroB_io_funcs[];
 
 /* ---- sync.c -------------------------------------------------------------- */
 
-/* Register the types of Go's sync (mutex, waitgroup, rwmutex, once, cond;
-** the runtime userdata on top); then add their constructors to the module
-** table on top (the runtime below it). */
+/* Register the types of Go's sync and x/sync's semaphore (mutex, waitgroup,
+** rwmutex, once, cond, semaphore; the runtime userdata on top); then add
+** their constructors to the module table on top (the runtime below it). */
 void goroB_open_sync(lua_State *L);
 void goroB_open_sync_funcs(lua_State *L);
 

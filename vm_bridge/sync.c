@@ -1,23 +1,23 @@
 /*
-** vm_bridge/sync.c — Go's sync package for Lua: goro.mutex(),
-** goro.waitgroup(), goro.rwmutex(), goro.once() and goro.cond(mutex). Each
-** is a userdata holding runtime wait queues; every operation runs with the
-** P held, so no G runs between two lines of one operation, and nothing
-** here needs a lock.
+** vm_bridge/sync.c — Go's sync package and x/sync's semaphore for Lua:
+** goro.mutex(), goro.waitgroup(), goro.rwmutex(), goro.once(),
+** goro.cond(mutex) and goro.semaphore(n). Each is a userdata holding
+** runtime wait queues; every operation runs with the P held, so no G runs
+** between two lines of one operation, and nothing here needs a lock.
 **
 ** Every wait is FIFO and every wake-up is a hand-off: the waker does what
-** the waiter asked for (gives it the mutex, the read lock) and readies
-** it, so a woken G never has to try again and cannot be overtaken forever.
-** A G waits with its one waiter (b->w) on one queue; only the blocking
-** functions here push it, and only wakers here pop it, except
+** the waiter asked for (gives it the mutex, the read lock, the tokens) and
+** readies it, so a woken G never has to try again and cannot be overtaken
+** forever. A G waits with its one waiter (b->w) on one queue; only the
+** blocking functions here push it, and only wakers here pop it, except
 ** goroB_bg_unqueue, which takes a G that may not park off its queue before
 ** raising (runtime/HACKING.md, "sync: who waits where", has the rules).
 ** As in Go, no lock is tied to the G that took it.
 **
 ** Contexts (issue 16): every call that blocks will take a context as its
-** last argument (rlock, lock, cond:wait). Until then that slot must be nil
-** (noctx), so that no program that works now changes meaning when
-** contexts come.
+** last argument (rlock, lock, cond:wait, acquire after its weight). Until
+** then that slot must be nil (noctx), so that no program that works now
+** changes meaning when contexts come.
 */
 #include <string.h>
 
@@ -30,8 +30,9 @@
 #define checkrw(L) ((struct rwmutex *)goroB_checktag(L, 1, &rw_tag, GORO_RWMUTEX_MT))
 #define checkonce(L) ((struct once *)goroB_checktag(L, 1, &once_tag, GORO_ONCE_MT))
 #define checkcond(L) ((struct cond *)goroB_checktag(L, 1, &cond_tag, GORO_COND_MT))
+#define checksema(L) ((struct sema *)goroB_checktag(L, 1, &sema_tag, GORO_SEMA_MT))
 
-static const char mutex_tag, wg_tag, rw_tag, once_tag, cond_tag;
+static const char mutex_tag, wg_tag, rw_tag, once_tag, cond_tag, sema_tag;
 
 /* A new object of one of the types here, zeroed (empty queues), with its
 ** tag and the constructor's metatable. */
@@ -389,6 +390,93 @@ static int cond_locker(lua_State *L) {
   return 1;
 }
 
+/* ---- goro.semaphore ------------------------------------------------------
+** golang.org/x/sync/semaphore's Weighted: size tokens, cur of them held.
+** Waiters are served strictly in order: a waiter that wants more than is
+** free blocks every one behind it, even those that would fit, so a large
+** acquire is never starved by small ones. A waiting G's weight stays on its
+** own stack (w.data, at index w.vidx), where a releaser reads it
+** (lua_tointeger: it never raises).
+** Invariants (sema_ok): 0 <= cur <= size; the first waiter wants more than
+** is free (release grants every waiter that fits, in order). */
+
+struct sema {
+  const void *tag;       /* &sema_tag */
+  lua_Integer size, cur;
+  struct goro_waitq q;   /* acquirers, oldest first */
+};
+
+static lua_Integer need(const struct goro_waiter *w) {
+  return lua_tointeger((lua_State *)w->data, w->vidx);
+}
+
+static int sema_ok(const struct sema *s) {
+  return 0 <= s->cur && s->cur <= s->size &&
+         (s->q.head == NULL || need(s->q.head) > s->size - s->cur);
+}
+
+static int l_semaphore(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  struct sema *s;
+  luaL_argcheck(L, n >= 0, 1, "negative size");
+  s = newobj(L, sizeof(struct sema), &sema_tag, 0);
+  s->size = n;
+  return 1;
+}
+
+/* The weight argument (default 1). */
+static lua_Integer weight(lua_State *L) {
+  lua_Integer k = luaL_optinteger(L, 2, 1);
+  luaL_argcheck(L, k >= 0, 2, "negative weight");
+  return k;
+}
+
+static int sema_acquire(lua_State *L) {
+  struct sema *s = checksema(L);
+  lua_Integer k = weight(L);
+  struct bg *b;
+  noctx(L, 3);
+  goroR_assert(sema_ok(s));
+  /* x/sync waits for the context here; with none, it would be forever */
+  if (k > s->size)
+    return luaL_error(L, "semaphore: acquire of %I exceeds the size %I: it "
+                      "could never succeed", (lua_Integer)k, (lua_Integer)s->size);
+  if (s->size - s->cur >= k && s->q.head == NULL) {
+    s->cur += k;
+    return 0;
+  }
+  lua_settop(L, 1);
+  lua_pushinteger(L, k);  /* index 2: the weight, for the releasers */
+  b = goroB_bg_block(L, "acquire");
+  b->w.data = L;
+  b->w.vidx = 2;
+  goroR_waitq_push(&s->q, &b->w);
+  return goroB_bg_park(L, b, "acquire", "semaphore acquire", 0, granted_k);
+}
+
+static int sema_try_acquire(lua_State *L) {
+  struct sema *s = checksema(L);
+  lua_Integer k = weight(L);
+  int ok = s->size - s->cur >= k && s->q.head == NULL;
+  if (ok) s->cur += k;
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+static int sema_release(lua_State *L) {
+  struct sema *s = checksema(L);
+  lua_Integer k = weight(L);
+  struct goro_runtime *R = goroB_R_of(L);
+  if (k > s->cur) return luaL_error(L, "semaphore: released more than held");
+  s->cur -= k;
+  while (s->q.head != NULL && need(s->q.head) <= s->size - s->cur) {
+    s->cur += need(s->q.head);
+    grant_first(R, &s->q);
+  }
+  goroR_assert(sema_ok(s));
+  return 0;
+}
+
 /* ---- registration -------------------------------------------------------- */
 
 static const luaL_Reg mutex_methods[] = {
@@ -429,6 +517,13 @@ static const luaL_Reg cond_methods[] = {
     {NULL, NULL},
 };
 
+static const luaL_Reg sema_methods[] = {
+    {"acquire", sema_acquire},
+    {"try_acquire", sema_try_acquire},
+    {"release", sema_release},
+    {NULL, NULL},
+};
+
 /* Each type: its metatable, its methods, its constructor's name. */
 static const struct {
   const char *tname, *ctor;
@@ -440,6 +535,7 @@ static const struct {
     {GORO_RWMUTEX_MT, "rwmutex", rw_methods, l_rwmutex},
     {GORO_ONCE_MT, "once", once_methods, l_once},
     {GORO_COND_MT, "cond", cond_methods, l_cond},
+    {GORO_SEMA_MT, "semaphore", sema_methods, l_semaphore},
 };
 
 /* Register the types' metatables (the runtime userdata on top); every
