@@ -42,6 +42,10 @@
 #define GORO_CASE_MT "goro.case"
 #define GORO_MUTEX_MT "goro.mutex"
 #define GORO_WG_MT "goro.waitgroup"
+#define GORO_RWMUTEX_MT "goro.rwmutex"
+#define GORO_ONCE_MT "goro.once"
+#define GORO_COND_MT "goro.cond"
+#define GORO_SEMA_MT "goro.semaphore"
 #define GORO_TIMER_MT "goro.timer"
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
@@ -279,6 +283,10 @@ int goroB_in_finalizer(lua_State *L, struct bg *b);
 ** goro.dump() shows. May park. */
 int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k);
+/* NULL if the running G b may park on L now, else why not: a format with
+** one %s, for the blocking function's name. For an operation that must
+** know before it changes anything (cond:wait unlocks its mutex). */
+const char *goroB_bg_cannot_park(lua_State *L, struct bg *b);
 
 /* Take b out of every queue it waits in and out of the timer heap (before
 ** raising instead of parking, or once b has ended). Requires: the P. */
@@ -352,7 +360,14 @@ extern const luaL_Reg goroB_io_funcs[];
 
 /* ---- sync.c -------------------------------------------------------------- */
 
-/* Register the mutex and waitgroup types (the runtime userdata on top). */
+/* Register the types of Go's sync and x/sync's semaphore (mutex, waitgroup,
+** rwmutex, once, cond, semaphore; the runtime userdata on top); then add
+** their constructors to the module table on top (the runtime below it). */
+void goroB_open_sync(lua_State *L);
+void goroB_open_sync_funcs(lua_State *L);
+
+/* ---- coro.c, net.c, file.c ----------------------------------------------- */
+
 /* coro.c: replace coroutine.running, resume and close with versions that
 ** keep Lua code from resuming or closing a G's thread. */
 void goroB_open_coro(lua_State *L);
@@ -361,9 +376,6 @@ void goroB_open_coro(lua_State *L);
 void goroB_open_net(lua_State *L);
 /* file.c: add `io` (goro.io) to the module table on top. */
 void goroB_open_file(lua_State *L);
-void goroB_open_sync(lua_State *L);
-/* Add mutex and waitgroup to the module table on top (the runtime below). */
-void goroB_open_sync_funcs(lua_State *L);
 
 /* ---- call.c -------------------------------------------------------------- */
 

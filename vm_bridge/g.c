@@ -108,22 +108,30 @@ int goroB_in_finalizer(lua_State *L, struct bg *b) {
 ** own. Another G's finalizer that is in C meanwhile (the collector stopped
 ** for everyone) is not this G's business.
 */
+static int stackless(lua_State *L, struct bg *b) {
+  return L == b->L && !goroR_g_sleeps_locked(b->g) && lua_isyieldable(L);
+}
+
+const char *goroB_bg_cannot_park(lua_State *L, struct bg *b) {
+  if (stackless(L, b)) return NULL;
+  if (goroB_in_finalizer(L, b))
+    return "goro: %s would block inside a __gc finalizer";
+  if (!goroR_g_sleeps_locked(b->g) && goroA_xrec_self()->depth > 0)
+    return "goro: %s would block on a borrowed stack (call_on_stack)";
+  return NULL;
+}
+
 int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k) {
+  const char *why;
   int rc;
-  if (L == b->L && !goroR_g_sleeps_locked(b->g) && lua_isyieldable(L)) {
+  if (stackless(L, b)) {
     goroR_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
-  if (goroB_in_finalizer(L, b)) {
+  if ((why = goroB_bg_cannot_park(L, b)) != NULL) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
-    return luaL_error(L, "goro: %s would block inside a __gc finalizer",
-                      fname);
-  }
-  if (!goroR_g_sleeps_locked(b->g) && goroA_xrec_self()->depth > 0) {
-    goroB_bg_unqueue(goroR_m_self()->rt, b);
-    return luaL_error(L, "goro: %s would block on a borrowed stack "
-                      "(call_on_stack)", fname);
+    return luaL_error(L, why, fname);
   }
   if ((rc = goroR_park(b->g, reason)) != 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
