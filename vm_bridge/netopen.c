@@ -21,6 +21,17 @@ static int open_socket(lua_State *L, struct netspec ns, struct netaddrs *as) {
   return fd;
 }
 
+/* A listen or listen_packet whose bind or listen failed with errno:
+** closes fd and returns nil, "listen NETWORK ADDRESS: reason". */
+static int listen_failed(lua_State *L, int fd, const char *address) {
+  int e = errno;
+  close(fd);
+  lua_pushnil(L);
+  lua_pushfstring(L, "listen %s %s: %s", lua_tostring(L, 1), address,
+                  goroB_net_strerror(e));
+  return 2;
+}
+
 /* goro.net.listen(network, address [, {backlog =, reuseport =}]) */
 static int l_listen(lua_State *L) {
   struct netspec ns = goroB_net_checknetwork(L, 1, 0);
@@ -39,14 +50,8 @@ static int l_listen(lua_State *L) {
   if (ns.family != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (bind(fd, (struct sockaddr *)&as->a[0], as->len[0]) != 0 ||
-      listen(fd, backlog) != 0) {
-    int e = errno;
-    close(fd);
-    lua_pushnil(L);
-    lua_pushfstring(L, "listen %s %s: %s", lua_tostring(L, 1), address,
-                    goroB_net_strerror(e));
-    return 2;
-  }
+      listen(fd, backlog) != 0)
+    return listen_failed(L, fd, address);
   goroB_sock_new(L, K_LISTENER, fd, as->a[0].ss_family);
   return 1;
 }
@@ -112,14 +117,8 @@ static int l_listen_packet(lua_State *L) {
   int fd;
   if ((as = goroB_net_resolve(L, ns, address, 1)) == NULL) return 2;
   fd = open_socket(L, ns, as);
-  if (bind(fd, (struct sockaddr *)&as->a[0], as->len[0]) != 0) {
-    int e = errno;
-    close(fd);
-    lua_pushnil(L);
-    lua_pushfstring(L, "listen %s %s: %s", lua_tostring(L, 1), address,
-                    goroB_net_strerror(e));
-    return 2;
-  }
+  if (bind(fd, (struct sockaddr *)&as->a[0], as->len[0]) != 0)
+    return listen_failed(L, fd, address);
   goroB_sock_new(L, K_PACKET, fd, as->a[0].ss_family);
   return 1;
 }
