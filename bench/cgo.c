@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "goro.h"
+#include "benchutil.h"
 
 /* Two universes: one in script mode (a G in goro.run makes cgocalls),
 ** one in host mode (after goro_open, host threads call in). */
@@ -41,11 +42,7 @@ static int runs(const char *name) {
   return only == NULL || strcmp(only, name) == 0;
 }
 
-static double now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+static double now_ns(void) { return bench_now() * 1e9; }
 
 static void empty_c(void *arg) { (void)arg; }
 
@@ -150,18 +147,7 @@ static double min(double a, double b) { return a < b ? a : b; }
 
 /* A Lua state with goro loaded, bench.* and a global empty function. */
 static lua_State *new_state(const char *srcdir, int *ref) {
-  lua_State *L = luaL_newstate();
-  char path[1024];
-  luaL_openlibs(L);
-  snprintf(path, sizeof path, "%s/lua/?.lua;%s/lua/?/init.lua", srcdir, srcdir);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, path);
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_goro_core);
-  lua_setfield(L, -2, "goro.core");
-  lua_pop(L, 1);
+  lua_State *L = bench_goro_state(srcdir);
   lua_newtable(L);
   lua_pushcfunction(L, l_cgocall);
   lua_setfield(L, -2, "cgocall");
@@ -259,7 +245,8 @@ int main(int argc, char **argv) {
     const char *names[4] = {"empty goro_cgocall", "callback inside a cgocall",
                             "warm host-thread goro_call", "first call from a new thread"};
     printf("Lua <-> C crossings, ns per call, best of %d rounds alternating with Go, "
-           "each in a fresh process (%ld iterations)\n", only ? 1 : ROUNDS, N);
+           "each in a fresh process (%ld iterations; %s)\n", only ? 1 : ROUNDS, N,
+           bench_cpu());
     printf("%-32s %10s %10s %10s\n", "", "goro", "Go (cgo)", "goro/Go");
     for (int i = 0; i < 4; i++) {
       if (mine[i] >= 1e30) continue;  /* not run */

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "goro.h"
+#include "benchutil.h"
 
 #define READERS 4
 #define JOBS 4
@@ -35,12 +36,6 @@
 static goro_runtime *rt;
 static atomic_int quit;
 static pthread_barrier_t frame_start, frame_end;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 struct rd {
   int fd;
@@ -117,20 +112,9 @@ static int cmp(const void *a, const void *b) {
 
 /* One configuration: a fresh state, `frames` frames, durations into d. */
 static void run(const char *srcdir, int frames, int jobs, double *d, int *late) {
-  lua_State *L = luaL_newstate();
+  lua_State *L = bench_goro_state(srcdir);
   int p[READERS][2];
   pthread_t th[JOBS];
-  char path[1024];
-  luaL_openlibs(L);
-  snprintf(path, sizeof path, "%s/lua/?.lua;%s/lua/?/init.lua", srcdir, srcdir);
-  lua_getglobal(L, "package");
-  lua_pushstring(L, path);
-  lua_setfield(L, -2, "path");
-  lua_pop(L, 1);
-  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_goro_core);
-  lua_setfield(L, -2, "goro.core");
-  lua_pop(L, 1);
   lua_newtable(L);
   lua_pushcfunction(L, l_read);
   lua_setfield(L, -2, "read");
@@ -158,9 +142,9 @@ static void run(const char *srcdir, int frames, int jobs, double *d, int *late) 
   for (int f = 0; f < frames; f++) {
     double t0;
     if (jobs) pthread_barrier_wait(&frame_start);
-    t0 = now();
+    t0 = bench_now();
     goro_step(rt, BUDGET);
-    d[f] = now() - t0;
+    d[f] = bench_now() - t0;
     if (d[f] > BUDGET + 1e-3) (*late)++;
     if (jobs) pthread_barrier_wait(&frame_end);
     for (int i = 0; i < READERS; i++)
@@ -191,14 +175,8 @@ int main(int argc, char **argv) {
   const char *srcdir = argc > 1 ? argv[1] : ".";
   int frames = argc > 2 ? atoi(argv[2]) : 10000, late;
   double *d = malloc(sizeof *d * (size_t)(frames > 0 ? frames : 1));
-  char cpu[256] = "?";
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  while (f != NULL && fgets(cpu, sizeof cpu, f) != NULL)
-    if (strncmp(cpu, "model name", 10) == 0) break;
-  if (f != NULL) fclose(f);
-  cpu[strcspn(cpu, "\n")] = 0;
   printf("goro_step(rt, 2 ms) under mixed load, %d frames (%s)\n", frames,
-         strchr(cpu, ':') ? strchr(cpu, ':') + 2 : cpu);
+         bench_cpu());
   printf("%-34s %8s %8s %8s %8s %8s\n", "ms per step", "p50", "p99", "p99.9",
          "max", ">+1ms");
   run(srcdir, frames, 0, d, &late);

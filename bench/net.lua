@@ -166,7 +166,7 @@ local function has(lib)
   return os.execute(("%s -e \"%srequire '%s'\" 2>/dev/null"):format(lua, probe, lib)) == true
 end
 
-local cpu = io.popen("sed -n 's/^model name\\s*: //p' /proc/cpuinfo | head -1"):read("l")
+local cpu = dofile(srcdir .. "/cpu.lua")
 print(("goro.net benchmarks, N = %d, best of %d rounds, over 127.0.0.1 (%s)")
   :format(N, ROUNDS, cpu or "?"))
 goro.run(function()

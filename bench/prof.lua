@@ -44,6 +44,8 @@ for _ = 1, 11 do
 end
 local s = goro.profile.summary()
 os.remove(path)
+local srcdir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+print(("goro profiler overhead (%s)"):format(dofile(srcdir .. "/cpu.lua")))
 print(("profiler  %-28s %9.1f ms   unprofiled %9.1f ms   ratio %.3f (goal <= 1.03)")
   :format("100 Hz, 4 G's computing fib", best[true] * 1e3, best[false] * 1e3,
           best[true] / best[false]))

@@ -221,8 +221,8 @@ end
 local function ratio(a, b) return b and b > 0 and ("%.2fx"):format(a / b) or "-" end
 local function fmt(v) return v and ("%.1f"):format(v) or "-" end
 
-print(("goro scheduler benchmarks, %d iterations, best of %d rounds in fresh processes (%s)")
-  :format(N, ROUNDS, _VERSION))
+print(("goro scheduler benchmarks, %d iterations, best of %d rounds in fresh processes (%s; %s)")
+  :format(N, ROUNDS, _VERSION, dofile(srcdir .. "/cpu.lua")))
 print(("Go: %s"):format(gover or "not found (set GO=/path/to/go)"))
 print()
 print(("%-30s %10s %10s %10s %12s %10s"):format("", "goro", "Lua coro", "Go", "goro/coro", "goro/Go"))

@@ -21,6 +21,7 @@
 #include <ucontext.h>
 
 #include "../arch/ctx.h"
+#include "benchutil.h"
 
 #if defined(__x86_64__)
 #define GORO_BENCH_ENTRY r12
@@ -29,21 +30,15 @@
 #endif
 #include "../runtime/stack.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 typedef void (*bench_fn)(long n);
 
 static double best_ns(bench_fn f, long n) {
   double best = 1e30;
   f(n / 10);  /* warm up */
   for (int r = 0; r < 5; r++) {
-    double t = now();
+    double t = bench_now();
     f(n);
-    t = (now() - t) * 1e9 / (double)n;
+    t = (bench_now() - t) * 1e9 / (double)n;
     if (t < best) best = t;
   }
   return best;
@@ -219,7 +214,8 @@ int main(int argc, char **argv) {
   ll = best_ns(bench_lua_coro, n);
   lp = best_ns(bench_lua_pingpong, n / 4);
 
-  printf("switch round trip (there and back), best of 5, %ld iterations\n", n);
+  printf("switch round trip (there and back), best of 5, %ld iterations (%s)\n", n,
+         bench_cpu());
   printf("%-38s %10s %10s\n", "", "ns/trip", "vs goro");
   printf("%-38s %10.1f %9.2fx\n", "goro switch (goroA_ctx_switch)", g, 1.0);
   printf("%-38s %10.1f %9.2fx\n", "  of which bare asm (goroA_jump)", r, r / g);
