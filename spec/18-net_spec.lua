@@ -3,6 +3,16 @@
 local h = require "spec.helpers"
 local goro = h.goro
 
+-- Everything c sends until EOF, as one string.
+local function read_all(c)
+  local got = {}
+  while true do
+    local s = c:read(65536)
+    if not s then return table.concat(got) end
+    got[#got + 1] = s
+  end
+end
+
 -- An echo server on a fresh listener: each line comes back upper-cased.
 local function echo_server(network, address)
   local l = assert(goro.net.listen(network, address))
@@ -83,13 +93,7 @@ describe("goro.net streams", function()
       goro.go(function()
         local c = l:accept()
         goro.sleep(0.05)  -- let the writer fill the buffers first
-        local got = {}
-        while true do
-          local s = c:read(65536)
-          if not s then break end
-          got[#got + 1] = s
-        end
-        done:send(table.concat(got))
+        done:send(read_all(c))
       end)
       local c = assert(goro.net.dial("tcp", l:addr()))
       local n = assert(c:write(data))
@@ -159,13 +163,7 @@ describe("goro.net streams", function()
       goro.go(function()
         local c = l:accept()
         goro.sleep(0.05)  -- both writers are parked mid-write by now
-        local got = {}
-        while true do
-          local s = c:read(65536)
-          if not s then break end
-          got[#got + 1] = s
-        end
-        done:send(table.concat(got))
+        done:send(read_all(c))
       end)
       local c = assert(goro.net.dial("tcp", l:addr()))
       local wg = goro.waitgroup()
