@@ -22,14 +22,6 @@
 #include "sched.h"
 #include "timer.h"
 
-int goroR_g_home_locked(const struct goro_g *gp) {
-  return gp->lockedm != NULL && gp->lockcount == 0 && gp->lockedm->ishome;
-}
-
-int goroR_g_sleeps_locked(const struct goro_g *gp) {
-  return gp->lockedm != NULL && !goroR_g_home_locked(gp);
-}
-
 int goroR_lockthread(struct goro_rt *rt, struct goro_g *gp, struct goro_m *mp) {
   if (gp->userlocks == UINT16_MAX) return GORO_EINVAL;  /* nested too deep */
   if (gp->lockedm != NULL && gp->lockedm != mp)

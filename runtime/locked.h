@@ -24,11 +24,16 @@ int goroR_lockthread(struct goro_rt *rt, struct goro_g *gp, struct goro_m *mp);
 void goroR_unlockthread(struct goro_rt *rt, struct goro_g *gp);
 
 /* Is gp locked to a home M (goro.run's thread, a step M) by the user: it
-** parks as any G and waits on rt->homeq when ready? */
-int goroR_g_home_locked(const struct goro_g *gp);
+** parks as any G and waits on rt->homeq when ready? (Inline: every
+** requeue, park and yield asks.) */
+static inline int goroR_g_home_locked(const struct goro_g *gp) {
+  return gp->lockedm != NULL && gp->lockcount == 0 && gp->lockedm->ishome;
+}
 /* Is gp locked anywhere else (a worker; any callback): it keeps its
 ** thread, parking by putting the M to sleep and yielding in place? */
-int goroR_g_sleeps_locked(const struct goro_g *gp);
+static inline int goroR_g_sleeps_locked(const struct goro_g *gp) {
+  return gp->lockedm != NULL && !goroR_g_home_locked(gp);
+}
 
 /* ---- inside the runtime ------------------------------------------------------ */
 

@@ -310,13 +310,17 @@ static void run_on(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp,
 /* Poll without blocking if G's wait on I/O (or a host's poll fd was
 ** marked) and either `idle` (the run queue is empty) or nobody has polled
 ** for POLL_EVERY. Returns whether G's are runnable after. */
-static int poll_if_due(struct goro_rt *rt, int idle) {
-  struct goro_netpoll *np = atomic_load(&rt->np);
-  if (np == NULL || (!goroR_netpoll_waiting(rt) && !atomic_load(&np->broken)))
-    return 0;
+static int poll_now(struct goro_rt *rt, struct goro_netpoll *np, int idle) {
+  if (!goroR_netpoll_waiting(rt) && !atomic_load(&np->broken)) return 0;
   if (!idle && goroR_now() - atomic_load(&np->lastpoll) < POLL_EVERY) return 0;
   goroR_netpoll(rt, 0);
   return rt->runhead != NULL || rt->runnext != NULL;
+}
+
+/* (Inline: a runtime that never did I/O pays one load per hand-off.) */
+static inline int poll_if_due(struct goro_rt *rt, int idle) {
+  struct goro_netpoll *np = atomic_load(&rt->np);
+  return np != NULL && poll_now(rt, np, idle);
 }
 
 /* The next G to run on carrier c without a switch, or NULL to go back to
