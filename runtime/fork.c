@@ -76,6 +76,7 @@ static void forget_others(struct goro_rt *rt) {
   renew(&rt->sysmon_cv);
   atomic_store(&rt->sysmon_on, 0);
   rt->nworkers = rt->nidle = 0;
+  rt->idlem = NULL;  /* (only this thread came along, and it is not idle) */
   for (pp = &rt->allm; *pp != NULL;) {  /* workers */
     struct goro_m *mp = *pp;
     if (mine(rt, mp)) {

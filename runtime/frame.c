@@ -45,9 +45,9 @@ static void arm(struct goro_m *mp, double deadline) {
   timer_settime(mp->steptimer, TIMER_ABSTIME, &its, NULL);
 }
 
-void goroR_step(struct goro_rt *rt, struct goro_m *mp, double budget,
+void goroR_step(struct goro_rt *rt, struct goro_m *mp, double deadline,
                 struct goro_step_result *r) {
-  double deadline = goroR_now() + (budget > 0 ? budget : 0), late;
+  double late;
   int rc;
   goroR_sysmon_start(rt);
   rc = goroR_p_acquire_until(rt, mp, deadline);
@@ -101,16 +101,19 @@ void goroR_handoff_commit(struct goro_rt *rt, struct goro_m *mp, struct goro_g *
   atomic_fetch_add(&rt->nsyscall, 1);
   goroR_lock(&rt->lock);
   queue_put(&rt->cgoq, &rt->cgoqtail, gp);
+  rt->ncgoq++;
   goroR_rt_kick_cgo_locked(rt);
   goroR_unlock(&rt->lock);
 }
 
 struct goro_g *goroR_cgoq_pop_locked(struct goro_rt *rt) {
-  return queue_get(&rt->cgoq, &rt->cgoqtail);
+  struct goro_g *gp = queue_get(&rt->cgoq, &rt->cgoqtail);
+  if (gp != NULL) rt->ncgoq--;
+  return gp;
 }
 
 void goroR_cgoq_drop_locked(struct goro_rt *rt) {
-  while (queue_get(&rt->cgoq, &rt->cgoqtail) != NULL)
+  while (goroR_cgoq_pop_locked(rt) != NULL)
     atomic_fetch_sub(&rt->nsyscall, 1);  /* its C never ran */
 }
 

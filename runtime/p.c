@@ -25,6 +25,7 @@
 void goroR_rt_wake_locked(struct goro_rt *rt) {
   pthread_cond_broadcast(&rt->wake);
   goroR_netpoll_break(rt);
+  goroR_workers_wake_locked(rt);
 }
 
 int goroR_p_retake_locked(struct goro_rt *rt) {

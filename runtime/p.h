@@ -37,8 +37,9 @@ void goroR_p_unpark_locked(struct goro_rt *rt, struct goro_m *mp);
 
 /* ---- inside the runtime ---------------------------------------------------- */
 
-/* Wake whoever waits for the P's news: threads waiting on rt->wake, and an
-** owner blocked in the netpoller (HACKING.md, "The netpoller"). Every
+/* Wake whoever waits for the P's news: threads waiting on rt->wake, an
+** owner blocked in the netpoller (HACKING.md, "The netpoller"), and as
+** many idle workers as there is work for (goroR_workers_wake_locked). Every
 ** place that changes what an idle owner or waiter waits for calls it.
 ** Requires: rt->lock. */
 void goroR_rt_wake_locked(struct goro_rt *rt);

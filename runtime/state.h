@@ -192,6 +192,9 @@ struct goro_m {
   struct goro_rt *home;        /* a worker's, step M's or extra M's runtime */
   pthread_t thread;            /* a worker's thread */
   struct goro_m *allnext;      /* lock: the runtime's workers */
+  struct goro_m *idlenext;     /* lock: rt->idlem */
+  int onidle;                  /* lock: a worker asleep on rt->idlem, not
+                                  yet claimed by a waker */
   volatile int ncgo;           /* owner: cgocalls active on this M */
   volatile int ncallback;      /* owner (WR/RD: a closing runtime scans
                                   them): callbacks active on this M */
@@ -293,6 +296,8 @@ struct goro_rt {
                                   or while a goro.run is in progress) */
   int nworkers, nidle;         /* lock: workers alive; of them idle */
   struct goro_m *allm;         /* lock: the workers */
+  struct goro_m *idlem;        /* lock: idle workers nobody woke yet, the
+                                  last to go idle first (worker.c) */
   struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
   struct goro_m *stepms;       /* lock: every step M made (goro_step) */
   struct goro_m *framem;       /* lock: the first of them: the thread that
@@ -301,6 +306,7 @@ struct goro_rt {
   /* C calls moved off a step M (HACKING.md, "The frame loop"): G's whose
   ** C waits for a worker, and G's back from it that wait for the P. */
   struct goro_g *cgoq, *cgoqtail;       /* lock */
+  int ncgoq;                            /* lock: G's on cgoq */
   struct goro_g *cgoret, *cgorettail;   /* lock */
   _Atomic int ncgoret;                  /* hint: cgoret is not empty */
   _Atomic int step_waits;      /* steps waiting for the P: sysmon asks

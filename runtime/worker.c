@@ -5,8 +5,10 @@
 ** Owns: rt->allm, nworkers, nidle, max_workers, workers_on (all under
 ** rt->lock), and each worker's M record, which lives from worker_start
 ** to goroR_workers_join.
-** A worker is idle (waiting on rt->wake), running (it holds the P and runs
-** G's until none is ready), or exiting (it saw rt->closing).
+** A worker is idle (on rt->idlem, asleep on its own parkcv), running (it
+** holds the P and runs G's until none is ready), or exiting (it saw
+** rt->closing). Wakers take an idle worker off rt->idlem and signal it,
+** one per thing to do (HACKING.md, "Waking idle workers, one at a time").
 */
 #include "worker.h"
 
@@ -31,6 +33,56 @@ static void release_locked(struct goro_rt *rt, struct goro_m *mp) {
   }
   mp->rt = NULL;
   goroR_rt_wake_locked(rt);
+}
+
+/* Take the first idle worker off rt->idlem and wake it; 0 if none is
+** idle (or every idle one was claimed already). Requires: rt->lock. */
+static int idle_wake_one(struct goro_rt *rt) {
+  struct goro_m *mp = rt->idlem;
+  if (mp == NULL) return 0;
+  rt->idlem = mp->idlenext;
+  mp->idlenext = NULL;
+  mp->onidle = 0;
+  pthread_cond_signal(&mp->parkcv);
+  return 1;
+}
+
+/* mp, a worker, sleeps until a waker claims it, its timer is due (`when`,
+** 0: none) or the runtime closes. Requires: rt->lock. */
+static void idle_wait(struct goro_rt *rt, struct goro_m *mp, double when) {
+  rt->nidle++;
+  mp->state = GORO_M_IDLE;
+  mp->idlenext = rt->idlem;
+  rt->idlem = mp;
+  mp->onidle = 1;
+  if (when > 0) {
+    struct timespec ts = goroR_timespec(when);
+    goroR_cond_timedwait(&mp->parkcv, &rt->lock, &ts);
+  } else {
+    goroR_cond_wait(&mp->parkcv, &rt->lock);
+  }
+  if (mp->onidle) {  /* woke by itself: off the list */
+    struct goro_m **pp = &rt->idlem;
+    while (*pp != mp) pp = &(*pp)->idlenext;
+    *pp = mp->idlenext;
+    mp->idlenext = NULL;
+    mp->onidle = 0;
+  }
+  rt->nidle--;
+}
+
+void goroR_workers_wake_locked(struct goro_rt *rt) {
+  int n;
+  if (rt->idlem == NULL) return;
+  if (rt->closing) {
+    while (idle_wake_one(rt)) {}
+    return;
+  }
+  n = rt->ncgoq;
+  if (rt->workers_on && goroR_p_free_locked(rt) &&
+      (goroR_p_work_due(rt) || goroR_netpoll_waiting(rt)))
+    n++;
+  while (n-- > 0 && idle_wake_one(rt)) {}
 }
 
 static void *worker_main(void *arg) {
@@ -70,15 +122,7 @@ static void *worker_main(void *arg) {
       release_locked(rt, mp);
       continue;
     }
-    rt->nidle++;
-    mp->state = GORO_M_IDLE;
-    if (rt->workers_on && goroR_p_free_locked(rt) && !rt->abort && when > 0) {
-      struct timespec ts = goroR_timespec(when);
-      goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
-    } else {
-      goroR_cond_wait(&rt->wake, &rt->lock);
-    }
-    rt->nidle--;
+    idle_wait(rt, mp, rt->workers_on && goroR_p_free_locked(rt) && !rt->abort ? when : 0);
   }
   rt->nworkers--;
   goroR_rt_wake_locked(rt);
@@ -158,16 +202,15 @@ static int workers_below_max(struct goro_rt *rt) {
 
 void goroR_rt_kick_locked(struct goro_rt *rt) {
   if (rt->workers_on && goroR_p_free_locked(rt) && work_pending(rt) &&
-      rt->nidle == 0 && !rt->closing && !rt->abort && workers_below_max(rt) &&
+      rt->idlem == NULL && !rt->closing && !rt->abort && workers_below_max(rt) &&
       !goroR_p_held_locked(rt))
     worker_start(rt);
-  goroR_rt_wake_locked(rt);
+  goroR_rt_wake_locked(rt);  /* (an idle worker, if there is one) */
 }
 
 void goroR_rt_kick_cgo_locked(struct goro_rt *rt) {
-  if (rt->nidle == 0 && !rt->closing && rt->nworkers < GORO_MAX_MS)
+  if (!rt->closing && !idle_wake_one(rt) && rt->nworkers < GORO_MAX_MS)
     worker_start(rt);  /* (M's in C do not count against max_workers) */
-  goroR_rt_wake_locked(rt);
 }
 
 void goroR_rt_kick(struct goro_rt *rt) {

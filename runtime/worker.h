@@ -15,6 +15,12 @@ void goroR_rt_kick_locked(struct goro_rt *rt);
 ** in C do not count against max_workers). Requires: rt->lock. */
 void goroR_rt_kick_cgo_locked(struct goro_rt *rt);
 
+/* Wake the idle workers there is something for right now: one per C call
+** waiting on rt->cgoq, one more if the P is free with work for it, all
+** while closing (HACKING.md, "Waking idle workers, one at a time"). Part
+** of goroR_rt_wake_locked. Requires: rt->lock. */
+void goroR_workers_wake_locked(struct goro_rt *rt);
+
 /* Let workers take the P (host mode; during goro.run) or not (between
 ** runs in script mode, when the interpreter's thread owns the state). */
 void goroR_rt_workers_on(struct goro_rt *rt, int on);
