@@ -20,11 +20,12 @@ struct goro_step_result {
 };
 
 /* One step on mp (the calling thread's step M, registered and made its
-** M): take the P, waiting no later than the deadline (now + budget), run
-** G's until none is ready or the deadline, with sysmon preempting a G
-** still running at the deadline; count an overrun past it. The caller
+** M): take the P, waiting no later than `deadline` (goroR_now() when
+** goro_step was called, plus the budget: time spent finding the M counts),
+** run G's until none is ready or the deadline, with the step M's timer
+** preempting a G still running then; count an overrun past it. The caller
 ** reads what it needs with the P held, then gives it back if r->held. */
-void goroR_step(struct goro_rt *rt, struct goro_m *mp, double budget,
+void goroR_step(struct goro_rt *rt, struct goro_m *mp, double deadline,
                 struct goro_step_result *r);
 
 /* ---- inside the runtime: C calls handed off ---------------------------------- */

@@ -132,9 +132,25 @@ void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp) {
   goroR_prof_thread_detach();
 }
 
+/* The step M this thread used last, and for which runtime: a frame loop
+** finds its M without taking rt->lock (which other threads may hold, or be
+** descheduled holding, for milliseconds on a busy machine). The runtime's
+** generation tells a runtime made again at the same address from the one
+** whose M this was. */
+static __thread struct {
+  struct goro_rt *rt;
+  uint64_t gen;
+  struct goro_m *mp;
+} laststep;
+
 struct goro_m *goroR_stepm_get(struct goro_rt *rt) {
   struct goro_m *mp;
   pthread_t self = pthread_self();
+  if (laststep.rt == rt && laststep.gen == rt->gen) {
+    mp = laststep.mp;
+    goroA_ctx_init_thread(&mp->g0);
+    return mp;
+  }
   goroR_lock(&rt->lock);
   for (mp = rt->stepms; mp != NULL; mp = mp->stepnext)
     if (pthread_equal(mp->thread, self)) break;
@@ -157,7 +173,12 @@ struct goro_m *goroR_stepm_get(struct goro_rt *rt) {
     if (rt->framem == NULL) rt->framem = mp;
   }
   goroR_unlock(&rt->lock);
-  if (mp != NULL) goroA_ctx_init_thread(&mp->g0);  /* this call's g0 */
+  if (mp != NULL) {
+    goroA_ctx_init_thread(&mp->g0);  /* this call's g0 */
+    laststep.rt = rt;
+    laststep.gen = rt->gen;
+    laststep.mp = mp;
+  }
   return mp;
 }
 

@@ -133,6 +133,7 @@ static void *sysmon_main(void *arg) {
 
 void goroR_sysmon_start(struct goro_rt *rt) {
   int on, closing;
+  if (atomic_load(&rt->sysmon_on)) return;  /* (every step asks) */
   goroR_lock(&rt->lock);
   on = atomic_load_explicit(&rt->sysmon_on, memory_order_relaxed);
   closing = atomic_load_explicit(&rt->closing, memory_order_relaxed);

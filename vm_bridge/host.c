@@ -69,6 +69,8 @@ static int p_failmsg(lua_State *L) {
 }
 
 static int step(goro_runtime *R, double budget_s) {
+  /* The budget starts now: finding this thread's M counts against it. */
+  double deadline = goroR_now() + (budget_s > 0 ? budget_s : 0);
   struct goro_m *mp, *old;
   struct goro_step_result r;
   int result;
@@ -92,7 +94,7 @@ static int step(goro_runtime *R, double budget_s) {
   goroR_m_learn_stack(mp);
   old = goroR_m_set(mp);
   goroR_m_register(&R->rt, mp);
-  goroR_step(&R->rt, mp, budget_s, &r);
+  goroR_step(&R->rt, mp, deadline, &r);
   result = (int)(RD(R->rt.nrunnable) + RD(R->rt.nhome));
   if (r.sched == GORO_SCHED_ABORT && !r.held) {  /* the P never came */
     goroR_m_unregister(&R->rt, mp);
