@@ -140,6 +140,17 @@ describe("goro.run(f, ...)", function()
       h.errmsg(goro.run, {report = 1}, function() end))
   end)
 
+  it("lets report run goro.run again, and raises report's own error", function()
+    local nested
+    local ok, err = pcall(goro.run, {report = function()
+      nested = goro.run(function() return "nested" end)
+    end}, function() error("x", 0) end)
+    assert.are.same({false, "x", "nested"}, {ok, err, nested})
+    ok, err = pcall(goro.run, {report = function() error("in report", 0) end},
+      function() goro.chan():recv() end)
+    assert.are.same({false, "in report"}, {ok, err})
+  end)
+
   it("gives another G's non-string error its id and traceback too", function()
     local obj = setmetatable({}, {__tostring = function() return "my error" end})
     local cases = {

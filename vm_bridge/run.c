@@ -214,8 +214,10 @@ struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R) {
 /* Call opts.report (opts at index 1) with a table saying how the run
 ** failed: kind, and for a G's error that G's id, its error value and its
 ** traceback; the dump when one was made (dumpidx, 0 for none). b is the
-** failed G, NULL for a deadlock or a timeout. An error in report
-** propagates: it replaces the run's. */
+** failed G, NULL for a deadlock or a timeout. Called last, with the run's
+** error already made: the table is built before any user code runs, so
+** what report does (another goro.run, even) cannot change what is read
+** off b. An error in report propagates: it replaces the run's. */
 static void call_report(lua_State *L, const char *kind, struct bg *b, int hidx,
                         int dumpidx) {
   if (lua_type(L, 1) != LUA_TTABLE) return;
@@ -260,7 +262,6 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
   switch (rc) {
     case GORO_SCHED_DONE:
       if (mb->failed) {
-        call_report(L, "error", mb, hidx, dumpidx);
         goroB_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
         if (dumpidx != 0 && lua_type(L, -1) == LUA_TSTRING) {
           /* dump = true: the message also says where (the main G's
@@ -279,6 +280,7 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
           lua_pushvalue(L, dumpidx);
           lua_concat(L, 3);
         }
+        call_report(L, "error", mb, hidx, dumpidx);
         return lua_error(L);
       }
       if (!goroB_bg_thread_ok(L, hidx, mb))
@@ -292,11 +294,9 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
       return luaL_error(L, "goro.run: %s (no stack for a goroutine)",
                         goro_strerror(GORO_ENOMEM));
     case GORO_SCHED_BUDGET:
-      call_report(L, "timeout", NULL, 0, dumpidx);
       lua_pushfstring(L, "goro.run: timed out after %f s\n\n", timeout);
       break;
     case GORO_SCHED_DEADLOCK:
-      call_report(L, "deadlock", NULL, 0, dumpidx);
       lua_pushliteral(L, "all goroutines are asleep - deadlock!\n\n");
       break;
     default:
@@ -305,6 +305,7 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
   }
   lua_pushvalue(L, dumpidx);  /* made before the G's were abandoned */
   lua_concat(L, 2);
+  call_report(L, rc == GORO_SCHED_DEADLOCK ? "deadlock" : "timeout", NULL, 0, dumpidx);
   return lua_error(L);
 }
 
