@@ -287,6 +287,7 @@ int main(int argc, char **argv) {
   lua_setglobal(L, "asset_fd");
   lua_pushinteger(L, gettid());
   lua_setglobal(L, "frame_tid");
+  /* goro.h, goro_open: the host has L to itself until goro_open */
   if (luaL_dostring(L, script) != LUA_OK) {  /* load scripts first, */
     fprintf(stderr, "script: %s\n", lua_tostring(L, -1));
     return 1;

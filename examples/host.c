@@ -56,6 +56,7 @@ int main(void) {
   lua_pushcfunction(L, luaopen_goro_core);
   lua_setfield(L, -2, "goro.core");
   lua_pop(L, 1);
+  /* goro.h, goro_open: the host has L to itself until goro_open */
   if (luaL_dostring(L, script) != LUA_OK) { /* load scripts first, */
     fprintf(stderr, "script: %s\n", lua_tostring(L, -1));
     return 1;

@@ -66,9 +66,16 @@ typedef int (*goro_fn)(lua_State *L, void *ud);
 
 /* Attach the runtime to a host-created state and register the linked-in
 ** core as package.preload["goro.core"], so that `require "goro"` in Lua
-** uses this copy of goro. Returns with the calling thread NOT holding the
-** P: from now on every thread touches L only inside goro_step (and, with
-** the host machinery, goro_call) or from G's. NULL on error (goro_errmsg). */
+** uses this copy of goro. NULL on error (goro_errmsg).
+**
+** The embedding rule. Until goro_open, the host has L to itself: it opens
+** the libraries, registers its functions and runs its scripts (a script
+** that requires goro then needs luaopen_goro_core in package.preload, as
+** goro_open would put it). goro_open returns with the calling thread NOT
+** holding the P, and hands L over: from then on every thread, the one that
+** called goro_open included, touches L only inside goro_step or goro_call
+** (and in C that Lua calls on a G); a script loaded later is loaded inside
+** goro_call. */
 goro_runtime *goro_open(lua_State *L);
 
 /* The runtime attached to L's universe, or NULL. */

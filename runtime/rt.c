@@ -106,6 +106,7 @@ int goroR_rt_init(struct goro_rt *rt, const struct goro_hooks *hooks, void *ud) 
   rt->ud = ud;
   rt->nextgid = 1;
   rt->max_workers = 4;
+  rt->max_ms = GORO_MAX_MS;
   return 0;
 }
 

@@ -31,7 +31,10 @@ struct goro_rt;
 struct goro_m;
 struct goro_netpoll;
 
-#define GORO_MAX_MS 256 /* worker M's per runtime, counting those in C */
+/* Worker M's per runtime, counting those in C: the default of max_ms
+** (goro.config{max_ms = n}), and the most it may be set to. */
+#define GORO_MAX_MS 256
+#define GORO_MAX_MS_LIMIT 10000
 
 /* Fields one thread owns and others glance at (as hints, under rt->lock or
 ** not) are written with WR and read with RD: relaxed atomics, so those
@@ -292,6 +295,9 @@ struct goro_rt {
                                   the scheduler runs one G before callers
                                   get the P again (HACKING.md) */
   int max_workers;             /* lock: start at most this many workers */
+  int max_ms;                  /* lock: never more workers than this, those
+                                  in C included (default GORO_MAX_MS); at it
+                                  with every one in C, ready G's wait */
   int workers_on;              /* lock: workers may take the P (host mode,
                                   or while a goro.run is in progress) */
   int nworkers, nidle;         /* lock: workers alive; of them idle */

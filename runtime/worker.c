@@ -2,7 +2,7 @@
 ** runtime/worker.c — worker M's; see worker.h and HACKING.md ("Worker
 ** M's").
 **
-** Owns: rt->allm, nworkers, nidle, max_workers, workers_on (all under
+** Owns: rt->allm, nworkers, nidle, max_workers, max_ms, workers_on (all under
 ** rt->lock), and each worker's M record, which lives from worker_start
 ** to goroR_workers_join.
 ** A worker is idle (on rt->idlem, asleep on its own parkcv), running (it
@@ -191,13 +191,21 @@ static int work_pending(struct goro_rt *rt) {
          atomic_load(&rt->ncgoret) > 0 || goroR_netpoll_waiting(rt);
 }
 
-/* Workers that may run Lua now: those whose G is in C do not count (as in
-** Go, an M in a syscall does not hold a P), up to a hard cap. Requires:
+/* Workers busy for good or for a while: those whose G is in C, and the
+** dedicated ones of locked G's. (nsyscall also counts M's that are no
+** workers: the bound keeps the estimate to the workers.) Requires:
 ** rt->lock. */
+static int workers_busy(struct goro_rt *rt) {
+  int inc = atomic_load(&rt->nsyscall) + rt->nlockedw;
+  return inc > rt->nworkers ? rt->nworkers : inc;
+}
+
+/* Workers that may run Lua now: those whose G is in C do not count (as in
+** Go, an M in a syscall does not hold a P), up to the cap, max_ms.
+** Requires: rt->lock. */
 static int workers_below_max(struct goro_rt *rt) {
-  int inc = atomic_load(&rt->nsyscall) + rt->nlockedw;  /* (dedicated) */
-  if (inc > rt->nworkers) inc = rt->nworkers;
-  return rt->nworkers - inc < rt->max_workers && rt->nworkers < GORO_MAX_MS;
+  return rt->nworkers - workers_busy(rt) < rt->max_workers &&
+         rt->nworkers < rt->max_ms;
 }
 
 void goroR_rt_kick_locked(struct goro_rt *rt) {
@@ -209,7 +217,7 @@ void goroR_rt_kick_locked(struct goro_rt *rt) {
 }
 
 void goroR_rt_kick_cgo_locked(struct goro_rt *rt) {
-  if (!rt->closing && !idle_wake_one(rt) && rt->nworkers < GORO_MAX_MS)
+  if (!rt->closing && !idle_wake_one(rt) && rt->nworkers < rt->max_ms)
     worker_start(rt);  /* (M's in C do not count against max_workers) */
 }
 
@@ -230,6 +238,31 @@ void goroR_rt_set_workers(struct goro_rt *rt, int n) {
   goroR_lock(&rt->lock);
   WR(rt->max_workers, n < 0 ? 0 : n);  /* (cgo.c glances at it) */
   goroR_unlock(&rt->lock);
+}
+
+void goroR_rt_set_max_ms(struct goro_rt *rt, int n) {
+  goroR_lock(&rt->lock);
+  rt->max_ms = n < 1 ? 1 : n > GORO_MAX_MS_LIMIT ? GORO_MAX_MS_LIMIT : n;
+  goroR_unlock(&rt->lock);
+  goroR_rt_kick(rt);  /* a higher cap: work that waited may start one now */
+}
+
+int goroR_rt_max_ms(struct goro_rt *rt) {
+  int n;
+  goroR_lock(&rt->lock);
+  n = rt->max_ms;
+  goroR_unlock(&rt->lock);
+  return n;
+}
+
+int goroR_rt_waiting_for_m(struct goro_rt *rt) {
+  int n = 0;
+  goroR_lock(&rt->lock);
+  if (rt->nworkers >= rt->max_ms && rt->nidle == 0 &&
+      workers_busy(rt) >= rt->nworkers)
+    n = (int)RD(rt->nrunnable);
+  goroR_unlock(&rt->lock);
+  return n;
 }
 
 int goroR_rt_max_workers(struct goro_rt *rt) {

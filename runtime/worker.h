@@ -28,6 +28,15 @@ void goroR_rt_workers_on(struct goro_rt *rt, int on);
 void goroR_rt_set_workers(struct goro_rt *rt, int n);
 /* The bound set by goroR_rt_set_workers (default 4). */
 int goroR_rt_max_workers(struct goro_rt *rt);
+/* Never more than n worker M's, those in C included (1..GORO_MAX_MS_LIMIT,
+** clamped; default GORO_MAX_MS). */
+void goroR_rt_set_max_ms(struct goro_rt *rt, int n);
+int goroR_rt_max_ms(struct goro_rt *rt);
+/* The G's ready to run while max_ms workers exist and every one is in C
+** (or dedicated to a locked G): no worker is left to run them, and unless
+** the thread in goro.run or goro_step does, they wait for one to come
+** back. 0 otherwise. */
+int goroR_rt_waiting_for_m(struct goro_rt *rt);
 
 /* Inside the runtime: tell every worker to exit and join them.
 ** Requires: rt->closing set. */

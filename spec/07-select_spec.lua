@@ -92,6 +92,44 @@ describe("goro.select(...)", function()
     assert.matches("deadlock", h.errmsg(goro.run, function() goro.select() end))
   end)
 
+  describe("with nil among the cases", function()
+    it("never takes a nil case, and the positions still count it", function()
+      local i, v, ok = goro.run(function()
+        local a, b = nil, goro.chan(1)
+        b:send("bee")
+        return goro.select(a and a:case_recv(), b:case_recv())
+      end)
+      assert.are.same({2, "bee", true}, {i, v, ok})
+    end)
+
+    it("blocks on the other cases, a trailing nil included", function()
+      local i, v = goro.run(function()
+        local b = goro.chan()
+        goro.go(function() goro.sleep(0.01); b:send("late") end)
+        return goro.select(nil, b:case_recv(), nil)
+      end)
+      assert.are.same({2, "late"}, {i, v})
+    end)
+
+    it("takes goro.default when nothing else is ready", function()
+      assert.are.equal(3, (goro.select(nil, nil, goro.default)))
+      assert.are.equal(2, (goro.select(nil, goro.default, nil)))
+    end)
+
+    it("with only nil cases blocks forever, as an empty select", function()
+      local err = h.errmsg(goro.run, function() goro.select(nil, nil) end)
+      assert.matches("deadlock", err)
+      assert.matches("%[select %(no cases%)", err)
+    end)
+
+    it("still checks the other cases", function()
+      assert.matches("bad argument #2 to 'goro.select' %(select case expected, got number",
+        h.errmsg(goro.select, nil, 42))
+      assert.matches("more than one default",
+        h.errmsg(goro.select, goro.default, nil, goro.default))
+    end)
+  end)
+
   it("rejects bad cases and a second default", function()
     assert.matches("bad argument #1 to 'goro.select' %(select case expected",
       h.errmsg(goro.select, 42))

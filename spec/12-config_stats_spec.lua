@@ -10,9 +10,25 @@ describe("goro.config()", function()
     goro.config{workers = old}
   end)
 
-  it("rejects bad values", function()
+  it("reports and sets the cap on worker M's, max_ms", function()
+    local old = goro.config().max_ms
+    assert.are.equal(256, old)
+    assert.are.equal(300, goro.config{max_ms = 300}.max_ms)
+    assert.are.equal(300, goro.stats().max_ms)
+    goro.config{max_ms = old}
+    assert.are.equal(old, goro.config().max_ms)
+  end)
+
+  it("rejects bad values, setting none of them", function()
     assert.matches("workers must be an integer in", h.errmsg(goro.config, {workers = -1}))
     assert.matches("workers must be an integer in", h.errmsg(goro.config, {workers = "2"}))
+    for _, bad in ipairs({0, -1, 10001, 2.5, "2", true}) do
+      assert.matches("bad argument #1 to 'goro.config' %(max_ms must be an integer in %[1, 10000%]%)",
+        h.errmsg(goro.config, {max_ms = bad}))
+    end
+    local workers = goro.config().workers
+    assert.is_not_nil(h.errmsg(goro.config, {workers = workers + 1, max_ms = 0}))
+    assert.are.equal(workers, goro.config().workers)
     assert.matches("bad argument #1 to 'goro.config' %(table expected",
       h.errmsg(goro.config, 5))
   end)
@@ -38,6 +54,37 @@ describe("goro.stats()", function()
     -- (workers an earlier run started stay, idle: ms counts them too)
     assert.are.equal(1, s.ms - s.idle_ms, "the thread in goro.run")
     assert.are.equal(1, s.stacks, "the running main G")
+  end)
+end)
+
+describe("max_ms worker M's all in C", function()
+  -- spec/fixtures/max_ms.lua, in a process of its own (no worker M an
+  -- earlier spec started may be idle there): three G's in C, one of which
+  -- calls back into Lua 0.1 s in to look, while the main G is ready.
+  local function run_fixture(max_ms)
+    local p = io.popen(("%s spec/fixtures/max_ms.lua %d 2>&1"):format(h.lua, max_ms))
+    local out = p:read("a")
+    local ok = p:close()
+    assert.is_true(ok, out)
+    local seen, waiting, back = out:match("^max_ms (%d+) waiting_for_m (%d+) main_back ([%d.]+)\n")
+    assert.is_not_nil(seen, out)
+    return tonumber(seen), tonumber(waiting), tonumber(back), out
+  end
+
+  it("hold up ready G's, which goro.stats() counts and goro.dump() names", function()
+    local max_ms, waiting, back, out = run_fixture(2)
+    assert.are.equal(2, max_ms)
+    assert.are.equal(1, waiting, out)
+    assert.matches("\ngoro: 1 ready goroutine%(s%) wait for an M: all 2 worker M's %(max_ms, goro.config%) are in C\n", out)
+    assert.is_true(back >= 0.09, "the main G waited for an M: " .. back)
+  end)
+
+  it("do not, under the default cap", function()
+    local max_ms, waiting, back, out = run_fixture(256)
+    assert.are.equal(256, max_ms)
+    assert.are.equal(0, waiting, out)
+    assert.is_nil(out:find("wait for an M", 1, true))
+    assert.is_true(back < 0.09, "the main G ran at once: " .. back)
   end)
 end)
 

@@ -425,14 +425,18 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 /*
 ** goro.select(case, ...) -> i, v, ok. Takes one ready case, chosen uniformly
 ** at random among the ready ones; with goro.default among the cases it never
-** blocks. With no case at all it blocks forever, as Go's empty select does.
+** blocks. A nil case is never ready but keeps its position (Go disables a
+** case by setting its channel to nil), so `a and a:case_recv()` works; the
+** arguments are counted by lua_gettop, trailing nils included. With no case
+** at all, or only nil ones, it blocks forever, as Go's empty select does.
 */
 static int l_select(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  int n = lua_gettop(L), dflt = 0, *order, nord = 0;
+  int n = lua_gettop(L), dflt = 0, *order, nord = 0, nlive = 0;
   struct bg *b;
 
   for (int i = 1; i <= n; i++) {
+    if (lua_isnil(L, i)) continue;
     if (case_kind(L, i) == CASE_DEFAULT) {
       if (dflt) return luaL_argerror(L, i, "more than one default case");
       dflt = i;
@@ -440,7 +444,7 @@ static int l_select(lua_State *L) {
   }
   order = lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
   for (int i = 1; i <= n; i++) {  /* a random order: Fisher-Yates */
-    if (i == dflt) continue;
+    if (i == dflt || lua_isnil(L, i)) continue;
     int j = (int)(rng_next(R) % (uint64_t)(nord + 1));
     order[nord] = order[j];
     order[j] = i;
@@ -475,20 +479,21 @@ static int l_select(lua_State *L) {
   b = goroB_bg_block(L, "select");
   luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
   for (int i = 1; i <= n; i++) {  /* a finalizer may have run since the */
-    if (case_kind(L, i) == CASE_DEFAULT) continue;  /* first look: from */
-    case_chan(L, i);  /* here on nothing can raise half-way through */
+    if (lua_isnil(L, i)) continue;  /* first look: from here on nothing */
+    case_chan(L, i);  /* can raise half-way through (no default here) */
     lua_pop(L, 1);
+    nlive++;
   }
-  b->sel = calloc((size_t)(n > 0 ? n : 1), sizeof *b->sel);
+  b->sel = calloc((size_t)(nlive > 0 ? nlive : 1), sizeof *b->sel);
   if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
   for (int i = 1; i <= n; i++) {  /* timers the heap must watch: may fail */
     struct chan *c;
-    if (case_kind(L, i) != CASE_RECV) continue;
+    if (lua_isnil(L, i) || case_kind(L, i) != CASE_RECV) continue;
     c = case_chan(L, i);
     lua_pop(L, 1);
     if (c->istimer && goroB_tchan_watch(&R->rt, (struct tchan *)c) != 0) {
       while (--i >= 1) {  /* undo: nothing queued yet */
-        if (case_kind(L, i) != CASE_RECV) continue;
+        if (lua_isnil(L, i) || case_kind(L, i) != CASE_RECV) continue;
         c = case_chan(L, i);
         lua_pop(L, 1);
         if (c->istimer) goroB_tchan_unwatch(&R->rt, (struct tchan *)c);
@@ -499,9 +504,12 @@ static int l_select(lua_State *L) {
     }
   }
   for (int i = 1; i <= n; i++) {
-    struct goro_waiter *w = &b->sel[b->nsel++];
+    struct goro_waiter *w;
     struct chan *c;
-    int kind = case_kind(L, i);
+    int kind;
+    if (lua_isnil(L, i)) continue;  /* never ready: no queue to wait in */
+    w = &b->sel[b->nsel++];
+    kind = case_kind(L, i);
     w->g = b->g;
     w->index = i;
     w->data = L;
@@ -516,7 +524,8 @@ static int l_select(lua_State *L) {
       goroR_waitq_push(&c->sendq, w);
     }
   }
-  return goroB_bg_park(L, b, "select", n > 0 ? "select" : "select (no cases)", 0, select_k);
+  return goroB_bg_park(L, b, "select", nlive > 0 ? "select" : "select (no cases)", 0,
+                       select_k);
 }
 
 /* ---- registration -------------------------------------------------------- */

@@ -34,6 +34,8 @@ static int l_stats(lua_State *L) {
     goroB_setint(L, "ms", (uint64_t)ms);
     goroB_setint(L, "idle_ms", (uint64_t)idle);
   }
+  goroB_setint(L, "max_ms", (uint64_t)goroR_rt_max_ms(&R->rt));
+  goroB_setint(L, "waiting_for_m", (uint64_t)goroR_rt_waiting_for_m(&R->rt));
   goroB_setint(L, "extra_ms", s.extra_ms);
   goroB_setint(L, "extra_ms_in_use", s.extra_ms_in_use);
   goroB_setint(L, "cgocalls", s.cgocalls);
@@ -97,7 +99,14 @@ static void push_fd_peer(lua_State *L, int fd) {
 
 void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
   luaL_Buffer buf;
+  int waiting = goroR_rt_waiting_for_m(&R->rt);
   luaL_buffinit(L, &buf);
+  if (waiting > 0) {  /* the cap on M's holds up ready G's: say so first */
+    lua_pushfstring(L, "goro: %d ready goroutine(s) wait for an M: all %d "
+                    "worker M's (max_ms, goro.config) are in C\n\n", waiting,
+                    goroR_rt_max_ms(&R->rt));
+    luaL_addvalue(&buf);
+  }
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
     char held[96] = "";
@@ -149,25 +158,37 @@ static int l_dump(lua_State *L) {
 }
 
 /*
-** goro.config{workers = n} -> the configuration. workers: how many worker
-** M's may run ready G's while no other thread holds the P (default 4; 0
-** for hosts that want Lua to run only on their own threads).
+** goro.config{workers = n, max_ms = n} -> the configuration. workers: how
+** many worker M's may run ready G's while no other thread holds the P
+** (default 4; 0 for hosts that want Lua to run only on their own threads).
+** max_ms: how many worker M's there may be at all, those whose G is in C
+** included (default GORO_MAX_MS, 256); once that many are in C, ready G's
+** wait (goro.stats().waiting_for_m, and goro.dump() says so).
 */
 static int l_config(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  if (!lua_isnoneornil(L, 1)) {
+  if (!lua_isnoneornil(L, 1)) {  /* check every option, then set them */
+    lua_Integer workers, max_ms;
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "workers") != LUA_TNIL) {
-      lua_Integer n = lua_tointeger(L, -1);
-      luaL_argcheck(L, lua_isinteger(L, -1) && n >= 0 && n <= 1024, 1,
-                    "workers must be an integer in [0, 1024]");
-      goroR_rt_set_workers(&R->rt, (int)n);
-    }
-    lua_pop(L, 1);
+    lua_getfield(L, 1, "workers");
+    lua_getfield(L, 1, "max_ms");
+    workers = lua_tointeger(L, -2);
+    max_ms = lua_tointeger(L, -1);
+    luaL_argcheck(L, lua_isnil(L, -2) || (lua_isinteger(L, -2) && workers >= 0 &&
+                  workers <= 1024), 1, "workers must be an integer in [0, 1024]");
+    if (!lua_isnil(L, -1) && !(lua_isinteger(L, -1) && max_ms >= 1 &&
+                               max_ms <= GORO_MAX_MS_LIMIT))
+      return luaL_argerror(L, 1, lua_pushfstring(L, "max_ms must be an integer "
+                           "in [1, %d]", GORO_MAX_MS_LIMIT));
+    if (!lua_isnil(L, -2)) goroR_rt_set_workers(&R->rt, (int)workers);
+    if (!lua_isnil(L, -1)) goroR_rt_set_max_ms(&R->rt, (int)max_ms);
+    lua_pop(L, 2);
   }
-  lua_createtable(L, 0, 2);
+  lua_createtable(L, 0, 3);
   lua_pushinteger(L, goroR_rt_max_workers(&R->rt));
   lua_setfield(L, -2, "workers");
+  lua_pushinteger(L, goroR_rt_max_ms(&R->rt));
+  lua_setfield(L, -2, "max_ms");
   lua_pushinteger(L, (lua_Integer)goroR_stack_size());
   lua_setfield(L, -2, "stack_size");
   return 1;

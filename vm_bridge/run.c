@@ -122,35 +122,56 @@ static int p_tostring(lua_State *L) {
   return luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING;
 }
 
-/* Push the error of failed G b as the run reports it: a string error gets
-** the G's id and its traceback. The main G's other values pass unchanged
-** (goro.run(f) fails as pcall(f) would); another G's are made text first,
-** as lua.c does: through __tostring, or naming their type. */
-void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
+/* Push the error value failed G b raised, as it raised it; returns 1, or 0
+** after pushing a text that says why the value is not there. */
+static int push_gvalue(lua_State *L, struct bg *b, int hidx) {
   if (b->L == NULL) {  /* it could not start: the error is user value 1 */
     lua_getiuservalue(L, hidx, 1);
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
-                      lua_tostring(L, -1));
-      lua_remove(L, -2);
-    }
-    return;
+    return 1;
   }
   if (!goroB_bg_thread_ok(L, hidx, b)) {  /* (see goroB_bg_thread_ok) */
-    lua_pushfstring(L, "goroutine %I: (its error is gone: its handle's user "
-                    "value was replaced)", (lua_Integer)b->rec.id);
-    return;
+    lua_pushliteral(L, "(its error is gone: its handle's user value was replaced)");
+    return 0;
   }
   /* A thread an error ended has its frame full (lua_resume leaves it so):
   ** the copy needs a slot of its own. */
   if (!lua_checkstack(b->L, 1)) {
-    lua_pushfstring(L, "goroutine %I: (no memory to copy its error)",
-                    (lua_Integer)b->rec.id);
-    return;
+    lua_pushliteral(L, "(no memory to copy its error)");
+    return 0;
   }
   lua_pushvalue(b->L, -1);
   lua_xmove(b->L, L, 1);
-  if (!b->ismain && lua_type(L, -1) != LUA_TSTRING) {
+  return 1;
+}
+
+/* Push failed G b's traceback ("stack traceback:\n..."), or nil when it has
+** no thread left to read it from. */
+static void push_gtraceback(lua_State *L, struct bg *b, int hidx) {
+  if (b->L == NULL || !goroB_bg_thread_ok(L, hidx, b)) {
+    lua_pushnil(L);
+    return;
+  }
+  luaL_traceback(L, b->L, NULL, 0);
+  /* (luaL_traceback with no message starts with a newline) */
+  if (lua_tostring(L, -1)[0] == '\n') {
+    lua_pushstring(L, lua_tostring(L, -1) + 1);
+    lua_remove(L, -2);
+  }
+}
+
+/* Push the error of failed G b as the run reports it. The main G's value
+** passes unchanged, strings included (goro.run(f) fails as pcall(f) would;
+** its traceback goes where the dump goes: run_finish). Another G's value
+** is made text first, as lua.c does (through __tostring, or naming its
+** type), then gets the G's id and its traceback. */
+void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
+  if (!push_gvalue(L, b, hidx)) {
+    lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id, lua_tostring(L, -1));
+    lua_remove(L, -2);
+    return;
+  }
+  if (b->ismain) return;
+  if (lua_type(L, -1) != LUA_TSTRING) {
     int e = lua_gettop(L);
     if (lua_isstring(L, e)) {
       lua_tostring(L, e);  /* a number: in place */
@@ -164,12 +185,16 @@ void goroB_push_gerror(lua_State *L, struct bg *b, int hidx) {
       lua_replace(L, e);
     }
   }
-  if (lua_type(L, -1) == LUA_TSTRING) {
+  {
     const char *msg = lua_pushfstring(L, "goroutine %I: %s", (lua_Integer)b->rec.id,
                                       lua_tostring(L, -1));
-    luaL_traceback(L, b->L, msg, 0);
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    if (b->L != NULL) {
+      luaL_traceback(L, b->L, msg, 0);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+    } else {
+      lua_replace(L, -2);
+    }
   }
 }
 
@@ -186,12 +211,49 @@ struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R) {
   return f;
 }
 
-/* After the loop: turn the outcome into results or an error on L. */
+/* Call opts.report (opts at index 1) with a table saying how the run
+** failed: kind, and for a G's error that G's id, its error value and its
+** traceback; the dump when one was made (dumpidx, 0 for none). b is the
+** failed G, NULL for a deadlock or a timeout. Called last, with the run's
+** error already made: the table is built before any user code runs, so
+** what report does (another goro.run, even) cannot change what is read
+** off b. An error in report propagates: it replaces the run's. */
+static void call_report(lua_State *L, const char *kind, struct bg *b, int hidx,
+                        int dumpidx) {
+  if (lua_type(L, 1) != LUA_TTABLE) return;
+  if (lua_getfield(L, 1, "report") != LUA_TFUNCTION) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, kind);
+  lua_setfield(L, -2, "kind");
+  if (b != NULL) {
+    lua_pushinteger(L, (lua_Integer)b->rec.id);
+    lua_setfield(L, -2, "g");
+    (void)push_gvalue(L, b, hidx);
+    lua_setfield(L, -2, "error");
+    push_gtraceback(L, b, hidx);
+    lua_setfield(L, -2, "traceback");
+  }
+  if (dumpidx != 0) {
+    lua_pushvalue(L, dumpidx);
+    lua_setfield(L, -2, "dump");
+  }
+  lua_call(L, 1, 0);
+}
+
+/* After the loop: turn the outcome into results or an error on L. The dump,
+** when one was made (hasdump), is on top. */
 static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
-                      int mbidx, int rc, double timeout, int withdump) {
-  int dumpidx = lua_gettop(L);  /* valid when withdump */
+                      int mbidx, int rc, double timeout, int hasdump) {
+  int dumpidx = hasdump ? lua_gettop(L) : 0;
   struct bg *f = goroB_take_failed(L, R);
   int hidx = mbidx;  /* the handle of the G reported on */
+  if (dumpidx != 0 && lua_type(L, dumpidx) != LUA_TSTRING) {  /* its error */
+    lua_pushliteral(L, "(no dump: out of memory)");
+    lua_replace(L, dumpidx);
+  }
   if (f != NULL) {
     mb = f;
     hidx = lua_gettop(L);  /* f's handle, pushed to keep it */
@@ -201,12 +263,24 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
     case GORO_SCHED_DONE:
       if (mb->failed) {
         goroB_push_gerror(L, mb, hidx);  /* (the main G has a thread) */
-        if (withdump && lua_type(L, -1) == LUA_TSTRING &&
-            lua_type(L, dumpidx) == LUA_TSTRING) {
+        if (dumpidx != 0 && lua_type(L, -1) == LUA_TSTRING) {
+          /* dump = true: the message also says where (the main G's
+          ** traceback; another G's has it already) and lists every G */
+          if (mb->ismain) {
+            push_gtraceback(L, mb, hidx);
+            if (lua_isstring(L, -1)) {
+              lua_pushliteral(L, "\n");
+              lua_insert(L, -2);
+              lua_concat(L, 3);
+            } else {
+              lua_pop(L, 1);
+            }
+          }
           lua_pushliteral(L, "\n\nall goroutines at the failure:\n\n");
           lua_pushvalue(L, dumpidx);
           lua_concat(L, 3);
         }
+        call_report(L, "error", mb, hidx, dumpidx);
         return lua_error(L);
       }
       if (!goroB_bg_thread_ok(L, hidx, mb))
@@ -229,12 +303,9 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
       return luaL_error(L, "goro.run: stopped (scheduler result %d, closing %d)",
                         rc, (int)R->rt.closing);
   }
-  lua_insert(L, -2);  /* the dump, made before the G's were abandoned */
-  if (lua_type(L, -1) != LUA_TSTRING) {  /* the dump failed: its error */
-    lua_pop(L, 1);
-    lua_pushliteral(L, "(no dump: out of memory)");
-  }
+  lua_pushvalue(L, dumpidx);  /* made before the G's were abandoned */
   lua_concat(L, 2);
+  call_report(L, rc == GORO_SCHED_DEADLOCK ? "deadlock" : "timeout", NULL, 0, dumpidx);
   return lua_error(L);
 }
 
@@ -242,13 +313,14 @@ static int run_finish(lua_State *L, struct goro_runtime *R, struct bg *mb,
 ** goro.run([opts,] f, ...) -> f's results. Runs f as the main G on this
 ** thread, which becomes M0 and holds the P until f returns; G's still alive
 ** then are abandoned. opts: stack_size (bytes), timeout (seconds), dump
-** (true: a failure's message also lists every G).
+** (true: a failure's message also lists every G), report (a function
+** called with a table describing a failure before goro.run raises it).
 */
 static int l_run(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
   struct goro_m m0, *oldm;
   struct bg *mb;
-  int fidx = 1, rc, dump = 0, withdump = 0, main_alive, mbidx, cancel;
+  int fidx = 1, rc, dump = 0, hasdump = 0, main_alive, mbidx, cancel;
   double timeout = 0, deadline = 0;
 
   if (lua_istable(L, 1)) {
@@ -269,7 +341,9 @@ static int l_run(lua_State *L) {
       if (!(timeout > 0)) return luaL_error(L, "goro.run: timeout must be > 0");
     }
     dump = lua_getfield(L, 1, "dump") != LUA_TNIL && lua_toboolean(L, -1);
-    lua_pop(L, 3);
+    if (lua_getfield(L, 1, "report") != LUA_TNIL && !lua_isfunction(L, -1))
+      return luaL_error(L, "goro.run: report must be a function");
+    lua_pop(L, 4);
   }
   luaL_checktype(L, fidx, LUA_TFUNCTION);
   if (R->closed != GORO_RT_OPEN)
@@ -304,7 +378,7 @@ static int l_run(lua_State *L) {
     rc = GORO_SCHED_BUDGET;
   if (rc == GORO_SCHED_DEADLOCK || rc == GORO_SCHED_BUDGET ||
       (dump && (R->failed != NULL || mb->failed))) {
-    withdump = rc != GORO_SCHED_DEADLOCK && rc != GORO_SCHED_BUDGET;
+    hasdump = 1;
     lua_pushcfunction(L, pdump);
     lua_pushlightuserdata(L, R);
     /* Nothing may raise while this thread holds the P: if even the dump
@@ -328,7 +402,7 @@ static int l_run(lua_State *L) {
   goroR_m_set(oldm);
   goroR_m_destroy(&m0);
   pthread_setcancelstate(cancel, NULL);
-  return run_finish(L, R, mb, mbidx, rc, timeout, withdump);
+  return run_finish(L, R, mb, mbidx, rc, timeout, hasdump);
 }
 
 /* ---- registration -------------------------------------------------------- */
