@@ -30,7 +30,9 @@ static void do_nap(void *p) {
   struct timespec ts;
   ts.tv_sec = (time_t)n->s;
   ts.tv_nsec = (long)((n->s - (double)ts.tv_sec) * 1e9);
-  nanosleep(&ts, NULL);
+  /* The whole nap: a signal (SIGURG meant for the P's owner just before
+  ** this M went into C, SIGPROF) must not cut it short. */
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
 /* cgo_sleep(s): sleep in C with the P released. */
@@ -295,7 +297,7 @@ static void *write_later_main(void *p) {
   struct timespec ts;
   ts.tv_sec = (time_t)l->delay;
   ts.tv_nsec = (long)((l->delay - (double)ts.tv_sec) * 1e9);
-  nanosleep(&ts, NULL);
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
   (void)!write(l->fd, l->data, strlen(l->data));
   free(l);
   return NULL;
