@@ -194,6 +194,8 @@ static inline struct goro_runtime *goroB_R_of(lua_State *L) {
   return lua_touserdata(L, lua_upvalueindex(1));
 }
 
+struct goro_context;  /* a context (context.c) */
+
 /* ---- util.c -------------------------------------------------------------- */
 
 /* The calling thread's goro_errmsg() text. */
@@ -273,6 +275,19 @@ struct bg *goroB_bg_current(lua_State *L);
 ** L is outside any G. For operations about to block. */
 struct bg *goroB_bg_block(lua_State *L, const char *fname);
 
+/* For a blocking call given a context: b (just reset by goroB_bg_block)
+** waits with two select waiters, sel[0] for the operation (index 1; the
+** caller queues it where its wakers look) and sel[1] on the context's
+** done queue dq (index 2; queued here). Whoever claims one first wins, as
+** in a select; returns sel[0]. Raises (out of memory) with nothing queued.
+** Requires: dq from goroB_ctx_prepare. */
+struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
+                                       struct goro_waitq *dq);
+/* In the continuation of a park from goroB_bg_block_ctx: take both waiters
+** off their queues and return which won (1: the operation, with *ok the
+** waker's ok; 2: the context ended). */
+int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok);
+
 /* Does L (or the G's own thread under it) run a __gc finalizer right now?
 ** Cheap unless the universe's collector is stopped. */
 int goroB_in_finalizer(lua_State *L, struct bg *b);
@@ -319,15 +334,49 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 void goroB_open_chan(lua_State *L);
 /* Add chan and select to the module table on top (the runtime below it). */
 void goroB_open_chan_funcs(lua_State *L);
+/* ch:recv(ctx) for the channel at 1 and the context x at 2 (nothing
+** above): v, true; nil, false when closed; nil, false, err when x ends
+** first. sleeping: the channel is goro.sleep(s, ctx)'s goro.after, and
+** the results are true, or nil, err. May park. */
+int goroB_chan_recv_ctx(lua_State *L, struct goro_context *x, int sleeping);
 /* Push goro.default, the case that makes select never block. */
 void goroB_push_default(lua_State *L);
 
 /* ---- timer.c ------------------------------------------------------------- */
 
-/* The runtime's hooks for timers' channels (struct goro_hooks.fire and
-** .wakes): t is a timer's channel's timer, never a G's. */
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
+/* The runtime's hooks for the bridge's timers (struct goro_hooks.fire and
+** .wakes): t is a timer's channel's timer or a context's deadline
+** (GORO_TIMER_BRIDGE_CTX, handed to context.c), never a G's. */
+void goroB_timer_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_timer_wakes(struct goro_rt *rt, struct goro_timer *t);
+/* Push a new timer's channel that delivers once, at `when` (goro.after).
+** May raise (out of memory). */
+void goroB_tchan_push(lua_State *L, double when);
+
+/* ---- context.c ----------------------------------------------------------- */
+
+#define GORO_CTX_MT "goro.context"
+
+/* The context at index i, or NULL if that slot is nil or none; anything
+** else is a "bad argument" error. The slot where a blocking call takes a
+** context (its last argument; runtime/HACKING.md, "Contexts"). */
+struct goro_context *goroB_optctx(lua_State *L, int i);
+/* Has c ended (canceled, or its deadline passed)? Ends it now if its
+** deadline passed and its timer has not fired yet. */
+int goroB_ctx_ended(struct goro_context *c);
+/* Push nil, c's error ("context canceled" or "context deadline exceeded")
+** and return 2. Requires: c ended. */
+int goroB_ctx_push_err(lua_State *L, struct goro_context *c);
+/* Before a G waits on c (at index i): make the channel its end closes and
+** put its deadline in the heap; returns that channel's receive queue.
+** May raise: call it before queuing anything. Requires: c not ended. */
+struct goro_waitq *goroB_ctx_prepare(lua_State *L, int i, struct goro_context *c);
+/* The runtime's hooks, through timer.c's, for a context's deadline. */
+void goroB_ctx_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_ctx_wakes(struct goro_rt *rt, struct goro_timer *t);
+/* Register the context type and add goro's `context` table to the module
+** table on top (the runtime userdata below it). */
+void goroB_open_context(lua_State *L);
 
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */

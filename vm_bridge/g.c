@@ -54,6 +54,34 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
   b->nsel = 0;
 }
 
+struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
+                                       struct goro_waitq *dq) {
+  struct goro_waiter *sel = calloc(2, sizeof *sel);
+  if (sel == NULL) luaL_error(L, "goro: %s (context wait)", goro_strerror(GORO_ENOMEM));
+  for (int i = 0; i < 2; i++) {
+    sel[i].g = b->g;
+    sel[i].index = i + 1;
+    sel[i].data = L;
+    sel[i].kind = GORO_WAITER_PLAIN;
+  }
+  b->sel = sel;
+  b->nsel = 2;
+  goroR_waitq_push(dq, &sel[1]);
+  return &sel[0];
+}
+
+int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok) {
+  int won = b->g->selected;
+  goroR_assert(b->nsel == 2 && (won == 1 || won == 2));
+  *ok = b->sel[0].ok;
+  goroB_chan_leave(rt, &b->sel[0]);
+  goroB_chan_leave(rt, &b->sel[1]);
+  free(b->sel);
+  b->sel = NULL;
+  b->nsel = 0;
+  return won;
+}
+
 /* Is a __gc finalizer running on thread T? Lua names a finalizer's frame
 ** "__gc" (namewhat "metamethod"). */
 /* Is frame `level` of T, which Lua names a hook's, really the debug
@@ -254,8 +282,33 @@ static int g_wait_k(lua_State *L, int status, lua_KContext ctx) {
   return push_results(L, lua_touserdata(L, 1));
 }
 
+/* g:wait(ctx)'s continuation: the context at 2. */
+static int g_wait_ctx_k(lua_State *L, int status, lua_KContext kctx) {
+  int ok;
+  (void)status;
+  (void)kctx;
+  if (goroB_bg_unblock_ctx(&goroB_R_of(L)->rt, goroB_bg_current(L), &ok) == 2)
+    return goroB_ctx_push_err(L, lua_touserdata(L, 2));
+  return push_results(L, lua_touserdata(L, 1));
+}
+
+/* g:wait(ctx): as g:wait(), or nil, err if the context ends first. */
+static int g_wait_ctx(lua_State *L, struct bg *t, struct goro_context *x) {
+  struct bg *b;
+  lua_settop(L, 2);
+  if (goroB_ctx_ended(x)) return goroB_ctx_push_err(L, x);
+  if (t->g == NULL) return push_results(L, t);
+  b = goroB_bg_block(L, "wait");
+  if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
+  goroR_waitq_push(&t->g->waiters,
+                   goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, 2, x)));
+  return goroB_bg_park(L, b, "wait", "wait", 0, g_wait_ctx_k);
+}
+
 static int g_wait(lua_State *L) {
   struct bg *t = luaL_checkudata(L, 1, GORO_G_MT), *b;
+  if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
+    return g_wait_ctx(L, t, goroB_optctx(L, 2));
   if (t->g == NULL) return push_results(L, t);
   b = goroB_bg_block(L, "wait");
   if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");

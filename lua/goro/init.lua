@@ -49,5 +49,6 @@ goro.profile_start, goro.profile_stop, goro.profile_summary = nil, nil, nil
 -- ("bad argument #1 to 'goro.net.dial'").
 package.loaded["goro.net"] = goro.net
 package.loaded["goro.io"] = goro.io
+package.loaded["goro.context"] = goro.context
 
 return goro
