@@ -310,9 +310,11 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b);
 /* Make a G running the function at fidx with the nargs values after it,
 ** and leave its handle on L; lazy: a G with no arguments gets its thread
 ** at its first run. Upvalue 2 of the calling function is the G handle
-** metatable. Raises (out of memory) only before the G exists. */
+** metatable. scopeidx > 0: the index of the goro.scope the G belongs to
+** (its handle's user value 3, for the dump; its creator is then the
+** caller of the caller). Raises (out of memory) only before the G exists. */
 struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
-                       int nargs, int lazy);
+                       int nargs, int lazy, int scopeidx);
 
 /* "dead", "runnable", "running", "waiting" or "syscall": b's status as
 ** g:status() and the dump name it. */

@@ -176,14 +176,16 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
 ** second user value is the function that called goro.go (for the dump's
 ** "created by ... at"), its line in b->line: cheaper than formatting a
 ** location for every G that is never dumped. Upvalue 2 of the calling
-** function is the handle metatable. */
+** function is the handle metatable. A G of a scope (scopeidx > 0) has a
+** third user value, its scope, for the dump; its creator is `level` 2,
+** the caller of s:go. */
 struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
-                        int nargs, int lazy) {
+                        int nargs, int lazy, int scopeidx) {
   struct bg *b;
   lua_State *T = NULL;
   lua_Debug ar;
 
-  b = lua_newuserdatauv(L, sizeof *b, 2);
+  b = lua_newuserdatauv(L, sizeof *b, scopeidx > 0 ? 3 : 2);
   memset(b, 0, sizeof *b);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_setmetatable(L, -2);
@@ -192,9 +194,13 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
   else
     T = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "lf", &ar)) {
+  if (lua_getstack(L, scopeidx > 0 ? 2 : 1, &ar) && lua_getinfo(L, "lf", &ar)) {
     b->line = ar.currentline;
     lua_setiuservalue(L, -2, 2);
+  }
+  if (scopeidx > 0) {
+    lua_pushvalue(L, scopeidx);
+    lua_setiuservalue(L, -2, 3);
   }
   if (T != NULL) lua_getiuservalue(L, -1, 1);
   b->ref = goroB_bg_anchor(L, R, T != NULL ? -2 : -1, T != NULL ? -1 : 0);
@@ -217,7 +223,20 @@ static int l_go(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   if (R->closed != GORO_RT_OPEN)
     return luaL_error(L, "goro.go: runtime is closed");
-  goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1);
+  goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1, 0);
+  return 1;
+}
+
+/* core._go_in(scope, f, ...): goro.go for s:go (lua/goro/init.lua), which
+** calls it (not as a tail call): the G remembers its scope for the dump,
+** and s:go's caller as its creator. */
+static int l_go_in(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (R->closed != GORO_RT_OPEN)
+    return luaL_error(L, "goro.go: runtime is closed");
+  goroB_bg_new(L, R, 2, lua_gettop(L) - 2, 1, 1);
   return 1;
 }
 
@@ -340,6 +359,7 @@ static int g_tostring(lua_State *L) {
 
 const luaL_Reg goroB_g_funcs[] = {
     {"go", l_go},
+    {"_go_in", l_go_in},
     {"self", l_self},
     {NULL, NULL},
 };

@@ -293,7 +293,7 @@ static int l_run(lua_State *L) {
     return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
   if (goroR_stack_thread_init() != 0)
     return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
-  mb = goroB_bg_new(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
+  mb = goroB_bg_new(L, R, fidx, lua_gettop(L) - fidx, 0, 0);  /* handle stays on L */
   mbidx = lua_gettop(L);
   mb->ismain = 1;
   if (timeout > 0) deadline = goroR_now() + timeout;

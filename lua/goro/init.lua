@@ -68,6 +68,9 @@ package.loaded["goro.context"] = goro.context
 -- error), then waits; that error goes on. Leaving it normally when a G
 -- failed and nobody called s:wait() raises the goro.errors value.
 local context = core.context
+local go_in = core._go_in
+goro._go_in = nil
+local getinfo = debug.getinfo
 local errorsmt = {__name = "goro.errors"}
 function errorsmt.__tostring(e)
   local t = {}
@@ -97,8 +100,10 @@ local function run_in(s, f, ...) return ended(s, pcall(f, ...)) end
 
 function goro.scope(parent)
   local ctx, cancel = context.with_cancel_cause(parent or context.background())
+  local at = getinfo(2, "Sl")  -- where it was opened, for goro.dump()
   return setmetatable({ctx = ctx, _cancel = cancel, _wg = core.waitgroup(),
-                       _errs = {}, _running = 0, _open = true}, scope)
+                       _errs = {}, _running = 0, _open = true,
+                       _where = at and at.short_src .. ":" .. at.currentline}, scope)
 end
 
 -- s:go(f, ...) -> g: run f(...) in a new G of the scope.
@@ -115,7 +120,8 @@ function scope.go(s, f, ...)
   end
   s._running = s._running + 1
   s._wg:add(1)
-  return core.go(run_in, s, f, ...)
+  local g = go_in(s, run_in, s, f, ...)  -- (not a tail call: go_in looks
+  return g                                -- two levels up for its creator)
 end
 
 -- s:limit(n): at most n G's of the scope at once (nil: no limit).
