@@ -363,6 +363,8 @@ void goroB_tchan_push(lua_State *L, double when);
 ** else is a "bad argument" error. The slot where a blocking call takes a
 ** context (its last argument; runtime/HACKING.md, "Contexts"). */
 struct goro_context *goroB_optctx(lua_State *L, int i);
+/* The context at index i, or NULL if the value there is not one. */
+struct goro_context *goroB_toctx(lua_State *L, int i);
 /* Has c ended (canceled, or its deadline passed)? Ends it now if its
 ** deadline passed and its timer has not fired yet. */
 int goroB_ctx_ended(struct goro_context *c);

@@ -238,9 +238,12 @@ static int ch_send(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
+  struct goro_context *x;
   luaL_checkany(L, 2);
-  if (lua_gettop(L) >= 3 && !lua_isnil(L, 3))
-    return goroB_chan_send_ctx(L, R, c, goroB_optctx(L, 3));
+  /* Only a context counts: anything else there is ignored, as before
+  ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
+  if (lua_gettop(L) >= 3 && (x = goroB_toctx(L, 3)) != NULL)
+    return goroB_chan_send_ctx(L, R, c, x);
   if (goroB_chan_try_send(L, R, c, 1, 2)) return 0;
   b = goroB_bg_block(L, "send");
   reserve(L);

@@ -199,6 +199,12 @@ struct goro_context *goroB_optctx(lua_State *L, int i) {
   return checkctx(L, i);
 }
 
+struct goro_context *goroB_toctx(lua_State *L, int i) {
+  struct goro_context *c = lua_touserdata(L, i);
+  if (c == NULL || lua_rawlen(L, i) < sizeof *c || c->tag != &ctx_tag) return NULL;
+  return c;
+}
+
 int goroB_ctx_ended(struct goro_context *c) {
   struct goro_context *n = c->cn;
   if (n->state == CTX_ACTIVE) sync_deadlines(&n->R->rt, n);
