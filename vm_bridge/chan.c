@@ -458,7 +458,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 */
 static int l_select(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  int n = lua_gettop(L), dflt = 0, *order, nord = 0;
+  int n = lua_gettop(L), dflt = 0, *order, nord = 0, small[16];
   struct bg *b;
 
   for (int i = 1; i <= n; i++) {
@@ -467,7 +467,11 @@ static int l_select(lua_State *L) {
       dflt = i;
     }
   }
-  order = lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
+  /* The order of a small select lives on the C stack: no allocation,
+  ** nothing pushed (the cases are found by index, the top recomputed). */
+  order = n < (int)(sizeof small / sizeof small[0])
+              ? small
+              : lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
   for (int i = 1; i <= n; i++) {  /* a random order: Fisher-Yates */
     if (i == dflt) continue;
     int j = (int)(rng_next(R) % (uint64_t)(nord + 1));

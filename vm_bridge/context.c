@@ -71,6 +71,10 @@ struct goro_context {
 };
 
 static const char ctx_tag;
+
+/* Upvalue 2 of the goro.context functions: the context metatable (cheaper
+** than luaL_setmetatable's lookup by name). */
+#define CTX_MT_UV lua_upvalueindex(2)
 static char bg_key;  /* registry: the universe's background context */
 
 #define checkctx(L, i) ((struct goro_context *)goroB_checktag(L, i, &ctx_tag, GORO_CTX_MT))
@@ -266,7 +270,8 @@ static struct goro_context *newctx(lua_State *L, int kind) {
   c->t.kind = GORO_TIMER_BRIDGE_CTX;
   c->deadline = p->cn->deadline;
   c->cn = kind == CTX_VALUE ? p->cn : c;
-  luaL_setmetatable(L, GORO_CTX_MT);
+  lua_pushvalue(L, CTX_MT_UV);
+  lua_setmetatable(L, -2);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, UV_PARENT);
   return c;
@@ -515,7 +520,8 @@ void goroB_open_context(lua_State *L) {
   lua_pop(L, 1);
   lua_createtable(L, 0, 10);
   lua_pushvalue(L, r);
-  luaL_setfuncs(L, ctx_funcs, 1);
+  luaL_getmetatable(L, GORO_CTX_MT);
+  luaL_setfuncs(L, ctx_funcs, 2);
   lua_pushstring(L, errtext[CTX_CANCELED]);
   lua_setfield(L, -2, "canceled");
   lua_pushstring(L, errtext[CTX_DEADLINE]);
