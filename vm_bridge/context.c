@@ -38,7 +38,8 @@ enum { CTX_ACTIVE = 0, CTX_CANCELED, CTX_DEADLINE };
 enum { CTX_BACKGROUND, CTX_CANCEL, CTX_VALUE };
 
 /* User values of a context. */
-enum { UV_PARENT = 1, UV_DONE = 2, UV_CAUSE = 3, UV_KEY = 3, UV_VALUE = 4 };
+enum { UV_PARENT = 1, UV_DONE = 2, UV_CAUSE = 3, UV_KEY = 3, UV_VALUE = 4,
+       UV_DLCAUSE = 4 /* a cancel node's: its deadline's cause */ };
 
 /*
 ** A context. Value nodes use tag, R, cn, kind, and their user values only.
@@ -345,11 +346,16 @@ static int l_with_cancel(lua_State *L) { return with_cancel(L, 0); }
 static int l_with_cancel_cause(lua_State *L) { return with_cancel(L, 1); }
 
 /* with_deadline(parent, t): t in goro.now()'s seconds. A deadline no
-** earlier than the parent's costs no timer: the parent's end is ours. */
-static int with_deadline(lua_State *L, double when) {
+** earlier than the parent's costs no timer: the parent's end is ours.
+** withcause: argument 3 is what cause() says if the deadline ends it. */
+static int with_deadline(lua_State *L, double when, int withcause) {
   struct goro_context *c;
-  lua_settop(L, 1);
+  lua_settop(L, 3);
   c = newctx(L, CTX_CANCEL);
+  if (withcause) {
+    lua_pushvalue(L, 3);
+    lua_setiuservalue(L, -2, UV_DLCAUSE);
+  }
   attach(c, lua_touserdata(L, 1));
   if (when < c->deadline) {
     c->deadline = when;
@@ -370,18 +376,23 @@ static int with_deadline(lua_State *L, double when) {
   return 2;
 }
 
-static int l_with_deadline(lua_State *L) {
+static int deadline_arg(lua_State *L, int withcause) {
   double t = (double)luaL_checknumber(L, 2);
   checkctx(L, 1);
   luaL_argcheck(L, t == t, 2, "deadline is NaN");
-  return with_deadline(L, t);
+  return with_deadline(L, t, withcause);
 }
 
-static int l_with_timeout(lua_State *L) {
+static int timeout_arg(lua_State *L, int withcause) {
   double s = (double)luaL_checknumber(L, 2);
   checkctx(L, 1);
-  return with_deadline(L, goroR_now() + (s > 0 ? s : 0));
+  return with_deadline(L, goroR_now() + (s > 0 ? s : 0), withcause);
 }
+
+static int l_with_deadline(lua_State *L) { return deadline_arg(L, 0); }
+static int l_with_timeout(lua_State *L) { return timeout_arg(L, 0); }
+static int l_with_deadline_cause(lua_State *L) { return deadline_arg(L, 1); }
+static int l_with_timeout_cause(lua_State *L) { return timeout_arg(L, 1); }
 
 static int l_with_value(lua_State *L) {
   luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "key is nil");
@@ -396,7 +407,8 @@ static int l_with_value(lua_State *L) {
 }
 
 /* goro.context.cause(ctx): nil while ctx lives; once it ended, the cause
-** given to the cancel that ended it (with_cancel_cause's), else its err. */
+** given to the cancel that ended it (with_cancel_cause's), or to the
+** with_*_cause whose deadline ended it; else its err. */
 static int l_cause(lua_State *L) {
   struct goro_context *c = checkctx(L, 1), *o;
   if (!goroB_ctx_ended(c)) return 0;
@@ -407,7 +419,8 @@ static int l_cause(lua_State *L) {
       return luaL_error(L, "goro: context chain broken (debug.setuservalue)");
     lua_remove(L, -2);
   }
-  if (lua_getiuservalue(L, -1, UV_CAUSE) == LUA_TNIL) {
+  if (lua_getiuservalue(L, -1, c->cn->state == CTX_DEADLINE ? UV_DLCAUSE
+                                                             : UV_CAUSE) == LUA_TNIL) {
     lua_pushstring(L, errtext[c->cn->state]);
   }
   return 1;
@@ -501,6 +514,8 @@ static const luaL_Reg ctx_funcs[] = {
     {"with_cancel_cause", l_with_cancel_cause},
     {"with_deadline", l_with_deadline},
     {"with_timeout", l_with_timeout},
+    {"with_deadline_cause", l_with_deadline_cause},
+    {"with_timeout_cause", l_with_timeout_cause},
     {"with_value", l_with_value},
     {"cause", l_cause},
     {NULL, NULL},
