@@ -125,8 +125,10 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
 **   - b->g is NULL or b->g->ud == b; while b->g is not NULL, the G table
 **     anchors the handle at b->ref > 0.
 **   - a blocked G waits in one place: its waiter w on one queue, or its
-**     select waiters sel[0, nsel) on one queue each, or the timer heap
-**     (sleep); a G that is not blocked has w on no queue and no sel
+**     select waiters sel[0, nsel) on one queue each (a wait with a
+**     context: sel[0] on the operation's queue, or on none when only the
+**     context can end it, and sel[1] on the done channel's), or the timer
+**     heap (sleep); a G that is not blocked has w on no queue and no sel
 **     (checked by goroB_bg_block, before every blocking operation).
 **   - w.kind is GORO_WAITER_TCHAN only for a receiver on a timer's
 **     channel; a waiter leaves its queue through goroB_chan_leave, which
