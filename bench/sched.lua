@@ -10,6 +10,7 @@
 --   ctxcancel with_cancel(parent) + cancel()      | -                           | Go: WithCancel
 --   ctxselect select on ctx:done() and a ready    | -                           | Go: select with
 --             channel                            |                             |     ctx.Done()
+--   recvctx   the same as ch:recv(ctx)           | -                           | Go: the same select
 --   scope     a scope of 1,000 G's opened and    | -                           | Go: an errgroup
 --             closed (ns per scope)              |                             |     (same code)
 --
@@ -136,6 +137,17 @@ local bench = {
         cancel()
       end)
     end,
+    recvctx = function(n)  -- goro's one-call form of that select
+      goro.run(function()
+        local ctx, cancel = goro.context.with_cancel(goro.context.background())
+        local ch = goro.chan(1)
+        for i = 1, n do
+          ch:send(i)
+          ch:recv(ctx)
+        end
+        cancel()
+      end)
+    end,
     scope = function(n)  -- n/1000 scopes of 1,000 G's each; ns per scope
       goro.run(function()
         local f = function() end
@@ -166,7 +178,8 @@ local bench = {
     end,
   },
 }
-local KINDS = {"yield", "pingpong", "timeout", "spawn", "ctxcancel", "ctxselect", "scope"}
+local KINDS = {"yield", "pingpong", "timeout", "spawn", "ctxcancel", "ctxselect", "recvctx",
+               "scope"}
 -- ns per iteration is what time() measures; a scope's figure is per scope
 local PER = {scope = 1000}
 
@@ -273,6 +286,7 @@ local rows = {
   {"spawn + finish (ns)", "spawn"},
   {"with_cancel + cancel (ns)", "ctxcancel"},
   {"select on ctx:done() (ns)", "ctxselect"},
+  {"ch:recv(ctx) (ns)", "recvctx", "ctxselect"},
   {"scope of 1,000 G's (ns)", "scope"},
   {"bytes per parked G", "parked", "parked_bytes"},
 }
