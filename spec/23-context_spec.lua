@@ -200,6 +200,18 @@ describe("goro.context", function()
       end)
     end)
 
+    it("keeps its deadline across runs, though a run's end drops the timer heap", function()
+      local ctx = C.with_timeout(C.background(), 0.1)
+      h.run(function() goro.sleep(0.001) end)  -- its end drops every timer
+      assert.equal(0, timers())
+      local t0 = goro.now()
+      h.run(function()
+        assert.same({nil, false}, {ctx:done():recv()})  -- the timer is back
+      end)
+      assert.equal("context deadline exceeded", ctx:err())
+      assert.is_true(goro.now() - t0 < 1)
+    end)
+
     it("does not hold off deadlock detection when no G waits on it", function()
       local ok, err = pcall(goro.run, function()
         local _ = C.with_timeout(C.background(), 60)
