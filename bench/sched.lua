@@ -7,6 +7,12 @@
 --   spawn     goro.go + finish                   | coroutine.create + finish   | Go: go + wg
 --   parked    bytes per G blocked on a channel   | per suspended coroutine     | Go: per goroutine
 --   million   1,000,000 G's parked at once, then released (time, peak RSS)
+--   ctxcancel with_cancel(parent) + cancel()      | -                           | Go: WithCancel
+--   ctxselect select on ctx:done() and a ready    | -                           | Go: select with
+--             channel                            |                             |     ctx.Done()
+--   recvctx   the same as ch:recv(ctx)           | -                           | Go: the same select
+--   scope     a scope of 1,000 G's opened and    | -                           | Go: an errgroup
+--             closed (ns per scope)              |                             |     (same code)
 --
 -- Go figures come from bench/go/sched.go (GOMAXPROCS=1) when a go binary is
 -- found (GO=... or PATH or /usr/lib/go-1.23/bin/go). Each figure is the best
@@ -107,6 +113,50 @@ local bench = {
         wg:wait()
       end)
     end,
+    ctxcancel = function(n)  -- under a parent that can end: the child registers
+      goro.run(function()
+        local C = goro.context
+        local parent, cancel_parent = C.with_cancel(C.background())
+        local with_cancel = C.with_cancel
+        for _ = 1, n do
+          local _, cancel = with_cancel(parent)
+          cancel()
+        end
+        cancel_parent()
+      end)
+    end,
+    ctxselect = function(n)
+      goro.run(function()
+        local ctx, cancel = goro.context.with_cancel(goro.context.background())
+        local ch, done = goro.chan(1), ctx:done():case_recv()
+        local select = goro.select
+        for i = 1, n do
+          ch:send(i)
+          select(ch:case_recv(), done)
+        end
+        cancel()
+      end)
+    end,
+    recvctx = function(n)  -- goro's one-call form of that select
+      goro.run(function()
+        local ctx, cancel = goro.context.with_cancel(goro.context.background())
+        local ch = goro.chan(1)
+        for i = 1, n do
+          ch:send(i)
+          ch:recv(ctx)
+        end
+        cancel()
+      end)
+    end,
+    scope = function(n)  -- n/1000 scopes of 1,000 G's each; ns per scope
+      goro.run(function()
+        local f = function() end
+        for _ = 1, n // 1000 do
+          local s <close> = goro.scope()
+          for _ = 1, 1000 do s:go(f) end
+        end
+      end)
+    end,
   },
   coro = {
     yield = function(n)
@@ -128,7 +178,10 @@ local bench = {
     end,
   },
 }
-local KINDS = {"yield", "pingpong", "timeout", "spawn"}
+local KINDS = {"yield", "pingpong", "timeout", "spawn", "ctxcancel", "ctxselect", "recvctx",
+               "scope"}
+-- ns per iteration is what time() measures; a scope's figure is per scope
+local PER = {scope = 1000}
 
 -- `lua5.4 sched.lua round N`: one round in this fresh process, after a
 -- warm-up; prints "goro_<kind> ns" and "coro_<kind> ns" lines.
@@ -138,7 +191,7 @@ if arg and arg[1] == "round" then
     if bench.coro[k] then bench.coro[k](N // 10) end
   end
   for _, k in ipairs(KINDS) do
-    print(("goro_%s %.1f"):format(k, time(N, bench.goro[k])))
+    print(("goro_%s %.1f"):format(k, time(N, bench.goro[k]) * (PER[k] or 1)))
     if bench.coro[k] then print(("coro_%s %.1f"):format(k, time(N, bench.coro[k]))) end
   end
   os.exit(0)
@@ -231,6 +284,10 @@ local rows = {
   {"chan ping-pong round trip (ns)", "pingpong"},
   {"select with a timeout (ns)", "timeout"},
   {"spawn + finish (ns)", "spawn"},
+  {"with_cancel + cancel (ns)", "ctxcancel"},
+  {"select on ctx:done() (ns)", "ctxselect"},
+  {"ch:recv(ctx) (ns)", "recvctx", "ctxselect"},
+  {"scope of 1,000 G's (ns)", "scope"},
   {"bytes per parked G", "parked", "parked_bytes"},
 }
 for _, r in ipairs(rows) do

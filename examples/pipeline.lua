@@ -1,12 +1,16 @@
 -- examples/pipeline.lua: a concurrent pipeline in goroutines.
 --
 --   producer --jobs--> 4 workers --results--> collector
---                         |  each job has a deadline (select + goro.after)
---   reporter: a ticker prints progress; `done` (closed) stops everyone.
+--                         |  each job has a deadline (a context's timeout)
+--   reporter: a ticker prints progress until the collector is done.
+--
+-- Every G runs in a scope (goro.scope), so none outlives main; cancelling
+-- is done with contexts (goro.context), not hand-made `done` channels.
 --
 -- Run: scripts/demo   (or lua5.4 examples/pipeline.lua with LUA_PATH and
 -- LUA_CPATH pointing at lua/ and build/lua/).
 local goro = require "goro"
+local context = goro.context
 
 local NJOBS, NWORKERS, DEADLINE = 60, 4, 0.012
 
@@ -18,10 +22,11 @@ local function isprime(n)
   return true
 end
 
--- Simulated work: some "I/O" (a sleep of 2-20 ms), then some CPU. Jobs that
--- sleep past the deadline are given up on.
-local function work(job)
-  goro.sleep(job.io)
+-- Simulated work: some "I/O" (a sleep of 2-20 ms), then some CPU. A job
+-- whose context ends during its I/O (its deadline) is given up on: nil, err.
+local function work(job, ctx)
+  local ok, err = goro.sleep(job.io, ctx)
+  if not ok then return nil, err end
   local primes = 0
   for n = job.from, job.from + 2000 do
     if isprime(n) then primes = primes + 1 end
@@ -31,48 +36,55 @@ end
 
 local function main()
   local t0 = goro.now()
-  local jobs, results, done = goro.chan(8), goro.chan(), goro.chan()
+  local jobs, results = goro.chan(8), goro.chan()
   local stats = {produced = 0, finished = 0, timedout = 0, primes = 0, byworker = {}}
+  local s <close> = goro.scope()
 
-  goro.go(function()                                  -- producer
+  s:go(function()                                     -- producer
     local rng = 42
     for i = 1, NJOBS do
       rng = (rng * 1103515245 + 12345) % 2^31
-      jobs:send({id = i, from = i * 1000, io = 0.002 + (rng % 19) / 1000})
+      if not jobs:send({id = i, from = i * 1000, io = 0.002 + (rng % 19) / 1000}, s.ctx) then
+        break                                         -- the scope was cancelled
+      end
       stats.produced = stats.produced + 1
     end
     jobs:close()
   end)
 
-  local wg = goro.waitgroup()
-  for w = 1, NWORKERS do                              -- workers
-    wg:add(1)
-    stats.byworker[w] = 0
-    goro.go(function()
-      for job in jobs:iter() do
-        local reply = goro.chan(1)
-        goro.go(function() reply:send(work(job)) end)
-        local i, primes = goro.select(reply:case_recv(), goro.after(DEADLINE):case_recv())
-        if i == 1 then
-          results:send({job = job.id, worker = w, primes = primes})
-        else
-          results:send({job = job.id, worker = w, timeout = true})
-        end
+  local function worker(w)
+    for job in jobs:iter() do
+      local ctx, cancel = context.with_timeout(s.ctx, DEADLINE)
+      local primes = work(job, ctx)
+      cancel()                                        -- its timer leaves the heap
+      if primes then
+        results:send({job = job.id, worker = w, primes = primes})
+      else
+        results:send({job = job.id, worker = w, timeout = true})
       end
-      wg:done()
-    end)
+    end
   end
-  goro.go(function() wg:wait(); results:close() end)
+  s:go(function()                                     -- workers, then the end
+    do
+      local ws <close> = goro.scope(s.ctx)            -- waits for the workers
+      for w = 1, NWORKERS do
+        stats.byworker[w] = 0
+        ws:go(worker, w)
+      end
+    end
+    results:close()
+  end)
 
-  goro.go(function()                                  -- reporter
+  local reporting, stop_reporting = context.with_cancel(s.ctx)
+  s:go(function()                                     -- reporter
     local t = goro.ticker(0.05)
     while true do
-      local i = goro.select(done:case_recv(), t.ch:case_recv())
+      local i = goro.select(reporting:done():case_recv(), t.ch:case_recv())
       if i == 1 then t:stop(); return end
-      local s = goro.stats()
+      local st = goro.stats()
       print(("  t=%4.0f ms  produced %2d  finished %2d  timed out %2d  G's %3d  stacks %d")
         :format((goro.now() - t0) * 1000, stats.produced, stats.finished,
-          stats.timedout, s.gs, s.stacks))
+          stats.timedout, st.gs, st.stacks))
     end
   end)
 
@@ -85,8 +97,8 @@ local function main()
       stats.byworker[r.worker] = stats.byworker[r.worker] + 1
     end
   end
-  done:close()
-  goro.yield()
+  stop_reporting()
+  assert(s:wait())                                    -- every G of the scope is done
   stats.elapsed = goro.now() - t0
   return stats
 end

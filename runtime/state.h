@@ -91,7 +91,7 @@ struct goro_waitq {
 };
 
 /* A timer in the P's heap, of one of these kinds: the bridge's (a timer's
-** channel: hooks->fire runs), a sleeping G's own (it readies the G), or a
+** channel or a context's deadline: hooks->fire runs), a sleeping G's own (it readies the G), or a
 ** poll descriptor's deadline (netpoll.c). heapidx >= 0 iff the timer is
 ** in the heap, at that index. */
 enum {
@@ -99,6 +99,7 @@ enum {
   GORO_TIMER_G,
   GORO_TIMER_PD_READ,
   GORO_TIMER_PD_WRITE,
+  GORO_TIMER_BRIDGE_CTX,   /* the bridge's too: a context's deadline */
 };
 
 struct goro_timer {

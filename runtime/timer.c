@@ -150,7 +150,8 @@ double goroR_timers_fire(struct goro_rt *rt, double now) {
     goroR_timer_stop(rt, t);
     switch (t->kind) {
       case GORO_TIMER_G: goroR_ready(rt, G_OF_TIMER(t), 0); break;
-      case GORO_TIMER_BRIDGE: rt->hooks->fire(rt, t); break;
+      case GORO_TIMER_BRIDGE:
+      case GORO_TIMER_BRIDGE_CTX: rt->hooks->fire(rt, t); break;
       default: goroR_pd_timer_fire(rt, t); break;
     }
   }
@@ -161,7 +162,8 @@ int goroR_timers_hope(struct goro_rt *rt) {
   if (rt->nsleeping > 0) return 1;
   for (int i = 0; i < rt->ntimers; i++) {
     struct goro_timer *t = rt->timers[i];
-    if (t->kind != GORO_TIMER_BRIDGE || rt->hooks->wakes == NULL ||
+    if ((t->kind != GORO_TIMER_BRIDGE && t->kind != GORO_TIMER_BRIDGE_CTX) ||
+        rt->hooks->wakes == NULL ||
         rt->hooks->wakes(rt, t))
       return 1;  /* (a descriptor's deadline: a G waits on I/O) */
   }

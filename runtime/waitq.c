@@ -55,6 +55,17 @@ struct goro_waiter *goroR_waitq_claim(struct goro_waitq *q) {
   return NULL;
 }
 
+int goroR_waitq_live(const struct goro_waitq *q) {
+  for (const struct goro_waiter *w = q->head; w != NULL; w = w->next)
+    if (w->g->selected == -1) return 1;
+  return 0;
+}
+
+struct goro_waiter *goroR_waitq_live_head(struct goro_waitq *q) {
+  while (q->head != NULL && q->head->g->selected != -1) goroR_waitq_pop(q);
+  return q->head;
+}
+
 void goroR_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok) {
   struct goro_waiter *w;
   while ((w = goroR_waitq_claim(q)) != NULL) {

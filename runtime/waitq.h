@@ -24,6 +24,11 @@ void goroR_waitq_remove(struct goro_waiter *w);  /* no-op if not queued */
 void goroR_waitq_remove_all(struct goro_waitq *q);
 /* Claim and ready every waiter of q, telling each `ok` (1: what it waited
 ** for happened; 0: it was closed under it). Requires: the P. */
+/* Does q hold a waiter that can still be claimed (not a stale one, whose
+** G's select or context wait was won elsewhere)? */
+int goroR_waitq_live(const struct goro_waitq *q);
+/* Drop the stale waiters at the head of q; returns the head left. */
+struct goro_waiter *goroR_waitq_live_head(struct goro_waitq *q);
 void goroR_waitq_wake_all(struct goro_rt *rt, struct goro_waitq *q, int ok);
 
 #endif

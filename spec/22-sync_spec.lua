@@ -129,7 +129,7 @@ describe("goro.rwmutex()", function()
     local rw = goro.rwmutex()
     assert.matches("bad argument #1 to 'lock' %(goro.rwmutex expected, got table%)",
       h.errmsg(function() rw.lock({}) end))
-    assert.matches("bad argument #1 to 'rlock' %(contexts are not supported yet%)",
+    assert.matches("bad argument #1 to 'rlock' %(goro.context expected, got table%)",
       h.errmsg(function() rw:rlock({}) end))
     assert.matches("bad argument #1 to 'lock' %(goro.rwmutex expected, got goro.mutex%)",
       h.errmsg(function() rw.lock(goro.mutex()) end))
@@ -424,7 +424,7 @@ describe("goro.semaphore(n)", function()
       h.errmsg(function() sem:acquire(-1) end))
     assert.matches("bad argument #1 to 'release' %(number has no integer representation%)",
       h.errmsg(function() sem:release(0.5) end))
-    assert.matches("bad argument #2 to 'acquire' %(contexts are not supported yet%)",
+    assert.matches("bad argument #2 to 'acquire' %(goro.context expected, got table%)",
       h.errmsg(function() sem:acquire(1, {}) end))
   end)
 

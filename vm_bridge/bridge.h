@@ -125,8 +125,10 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
 **   - b->g is NULL or b->g->ud == b; while b->g is not NULL, the G table
 **     anchors the handle at b->ref > 0.
 **   - a blocked G waits in one place: its waiter w on one queue, or its
-**     select waiters sel[0, nsel) on one queue each, or the timer heap
-**     (sleep); a G that is not blocked has w on no queue and no sel
+**     select waiters sel[0, nsel) on one queue each (a wait with a
+**     context: sel[0] on the operation's queue, or on none when only the
+**     context can end it, and sel[1] on the done channel's), or the timer
+**     heap (sleep); a G that is not blocked has w on no queue and no sel
 **     (checked by goroB_bg_block, before every blocking operation).
 **   - w.kind is GORO_WAITER_TCHAN only for a receiver on a timer's
 **     channel; a waiter leaves its queue through goroB_chan_leave, which
@@ -193,6 +195,8 @@ static inline struct goro_runtime *goroB_R_of(lua_State *L) {
   if (mp != NULL && mp->rt != NULL) return mp->rt->ud;
   return lua_touserdata(L, lua_upvalueindex(1));
 }
+
+struct goro_context;  /* a context (context.c) */
 
 /* ---- util.c -------------------------------------------------------------- */
 
@@ -273,6 +277,19 @@ struct bg *goroB_bg_current(lua_State *L);
 ** L is outside any G. For operations about to block. */
 struct bg *goroB_bg_block(lua_State *L, const char *fname);
 
+/* For a blocking call given a context: b (just reset by goroB_bg_block)
+** waits with two select waiters, sel[0] for the operation (index 1; the
+** caller queues it where its wakers look) and sel[1] on the context's
+** done queue dq (index 2; queued here). Whoever claims one first wins, as
+** in a select; returns sel[0]. Raises (out of memory) with nothing queued.
+** Requires: dq from goroB_ctx_prepare. */
+struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
+                                       struct goro_waitq *dq);
+/* In the continuation of a park from goroB_bg_block_ctx: take both waiters
+** off their queues and return which won (1: the operation, with *ok the
+** waker's ok; 2: the context ended). */
+int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok);
+
 /* Does L (or the G's own thread under it) run a __gc finalizer right now?
 ** Cheap unless the universe's collector is stopped. */
 int goroB_in_finalizer(lua_State *L, struct bg *b);
@@ -295,9 +312,11 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b);
 /* Make a G running the function at fidx with the nargs values after it,
 ** and leave its handle on L; lazy: a G with no arguments gets its thread
 ** at its first run. Upvalue 2 of the calling function is the G handle
-** metatable. Raises (out of memory) only before the G exists. */
+** metatable. scopeidx > 0: the index of the goro.scope the G belongs to
+** (its handle's user value 3, for the dump; its creator is then the
+** caller of the caller). Raises (out of memory) only before the G exists. */
 struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
-                       int nargs, int lazy);
+                       int nargs, int lazy, int scopeidx);
 
 /* "dead", "runnable", "running", "waiting" or "syscall": b's status as
 ** g:status() and the dump name it. */
@@ -319,15 +338,51 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 void goroB_open_chan(lua_State *L);
 /* Add chan and select to the module table on top (the runtime below it). */
 void goroB_open_chan_funcs(lua_State *L);
+/* ch:recv(ctx) for the channel at 1 and the context x at 2 (nothing
+** above): v, true; nil, false when closed; nil, false, err when x ends
+** first. sleeping: the channel is goro.sleep(s, ctx)'s goro.after, and
+** the results are true, or nil, err. May park. */
+int goroB_chan_recv_ctx(lua_State *L, struct goro_context *x, int sleeping);
 /* Push goro.default, the case that makes select never block. */
 void goroB_push_default(lua_State *L);
 
 /* ---- timer.c ------------------------------------------------------------- */
 
-/* The runtime's hooks for timers' channels (struct goro_hooks.fire and
-** .wakes): t is a timer's channel's timer, never a G's. */
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *t);
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *t);
+/* The runtime's hooks for the bridge's timers (struct goro_hooks.fire and
+** .wakes): t is a timer's channel's timer or a context's deadline
+** (GORO_TIMER_BRIDGE_CTX, handed to context.c), never a G's. */
+void goroB_timer_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_timer_wakes(struct goro_rt *rt, struct goro_timer *t);
+/* Push a new timer's channel that delivers once, at `when` (goro.after).
+** May raise (out of memory). */
+void goroB_tchan_push(lua_State *L, double when);
+
+/* ---- context.c ----------------------------------------------------------- */
+
+#define GORO_CTX_MT "goro.context"
+
+/* The context at index i, or NULL if that slot is nil or none; anything
+** else is a "bad argument" error. The slot where a blocking call takes a
+** context (its last argument; runtime/HACKING.md, "Contexts"). */
+struct goro_context *goroB_optctx(lua_State *L, int i);
+/* The context at index i, or NULL if the value there is not one. */
+struct goro_context *goroB_toctx(lua_State *L, int i);
+/* Has c ended (canceled, or its deadline passed)? Ends it now if its
+** deadline passed and its timer has not fired yet. */
+int goroB_ctx_ended(struct goro_context *c);
+/* Push nil, c's error ("context canceled" or "context deadline exceeded")
+** and return 2. Requires: c ended. */
+int goroB_ctx_push_err(lua_State *L, struct goro_context *c);
+/* Before a G waits on c (at index i): make the channel its end closes and
+** put its deadline in the heap; returns that channel's receive queue.
+** May raise: call it before queuing anything. Requires: c not ended. */
+struct goro_waitq *goroB_ctx_prepare(lua_State *L, int i, struct goro_context *c);
+/* The runtime's hooks, through timer.c's, for a context's deadline. */
+void goroB_ctx_fire(struct goro_rt *rt, struct goro_timer *t);
+int goroB_ctx_wakes(struct goro_rt *rt, struct goro_timer *t);
+/* Register the context type and add goro's `context` table to the module
+** table on top (the runtime userdata below it). */
+void goroB_open_context(lua_State *L);
 
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */

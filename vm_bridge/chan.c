@@ -126,6 +126,7 @@ void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   c->count = c->head = 0;
   c->closed = 0;
   c->istimer = 0;
+  c->recvonly = 0;
   c->recvq.head = c->recvq.tail = NULL;
   c->sendq.head = c->sendq.tail = NULL;
   luaL_setmetatable(L, GORO_CHAN_MT);
@@ -146,10 +147,11 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
 
 /* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
 ** channel. */
-static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
+int goroB_chan_try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci, int vi) {
   struct goro_waiter *w;
   if (c->istimer) return luaL_error(L, "send on a timer's channel");
+  if (c->recvonly) return luaL_error(L, "send on a context's done channel");
   if (c->closed) return luaL_error(L, "send on closed channel");
   if ((w = goroR_waitq_claim(&c->recvq)) != NULL) {
     give(L, w, vi);
@@ -165,7 +167,7 @@ static int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
 }
 
 /* Receive without blocking: pushes v, ok and returns 1, or returns 0. */
-static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
+int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
                     int ci) {
   struct goro_waiter *w;
   if (c->istimer) return goroB_tchan_try_recv(L, &R->rt, (struct tchan *)c);
@@ -198,17 +200,30 @@ static int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
 
 /* ---- goro.chan, send, recv, close ---------------------------------------- */
 
-static int l_chan(lua_State *L) {
-  lua_Integer cap = luaL_optinteger(L, 1, 0);
-  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
-  goroB_chan_init(L, lua_newuserdatauv(L, sizeof(struct chan), 2), cap);
+/* Push a new channel of capacity cap with nuv user values (2 are ours). */
+static struct chan *push_chan(lua_State *L, lua_Integer cap, int nuv) {
+  struct chan *c = lua_newuserdatauv(L, sizeof(struct chan), nuv);
+  goroB_chan_init(L, c, cap);
   lua_createtable(L, (int)cap, 0);
   for (lua_Integer i = 1; i <= cap; i++) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, i);
   }
   lua_setiuservalue(L, -2, 1);
+  return c;
+}
+
+static int l_chan(lua_State *L) {
+  lua_Integer cap = luaL_optinteger(L, 1, 0);
+  luaL_argcheck(L, cap >= 0 && cap <= CHAN_MAXCAP, 1, "capacity out of range");
+  push_chan(L, cap, 2);
   return 1;
+}
+
+struct chan *goroB_chan_push_recvonly(lua_State *L, int nuv) {
+  struct chan *c = push_chan(L, 0, nuv);
+  c->recvonly = 1;
+  return c;
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
@@ -223,8 +238,13 @@ static int ch_send(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
-  luaL_checkany(L, 2);  /* (extra arguments stay below: indices are fixed) */
-  if (try_send(L, R, c, 1, 2)) return 0;
+  struct goro_context *x;
+  luaL_checkany(L, 2);
+  /* Only a context counts: anything else there is ignored, as before
+  ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
+  if (lua_gettop(L) >= 3 && (x = goroB_toctx(L, 3)) != NULL)
+    return goroB_chan_send_ctx(L, R, c, x);
+  if (goroB_chan_try_send(L, R, c, 1, 2)) return 0;
   b = goroB_bg_block(L, "send");
   reserve(L);
   b->w.data = L;
@@ -251,7 +271,9 @@ static int ch_recv(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
-  if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
+  if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
+    return goroB_chan_recv_ctx(L, goroB_optctx(L, 2), 0);
+  if (goroB_chan_try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {
@@ -269,12 +291,18 @@ static int ch_close(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
   if (c->istimer) return luaL_error(L, "close of a timer's channel");
+  if (c->recvonly) return luaL_error(L, "close of a context's done channel");
   if (c->closed) return luaL_error(L, "close of closed channel");
-  c->closed = 1;
-  goroR_waitq_wake_all(&R->rt, &c->recvq, 0);  /* they get nil, false */
-  goroR_waitq_wake_all(&R->rt, &c->sendq, 0);  /* they raise */
-  goroR_assert(chan_ok(c));
+  goroB_chan_close(&R->rt, c);
   return 0;
+}
+
+void goroB_chan_close(struct goro_rt *rt, struct chan *c) {
+  goroR_assert(!c->closed && !c->istimer);
+  c->closed = 1;
+  goroR_waitq_wake_all(rt, &c->recvq, 0);  /* they get nil, false */
+  goroR_waitq_wake_all(rt, &c->sendq, 0);  /* they raise */
+  goroR_assert(chan_ok(c));
 }
 
 /* A timer's channel has length and capacity 0, as in Go 1.23: its time is
@@ -320,6 +348,7 @@ static int make_case(lua_State *L, int kind) {
   if (kind == CASE_SEND) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
+    if (c->recvonly) return luaL_error(L, "send on a context's done channel");
   } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA &&
              lua_touserdata(L, -1) != NULL &&
              *(const void **)lua_touserdata(L, -1) == &case_tag &&
@@ -432,7 +461,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 */
 static int l_select(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  int n = lua_gettop(L), dflt = 0, *order, nord = 0, nlive = 0;
+  int n = lua_gettop(L), dflt = 0, *order, nord = 0, nlive = 0, small[16];
   struct bg *b;
 
   for (int i = 1; i <= n; i++) {
@@ -442,7 +471,11 @@ static int l_select(lua_State *L) {
       dflt = i;
     }
   }
-  order = lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
+  /* The order of a small select lives on the C stack: no allocation,
+  ** nothing pushed (the cases are found by index, the top recomputed). */
+  order = n < (int)(sizeof small / sizeof small[0])
+              ? small
+              : lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
   for (int i = 1; i <= n; i++) {  /* a random order: Fisher-Yates */
     if (i == dflt || lua_isnil(L, i)) continue;
     int j = (int)(rng_next(R) % (uint64_t)(nord + 1));
@@ -455,14 +488,14 @@ static int l_select(lua_State *L) {
     int ci = lua_gettop(L) + 1;
     struct chan *c = case_chan(L, i);
     if (kind == CASE_RECV) {
-      if (try_recv(L, R, c, ci)) {
+      if (goroB_chan_try_recv(L, R, c, ci)) {
         lua_pushinteger(L, i);
         lua_insert(L, -3);
         return 3;
       }
     } else {
       case_value(L, i);
-      if (try_send(L, R, c, ci, -1)) {
+      if (goroB_chan_try_send(L, R, c, ci, -1)) {
         lua_pushinteger(L, i);
         return 1;
       }

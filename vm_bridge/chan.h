@@ -42,6 +42,8 @@ struct chan {
   lua_Integer cap, count, head; /* ring of cap slots; head is 0-based */
   int closed;                   /* close ran; never cleared */
   int istimer;                  /* a struct tchan; immutable */
+  int recvonly;                 /* a context's done channel: only its
+                                   context closes it; immutable */
   struct goro_waitq recvq, sendq;
 };
 
@@ -90,6 +92,31 @@ void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap);
 
 /* The channel at index i, or a "bad argument" error. */
 struct chan *goroB_checkchan(lua_State *L, int i);
+
+/* Push a new unbuffered channel that only the bridge may close (a
+** context's done channel: sending on it or closing it raises), with nuv
+** user values (at least 2: chan.c's). May raise (out of memory). */
+struct chan *goroB_chan_push_recvonly(lua_State *L, int nuv);
+
+/* Close c (not a timer's): its receivers get nil, false. Never raises.
+** Requires: the P; c not closed. */
+void goroB_chan_close(struct goro_rt *rt, struct chan *c);
+
+/* Send the value at vi on c (at ci) without blocking: 1 if done, 0 if it
+** would block; raises on a closed channel (before changing anything). */
+int goroB_chan_try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
+                        int ci, int vi);
+/* Receive from c (at ci) without blocking: push v, ok and return 1, or
+** return 0. Never raises: the caller has room for two values. */
+int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
+                        int ci);
+
+/* ---- chanctx.c, for chan.c ----------------------------------------------- */
+
+/* ch:send(v, ctx) for c at 1, v at 2 and the context x at 3: true, or nil,
+** err if x ends first. May park. */
+int goroB_chan_send_ctx(lua_State *L, struct goro_runtime *R, struct chan *c,
+                        struct goro_context *x);
 
 /* ---- timer.c, for chan.c ------------------------------------------------- */
 

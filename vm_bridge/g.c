@@ -54,6 +54,34 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
   b->nsel = 0;
 }
 
+struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
+                                       struct goro_waitq *dq) {
+  struct goro_waiter *sel = calloc(2, sizeof *sel);
+  if (sel == NULL) luaL_error(L, "goro: %s (context wait)", goro_strerror(GORO_ENOMEM));
+  for (int i = 0; i < 2; i++) {
+    sel[i].g = b->g;
+    sel[i].index = i + 1;
+    sel[i].data = L;
+    sel[i].kind = GORO_WAITER_PLAIN;
+  }
+  b->sel = sel;
+  b->nsel = 2;
+  goroR_waitq_push(dq, &sel[1]);
+  return &sel[0];
+}
+
+int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok) {
+  int won = b->g->selected;
+  goroR_assert(b->nsel == 2 && (won == 1 || won == 2));
+  *ok = b->sel[0].ok;
+  goroB_chan_leave(rt, &b->sel[0]);
+  goroB_chan_leave(rt, &b->sel[1]);
+  free(b->sel);
+  b->sel = NULL;
+  b->nsel = 0;
+  return won;
+}
+
 /* Is a __gc finalizer running on thread T? Lua names a finalizer's frame
 ** "__gc" (namewhat "metamethod"). */
 /* Is frame `level` of T, which Lua names a hook's, really the debug
@@ -148,14 +176,16 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
 ** second user value is the function that called goro.go (for the dump's
 ** "created by ... at"), its line in b->line: cheaper than formatting a
 ** location for every G that is never dumped. Upvalue 2 of the calling
-** function is the handle metatable. */
+** function is the handle metatable. A G of a scope (scopeidx > 0) has a
+** third user value, its scope, for the dump; its creator is `level` 2,
+** the caller of s:go. */
 struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
-                        int nargs, int lazy) {
+                        int nargs, int lazy, int scopeidx) {
   struct bg *b;
   lua_State *T = NULL;
   lua_Debug ar;
 
-  b = lua_newuserdatauv(L, sizeof *b, 2);
+  b = lua_newuserdatauv(L, sizeof *b, scopeidx > 0 ? 3 : 2);
   memset(b, 0, sizeof *b);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_setmetatable(L, -2);
@@ -164,9 +194,13 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
   else
     T = lua_newthread(L);
   lua_setiuservalue(L, -2, 1);
-  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "lf", &ar)) {
+  if (lua_getstack(L, scopeidx > 0 ? 2 : 1, &ar) && lua_getinfo(L, "lf", &ar)) {
     b->line = ar.currentline;
     lua_setiuservalue(L, -2, 2);
+  }
+  if (scopeidx > 0) {
+    lua_pushvalue(L, scopeidx);
+    lua_setiuservalue(L, -2, 3);
   }
   if (T != NULL) lua_getiuservalue(L, -1, 1);
   b->ref = goroB_bg_anchor(L, R, T != NULL ? -2 : -1, T != NULL ? -1 : 0);
@@ -189,7 +223,20 @@ static int l_go(lua_State *L) {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   if (R->closed != GORO_RT_OPEN)
     return luaL_error(L, "goro.go: runtime is closed");
-  goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1);
+  goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1, 0);
+  return 1;
+}
+
+/* core._go_in(scope, f, ...): goro.go for s:go (lua/goro/init.lua), which
+** calls it (not as a tail call): the G remembers its scope for the dump,
+** and s:go's caller as its creator. */
+static int l_go_in(lua_State *L) {
+  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (R->closed != GORO_RT_OPEN)
+    return luaL_error(L, "goro.go: runtime is closed");
+  goroB_bg_new(L, R, 2, lua_gettop(L) - 2, 1, 1);
   return 1;
 }
 
@@ -254,8 +301,33 @@ static int g_wait_k(lua_State *L, int status, lua_KContext ctx) {
   return push_results(L, lua_touserdata(L, 1));
 }
 
+/* g:wait(ctx)'s continuation: the context at 2. */
+static int g_wait_ctx_k(lua_State *L, int status, lua_KContext kctx) {
+  int ok;
+  (void)status;
+  (void)kctx;
+  if (goroB_bg_unblock_ctx(&goroB_R_of(L)->rt, goroB_bg_current(L), &ok) == 2)
+    return goroB_ctx_push_err(L, lua_touserdata(L, 2));
+  return push_results(L, lua_touserdata(L, 1));
+}
+
+/* g:wait(ctx): as g:wait(), or nil, err if the context ends first. */
+static int g_wait_ctx(lua_State *L, struct bg *t, struct goro_context *x) {
+  struct bg *b;
+  lua_settop(L, 2);
+  if (goroB_ctx_ended(x)) return goroB_ctx_push_err(L, x);
+  if (t->g == NULL) return push_results(L, t);
+  b = goroB_bg_block(L, "wait");
+  if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
+  goroR_waitq_push(&t->g->waiters,
+                   goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, 2, x)));
+  return goroB_bg_park(L, b, "wait", "wait", 0, g_wait_ctx_k);
+}
+
 static int g_wait(lua_State *L) {
   struct bg *t = luaL_checkudata(L, 1, GORO_G_MT), *b;
+  if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
+    return g_wait_ctx(L, t, goroB_optctx(L, 2));
   if (t->g == NULL) return push_results(L, t);
   b = goroB_bg_block(L, "wait");
   if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
@@ -287,6 +359,7 @@ static int g_tostring(lua_State *L) {
 
 const luaL_Reg goroB_g_funcs[] = {
     {"go", l_go},
+    {"_go_in", l_go_in},
     {"self", l_self},
     {NULL, NULL},
 };

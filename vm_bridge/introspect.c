@@ -83,6 +83,24 @@ static void push_where(lua_State *L, struct bg *b) {
   lua_remove(L, -2);
 }
 
+/* For a G of a goro.scope (its handle's user value 3): push " in
+** goro.scope <address> opened at <where>" and return 1; else push
+** nothing and return 0. */
+static int push_scope(lua_State *L, struct bg *b) {
+  goroB_bg_push(L, b);
+  if (lua_getiuservalue(L, -1, 3) != LUA_TTABLE) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_pushliteral(L, "_where");
+  lua_rawget(L, -2);
+  lua_pushfstring(L, " in goro.scope %p opened at %s", lua_topointer(L, -2),
+                  lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+  lua_replace(L, -4);
+  lua_pop(L, 2);
+  return 1;
+}
+
 /* Push ", <address>" for a socket fd (its peer, else its own), or "". */
 static void push_fd_peer(lua_State *L, int fd) {
   struct sockaddr_storage a;
@@ -109,6 +127,7 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
   }
   for (struct goro_g *gp = R->rt.allg; gp != NULL; gp = gp->allnext) {
     struct bg *b = gp->ud;
+    int inscope;
     char held[96] = "";
     if (gp->id == R->rt.st.step_overrun_g)  /* it held a frame: say so */
       snprintf(held, sizeof held, ", held a step %.1fms past its budget",
@@ -142,10 +161,13 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
     else
       lua_pushliteral(L, "(not started)");
     luaL_addvalue(&buf);
-    lua_pushfstring(L, "\ncreated by %s at ", b->ismain ? "goro.run" : "goro.go");
+    if ((inscope = push_scope(L, b)) != 0) lua_pop(L, 1);
+    lua_pushfstring(L, "\ncreated by %s at ",
+                    b->ismain ? "goro.run" : inscope ? "s:go" : "goro.go");
     luaL_addvalue(&buf);
     push_where(L, b);
     luaL_addvalue(&buf);
+    if (inscope && push_scope(L, b)) luaL_addvalue(&buf);
     lua_pushliteral(L, "\n\n");
     luaL_addvalue(&buf);
   }

@@ -96,9 +96,22 @@ static int sleep_k(lua_State *L, int status, lua_KContext ctx) {
   return 0;
 }
 
+/* goro.sleep(s [, ctx]). With a context, it waits on a goro.after's
+** channel and the context's end, as a receive with a context does (a
+** G's own timer cannot be claimed against a second queue); it then
+** returns true, or nil, err if the context ended first. */
 static int l_sleep(lua_State *L) {
   double s = luaL_checknumber(L, 1);
-  struct bg *b = goroB_bg_block(L, "sleep");
+  struct bg *b;
+  if (lua_gettop(L) >= 2 && !lua_isnil(L, 2)) {
+    struct goro_context *x = goroB_optctx(L, 2);
+    goroB_bg_block(L, "sleep");  /* (raises outside a G, as without) */
+    lua_settop(L, 2);
+    goroB_tchan_push(L, goroR_now() + (s > 0 ? s : 0));
+    lua_replace(L, 1);
+    return goroB_chan_recv_ctx(L, x, 1);
+  }
+  b = goroB_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
   goroR_timer_add(goroR_m_self()->rt, b->g, goroR_now() + s);
   return goroB_bg_park(L, b, "sleep", "sleep", 0, sleep_k);
@@ -354,7 +367,7 @@ static int l_run(lua_State *L) {
     return luaL_error(L, "goro.run: the host drives this runtime (goro_open)");
   if (goroR_stack_thread_init() != 0)
     return luaL_error(L, "goro.run: %s", goro_strerror(GORO_ENOMEM));
-  mb = goroB_bg_new(L, R, fidx, lua_gettop(L) - fidx, 0);  /* handle stays on L */
+  mb = goroB_bg_new(L, R, fidx, lua_gettop(L) - fidx, 0, 0);  /* handle stays on L */
   mbidx = lua_gettop(L);
   mb->ismain = 1;
   if (timeout > 0) deadline = goroR_now() + timeout;

@@ -14,29 +14,35 @@
 ** raising (runtime/HACKING.md, "sync: who waits where", has the rules).
 ** As in Go, no lock is tied to the G that took it.
 **
-** Contexts (issue 16): every call that blocks will take a context as its
-** last argument (rlock, lock, cond:wait, acquire after its weight). Until
-** then that slot must be nil (noctx), so that no program that works now
-** changes meaning when contexts come.
+** The semaphore is sema.c's; what both files share is sync.h.
+**
+** Contexts: every call that blocks takes a context as its last argument
+** (lock, rlock, wg:wait, cond:wait, acquire after its weight). With one
+** it waits with two select waiters (goroB_bg_block_ctx): the queue's
+** and one on the context's done channel; it returns true, or nil, err
+** when the context ended first (at once if it had ended already). A
+** waiter whose context won stays on the sync queue, stale, until its G
+** runs again: wakers pass over it (goroB_sync_grant_first claims; a semaphore or an
+** rwmutex looks at its live head), and the G, when it leaves, redoes what
+** its place decided (rw_settle, sema_grant). runtime/HACKING.md, "sync:
+** who waits where" and "Contexts".
 */
 #include <string.h>
 
-#include "bridge.h"
+#include "sync.h"
 
-#define CTOR_MT_UV lua_upvalueindex(2)  /* a constructor's metatable */
 
 #define checkmutex(L) ((struct mutex *)goroB_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT))
 #define checkwg(L) ((struct waitgroup *)goroB_checktag(L, 1, &wg_tag, GORO_WG_MT))
 #define checkrw(L) ((struct rwmutex *)goroB_checktag(L, 1, &rw_tag, GORO_RWMUTEX_MT))
 #define checkonce(L) ((struct once *)goroB_checktag(L, 1, &once_tag, GORO_ONCE_MT))
 #define checkcond(L) ((struct cond *)goroB_checktag(L, 1, &cond_tag, GORO_COND_MT))
-#define checksema(L) ((struct sema *)goroB_checktag(L, 1, &sema_tag, GORO_SEMA_MT))
 
-static const char mutex_tag, wg_tag, rw_tag, once_tag, cond_tag, sema_tag;
+static const char mutex_tag, wg_tag, rw_tag, once_tag, cond_tag;
 
 /* A new object of one of the types here, zeroed (empty queues), with its
 ** tag and the constructor's metatable. */
-static void *newobj(lua_State *L, size_t size, const void *tag, int nuv) {
+void *goroB_sync_newobj(lua_State *L, size_t size, const void *tag, int nuv) {
   void *p = lua_newuserdatauv(L, size, nuv);
   memset(p, 0, size);
   *(const void **)p = tag;
@@ -45,43 +51,87 @@ static void *newobj(lua_State *L, size_t size, const void *tag, int nuv) {
   return p;
 }
 
-/* The argument slot where a blocking call will take a context: nil now. */
-static void noctx(lua_State *L, int i) {
-  luaL_argcheck(L, lua_isnoneornil(L, i), i, "contexts are not supported yet");
-}
-
 /* The continuation of every park here: the waker already did what the G
 ** waited for (a hand-off), so there is nothing left to do. */
-static int granted_k(lua_State *L, int status, lua_KContext ctx) {
+int goroB_sync_granted_k(lua_State *L, int status, lua_KContext ctx) {
   (void)L;
   (void)status;
   (void)ctx;
   return 0;
 }
 
-/* Queue the running G on q and park it until a waker hands it what it
-** waits for. fname names the call in errors, reason is the dump's. Raises
-** outside a G. May park. */
-static int wait_on(lua_State *L, struct goro_waitq *q, const char *fname,
-                   const char *reason) {
-  struct bg *b = goroB_bg_block(L, fname);
-  goroR_waitq_push(q, &b->w);
-  return goroB_bg_park(L, b, fname, reason, 0, granted_k);
+/* The continuation of a park with a context at index kctx, for the
+** types whose waiter leaves nothing to redo: true, or nil, err. */
+int goroB_sync_ctx_k(lua_State *L, int status, lua_KContext kctx) {
+  int ok;
+  (void)status;
+  if (goroB_bg_unblock_ctx(&goroB_R_of(L)->rt, goroB_bg_current(L), &ok) == 2)
+    return goroB_ctx_push_err(L, lua_touserdata(L, (int)kctx));
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
-/* Pop the first waiter of q and ready its G: what it waited for is
-** granted. Sync waiters are never a select's, so the claim cannot fail.
-** Requires: the P; q not empty. */
-static void grant_first(struct goro_runtime *R, struct goro_waitq *q) {
+/* Queue the running G on q and park it until a waker hands it what it
+** waits for; with the context x (at index xi), also until x ends, then
+** continue with k (goroB_sync_ctx_k or a type's own, given xi). fname names the call
+** in errors, reason is the dump's. vidx: the index of a value the wakers
+** read on our stack (a semaphore's weight), or 0. Raises outside a G.
+** May park. */
+int goroB_sync_wait(lua_State *L, struct goro_waitq *q, struct goro_context *x,
+                       int xi, int vidx, const char *fname, const char *reason,
+                       lua_KFunction k) {
+  struct bg *b = goroB_bg_block(L, fname);
+  struct goro_waiter *w;
+  if (x == NULL) {
+    b->w.data = L;
+    b->w.vidx = vidx;
+    goroR_waitq_push(q, &b->w);
+    return goroB_bg_park(L, b, fname, reason, 0, goroB_sync_granted_k);
+  }
+  w = goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, xi, x));
+  w->vidx = vidx;
+  if (q != NULL) goroR_waitq_push(q, w);  /* (NULL: only x can end it) */
+  return goroB_bg_park(L, b, fname, reason, xi, k);
+}
+
+static int wait_on(lua_State *L, struct goro_waitq *q, const char *fname,
+                   const char *reason) {
+  return goroB_sync_wait(L, q, NULL, 0, 0, fname, reason, NULL);
+}
+
+/* The context slot i of a blocking call: NULL (none), or the context,
+** with the stack cut to i. If it has ended already, *ended is set (the
+** call then returns goroB_ctx_push_err at once). */
+struct goro_context *goroB_sync_ctx_arg(lua_State *L, int i, int *ended) {
+  struct goro_context *x = goroB_optctx(L, i);
+  *ended = 0;
+  if (x != NULL) {
+    lua_settop(L, i);
+    *ended = goroB_ctx_ended(x);
+  }
+  return x;
+}
+
+/* The result of a call with a context that did not wait: true. */
+int goroB_sync_granted(lua_State *L, struct goro_context *x) {
+  if (x == NULL) return 0;
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Pop the first live waiter of q (passing over stale ones) and ready its
+** G: what it waited for is goroB_sync_granted. 0 if none was left. Requires: the P. */
+int goroB_sync_grant_first(struct goro_runtime *R, struct goro_waitq *q) {
   struct goro_waiter *w = goroR_waitq_claim(q);
-  goroR_assert(w != NULL);
+  if (w == NULL) return 0;
   w->ok = 1;
   goroR_ready(&R->rt, w->g, 0);
+  return 1;
 }
 
 /* ---- goro.mutex ----------------------------------------------------------
-** Invariant: q is empty unless locked (unlock hands the mutex to the first
-** waiter, which leaves it locked). */
+** Invariant: q holds no live waiter unless locked (unlock hands the mutex
+** to the first live waiter, which leaves it locked). */
 
 struct mutex {
   const void *tag;  /* &mutex_tag (goroB_checktag) */
@@ -90,14 +140,14 @@ struct mutex {
 };
 
 static int l_mutex(lua_State *L) {
-  newobj(L, sizeof(struct mutex), &mutex_tag, 0);
+  goroB_sync_newobj(L, sizeof(struct mutex), &mutex_tag, 0);
   return 1;
 }
 
 /* Take m for the running G, parking it until unlock hands m over if it is
 ** held. May park. */
 static int mutex_acquire(lua_State *L, struct mutex *m) {
-  goroR_assert(m->locked || m->q.head == NULL);
+  goroR_assert(m->locked || !goroR_waitq_live(&m->q));
   if (!m->locked) {
     m->locked = 1;
     return 0;
@@ -109,11 +159,23 @@ static int mutex_acquire(lua_State *L, struct mutex *m) {
 ** locked. */
 static void mutex_release(struct goro_runtime *R, struct mutex *m) {
   goroR_assert(m->locked);
-  if (m->q.head != NULL) grant_first(R, &m->q);  /* stays locked: theirs */
-  else m->locked = 0;
+  if (!goroB_sync_grant_first(R, &m->q)) m->locked = 0;  /* else it stays: theirs */
 }
 
-static int mu_lock(lua_State *L) { return mutex_acquire(L, checkmutex(L)); }
+/* mu:lock([ctx]) */
+static int mu_lock(lua_State *L) {
+  struct mutex *m = checkmutex(L);
+  struct goro_context *x;
+  int ended;
+  if (lua_isnoneornil(L, 2)) return mutex_acquire(L, m);
+  x = goroB_sync_ctx_arg(L, 2, &ended);
+  if (ended) return goroB_ctx_push_err(L, x);
+  if (!m->locked) {
+    m->locked = 1;
+    return goroB_sync_granted(L, x);
+  }
+  return goroB_sync_wait(L, &m->q, x, 2, 0, "lock", "mutex", goroB_sync_ctx_k);
+}
 
 static int mu_trylock(lua_State *L) {
   struct mutex *m = checkmutex(L);
@@ -138,7 +200,7 @@ struct waitgroup {
 };
 
 static int l_waitgroup(lua_State *L) {
-  newobj(L, sizeof(struct waitgroup), &wg_tag, 0);
+  goroB_sync_newobj(L, sizeof(struct waitgroup), &wg_tag, 0);
   return 1;
 }
 
@@ -155,10 +217,14 @@ static int wg_addn(lua_State *L, lua_Integer d) {
 static int wg_add(lua_State *L) { return wg_addn(L, luaL_checkinteger(L, 2)); }
 static int wg_done(lua_State *L) { return wg_addn(L, -1); }
 
+/* wg:wait([ctx]) */
 static int wg_wait(lua_State *L) {
   struct waitgroup *wg = checkwg(L);
-  if (wg->n == 0) return 0;
-  return wait_on(L, &wg->q, "wait", "waitgroup");
+  int ended;
+  struct goro_context *x = goroB_sync_ctx_arg(L, 2, &ended);
+  if (ended) return goroB_ctx_push_err(L, x);
+  if (wg->n == 0) return goroB_sync_granted(L, x);
+  return goroB_sync_wait(L, &wg->q, x, 2, 0, "wait", "waitgroup", goroB_sync_ctx_k);
 }
 
 static int wg_count(lua_State *L) {
@@ -173,8 +239,11 @@ static int wg_count(lua_State *L) {
 ** finish; the last runlock hands the lock to that writer. unlock admits
 ** every reader that queued meanwhile, all at once, before the next writer,
 ** which then waits for them in turn. So neither side starves.
-** Invariants (rw_ok): a writer excludes readers; rq is empty unless a
-** writer holds the lock or waits; a writer waits only for a held lock. */
+** Invariants (rw_ok): a writer excludes readers; rq holds no live waiter
+** unless a writer holds the lock or waits; a writer waits only for a held
+** lock. A writer whose context ended may sit stale at the head of wq
+** until rw_settle (at every rlock and lock, and when it leaves) drops it
+** and lets in whom it held back. */
 
 struct rwmutex {
   const void *tag;       /* &rw_tag */
@@ -186,12 +255,12 @@ struct rwmutex {
 
 static int rw_ok(const struct rwmutex *rw) {
   return rw->readers >= 0 && !(rw->writer && rw->readers > 0) &&
-         (rw->rq.head == NULL || rw->writer || rw->wq.head != NULL) &&
-         (rw->wq.head == NULL || rw->writer || rw->readers > 0);
+         (!goroR_waitq_live(&rw->rq) || rw->writer || rw->wq.head != NULL) &&
+         (!goroR_waitq_live(&rw->wq) || rw->writer || rw->readers > 0);
 }
 
 static int l_rwmutex(lua_State *L) {
-  newobj(L, sizeof(struct rwmutex), &rw_tag, 0);
+  goroB_sync_newobj(L, sizeof(struct rwmutex), &rw_tag, 0);
   return 1;
 }
 
@@ -203,15 +272,32 @@ static int can_lock(const struct rwmutex *rw) {
   return !rw->writer && rw->readers == 0 && rw->wq.head == NULL;
 }
 
+static void rw_settle(struct goro_runtime *R, struct rwmutex *rw);
+
+static int rw_ctx_k(lua_State *L, int status, lua_KContext kctx) {
+  int ok;
+  (void)status;
+  if (goroB_bg_unblock_ctx(&goroB_R_of(L)->rt, goroB_bg_current(L), &ok) == 2) {
+    rw_settle(goroB_R_of(L), checkrw(L));  /* what our place held back */
+    return goroB_ctx_push_err(L, lua_touserdata(L, (int)kctx));
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* rw:rlock([ctx]) */
 static int rw_rlock(lua_State *L) {
   struct rwmutex *rw = checkrw(L);
-  noctx(L, 2);
+  int ended;
+  struct goro_context *x = goroB_sync_ctx_arg(L, 2, &ended);
+  if (ended) return goroB_ctx_push_err(L, x);
+  rw_settle(goroB_R_of(L), rw);
   goroR_assert(rw_ok(rw));
   if (can_rlock(rw)) {
     rw->readers++;
-    return 0;
+    return goroB_sync_granted(L, x);
   }
-  return wait_on(L, &rw->rq, "rlock", "rwmutex rlock");
+  return goroB_sync_wait(L, &rw->rq, x, 2, 0, "rlock", "rwmutex rlock", rw_ctx_k);
 }
 
 static int rw_tryrlock(lua_State *L) {
@@ -222,15 +308,19 @@ static int rw_tryrlock(lua_State *L) {
   return 1;
 }
 
+/* rw:lock([ctx]) */
 static int rw_lock(lua_State *L) {
   struct rwmutex *rw = checkrw(L);
-  noctx(L, 2);
+  int ended;
+  struct goro_context *x = goroB_sync_ctx_arg(L, 2, &ended);
+  if (ended) return goroB_ctx_push_err(L, x);
+  rw_settle(goroB_R_of(L), rw);
   goroR_assert(rw_ok(rw));
   if (can_lock(rw)) {
     rw->writer = 1;
-    return 0;
+    return goroB_sync_granted(L, x);
   }
-  return wait_on(L, &rw->wq, "lock", "rwmutex lock");
+  return goroB_sync_wait(L, &rw->wq, x, 2, 0, "lock", "rwmutex lock", rw_ctx_k);
 }
 
 static int rw_trylock(lua_State *L) {
@@ -241,19 +331,25 @@ static int rw_trylock(lua_State *L) {
   return 1;
 }
 
-/* Hand the lock to the first waiting writer if no one holds it. */
-static void rw_grant_writer(struct goro_runtime *R, struct rwmutex *rw) {
-  if (rw->wq.head != NULL && !rw->writer && rw->readers == 0) {
+/* Hand the lock to whom it is due now: the first live writer if no one
+** holds it; else, with no writer holding it or waiting (the one that
+** waited may have left with its context), the readers that queued. Drops
+** the stale writers at the head of wq either way. */
+static void rw_settle(struct goro_runtime *R, struct rwmutex *rw) {
+  if (rw->writer) return;
+  if (rw->readers == 0 && goroB_sync_grant_first(R, &rw->wq)) {
     rw->writer = 1;
-    grant_first(R, &rw->wq);
+    return;
   }
+  if (goroR_waitq_live_head(&rw->wq) == NULL)
+    while (goroB_sync_grant_first(R, &rw->rq)) rw->readers++;
 }
 
 static int rw_runlock(lua_State *L) {
   struct rwmutex *rw = checkrw(L);
   if (rw->readers == 0) return luaL_error(L, "sync: RUnlock of unlocked RWMutex");
   rw->readers--;
-  rw_grant_writer(goroB_R_of(L), rw);
+  rw_settle(goroB_R_of(L), rw);
   goroR_assert(rw_ok(rw));
   return 0;
 }
@@ -263,11 +359,8 @@ static int rw_unlock(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
   if (!rw->writer) return luaL_error(L, "sync: Unlock of unlocked RWMutex");
   rw->writer = 0;
-  while (rw->rq.head != NULL) {  /* the readers that waited go first */
-    rw->readers++;
-    grant_first(R, &rw->rq);
-  }
-  rw_grant_writer(R, rw);
+  while (goroB_sync_grant_first(R, &rw->rq)) rw->readers++;  /* the readers that waited go first */
+  rw_settle(R, rw);
   goroR_assert(rw_ok(rw));
   return 0;
 }
@@ -290,7 +383,7 @@ struct once {
 };
 
 static int l_once(lua_State *L) {
-  newobj(L, sizeof(struct once), &once_tag, 0);
+  goroB_sync_newobj(L, sizeof(struct once), &once_tag, 0);
   return 1;
 }
 
@@ -345,36 +438,69 @@ struct cond {
 
 static int l_cond(lua_State *L) {
   struct mutex *m = goroB_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT);
-  struct cond *c = newobj(L, sizeof(struct cond), &cond_tag, 1);
+  struct cond *c = goroB_sync_newobj(L, sizeof(struct cond), &cond_tag, 1);
   c->m = m;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   return 1;
 }
 
-static int cond_relock_k(lua_State *L, int status, lua_KContext ctx) {
+/* The end of cond:wait, the mutex held again: nothing; with a context
+** (at 2), true, or nil, err if it ended first (kctx). */
+static int cond_done_k(lua_State *L, int status, lua_KContext kctx) {
   (void)status;
-  return mutex_acquire(L, (struct mutex *)ctx);
+  if (kctx) return goroB_ctx_push_err(L, lua_touserdata(L, 2));
+  if (lua_gettop(L) < 2) return 0;
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
+/* Woken (kctx: with a context): take the mutex again, parking on its
+** queue if it is held; then cond_done_k, told whether the context won. */
+static int cond_relock_k(lua_State *L, int status, lua_KContext kctx) {
+  struct cond *c = lua_touserdata(L, 1);
+  struct mutex *m = c->m;
+  lua_KContext ended = 0;
+  int ok;
+  (void)status;
+  if (kctx)
+    ended = goroB_bg_unblock_ctx(&goroB_R_of(L)->rt, goroB_bg_current(L), &ok) == 2;
+  if (!m->locked) {
+    m->locked = 1;
+    return cond_done_k(L, LUA_OK, ended);
+  }
+  {
+    struct bg *b = goroB_bg_block(L, "wait");
+    goroR_waitq_push(&m->q, &b->w);
+    return goroB_bg_park(L, b, "wait", "mutex", ended, cond_done_k);
+  }
+}
+
+/* c:wait([ctx]) */
 static int cond_wait(lua_State *L) {
   struct cond *c = checkcond(L);
   const char *why;
   struct bg *b;
-  noctx(L, 2);
+  int ended;
+  struct goro_context *x = goroB_sync_ctx_arg(L, 2, &ended);
   if (!c->m->locked) return luaL_error(L, "sync: unlock of unlocked mutex");
+  if (ended) return goroB_ctx_push_err(L, x);
   b = goroB_bg_block(L, "wait");
   if ((why = goroB_bg_cannot_park(L, b)) != NULL)
     return luaL_error(L, why, "wait");  /* the mutex still held */
-  goroR_waitq_push(&c->q, &b->w);
+  if (x == NULL) {
+    lua_settop(L, 1);
+    goroR_waitq_push(&c->q, &b->w);
+  } else {  /* (may raise: nothing queued, the mutex still held) */
+    goroR_waitq_push(&c->q, goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, 2, x)));
+  }
   mutex_release(goroB_R_of(L), c->m);
-  return goroB_bg_park(L, b, "wait", "cond wait", (lua_KContext)c->m,
-                       cond_relock_k);
+  return goroB_bg_park(L, b, "wait", "cond wait", x != NULL, cond_relock_k);
 }
 
 static int cond_signal(lua_State *L) {
   struct cond *c = checkcond(L);
-  if (c->q.head != NULL) grant_first(goroB_R_of(L), &c->q);
+  goroB_sync_grant_first(goroB_R_of(L), &c->q);
   return 0;
 }
 
@@ -388,93 +514,6 @@ static int cond_locker(lua_State *L) {
   checkcond(L);
   lua_getiuservalue(L, 1, 1);
   return 1;
-}
-
-/* ---- goro.semaphore ------------------------------------------------------
-** golang.org/x/sync/semaphore's Weighted: size tokens, cur of them held.
-** Waiters are served strictly in order: a waiter that wants more than is
-** free blocks every one behind it, even those that would fit, so a large
-** acquire is never starved by small ones. A waiting G's weight stays on its
-** own stack (w.data, at index w.vidx), where a releaser reads it
-** (lua_tointeger: it never raises).
-** Invariants (sema_ok): 0 <= cur <= size; the first waiter wants more than
-** is free (release grants every waiter that fits, in order). */
-
-struct sema {
-  const void *tag;       /* &sema_tag */
-  lua_Integer size, cur;
-  struct goro_waitq q;   /* acquirers, oldest first */
-};
-
-static lua_Integer need(const struct goro_waiter *w) {
-  return lua_tointeger((lua_State *)w->data, w->vidx);
-}
-
-static int sema_ok(const struct sema *s) {
-  return 0 <= s->cur && s->cur <= s->size &&
-         (s->q.head == NULL || need(s->q.head) > s->size - s->cur);
-}
-
-static int l_semaphore(lua_State *L) {
-  lua_Integer n = luaL_checkinteger(L, 1);
-  struct sema *s;
-  luaL_argcheck(L, n >= 0, 1, "negative size");
-  s = newobj(L, sizeof(struct sema), &sema_tag, 0);
-  s->size = n;
-  return 1;
-}
-
-/* The weight argument (default 1). */
-static lua_Integer weight(lua_State *L) {
-  lua_Integer k = luaL_optinteger(L, 2, 1);
-  luaL_argcheck(L, k >= 0, 2, "negative weight");
-  return k;
-}
-
-static int sema_acquire(lua_State *L) {
-  struct sema *s = checksema(L);
-  lua_Integer k = weight(L);
-  struct bg *b;
-  noctx(L, 3);
-  goroR_assert(sema_ok(s));
-  /* x/sync waits for the context here; with none, it would be forever */
-  if (k > s->size)
-    return luaL_error(L, "semaphore: acquire of %I exceeds the size %I: it "
-                      "could never succeed", (lua_Integer)k, (lua_Integer)s->size);
-  if (s->size - s->cur >= k && s->q.head == NULL) {
-    s->cur += k;
-    return 0;
-  }
-  lua_settop(L, 1);
-  lua_pushinteger(L, k);  /* index 2: the weight, for the releasers */
-  b = goroB_bg_block(L, "acquire");
-  b->w.data = L;
-  b->w.vidx = 2;
-  goroR_waitq_push(&s->q, &b->w);
-  return goroB_bg_park(L, b, "acquire", "semaphore acquire", 0, granted_k);
-}
-
-static int sema_try_acquire(lua_State *L) {
-  struct sema *s = checksema(L);
-  lua_Integer k = weight(L);
-  int ok = s->size - s->cur >= k && s->q.head == NULL;
-  if (ok) s->cur += k;
-  lua_pushboolean(L, ok);
-  return 1;
-}
-
-static int sema_release(lua_State *L) {
-  struct sema *s = checksema(L);
-  lua_Integer k = weight(L);
-  struct goro_runtime *R = goroB_R_of(L);
-  if (k > s->cur) return luaL_error(L, "semaphore: released more than held");
-  s->cur -= k;
-  while (s->q.head != NULL && need(s->q.head) <= s->size - s->cur) {
-    s->cur += need(s->q.head);
-    grant_first(R, &s->q);
-  }
-  goroR_assert(sema_ok(s));
-  return 0;
 }
 
 /* ---- registration -------------------------------------------------------- */
@@ -517,13 +556,6 @@ static const luaL_Reg cond_methods[] = {
     {NULL, NULL},
 };
 
-static const luaL_Reg sema_methods[] = {
-    {"acquire", sema_acquire},
-    {"try_acquire", sema_try_acquire},
-    {"release", sema_release},
-    {NULL, NULL},
-};
-
 /* Each type: its metatable, its methods, its constructor's name. */
 static const struct {
   const char *tname, *ctor;
@@ -535,7 +567,7 @@ static const struct {
     {GORO_RWMUTEX_MT, "rwmutex", rw_methods, l_rwmutex},
     {GORO_ONCE_MT, "once", once_methods, l_once},
     {GORO_COND_MT, "cond", cond_methods, l_cond},
-    {GORO_SEMA_MT, "semaphore", sema_methods, l_semaphore},
+    {GORO_SEMA_MT, "semaphore", goroB_sema_methods, goroB_sema_new},
 };
 
 /* Register the types' metatables (the runtime userdata on top); every

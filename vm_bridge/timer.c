@@ -6,8 +6,8 @@
 ** inside and no buffer, as Go 1.23's: receiving is where its time is
 ** delivered (how it works: runtime/HACKING.md, "Timers"). chan.c's receive
 ** path and select call in here for one (goroB_tchan_try_recv, watch,
-** unwatch); the scheduler calls in through the hooks (goroB_tchan_fire,
-** goroB_tchan_wakes). goro.after returns the channel itself; goro.timer
+** unwatch); the scheduler calls in through the hooks (goroB_timer_fire,
+** goroB_timer_wakes, which hand a context's deadline to context.c). goro.after returns the channel itself; goro.timer
 ** and goro.ticker return a small userdata "goro.timer" whose user value is
 ** the channel (t.ch), with stop and reset.
 **
@@ -110,12 +110,13 @@ static void tchan_fire(struct goro_rt *rt, struct tchan *tc) {
   goroR_assert(tchan_ok(tc));
 }
 
-void goroB_tchan_fire(struct goro_rt *rt, struct goro_timer *tp) {
-  tchan_fire(rt, goroB_tchan_of_timer(tp));
+void goroB_timer_fire(struct goro_rt *rt, struct goro_timer *tp) {
+  if (tp->kind == GORO_TIMER_BRIDGE_CTX) goroB_ctx_fire(rt, tp);
+  else tchan_fire(rt, goroB_tchan_of_timer(tp));
 }
 
-int goroB_tchan_wakes(struct goro_rt *rt, struct goro_timer *tp) {
-  (void)rt;
+int goroB_timer_wakes(struct goro_rt *rt, struct goro_timer *tp) {
+  if (tp->kind == GORO_TIMER_BRIDGE_CTX) return goroB_ctx_wakes(rt, tp);
   return goroB_tchan_of_timer(tp)->c.recvq.head != NULL;
 }
 
@@ -214,6 +215,8 @@ static int push_timer(lua_State *L) {
   lua_setiuservalue(L, -2, 1);
   return 1;
 }
+
+void goroB_tchan_push(lua_State *L, double when) { tchan_new(L, when, 0); }
 
 /* goro.after(s) -> ch: ch receives goro.now() once, s seconds from now. */
 static int l_after(lua_State *L) {

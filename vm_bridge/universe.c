@@ -39,7 +39,7 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp);
 static void hook_dead(struct goro_rt *rt, struct goro_g *gp);
 static const struct goro_hooks hooks = {hook_resume, hook_dead,
                                         goroB_hook_interrupt,
-                                        goroB_tchan_fire, goroB_tchan_wakes};
+                                        goroB_timer_fire, goroB_timer_wakes};
 
 static int rt_gc(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, 1);
@@ -268,7 +268,7 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   if (b->L == NULL && !start(rt->ud, b)) {
     b->done = b->failed = 1;
     b->nres = 1;
-    b->waited = gp->waiters.head != NULL;
+    b->waited = goroR_waitq_live(&gp->waiters);
     gp->outcome = GORO_RUN_DONE;
     return;
   }
@@ -288,7 +288,7 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   b->done = 1;
   b->failed = st != LUA_OK;
   b->nres = b->failed ? 1 : nres;
-  b->waited = gp->waiters.head != NULL;
+  b->waited = goroR_waitq_live(&gp->waiters);
   gp->outcome = GORO_RUN_DONE;
 }
 

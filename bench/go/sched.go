@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -35,6 +36,31 @@ func rss() float64 {
 	var size, res int64
 	fmt.Sscan(string(b), &size, &res)
 	return float64(res * int64(os.Getpagesize()))
+}
+
+// group is what x/sync's errgroup does with a context (the module is not
+// fetched here): a WaitGroup, the first error, the context it cancels.
+type group struct {
+	wg     sync.WaitGroup
+	once   sync.Once
+	err    error
+	cancel context.CancelFunc
+}
+
+func (g *group) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() { g.err = err; g.cancel() })
+		}
+	}()
+}
+
+func (g *group) Wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
 }
 
 func main() {
@@ -92,6 +118,41 @@ func main() {
 			go func() { wg.Done() }()
 		}
 		wg.Wait()
+	}))
+
+	fmt.Printf("ctxcancel %.1f\n", best(n, func(n int) {
+		parent, cancelParent := context.WithCancel(context.Background())
+		for i := 0; i < n; i++ {
+			_, cancel := context.WithCancel(parent)
+			cancel()
+		}
+		cancelParent()
+	}))
+
+	fmt.Printf("ctxselect %.1f\n", best(n, func(n int) {
+		ctx, cancel := context.WithCancel(context.Background())
+		ch := make(chan int, 1)
+		for i := 0; i < n; i++ {
+			ch <- i
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+		}
+		cancel()
+	}))
+
+	fmt.Printf("scope %.1f\n", 1000*best(n, func(n int) {
+		f := func() error { return nil }
+		for j := 0; j < n/1000; j++ {
+			ctx, cancel := context.WithCancel(context.Background())
+			g := &group{cancel: cancel}
+			_ = ctx
+			for i := 0; i < 1000; i++ {
+				g.Go(f)
+			}
+			g.Wait()
+		}
 	}))
 
 	const parked = 100000
