@@ -98,6 +98,14 @@ void goroR_m_learn_stack(struct goro_m *mp) {
   void *addr = NULL;
   size_t size = 0;
   uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+  uintptr_t lo = (uintptr_t)mp->learned.lo;
+  if (mp->learned.size > 0 && sp >= lo && sp < lo + mp->learned.size) {
+    /* The stack it learned last time (a frame loop steps from the same
+    ** thread and stack): pthread_getattr_np reads /proc/self/maps for a
+    ** process's main thread, tens of microseconds of a frame's budget. */
+    mp->g0.stack = mp->learned;
+    return;
+  }
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
     pthread_attr_getstack(&attr, &addr, &size);
     pthread_attr_destroy(&attr);
@@ -111,6 +119,7 @@ void goroR_m_learn_stack(struct goro_m *mp) {
   mp->g0.stack.lo = addr;
   mp->g0.stack.size = size;
   mp->g0.stack.id = 0;
+  mp->learned = mp->g0.stack;
 }
 
 void goroR_m_register(struct goro_rt *rt, struct goro_m *mp) {

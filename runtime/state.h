@@ -187,6 +187,8 @@ struct goro_m {
   struct goro_m *poolnext;     /* lock: the extra-M pool */
   int bound;                   /* lock: bound to a host thread */
   pthread_cond_t parkcv;       /* a locked G's M sleeps on it (lock) */
+  struct goro_stackdesc learned;  /* owner: the thread's stack as last
+                                  learned (goroR_m_learn_stack) */
   int parkready;               /* lock: its locked G was readied */
   struct goro_m *tnext;        /* lock: M's in run/step (goro.ms) */
   _Atomic int preempt;         /* sysmon asks this M's G to yield */
