@@ -106,6 +106,11 @@ if [ -z "$others" ] && nm -D --defined-only "$libdir/libgoro.so.0" | grep -q ' g
 else
   notok "libgoro.so.0 exports goro_* and luaopen_goro_core only" "also: $others"
 fi
+# (lua54.h: a strong reference to a function another Lua lacks would fail
+# its load in the dynamic linker instead of in goro's words)
+strong=$(nm -D "$libdir/libgoro.so.0" | awk '$1 == "U" && $2 ~ /^lua/ {print $2}' | tr '\n' ' ')
+[ -z "$strong" ] && ok "libgoro.so.0 binds the Lua API weakly" ||
+  notok "libgoro.so.0 binds the Lua API weakly" "strong: $strong (add them to vm_bridge/lua54.h)"
 runpath=$(readelf -d "$cmod/goro/core.so" | sed -n 's/.*R.*PATH).*\[\(.*\)\]/\1/p')
 [ "$runpath" = "$libdir" ] && ok "core.so's RUNPATH is the installed library directory" ||
   notok "core.so's RUNPATH is the installed library directory" "got: $runpath"
@@ -394,6 +399,18 @@ check_debs() {
     ok "deb: lua5.4 finds goro in $lmodsys and $cmodsys" ||
     notok "deb: lua5.4 finds goro in $lmodsys and $cmodsys" "got: $out"
   check_lua "deb" "" ""
+  # Debian's build binds now (-z now, hardening=+all): the weak Lua API
+  # (vm_bridge/lua54.h) still lets another Lua load the core and be told.
+  if command -v lua5.1 >/dev/null; then
+    out=$(cd "$tmp/user" && lua5.1 -e "
+      local open = assert(package.loadlib('$cmodsys/goro/core.so', 'luaopen_goro_core'))
+      print(select(2, pcall(open)))" 2>&1)
+    [ "$out" = "goro requires Lua 5.4 (this is Lua 5.1)" ] &&
+      ok "deb: lua5.1 loading core.so is told: $out" ||
+      notok "deb: lua5.1 loading core.so is told 'goro requires Lua 5.4 (this is Lua 5.1)'" "got: $out"
+  else
+    pending "deb: lua5.1 is not installed: cannot check that the packaged core refuses it"
+  fi
   check_hosts "deb"
   check_two_copies "deb"
   deb_purge
