@@ -32,6 +32,7 @@
 
 #include "../include/goro.h"
 #include "../runtime/runtime.h"
+#include "lua54.h"  /* the Lua API, bound weakly */
 
 /* On the definitions of goro.h's functions: the library is built with
 ** -fvisibility=hidden and exports only the public API. */

@@ -13,6 +13,7 @@
 #include "../runtime/errors.h"
 #include "../runtime/stack.h"
 #include "bridge.h"
+#include "lua54.h"
 #include "../include/goro.h"
 
 #if defined(__x86_64__)
@@ -87,6 +88,7 @@ static const luaL_Reg funcs[] = {
 ** in the registry) as upvalue 1.
 */
 GORO_EXPORT int luaopen_goro_core(lua_State *L) {
+  goroB_lua54_check(L);  /* first: raises under another Lua (lua54.c) */
   goroB_runtime_get(L);  /* made on first use; lives until the state closes */
   lua_rawgetp(L, LUA_REGISTRYINDEX, goroB_runtime_key());
   goroB_open_g(L);

@@ -3,10 +3,10 @@
 -- `local goro = require "goro"` gives the C core (goro.core) and the parts
 -- that read best in Lua: channel iteration and the profiler's table.
 
--- goro's C core is built on Lua 5.4's API: under another Lua, loading it
--- fails in the dynamic linker ("undefined symbol: lua_absindex" under 5.1
--- and LuaJIT, lua_newuserdatauv under 5.3). Say what is wrong instead.
--- Everything above the require of the core must stay valid Lua 5.1.
+-- goro's C core is built on Lua 5.4's API: under another Lua, the core
+-- refuses to open (vm_bridge/lua54.c); this says the same before it is
+-- loaded at all. Everything above the require of the core must stay valid
+-- Lua 5.1.
 if _VERSION ~= "Lua 5.4" then
   local this = type(jit) == "table" and jit.version or _VERSION
   error("goro requires Lua 5.4 (this is " .. tostring(this) .. ")", 2)
