@@ -114,6 +114,7 @@
   X(lua_tointegerx) \
   X(lua_tolstring) \
   X(lua_tonumberx) \
+  X(lua_topointer) \
   X(lua_tothread) \
   X(lua_touserdata) \
   X(lua_type) \
