@@ -20,6 +20,7 @@
 
 struct bindrec {
   long long ids[100];
+  pthread_barrier_t *both;  /* if set: wait for the other after the first call */
 };
 
 static int read_mid(lua_State *T, void *ud) {
@@ -35,6 +36,7 @@ static void *bind_thread(void *arg) {
   struct bindrec *r = arg;
   for (int i = 0; i < 100; i++) {
     if (goro_call(rt, read_mid, &r->ids[i]) != LUA_OK) r->ids[i] = -1;
+    if (i == 0 && r->both != NULL) pthread_barrier_wait(r->both);
     usleep(1);
   }
   return NULL;
@@ -43,10 +45,16 @@ static void *bind_thread(void *arg) {
 Test(cgo, a_thread_keeps_its_extra_m_and_exit_returns_it, .timeout = 60) {
   struct bindrec a, b;
   pthread_t ta, tb;
+  pthread_barrier_t both;
   long long first, second;
   struct goro_runtime *R;
   open_state(NULL);
   R = rt;
+  /* Both bound at once: without the barrier one thread could finish its
+  ** calls and exit before the other's first, which then reuses its M (a
+  ** run on a busy machine did). */
+  pthread_barrier_init(&both, NULL, 2);
+  a.both = b.both = &both;
   pthread_create(&ta, NULL, bind_thread, &a);
   pthread_create(&tb, NULL, bind_thread, &b);
   pthread_join(ta, NULL);
@@ -57,6 +65,8 @@ Test(cgo, a_thread_keeps_its_extra_m_and_exit_returns_it, .timeout = 60) {
   }
   cr_assert_neq(a.ids[0], b.ids[0], "two live threads, two M's");
   cr_assert_eq(R->rt.nextram_inuse, 0, "both M's went back at thread exit");
+  pthread_barrier_destroy(&both);
+  a.both = b.both = NULL;
   /* EnsureDropM: a thread that comes after reuses a returned M */
   pthread_create(&ta, NULL, bind_thread, &a);
   pthread_join(ta, NULL);
