@@ -173,6 +173,18 @@ void goroR_cgocall(struct goro_rt *rt, struct goro_m *mp, void (*fn)(void *),
   }
   goroR_syscall_enter(rt, mp);
   call_on_g0(mp, &c, cgoL);
+  if (mp->isworker && mp->ncgo == 1 && mp->curg->lockedm == NULL) {
+    /* A worker's G back from C does not wait for the P as a caller: it
+    ** takes it back if it can, else its G waits on rt->cgoret for the
+    ** P's holder and the worker goes idle (Go's exitsyscall; HACKING.md,
+    ** "Worker M's"). */
+    struct goro_g *gp = mp->curg;
+    mp->ncgo--;
+    barrier();
+    take_samples(mp, smp);
+    goroR_sched_cgo_return(rt, mp, gp);
+    return;
+  }
   goroR_syscall_exit(rt, mp);
   take_samples(mp, smp);
 }

@@ -158,6 +158,7 @@ void goroR_handoff_returned(struct goro_rt *rt, struct goro_m *mp, struct goro_g
   goroR_assert(gp != NULL && gp->status == GORO_GSYSCALL && mp->ncgo == 0);
   mp->curg = NULL;
   mp->state = GORO_M_IDLE;
+  mp->rt = NULL;  /* (it may have held the P before this C call: no more) */
   gp->status = GORO_GRUNNABLE;
   goroR_lock(&rt->lock);
   queue_put(&rt->cgoret, &rt->cgorettail, gp);

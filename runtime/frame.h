@@ -40,10 +40,12 @@ void goroR_sched_handoff(struct goro_g *gp);
 ** P (mp holds it and goes on scheduling). */
 void goroR_handoff_commit(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp);
 
-/* On gp's carrier, on the worker whose C call for gp just returned
-** (mp->ncgo already back down): take the P if it is free and go on running
+/* On gp's carrier, on the worker whose C call for gp just returned (a
+** handed-off call, or any unlocked G's outermost cgocall on a worker;
+** mp->ncgo already back down): take the P if it is free and go on running
 ** gp here; else queue gp on rt->cgoret and let whoever holds the P resume
-** it. Returns with gp RUNNING on an M that holds the P. */
+** it (the worker's scheduling loop, if it was in one, then ends). Returns
+** with gp RUNNING on an M that holds the P. */
 void goroR_sched_cgo_return(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp);
 
 /* A worker runs the C call of gp, a G handed off by a step M (popped from

@@ -112,10 +112,12 @@ static int caller_turn(struct goro_rt *rt, struct goro_m *mp) {
 
 /* Wait for the P as a scheduler or a caller; a step M waits only until
 ** `until` (0: no limit), asking the holder's G to yield meanwhile (sysmon,
-** rt->step_waits). A caller that waits over STARVE_AFTER is served next
-** (HACKING.md, "Who gets a free P"). 0, GORO_ECLOSED, or GORO_ETIMEDOUT. */
+** rt->step_waits), and owes the scheduler no turn (it runs it). A caller
+** that waits over STARVE_AFTER is served next (HACKING.md, "Who gets a
+** free P"). 0, GORO_ECLOSED, or GORO_ETIMEDOUT. */
 static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double until) {
   int prev = mp->state, late = 0;
+  int step = !sched && until > 0;  /* it runs the owed turn itself */
   double since = sched ? 0 : goroR_now();
   struct timespec ts;
   goroR_lock(&rt->lock);
@@ -129,7 +131,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
-    if (goroR_p_may_take(rt, sched) && (sched || caller_turn(rt, mp)) &&
+    if ((goroR_p_may_take(rt, sched) || step) && (sched || caller_turn(rt, mp)) &&
         (rt->p_owner == NULL || goroR_p_retake_locked(rt)))
       break;
     if (!sched && atomic_load(&rt->pstarving) == 0 &&
@@ -168,7 +170,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
     goroR_unlock(&rt->lock);
     return late ? GORO_ETIMEDOUT : GORO_ECLOSED;
   }
-  if (!sched && goroR_p_work_due(rt))  /* G's wait while this thread runs Lua */
+  if (!sched && !step && goroR_p_work_due(rt))  /* G's wait while this thread runs Lua */
     atomic_store_explicit(&rt->owed, 1, memory_order_relaxed);
   goroR_p_take_locked(rt, mp);
   goroR_unlock(&rt->lock);

@@ -389,6 +389,7 @@ void goroR_sched_switch(struct goro_rt *rt, struct goro_m *mp,
       return;
     case GORO_SW_CGORET:  /* back from C on a worker, the P busy elsewhere */
       goroR_handoff_returned(rt, mp, gp);
+      mp->stop = GORO_SCHED_IDLE;  /* (a worker's loop ends: no P) */
       return;
     default:
       goroR_throw("execute: bad message %lu from a carrier", (unsigned long)msg);
@@ -468,7 +469,8 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       return GORO_SCHED_IDLE;  /* give the P to the run's M */
     }
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
-    if (rt->pwaiters > 0 && !goroR_p_owed(rt)) {  /* serve threads waiting */
+    if (rt->pwaiters > 0 &&  /* serve threads waiting (a step at once) */
+        (!goroR_p_owed(rt) || (mp->isworker && atomic_load(&rt->step_waits) > 0))) {
       if (mp->isworker) return GORO_SCHED_IDLE;
       int rc = goroR_p_handoff(rt, mp, mp->isstep ? deadline : 0);
       if (rc == GORO_ETIMEDOUT) return GORO_SCHED_LENT;  /* (a step's end) */
