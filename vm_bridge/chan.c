@@ -146,9 +146,10 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
 /* ---- plain channels ------------------------------------------------------ */
 
 /* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
-** channel. */
-int goroB_chan_try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
-                    int ci, int vi) {
+** channel. (Inline in this file's hot paths, send, recv and select; the
+** extern goroB_chan_try_send below serves chanctx.c.) */
+static inline int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
+                           int ci, int vi) {
   struct goro_waiter *w;
   if (c->istimer) return luaL_error(L, "send on a timer's channel");
   if (c->recvonly) return luaL_error(L, "send on a context's done channel");
@@ -167,8 +168,8 @@ int goroB_chan_try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
 }
 
 /* Receive without blocking: pushes v, ok and returns 1, or returns 0. */
-int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
-                    int ci) {
+static inline int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
+                           int ci) {
   struct goro_waiter *w;
   if (c->istimer) return goroB_tchan_try_recv(L, &R->rt, (struct tchan *)c);
   if ((w = goroR_waitq_claim(&c->sendq)) != NULL) {
@@ -196,6 +197,16 @@ int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
     return 1;
   }
   return 0;
+}
+
+int goroB_chan_try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
+                        int ci, int vi) {
+  return try_send(L, R, c, ci, vi);
+}
+
+int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
+                        int ci) {
+  return try_recv(L, R, c, ci);
 }
 
 /* ---- goro.chan, send, recv, close ---------------------------------------- */
@@ -244,7 +255,7 @@ static int ch_send(lua_State *L) {
   ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
   if (lua_gettop(L) >= 3 && (x = goroB_toctx(L, 3)) != NULL)
     return goroB_chan_send_ctx(L, R, c, x);
-  if (goroB_chan_try_send(L, R, c, 1, 2)) return 0;
+  if (try_send(L, R, c, 1, 2)) return 0;
   b = goroB_bg_block(L, "send");
   reserve(L);
   b->w.data = L;
@@ -273,7 +284,7 @@ static int ch_recv(lua_State *L) {
   struct bg *b;
   if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
     return goroB_chan_recv_ctx(L, goroB_optctx(L, 2), 0);
-  if (goroB_chan_try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
+  if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {
@@ -488,14 +499,14 @@ static int l_select(lua_State *L) {
     int ci = lua_gettop(L) + 1;
     struct chan *c = case_chan(L, i);
     if (kind == CASE_RECV) {
-      if (goroB_chan_try_recv(L, R, c, ci)) {
+      if (try_recv(L, R, c, ci)) {
         lua_pushinteger(L, i);
         lua_insert(L, -3);
         return 3;
       }
     } else {
       case_value(L, i);
-      if (goroB_chan_try_send(L, R, c, ci, -1)) {
+      if (try_send(L, R, c, ci, -1)) {
         lua_pushinteger(L, i);
         return 1;
       }
