@@ -80,6 +80,10 @@ end)
 -- pending (scripts/deps test installs lua5.1, lua5.3 and luajit).
 describe("under another Lua", function()
   local build = os.getenv("GORO_BUILDDIR") or "build"
+  -- Under an emulator (the AArch64 lane) the build's core.so is for the
+  -- other machine, which the host's interpreters cannot load at all;
+  -- `require "goro"` still runs init.lua's check, which needs no core.
+  local cross = (os.getenv("GORO_EXE_WRAPPER") or "") ~= ""
   for _, case in ipairs({
     {"lua5.1", "Lua 5.1"},
     {"lua5.3", "Lua 5.3"},
@@ -88,6 +92,11 @@ describe("under another Lua", function()
     local interp, this = case[1], case[2]
     if os.execute("command -v " .. interp .. " >/dev/null 2>&1") then
       for _, mod in ipairs({"goro", "goro.core"}) do
+        if mod == "goro.core" and cross then
+          pending(("require 'goro.core' under %s: the build's core.so is for the emulated "
+            .. "machine, which this machine's %s cannot load"):format(interp, interp))
+          goto next
+        end
         it(("require '%s' fails with 'goro requires Lua 5.4' under %s"):format(mod, interp), function()
           local h = io.popen(("LUA_PATH='lua/?.lua;lua/?/init.lua' LUA_CPATH='%s/lua/?.so' " ..
             "%s -e 'require \"%s\"' 2>&1; echo \"exit $?\""):format(build, interp, mod))
@@ -97,6 +106,7 @@ describe("under another Lua", function()
           assert.matches("exit 1\n$", out)
           assert.not_matches("undefined symbol", out, 1, true)
         end)
+        ::next::
       end
     else
       pending(interp .. " is not installed: cannot check that goro refuses it")
