@@ -11,16 +11,6 @@
 #include "errors.h"
 #include "fatal.h"
 
-static const char *const rank_names[] = {
-    "?", "live runtimes", "runtime", "stack pool", "profiler", "test",
-};
-
-static const char *rank_name(int rank) {
-  if (rank < 0 || rank >= (int)(sizeof rank_names / sizeof *rank_names))
-    return "?";
-  return rank_names[rank];
-}
-
 int goroR_lock_init(struct goro_lock *l, int rank) {
   l->rank = rank;
   return pthread_mutex_init(&l->mu, NULL) == 0 ? 0 : GORO_ENOMEM;
@@ -39,6 +29,16 @@ int goroR_cond_init(pthread_cond_t *cv) {
 }
 
 #ifdef GORO_CHECKS
+
+static const char *const rank_names[] = {
+    "?", "live runtimes", "runtime", "stack pool", "profiler", "test",
+};
+
+static const char *rank_name(int rank) {
+  if (rank < 0 || rank >= (int)(sizeof rank_names / sizeof *rank_names))
+    return "?";
+  return rank_names[rank];
+}
 
 #define MAXHELD 8 /* more than the order has ranks */
 
