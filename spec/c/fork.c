@@ -50,14 +50,17 @@ static int in_child(int (*child)(void *), void *arg) {
   return WEXITSTATUS(status);
 }
 
-/* A parent that used workers (G's in C), sysmon and a timer. */
+/* A parent that used workers (G's in C), sysmon and a timer. (Each C
+** call lasts 0.1 s: with 20 ms, on a machine at load 6, sysmon sometimes
+** did not run in time to retake the P, the four calls ran one after the
+** other on the run's own M, and no worker was started: 4 runs in 20.) */
 static lua_State *busy_parent(void) {
   lua_State *L = goro_test_state_tm();
   cr_assert_not_null(L);
   cr_assert_eq(luaL_dostring(L,
       "return goro.run(function()\n"
       "  local wg = goro.waitgroup()\n"
-      "  for i = 1, 4 do wg:add(1); goro.go(function() tm.cgo_sleep(0.02); wg:done() end) end\n"
+      "  for i = 1, 4 do wg:add(1); goro.go(function() tm.cgo_sleep(0.1); wg:done() end) end\n"
       "  wg:wait()\n"
       "  goro.sleep(0.01)\n"
       "  return goro.stats().ms\n"
