@@ -77,6 +77,7 @@ static void forget_others(struct goro_rt *rt) {
   atomic_store(&rt->sysmon_on, 0);
   rt->nworkers = rt->nidle = 0;
   rt->idlem = NULL;  /* (only this thread came along, and it is not idle) */
+  rt->timerm = NULL;
   for (pp = &rt->allm; *pp != NULL;) {  /* workers */
     struct goro_m *mp = *pp;
     if (mine(rt, mp)) {

@@ -88,6 +88,11 @@ int goroR_p_owed(struct goro_rt *rt) {
          goroR_p_work_due(rt);
 }
 
+int goroR_p_waiters_first(struct goro_rt *rt, int worker) {
+  return rt->pwaiters > 0 &&
+         (!goroR_p_owed(rt) || (worker && atomic_load(&rt->step_waits) > 0));
+}
+
 /* An M that would run the scheduler if callers let it. Requires: rt->lock. */
 static int sched_ready(struct goro_rt *rt) {
   return rt->swaiters > 0 ||

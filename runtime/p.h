@@ -67,6 +67,11 @@ int goroR_p_may_take(struct goro_rt *rt, int sched);
 int goroR_p_work_due(struct goro_rt *rt);
 /* Is the scheduler owed a turn (HACKING.md, "Who gets a free P")? */
 int goroR_p_owed(struct goro_rt *rt);
+/* Should a scheduler (a worker, if `worker`) let the threads that wait
+** for the P have it first, rather than hold or take it? Callers go first
+** unless the scheduler is owed a turn; a worker also lets a waiting step
+** go first, since the step runs that turn itself. */
+int goroR_p_waiters_first(struct goro_rt *rt, int worker);
 /* Give the P to the threads waiting for it, then wait to get it back as a
 ** scheduler, until `until` at the latest (0: no limit). Requires: mp holds
 ** the P. Returns 0, GORO_ECLOSED, or GORO_ETIMEDOUT (mp has no P). */

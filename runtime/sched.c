@@ -469,8 +469,7 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       return GORO_SCHED_IDLE;  /* give the P to the run's M */
     }
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
-    if (rt->pwaiters > 0 &&  /* serve threads waiting (a step at once) */
-        (!goroR_p_owed(rt) || (mp->isworker && atomic_load(&rt->step_waits) > 0))) {
+    if (goroR_p_waiters_first(rt, mp->isworker)) {  /* (a step: at once) */
       if (mp->isworker) return GORO_SCHED_IDLE;
       int rc = goroR_p_handoff(rt, mp, mp->isstep ? deadline : 0);
       if (rc == GORO_ETIMEDOUT) return GORO_SCHED_LENT;  /* (a step's end) */

@@ -262,6 +262,7 @@ struct goro_sched_stats {
   uint64_t extra_ms;        /* extra M's made (pooled and bound) */
   uint64_t extra_ms_in_use; /* of them bound to host threads now */
   uint64_t handoffs;        /* cgocalls moved off a step M to a worker */
+  uint64_t worker_takes;    /* times a worker took the free P to schedule */
   uint64_t step_overruns;   /* steps that returned > 1 ms past budget */
   double step_overrun_max;  /* the worst, in seconds past the budget */
   uint64_t step_overrun_g;  /* the G that ran last in that step (0: none) */
@@ -307,6 +308,9 @@ struct goro_rt {
   struct goro_m *allm;         /* lock: the workers */
   struct goro_m *idlem;        /* lock: idle workers nobody woke yet, the
                                   last to go idle first (worker.c) */
+  struct goro_m *timerm;       /* lock: the one idle worker asleep until the
+                                  earliest timer, while the P is free */
+  double timerm_when;          /* lock: when timerm wakes by itself */
   struct goro_m *transient;    /* lock: threads in goro.run / goro_step */
   struct goro_m *stepms;       /* lock: every step M made (goro_step) */
   struct goro_m *framem;       /* lock: the first of them: the thread that

@@ -37,13 +37,19 @@ static void release_locked(struct goro_rt *rt, struct goro_m *mp) {
 
 /* Take the first idle worker off rt->idlem and wake it; 0 if none is
 ** idle (or every idle one was claimed already). Requires: rt->lock. */
-static int idle_wake_one(struct goro_rt *rt) {
-  struct goro_m *mp = rt->idlem;
-  if (mp == NULL) return 0;
-  rt->idlem = mp->idlenext;
+/* Take mp off rt->idlem and wake it. Requires: rt->lock, mp->onidle. */
+static void idle_wake(struct goro_rt *rt, struct goro_m *mp) {
+  struct goro_m **pp = &rt->idlem;
+  while (*pp != mp) pp = &(*pp)->idlenext;
+  *pp = mp->idlenext;
   mp->idlenext = NULL;
   mp->onidle = 0;
   pthread_cond_signal(&mp->parkcv);
+}
+
+static int idle_wake_one(struct goro_rt *rt) {
+  if (rt->idlem == NULL) return 0;
+  idle_wake(rt, rt->idlem);
   return 1;
 }
 
@@ -68,6 +74,7 @@ static void idle_wait(struct goro_rt *rt, struct goro_m *mp, double when) {
     mp->idlenext = NULL;
     mp->onidle = 0;
   }
+  if (rt->timerm == mp) rt->timerm = NULL;
   rt->nidle--;
 }
 
@@ -79,9 +86,19 @@ void goroR_workers_wake_locked(struct goro_rt *rt) {
     return;
   }
   n = rt->ncgoq;
-  if (rt->workers_on && goroR_p_free_locked(rt) &&
-      (goroR_p_work_due(rt) || goroR_netpoll_waiting(rt)))
-    n++;
+  if (rt->workers_on && goroR_p_free_locked(rt) && !rt->abort) {
+    double when = atomic_load(&rt->next_when);
+    if (goroR_p_work_due(rt) || goroR_netpoll_waiting(rt)) {
+      n++;
+    } else if (when > 0 && (rt->timerm == NULL || rt->timerm_when > when)) {
+      /* A timer nobody sleeps until: the timer worker (or a new one)
+      ** sets its alarm again. */
+      if (rt->timerm != NULL && rt->timerm->onidle)
+        idle_wake(rt, rt->timerm);
+      else
+        n++;
+    }
+  }
   while (n-- > 0 && idle_wake_one(rt)) {}
 }
 
@@ -111,18 +128,31 @@ static void *worker_main(void *arg) {
       continue;
     }
     double when = atomic_load(&rt->next_when);
+    /* (Not while its loop would give the P straight back: taking it
+    ** again and again, it kept the lock from the waiters for ms.) */
     if (rt->workers_on && goroR_p_free_locked(rt) && rt->swaiters == 0 &&
-        goroR_p_may_take(rt, 1) && !rt->abort && !rt->until_dead &&
+        !goroR_p_waiters_first(rt, 1) && !rt->abort && !rt->until_dead &&
         (goroR_p_work_due(rt) || goroR_netpoll_waiting(rt)) &&
         !goroR_p_held_locked(rt)) {  /* (I/O: it becomes the poller) */
       goroR_p_take_locked(rt, mp);
+      rt->st.worker_takes++;
       goroR_unlock(&rt->lock);
       goroR_sched_run(rt, mp, NULL, 0);
       goroR_lock(&rt->lock);
       release_locked(rt, mp);
       continue;
     }
-    idle_wait(rt, mp, rt->workers_on && goroR_p_free_locked(rt) && !rt->abort ? when : 0);
+    /* One idle worker sleeps until the earliest timer, and only while
+    ** it is ahead: a due one waits for whoever takes the P, and whoever
+    ** frees the P wakes a worker for it (goroR_workers_wake_locked). */
+    if (rt->workers_on && goroR_p_free_locked(rt) && !rt->abort && when > goroR_now() &&
+        (rt->timerm == NULL || rt->timerm == mp)) {
+      rt->timerm = mp;
+      rt->timerm_when = when;
+    } else {
+      when = 0;
+    }
+    idle_wait(rt, mp, when);
   }
   rt->nworkers--;
   goroR_rt_wake_locked(rt);

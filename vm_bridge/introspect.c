@@ -49,6 +49,7 @@ static int l_stats(lua_State *L) {
   goroB_setint(L, "stackless_parks", s.stackless_parks);
   goroB_setint(L, "stackful_parks", s.stackful_parks);
   goroB_setint(L, "handoffs", s.handoffs);
+  goroB_setint(L, "worker_takes", s.worker_takes);
   goroB_setint(L, "step_overruns", s.step_overruns);
   lua_pushnumber(L, s.step_overrun_max);
   lua_setfield(L, -2, "step_overrun_max");

@@ -9,6 +9,8 @@
 ** shared): a test fails on a hang (its timeout) or on work left undone.
 */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +273,63 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
   must("handoffs = goro.stats().handoffs");
   fprintf(stderr, "  handoffs: %lld\n", lua_int("handoffs"));
   for (int i = 0; i < READERS; i++) close((int)wfd[i]);
+  close_state();
+}
+
+/* Host threads that goro_call every frame while a step waits for the P:
+** a worker that took the free P gave it straight back to the waiters and
+** took it again, hundreds of times a frame, keeping rt->lock from the
+** step (HACKING.md, "Worker M's"). Counted, not timed: a worker takes the
+** P about once a frame or less. */
+enum { JOBS = 4, JOB_FRAMES = 300 };
+static pthread_barrier_t job_start, job_end;
+static atomic_int jobs_quit;
+
+static void *job_thread(void *arg) {
+  (void)arg;
+  for (;;) {
+    pthread_barrier_wait(&job_start);
+    if (atomic_load(&jobs_quit)) break;
+    lua_do("jobs = jobs + 1");
+    pthread_barrier_wait(&job_end);
+  }
+  return NULL;
+}
+
+Test(frame, workers_leave_the_p_to_a_waiting_step, .timeout = 120) {
+  pthread_t th[JOBS];
+  open_state(
+      "goro.config{workers = 2}\n"
+      "jobs, stop, pings = 0, false, 0\n"
+      "local ping, pong = goro.chan(), goro.chan()\n"
+      "goro.go(function()\n"
+      "  while not stop do goro.sleep(0.001); ping:send(1); pong:recv(); pings = pings + 1 end\n"
+      "  ping:close()\n"
+      "end)\n"
+      "goro.go(function() for v in ping:iter() do pong:send(v) end end)\n"
+      "goro.go(function()\n"
+      "  while not stop do local x = 0 for j = 1, 2000 do x = x + j end end\n"
+      "end)\n");
+  pthread_barrier_init(&job_start, NULL, JOBS + 1);
+  pthread_barrier_init(&job_end, NULL, JOBS + 1);
+  atomic_store(&jobs_quit, 0);
+  for (int i = 0; i < JOBS; i++) cr_assert_eq(pthread_create(&th[i], NULL, job_thread, NULL), 0);
+  for (int f = 0; f < JOB_FRAMES; f++) {
+    pthread_barrier_wait(&job_start);
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+    pthread_barrier_wait(&job_end);
+  }
+  atomic_store(&jobs_quit, 1);
+  pthread_barrier_wait(&job_start);
+  for (int i = 0; i < JOBS; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&job_start);
+  pthread_barrier_destroy(&job_end);
+  must("takes = goro.stats().worker_takes; stop = true");
+  fprintf(stderr, "  worker takes: %lld in %d frames; pings %lld\n", lua_int("takes"),
+          JOB_FRAMES, lua_int("pings"));
+  cr_assert_eq(lua_int("jobs"), JOBS * JOB_FRAMES);
+  cr_assert_lt(lua_int("takes"), 20LL * JOB_FRAMES, "workers took the P %lld times",
+               lua_int("takes"));
   close_state();
 }
 
