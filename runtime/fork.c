@@ -12,7 +12,8 @@
 ** made each runtime forget the threads that did not come along:
 **   - workers but the calling thread (if it is one) are dropped, idle
 **     counts zeroed, sysmon marked stopped (started again when needed);
-**   - transient M's (goro.run, goro_step) but the caller's are unlisted;
+**   - transient M's (goro.run) but the caller's are unlisted, and step
+**     M's of other threads are no longer inside a step;
 **   - extra M's bound to other threads and idle in C go back to the pool;
 **     one that was inside a callback is left out of the pool for good
 **     (its G's frames lay on a thread that is gone);
@@ -89,7 +90,7 @@ static void forget_others(struct goro_rt *rt) {
       free(mp);
     }
   }
-  for (pp = &rt->transient; *pp != NULL;) {  /* goro.run, goro_step */
+  for (pp = &rt->transient; *pp != NULL;) {  /* goro.run */
     struct goro_m *mp = *pp;
     if (mine(rt, mp)) {
       renew(&mp->parkcv);
@@ -97,6 +98,10 @@ static void forget_others(struct goro_rt *rt) {
     } else {
       *pp = mp->tnext;  /* its record was on its own stack */
     }
+  }
+  for (struct goro_m *mp = rt->stepms; mp != NULL; mp = mp->stepnext) {
+    renew(&mp->parkcv);
+    if (!mine(rt, mp)) atomic_store(&mp->stepping, 0);  /* (its thread is gone) */
   }
   rt->nextram_inuse = 0;
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext) {

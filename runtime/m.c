@@ -191,6 +191,16 @@ struct goro_m *goroR_stepm_get(struct goro_rt *rt) {
   return mp;
 }
 
+void goroR_stepm_enter(struct goro_m *mp) {
+  atomic_store(&mp->stepping, 1);
+  goroR_prof_thread_attach();
+}
+
+void goroR_stepm_leave(struct goro_m *mp) {
+  goroR_prof_thread_detach();
+  atomic_store(&mp->stepping, 0);
+}
+
 struct goro_m *goroR_frame_m(struct goro_rt *rt) {
   struct goro_m *mp;
   goroR_lock(&rt->lock);
@@ -214,6 +224,8 @@ void goroR_rt_get_ms(struct goro_rt *rt, int *ms, int *idle) {
   goroR_lock(&rt->lock);
   *ms = rt->nworkers + rt->nextram_inuse;
   for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext) (*ms)++;
+  for (struct goro_m *mp = rt->stepms; mp != NULL; mp = mp->stepnext)
+    *ms += atomic_load(&mp->stepping);
   *idle = rt->nidle;
   goroR_unlock(&rt->lock);
 }
@@ -231,14 +243,18 @@ void goroR_m_snap(struct goro_m *mp, struct goro_msnap *s) {
 
 int goroR_ms_snapshot(struct goro_rt *rt, struct goro_msnap *v, int max) {
   int n = 0;
-  struct goro_m *lists[3];
+  struct goro_m *lists[4];
   goroR_lock(&rt->lock);
   lists[0] = rt->transient;
-  lists[1] = rt->allm;
-  lists[2] = rt->allextra;
-  for (int k = 0; k < 3; k++)
-    for (struct goro_m *mp = lists[k]; mp != NULL;
-         mp = k == 0 ? mp->tnext : k == 1 ? mp->allnext : mp->xnext) {
+  lists[1] = rt->stepms;  /* (those inside a step) */
+  lists[2] = rt->allm;
+  lists[3] = rt->allextra;
+  for (int k = 0; k < 4; k++)
+    for (struct goro_m *mp = lists[k]; mp != NULL; mp = k == 0   ? mp->tnext
+                                                     : k == 1 ? mp->stepnext
+                                                     : k == 2 ? mp->allnext
+                                                              : mp->xnext) {
+      if (k == 1 && !atomic_load(&mp->stepping)) continue;
       if (n < max) goroR_m_snap(mp, &v[n]);
       n++;
     }

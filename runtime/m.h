@@ -30,7 +30,7 @@ void goroR_m_key_init(void);
 ** sanitizers and the crossing record). */
 void goroR_m_learn_stack(struct goro_m *mp);
 
-/* Register mp as a transient M of rt (goro.run, goro_step: goro.ms()
+/* Register mp as a transient M of rt (goro.run: goro.ms()
 ** lists it, the profiler samples its thread) or drop it again. */
 void goroR_m_register(struct goro_rt *rt, struct goro_m *mp);
 void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp);
@@ -39,6 +39,11 @@ void goroR_m_unregister(struct goro_rt *rt, struct goro_m *mp);
 ** and kept until goroR_stepms_free (HACKING.md, "The frame loop"); its g0
 ** made this thread's again. NULL if out of memory. */
 struct goro_m *goroR_stepm_get(struct goro_rt *rt);
+/* A step M enters and leaves goro_step: goro.ms() lists it meanwhile and
+** the profiler samples its thread. No lock: the frame thread takes
+** rt->lock as seldom as it can (HACKING.md, "The frame loop"). */
+void goroR_stepm_enter(struct goro_m *mp);
+void goroR_stepm_leave(struct goro_m *mp);
 /* The frame thread's step M (the thread that called goro_open, or the
 ** first to step), or NULL. */
 struct goro_m *goroR_frame_m(struct goro_rt *rt);

@@ -116,6 +116,8 @@ static int callbacks_active(struct goro_rt *rt) {
     if (RD(mp->ncallback) > 0) return 1;
   for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
     if (RD(mp->ncallback) > 0) return 1;
+  for (struct goro_m *mp = rt->stepms; mp != NULL; mp = mp->stepnext)
+    if (RD(mp->ncallback) > 0) return 1;
   for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
     if (RD(mp->ncallback) > 0) return 1;
   return 0;
@@ -135,6 +137,8 @@ static void shutdown(struct goro_rt *rt) {
   while (goroR_p_held_locked(rt) || callbacks_active(rt) ||
          atomic_load(&rt->nsyscall) > 0) {
     for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
+      pthread_cond_broadcast(&mp->parkcv);
+    for (struct goro_m *mp = rt->stepms; mp != NULL; mp = mp->stepnext)
       pthread_cond_broadcast(&mp->parkcv);
     for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
       pthread_cond_broadcast(&mp->parkcv);
@@ -178,6 +182,8 @@ void goroR_rt_unwind_callbacks_locked(struct goro_rt *rt) {
   rt->quiescing = 1;
   for (struct goro_m *mp = rt->transient; mp != NULL; mp = mp->tnext)
     pthread_cond_signal(&mp->parkcv);  /* no waiter: a no-op */
+  for (struct goro_m *mp = rt->stepms; mp != NULL; mp = mp->stepnext)
+    pthread_cond_signal(&mp->parkcv);
   for (struct goro_m *mp = rt->allm; mp != NULL; mp = mp->allnext)
     pthread_cond_signal(&mp->parkcv);
   for (struct goro_m *mp = rt->allextra; mp != NULL; mp = mp->xnext)

@@ -323,6 +323,12 @@ static inline int poll_if_due(struct goro_rt *rt, int idle) {
   return np != NULL && poll_now(rt, np, idle);
 }
 
+/* A step lends the P to the threads that wait for it and waits to get it
+** back only with this much of its budget left (seconds); with less it
+** gives the P up and returns: its wait would end at the deadline, and
+** waking then, on a busy machine, is late (HACKING.md, "The frame loop"). */
+#define LEND_AND_WAIT 1e-3
+
 /* The next G to run on carrier c without a switch, or NULL to go back to
 ** g0: when the loop must stop, nothing is runnable, or the next G has a
 ** carrier of its own (it parked stackfully). Due timers fire here as they
@@ -471,6 +477,10 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
     if (rt->abort || rt->closing) return GORO_SCHED_ABORT;
     if (goroR_p_waiters_first(rt, mp->isworker)) {  /* (a step: at once) */
       if (mp->isworker) return GORO_SCHED_IDLE;
+      if (mp->isstep && deadline - goroR_now() < LEND_AND_WAIT) {
+        goroR_p_release(rt, mp);  /* too late to get it back in time */
+        return GORO_SCHED_LENT;
+      }
       int rc = goroR_p_handoff(rt, mp, mp->isstep ? deadline : 0);
       if (rc == GORO_ETIMEDOUT) return GORO_SCHED_LENT;  /* (a step's end) */
       if (rc != 0) return GORO_SCHED_ABORT;

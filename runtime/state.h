@@ -176,6 +176,8 @@ struct goro_m {
                                   (goro.run's, a step M): G's locked to it
                                   wait on rt->homeq (HACKING.md) */
   struct goro_m *stepnext;     /* lock: rt->stepms */
+  _Atomic int stepping;        /* owner writes: a step M inside goro_step
+                                  (goro.ms() lists it then) */
   timer_t steptimer;           /* a step M's deadline timer: SIGURG to its
                                   own thread (valid iff hassteptimer) */
   int hassteptimer;

@@ -93,11 +93,11 @@ static int step(goro_runtime *R, double budget_s) {
   }
   goroR_m_learn_stack(mp);
   old = goroR_m_set(mp);
-  goroR_m_register(&R->rt, mp);
+  goroR_stepm_enter(mp);
   goroR_step(&R->rt, mp, deadline, &r);
   result = (int)(RD(R->rt.nrunnable) + RD(R->rt.nhome));
   if (r.sched == GORO_SCHED_ABORT && !r.held) {  /* the P never came */
-    goroR_m_unregister(&R->rt, mp);
+    goroR_stepm_leave(mp);
     goroR_m_set(old);
     goroB_seterr("goro_step: runtime is closed");
     return GORO_STEP_CLOSED;
@@ -120,7 +120,7 @@ static int step(goro_runtime *R, double budget_s) {
     result = LUA_ERRMEM;
   }
   if (r.held) goroR_p_release(&R->rt, mp);
-  goroR_m_unregister(&R->rt, mp);
+  goroR_stepm_leave(mp);
   goroR_m_set(old);
   return result;
 }

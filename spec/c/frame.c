@@ -276,6 +276,29 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
   close_state();
 }
 
+/* goro.ms() lists a step M while its step runs, and not between steps:
+** the step marks its M without rt->lock (HACKING.md, "The frame loop"). */
+Test(frame, goro_ms_lists_a_step_m_only_inside_its_step, .timeout = 60) {
+  open_state("goro.config{workers = 0}\n"
+             "seen, listed = 0, 0\n"
+             "goro.go(function()\n"
+             "  local me = goro.m()\n"
+             "  for _, m in ipairs(goro.ms()) do\n"
+             "    if m.id == me.id then listed = listed + 1 end\n"
+             "  end\n"
+             "  seen = me.id\n"
+             "end)\n");
+  for (int f = 0; f < 100 && lua_int("seen") == 0; f++)
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+  cr_assert_neq(lua_int("seen"), 0, "the G never ran");
+  cr_assert_eq(lua_int("listed"), 1, "goro.ms() inside the step lists its M once");
+  /* From this thread's goro_call (an extra M), between steps. */
+  must("listed = 0\n"
+       "for _, m in ipairs(goro.ms()) do if m.id == seen then listed = listed + 1 end end");
+  cr_assert_eq(lua_int("listed"), 0, "goro.ms() lists the step M between steps");
+  close_state();
+}
+
 /* Host threads that goro_call every frame while a step waits for the P:
 ** a worker that took the free P gave it straight back to the waiters and
 ** took it again, hundreds of times a frame, keeping rt->lock from the
