@@ -79,6 +79,7 @@ static void forget_others(struct goro_rt *rt) {
   rt->nworkers = rt->nidle = 0;
   rt->idlem = NULL;  /* (only this thread came along, and it is not idle) */
   rt->timerm = NULL;
+  rt->owner_idle = 0;
   for (pp = &rt->allm; *pp != NULL;) {  /* workers */
     struct goro_m *mp = *pp;
     if (mine(rt, mp)) {

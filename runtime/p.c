@@ -28,6 +28,16 @@ void goroR_rt_wake_locked(struct goro_rt *rt) {
   goroR_workers_wake_locked(rt);
 }
 
+/* A thread comes to wait for the P: the owner must look if it sleeps in
+** its idle wait (on rt->wake, or in the poller), and a worker if the P is
+** free for an owed turn; the other waiters need not (each arrival used to
+** wake them all, who then queued on rt->lock). Requires: rt->lock. */
+static void wake_for_waiter_locked(struct goro_rt *rt) {
+  if (rt->owner_idle) pthread_cond_broadcast(&rt->wake);
+  goroR_netpoll_break(rt);
+  goroR_workers_wake_locked(rt);
+}
+
 int goroR_p_retake_locked(struct goro_rt *rt) {
   uintptr_t owner = (uintptr_t)rt->p_owner;
   uintptr_t v = atomic_load(&rt->p_syscall);
@@ -132,7 +142,7 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
   else
     rt->cwaiters++;
   if (until > 0) atomic_fetch_add(&rt->step_waits, 1);  /* (for sysmon) */
-  goroR_rt_wake_locked(rt);  /* an idle owner hands the P over */
+  wake_for_waiter_locked(rt);  /* an idle owner hands the P over */
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;

@@ -444,12 +444,14 @@ static void idle_wait(struct goro_rt *rt, double when) {
   }
   goroR_lock(&rt->lock);
   if (rt->pwaiters == 0 && !rt->closing) {
+    rt->owner_idle = 1;  /* (a thread that comes to wait for the P wakes it) */
     if (when > 0) {
       struct timespec ts = goroR_timespec(when);
       goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
       goroR_cond_wait(&rt->wake, &rt->lock);
     }
+    rt->owner_idle = 0;
   }
   goroR_unlock(&rt->lock);
 }

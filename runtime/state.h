@@ -293,6 +293,8 @@ struct goro_rt {
                                   goroR_p_acquire; read anywhere as a hint */
   int cwaiters, swaiters;      /* lock: of them callers (back from C, host
                                   threads) and schedulers (p_handoff) */
+  int owner_idle;              /* lock: the P's owner sleeps on rt->wake in
+                                  its idle wait (sched.c) */
   _Atomic(uintptr_t) pstarving; /* set under lock: the caller that has
                                   waited > 1 ms, the only one that may take
                                   the P (0: none; HACKING.md, "Who gets a
