@@ -200,7 +200,8 @@ struct waitgroup {
 };
 
 static int l_waitgroup(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct waitgroup), &wg_tag, 0);
+  struct waitgroup *wg = goroB_sync_newobj(L, sizeof(struct waitgroup), &wg_tag, 0);
+  wg->q.bubble = goroR_bubble_id(goroB_curg());  /* wait is durable there */
   return 1;
 }
 
@@ -440,6 +441,7 @@ static int l_cond(lua_State *L) {
   struct mutex *m = goroB_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT);
   struct cond *c = goroB_sync_newobj(L, sizeof(struct cond), &cond_tag, 1);
   c->m = m;
+  c->q.bubble = goroR_bubble_id(goroB_curg());  /* wait is durable there */
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   return 1;

@@ -378,7 +378,7 @@ Test(sched, a_pending_timer_is_not_a_deadlock) {
 /* ---- wait queues ------------------------------------------------------------- */
 
 Test(sched, wait_queue_is_fifo_and_claims_skip_stale_waiters) {
-  struct goro_waitq q = {NULL, NULL};
+  struct goro_waitq q = {NULL, NULL, 0};
   struct fg *f[3];
   setup();
   for (int i = 0; i < 3; i++) {
