@@ -42,6 +42,7 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   b->w.index = 1;
   b->w.vidx = 0;
   b->w.kind = GORO_WAITER_PLAIN;
+  b->g->durable = 0;  /* (goroB_bg_park decides, if it parks) */
   return b;
 }
 

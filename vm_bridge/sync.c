@@ -140,7 +140,8 @@ struct mutex {
 };
 
 static int l_mutex(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct mutex), &mutex_tag, 0);
+  struct mutex *m = goroB_sync_newobj(L, sizeof(struct mutex), &mutex_tag, 0);
+  m->q.bubble = goroR_bubble_id(goroB_curg());  /* lock is durable there */
   return 1;
 }
 
@@ -261,7 +262,8 @@ static int rw_ok(const struct rwmutex *rw) {
 }
 
 static int l_rwmutex(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct rwmutex), &rw_tag, 0);
+  struct rwmutex *rw = goroB_sync_newobj(L, sizeof(struct rwmutex), &rw_tag, 0);
+  rw->rq.bubble = rw->wq.bubble = goroR_bubble_id(goroB_curg());
   return 1;
 }
 
@@ -384,7 +386,8 @@ struct once {
 };
 
 static int l_once(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct once), &once_tag, 0);
+  struct once *o = goroB_sync_newobj(L, sizeof(struct once), &once_tag, 0);
+  o->q.bubble = goroR_bubble_id(goroB_curg());
   return 1;
 }
 

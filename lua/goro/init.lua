@@ -182,9 +182,9 @@ end
 -- G's started by the bubble's G's are in it. Inside, goro.now() starts at
 -- a fixed epoch (2000-01-01 UTC as Unix seconds) and moves only when
 -- every G of the bubble is durably blocked (on a channel, timer,
--- waitgroup, cond or context made in the bubble, or asleep): it then
--- jumps to the bubble's next timer. A G blocked on anything made outside
--- the bubble, on I/O or a mutex, is not durably blocked: the bubble then
+-- context or sync object made in the bubble, or asleep): it then jumps
+-- to the bubble's next timer. A G blocked on anything made outside the
+-- bubble, on I/O or in C, is not durably blocked: the bubble then
 -- waits in real time. Durably blocked with no timer left is a deadlock:
 -- run raises, with the dump of the bubble's G's. Called outside any G,
 -- run runs inside a goro.run of its own. wait() (from a G of a bubble)
