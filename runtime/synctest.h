@@ -64,4 +64,11 @@ static inline uint64_t goroR_bubble_id(const struct goro_g *gp) {
              : 0;
 }
 
+/* The id of the running bubble (0: none, or it has ended). */
+static inline uint64_t goroR_bubble_running(const struct goro_rt *rt) {
+  return rt->bubble != NULL && rt->bubble->state == GORO_BUBBLE_RUNNING
+             ? rt->bubble->id
+             : 0;
+}
+
 #endif

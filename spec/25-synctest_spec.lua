@@ -282,6 +282,22 @@ describe("virtual time", function()
     assert.are.same({{"from outside", 0}, {"sleeper", 1000}}, log)
   end))
 
+  it("a context made in the bubble is the bubble's, whoever waits first", goro_it(function()
+    local box, got = goro.chan(1), goro.chan(1)  -- made outside
+    goro.go(function()  -- outside: makes the context's done channel
+      local ctx = box:recv()
+      got:send(ctx:done())
+    end)
+    st.run(function()
+      local ctx, cancel = context.with_cancel(context.background())
+      box:send(ctx)
+      local done = got:recv()  -- (outside: not durable, for a moment)
+      goro.go(function() goro.sleep(5); cancel() end)
+      done:recv()  -- durable: the channel is the bubble's
+      assert.are.equal(EPOCH + 5, goro.now())
+    end)
+  end))
+
   it("the channel, timer and context of a bubble are its own", goro_it(function()
     -- made outside: a G waiting on them is not durably blocked
     local ctx, cancel = context.with_cancel(context.background())

@@ -244,7 +244,8 @@ static struct chan *done_of(lua_State *L, int i, struct goro_context *c) {
     lua_pushvalue(L, -2);
     lua_setiuservalue(L, -2, 3);  /* the channel anchors its context */
     if (n->state != CTX_ACTIVE) ch->closed = 1;
-    if (!n->t.bubbled) ch->recvq.bubble = 0;  /* the context's bubble's */
+    /* (the context's bubble's, whoever makes it: HACKING.md, "Virtual time") */
+    ch->recvq.bubble = n->t.bubbled ? goroR_bubble_running(&n->R->rt) : 0;
     lua_setiuservalue(L, -2, UV_DONE);
     lua_pop(L, 1);
     n->done = ch;
