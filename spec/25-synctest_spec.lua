@@ -401,6 +401,17 @@ describe("a deadlock in a bubble", function()
     other:wait()
   end))
 
+  it("is reported when the root returns and the others block for good", goro_it(function()
+    local ok, err = pcall(st.run, function()
+      local ch = goro.chan()
+      goro.go(function() goro.sleep(2); ch:recv() end)
+      return "root done"
+    end)
+    assert.is_false(ok)
+    assert.matches("^goro%.synctest%.run: deadlock", err)
+    assert.matches("%[chan receive, [%d.]+s, durably blocked", err)
+  end))
+
   it("leaves the runtime able to run another bubble", goro_it(function()
     local ok = pcall(st.run, function() goro.chan():recv() end)
     assert.is_false(ok)
