@@ -76,6 +76,9 @@ static struct heap heap_of(struct goro_rt *rt, const struct goro_timer *t) {
   struct heap hp;
   if (t->bubbled) {
     struct goro_bubble *b = rt->bubble;
+    /* (a bubble's end drops its heap: a bubbled timer that is armed is
+    ** in the running bubble's) */
+    goroR_assert(b != NULL && (t->heapidx < 0 || b->state == GORO_BUBBLE_RUNNING));
     hp.h = &b->timers;
     hp.n = &b->ntimers;
     hp.cap = &b->timercap;
