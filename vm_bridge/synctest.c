@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bridge.h"
+#include "sync.h"
 
 #define GORO_BUBBLE_MT "goro.bubble"
 
@@ -95,13 +96,6 @@ static int l_synctest_run(lua_State *L) {
   return goroB_bg_park(L, b, "goro.synctest.run", "synctest.run", 0, run_k);
 }
 
-static int wait_k(lua_State *L, int status, lua_KContext kctx) {
-  (void)L;
-  (void)status;
-  (void)kctx;
-  return 0;
-}
-
 /* goro.synctest.wait(): wait until every other G of the caller's bubble
 ** is durably blocked (the clock does not move meanwhile). */
 static int l_synctest_wait(lua_State *L) {
@@ -117,7 +111,9 @@ static int l_synctest_wait(lua_State *L) {
   if ((why = goroB_bg_cannot_park(L, b)) != NULL)
     return luaL_error(L, why, "goro.synctest.wait");
   bub->waitg = b->g;
-  return goroB_bg_park(L, b, "goro.synctest.wait", "synctest.wait", 0, wait_k);
+  /* (the one who readies it did all there was: nothing left to do) */
+  return goroB_bg_park(L, b, "goro.synctest.wait", "synctest.wait", 0,
+                       goroB_sync_granted_k);
 }
 
 /* goro.synctest.inside() -> is the calling G in a bubble? */
