@@ -26,6 +26,7 @@
 #include "signals.h"
 #include "stack.h"
 #include "state.h"
+#include "synctest.h"
 #include "sysmon.h"
 #include "timer.h"
 #include "waitq.h"

@@ -27,6 +27,7 @@
 #include "p.h"
 #include "rt.h"
 #include "timer.h"
+#include "synctest.h"
 #include "waitq.h"
 
 #include "frame.h"
@@ -55,6 +56,7 @@ static void g_end(struct goro_rt *rt, struct goro_g *gp) {
   else rt->allg = gp->allnext;
   if (gp->allnext) gp->allnext->allprev = gp->allprev;
   rt->ng--;
+  if (gp->bubble != NULL) goroR_bubble_leave(rt, gp);
   if (gp->carrier != NULL) {
     /* A G abandoned while parked stackfully: its frames die with it. */
     goroR_carrier_free(gp->carrier);
@@ -66,6 +68,7 @@ static void g_end(struct goro_rt *rt, struct goro_g *gp) {
 }
 
 void goroR_g_abandon_all(struct goro_rt *rt) {
+  goroR_bubble_abandon(rt);  /* (before any G ends: see synctest.h) */
   goroR_timers_drop(rt);  /* first: g_end frees the records goroR_g_new made */
   while (rt->allg != NULL) {
     struct goro_g *gp = rt->allg;
@@ -124,6 +127,10 @@ static struct goro_g *runq_get(struct goro_rt *rt) {
 void goroR_ready(struct goro_rt *rt, struct goro_g *gp, int next) {
   goroR_assert(gp->status == GORO_GWAITING);
   goroR_timer_del(rt, gp);
+  if (gp->bcounted) {  /* it was durably blocked in its bubble */
+    gp->bcounted = 0;
+    gp->bubble->nblocked--;
+  }
   gp->status = GORO_GRUNNABLE;
   gp->waitreason = NULL;
   if (goroR_g_sleeps_locked(gp)) {  /* its M sleeps: wake it, it takes the P */
@@ -155,6 +162,7 @@ struct goro_g *goroR_g_new(struct goro_rt *rt, void *ud) {
 }
 
 void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
+  struct goro_m *mp = goroR_m_self();
   gp->id = rt->nextgid++;
   gp->ud = ud;
   gp->timer.heapidx = -1;
@@ -164,6 +172,12 @@ void goroR_g_init(struct goro_rt *rt, struct goro_g *gp, void *ud) {
   rt->allg = gp;
   rt->ng++;
   gp->status = GORO_GRUNNABLE;
+  gp->bubble = NULL;
+  gp->waiters.bubble = 0;
+  gp->bcounted = gp->durable = 0;
+  /* A G made by a G in a bubble is in that bubble. */
+  if (mp != NULL && goroR_bubble_id(mp->curg) != 0)
+    goroR_bubble_join(rt, mp->curg->bubble, gp);
   goroR_runq_put(rt, gp);
 }
 
@@ -264,7 +278,7 @@ static void settle(struct goro_rt *rt, struct goro_m *mp, struct goro_g *gp) {
   switch (gp->outcome) {
     case GORO_RUN_PARKED:
       gp->parking = 0;
-      gp->status = GORO_GWAITING;
+      goroR_park_commit(gp);
       rt->st.stackless_parks++;
       break;
     case GORO_RUN_YIELDED:
@@ -346,6 +360,7 @@ static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
     if (rt->ntimers > 0) goroR_timers_fire(rt, now);
     if (mp->deadline > 0 && now >= mp->deadline) return NULL;
   }
+  goroR_bubble_poll(rt);  /* an idle bubble moves on (HACKING.md) */
   poll_if_due(rt, 0);  /* G's handed off inline never starve the poller */
   if (atomic_load_explicit(&rt->ncgoret, memory_order_relaxed))
     goroR_cgoret_drain(rt);
@@ -377,7 +392,7 @@ void goroR_sched_switch(struct goro_rt *rt, struct goro_m *mp,
     case SW_PARK:  /* stackful: commit the park, the carrier stays with it */
       goroR_assert(gp != NULL && gp->status == GORO_GRUNNING);
       mp->curg = NULL;
-      gp->status = GORO_GWAITING;
+      goroR_park_commit(gp);
       rt->st.stackful_parks++;
       return;
     case SW_GOSCHED:
@@ -493,6 +508,9 @@ int goroR_sched_run(struct goro_rt *rt, struct goro_m *mp, struct goro_g *until,
       goroR_cgoret_drain(rt);
     if (rt->ntimers > 0) next = goroR_timers_fire(rt, goroR_now());
     if (deadline > 0 && goroR_now() >= deadline) return GORO_SCHED_BUDGET;
+    /* An idle bubble moves on, its clock jumping from timer to timer
+    ** until one of its G's is runnable (HACKING.md, "Virtual time"). */
+    while (goroR_bubble_poll(rt) && rt->runhead == NULL && rt->runnext == NULL) {}
     poll_if_due(rt, 0);  /* while busy: at least every POLL_EVERY */
     gp = mp->ishome && RD(rt->nhome) > 0 ? goroR_homeq_get(rt, mp) : NULL;
     if (gp == NULL) gp = runq_get(rt);

@@ -88,6 +88,10 @@ struct goro_waiter {
 
 struct goro_waitq {
   struct goro_waiter *head, *tail; /* P */
+  uint64_t bubble;                 /* immutable once stamped: the id of the
+                                      synctest bubble its object was made
+                                      in, 0 for none (HACKING.md, "Virtual
+                                      time") */
 };
 
 /* A timer in the P's heap, of one of these kinds: the bridge's (a timer's
@@ -103,9 +107,12 @@ enum {
 };
 
 struct goro_timer {
-  double when;                     /* P: monotonic seconds */
-  int heapidx;                     /* P: index in the heap, or -1 */
-  int kind;                        /* immutable: GORO_TIMER_* */
+  double when;                     /* P: monotonic seconds (a bubble's
+                                      clock if bubbled) */
+  int heapidx;                     /* P: index in its heap, or -1 */
+  uint8_t kind;                    /* immutable: GORO_TIMER_* */
+  uint8_t bubbled;                 /* P: on the running bubble's clock and
+                                      in its heap (synctest.c) */
 };
 
 struct goro_g {
@@ -119,6 +126,10 @@ struct goro_g {
                                       allows 200 nested C calls) */
   uint16_t userlocks;              /* owner: goro.lockthread() calls not yet
                                       undone (HACKING.md, "Locked G's") */
+  uint8_t durable;                 /* G: its coming park is durable (only a
+                                      G of its bubble can end it) */
+  uint8_t bcounted;                /* P: parked and counted in its bubble's
+                                      nblocked */
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   float waitsince;                 /* P: when it began to (goroR_stamp) */
   int selected;                    /* P: select: index of the case that won,
@@ -129,6 +140,7 @@ struct goro_g {
   struct goro_g *allnext, *allprev;/* P: all G's */
   struct goro_waitq waiters;       /* P: G's waiting for this one to end */
   struct goro_m *lockedm;          /* owner: the M it must run on, or NULL */
+  struct goro_bubble *bubble;      /* P: its synctest bubble, or NULL */
   void *ud;                        /* the bridge's record */
   /* Profiler (prof.c): SIGPROFs taken while this G ran Lua whose stack its
   ** count hook has not recorded yet, and their session. */
@@ -270,6 +282,31 @@ struct goro_sched_stats {
   uint64_t step_overrun_g;  /* the G that ran last in that step (0: none) */
 };
 
+/* ---- synctest bubbles -------------------------------------------------------
+** A bubble of virtual time (synctest.c; HACKING.md, "Virtual time"). The
+** bridge allocates it (a userdata of the G in synctest.run, the waiter);
+** every field is P-only. Invariants: 0 <= nblocked <= ng; nblocked counts
+** the bubble's G's with bcounted; the heap holds only bubbled timers and
+** timers[i]->heapidx == i; state RUNNING iff rt->bubble == this. */
+enum goro_bubble_state {
+  GORO_BUBBLE_RUNNING = 0, /* rt->bubble: its clock moves when it idles */
+  GORO_BUBBLE_DONE,        /* every G of it ended */
+  GORO_BUBBLE_DEADLOCK,    /* idle with no timer: its G's stay parked
+                              until the waiter detaches them */
+};
+
+struct goro_bubble {
+  uint64_t id;                 /* immutable: > 0, unique in the runtime */
+  double now;                  /* its clock, in goro.now()'s seconds */
+  struct goro_timer **timers;  /* min-heap on when (its clock) */
+  int ntimers, timercap;
+  int state;                   /* enum goro_bubble_state */
+  uint64_t ng, nblocked;       /* live G's; of them durably blocked */
+  struct goro_g *waiter;       /* the G in synctest.run, parked */
+  struct goro_g *waitg;        /* a G in synctest.wait, or NULL */
+  struct goro_g *root;         /* the G running f (NULL once it ended) */
+};
+
 /* ---- the runtime of one universe, with its P --------------------------------
 **
 ** About the P's two words (HACKING.md, "P states"). p_owner (under the
@@ -362,6 +399,8 @@ struct goro_rt {
   int nsleeping;               /* P: of them, G's sleeping */
   struct goro_g *allg;         /* P: all live G's */
   uint64_t ng, nextgid;        /* P */
+  struct goro_bubble *bubble;  /* P: the running synctest bubble, or NULL */
+  uint64_t nextbubble;         /* P: the last bubble id given */
   struct goro_carrier *carriers;  /* P: idle cache */
   int ncarriers, carriers_in_use; /* P */
   _Atomic int abort;           /* the bridge asks the loops to stop */

@@ -2,10 +2,14 @@
 ** runtime/timer.c — the clock and the P's timer heap; see timer.h.
 **
 ** Owns: rt->timers, ntimers, timercap, nsleeping and next_when (the
-** earliest `when`, published for sysmon, workers and parked M's).
+** earliest `when`, published for sysmon, workers and parked M's), and
+** the running synctest bubble's heap (b->timers, ntimers, timercap): a
+** timer is in the bubble's iff t->bubbled (HACKING.md, "Virtual time").
 ** Invariants: timers[i]->heapidx == i for every i < ntimers; a parent is
 ** never later than its children; nsleeping counts the G timers among
-** them; next_when is timers[0]->when, or 0 with an empty heap.
+** them; next_when is timers[0]->when, or 0 with an empty heap. The
+** same order holds in a bubble's heap, which nsleeping and next_when
+** do not count.
 ** Locks: none; everything here runs with the P held.
 */
 #include "timer.h"
@@ -17,6 +21,7 @@
 #include "fatal.h"
 #include "netpoll.h"
 #include "sched.h"
+#include "synctest.h"
 
 double goroR_now(void) {
   struct timespec ts;
@@ -60,66 +65,110 @@ struct timespec goroR_timespec(double t) {
 
 /* ---- the heap --------------------------------------------------------------- */
 
-static void heap_swap(struct goro_rt *rt, int i, int j) {
-  struct goro_timer *a = rt->timers[i], *b = rt->timers[j];
-  rt->timers[i] = b;
+/* A heap: the P's (rt->timers) or the running bubble's (b->timers), the
+** one t->bubbled names. */
+struct heap {
+  struct goro_timer ***h;
+  int *n, *cap;
+};
+
+static struct heap heap_of(struct goro_rt *rt, const struct goro_timer *t) {
+  struct heap hp;
+  if (t->bubbled) {
+    struct goro_bubble *b = rt->bubble;
+    /* (a bubble's end drops its heap: a bubbled timer that is armed is
+    ** in the running bubble's) */
+    goroR_assert(b != NULL && (t->heapidx < 0 || b->state == GORO_BUBBLE_RUNNING));
+    hp.h = &b->timers;
+    hp.n = &b->ntimers;
+    hp.cap = &b->timercap;
+  } else {
+    hp.h = &rt->timers;
+    hp.n = &rt->ntimers;
+    hp.cap = &rt->timercap;
+  }
+  return hp;
+}
+
+static void heap_swap(struct goro_timer **h, int i, int j) {
+  struct goro_timer *a = h[i], *b = h[j];
+  h[i] = b;
   b->heapidx = i;
-  rt->timers[j] = a;
+  h[j] = a;
   a->heapidx = j;
 }
 
-static void heap_up(struct goro_rt *rt, int i) {
+static void heap_up(struct goro_timer **h, int i) {
   while (i > 0) {
     int p = (i - 1) / 2;
-    if (rt->timers[p]->when <= rt->timers[i]->when) break;
-    heap_swap(rt, i, p);
+    if (h[p]->when <= h[i]->when) break;
+    heap_swap(h, i, p);
     i = p;
   }
 }
 
-static void heap_down(struct goro_rt *rt, int i) {
+static void heap_down(struct goro_timer **h, int n, int i) {
   for (;;) {
     int l = 2 * i + 1, r = l + 1, m = i;
-    if (l < rt->ntimers && rt->timers[l]->when < rt->timers[m]->when) m = l;
-    if (r < rt->ntimers && rt->timers[r]->when < rt->timers[m]->when) m = r;
+    if (l < n && h[l]->when < h[m]->when) m = l;
+    if (r < n && h[r]->when < h[m]->when) m = r;
     if (m == i) break;
-    heap_swap(rt, i, m);
+    heap_swap(h, i, m);
     i = m;
   }
 }
 
 int goroR_timer_stop(struct goro_rt *rt, struct goro_timer *t) {
   int i = t->heapidx, last;
+  struct heap hp;
   if (i < 0) return 0;
-  goroR_assert(i < rt->ntimers && rt->timers[i] == t);
-  last = --rt->ntimers;
+  hp = heap_of(rt, t);
+  goroR_assert(i < *hp.n && (*hp.h)[i] == t);
+  last = --*hp.n;
   if (i != last) {
-    heap_swap(rt, i, last);
-    heap_down(rt, i);
-    heap_up(rt, i);
+    heap_swap(*hp.h, i, last);
+    heap_down(*hp.h, last, i);
+    heap_up(*hp.h, i);
   }
   t->heapidx = -1;
+  if (t->bubbled) return 1;
   if (t->kind == GORO_TIMER_G) rt->nsleeping--;
   atomic_store(&rt->next_when, rt->ntimers > 0 ? rt->timers[0]->when : 0.0);
   return 1;
 }
 
 int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
+  struct heap hp;
   goroR_timer_stop(rt, t);
-  if (rt->ntimers == rt->timercap) {
-    int cap = rt->timercap ? rt->timercap * 2 : 64;
-    struct goro_timer **h = realloc(rt->timers, (size_t)cap * sizeof *h);
+  if (t->bubbled &&  /* its bubble ended: it never fires */
+      (rt->bubble == NULL || rt->bubble->state != GORO_BUBBLE_RUNNING))
+    return 0;
+  hp = heap_of(rt, t);
+  if (*hp.n == *hp.cap) {
+    int cap = *hp.cap ? *hp.cap * 2 : 64;
+    struct goro_timer **h = realloc(*hp.h, (size_t)cap * sizeof *h);
     if (h == NULL) return GORO_ENOMEM;
-    rt->timers = h;
-    rt->timercap = cap;
+    *hp.h = h;
+    *hp.cap = cap;
   }
   t->when = when;
-  t->heapidx = rt->ntimers;
-  rt->timers[rt->ntimers++] = t;
+  t->heapidx = *hp.n;
+  (*hp.h)[(*hp.n)++] = t;
+  heap_up(*hp.h, t->heapidx);
+  if (t->bubbled) return 0;
   if (t->kind == GORO_TIMER_G) rt->nsleeping++;
-  heap_up(rt, t->heapidx);
   atomic_store(&rt->next_when, rt->timers[0]->when);
   return 0;
+}
+
+double goroR_timer_now(struct goro_rt *rt, const struct goro_timer *t) {
+  if (t->bubbled && rt->bubble != NULL) return rt->bubble->now;
+  return goroR_now();
+}
+
+double goroR_g_now(struct goro_g *gp) {
+  if (gp != NULL && gp->bubble != NULL) return gp->bubble->now;
+  return goroR_now();
 }
 
 /* ---- G timers ------------------------------------------------------------------ */
@@ -129,8 +178,16 @@ int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when) {
 
 void goroR_timer_add(struct goro_rt *rt, struct goro_g *gp, double when) {
   goroR_assert(gp->timer.heapidx < 0 && gp->timer.kind == GORO_TIMER_G);
+  gp->timer.bubbled = 0;
   if (goroR_timer_start(rt, &gp->timer, when) != 0)
     goroR_throw("goroR_timer_add: out of memory");
+}
+
+void goroR_timer_sleep(struct goro_rt *rt, struct goro_g *gp, double s) {
+  goroR_assert(gp->timer.heapidx < 0 && gp->timer.kind == GORO_TIMER_G);
+  gp->timer.bubbled = goroR_bubble_id(gp) != 0;
+  if (goroR_timer_start(rt, &gp->timer, goroR_g_now(gp) + s) != 0)
+    goroR_throw("goroR_timer_sleep: out of memory");
 }
 
 void goroR_timer_del(struct goro_rt *rt, struct goro_g *gp) {
@@ -143,9 +200,11 @@ void goroR_timers_drop(struct goro_rt *rt) {
   atomic_store(&rt->next_when, 0.0);
 }
 
-double goroR_timers_fire(struct goro_rt *rt, double now) {
-  while (rt->ntimers > 0) {
-    struct goro_timer *t = rt->timers[0];
+/* Fire the due timers of heap h (*n of them), the P's or a bubble's. */
+static double fire(struct goro_rt *rt, struct goro_timer **const *h,
+                   const int *n, double now) {
+  while (*n > 0) {
+    struct goro_timer *t = (*h)[0];
     if (t->when > now) return t->when;
     goroR_timer_stop(rt, t);
     switch (t->kind) {
@@ -156,6 +215,19 @@ double goroR_timers_fire(struct goro_rt *rt, double now) {
     }
   }
   return 0;
+}
+
+double goroR_timers_fire(struct goro_rt *rt, double now) {
+  return fire(rt, &rt->timers, &rt->ntimers, now);
+}
+
+double goroR_bubble_timers_fire(struct goro_rt *rt, struct goro_bubble *b) {
+  return fire(rt, &b->timers, &b->ntimers, b->now);
+}
+
+void goroR_bubble_timers_drop(struct goro_bubble *b) {
+  for (int i = 0; i < b->ntimers; i++) b->timers[i]->heapidx = -1;
+  b->ntimers = 0;
 }
 
 int goroR_timers_hope(struct goro_rt *rt) {

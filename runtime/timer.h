@@ -31,11 +31,21 @@ struct timespec goroR_timespec(double t);
 /* Put gp in the timer heap to be readied at `when`. The caller then parks
 ** (either way). Requires: the P; gp's timer not armed. */
 void goroR_timer_add(struct goro_rt *rt, struct goro_g *gp, double when);
+/* goro.sleep(s) for gp: its timer at its own clock's now + s, in the
+** bubble's heap if gp is in the running bubble. Requires: the P; gp's
+** timer not armed; s > 0. */
+void goroR_timer_sleep(struct goro_rt *rt, struct goro_g *gp, double s);
+/* The clock t's times are on: the running bubble's if t is bubbled, else
+** goroR_now(). And gp's clock (goro.now() for gp; NULL: real time). */
+double goroR_timer_now(struct goro_rt *rt, const struct goro_timer *t);
+double goroR_g_now(struct goro_g *gp);
 /* Take gp out of the timer heap if it is there. Requires: the P. */
 void goroR_timer_del(struct goro_rt *rt, struct goro_g *gp);
 
 /* Timers of any kind (t->heapidx -1 when made; t->kind says whose).
-** start (re)arms t for `when`: 0, or GORO_ENOMEM. stop disarms it if armed
+** start (re)arms t for `when` (on the running bubble's clock and heap if
+** t->bubbled; with no bubble running then, it stays disarmed): 0, or
+** GORO_ENOMEM. stop disarms it if armed
 ** and says whether it was. Requires: the P. */
 int goroR_timer_start(struct goro_rt *rt, struct goro_timer *t, double when);
 int goroR_timer_stop(struct goro_rt *rt, struct goro_timer *t);
@@ -44,6 +54,10 @@ int goroR_timer_stop(struct goro_rt *rt, struct goro_timer *t);
 ** other due timer; returns the earliest remaining time, or 0 if none.
 ** Requires: the P. */
 double goroR_timers_fire(struct goro_rt *rt, double now);
+/* The same for bubble b's heap at b->now, and its drop. Requires: the P;
+** b == rt->bubble for fire. */
+double goroR_bubble_timers_fire(struct goro_rt *rt, struct goro_bubble *b);
+void goroR_bubble_timers_drop(struct goro_bubble *b);
 /* Drop every timer, disarmed (a run abandons its G's). Requires: the P. */
 void goroR_timers_drop(struct goro_rt *rt);
 /* Can a timer still make a G runnable: a G sleeps, or a G waits on the

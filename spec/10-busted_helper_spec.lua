@@ -15,6 +15,13 @@ describe("goro_it(f)", function()
     goro.sleep(0.001)
   end))
 
+  it("runs the body in a synctest bubble with synctest = true", goro_it({synctest = true}, function()
+    assert.is_true(goro.synctest.inside())
+    local t0 = goro.now()
+    goro.sleep(3600)  -- an hour, at once
+    assert.are.equal(3600, goro.now() - t0)
+  end))
+
   it("fails on a deadlock, with the dump", function()
     local ok, err = pcall(goro_it(function() goro.chan():recv() end))
     assert.is_false(ok)

@@ -199,6 +199,13 @@ static inline struct goro_runtime *goroB_R_of(lua_State *L) {
 
 struct goro_context;  /* a context (context.c) */
 
+/* The G running on the calling thread's M, or NULL (no M, or between
+** G's): whose bubble and clock goro's constructors use. */
+static inline struct goro_g *goroB_curg(void) {
+  struct goro_m *mp = goroR_m_self();
+  return mp != NULL ? mp->curg : NULL;
+}
+
 /* ---- util.c -------------------------------------------------------------- */
 
 /* The calling thread's goro_errmsg() text. */
@@ -402,12 +409,21 @@ struct bg *goroB_take_failed(lua_State *L, struct goro_runtime *R);
 ** the G handle metatable). */
 extern const luaL_Reg goroB_run_funcs[];
 
+/* ---- synctest.c ---------------------------------------------------------- */
+
+/* goro.synctest's core functions, for the module table (upvalues: the
+** runtime, the G handle metatable). Registers the bubble type. */
+void goroB_open_synctest(lua_State *L);
+
 /* ---- introspect.c -------------------------------------------------------- */
 
 /* Push the dump of every G: id, status or wait reason and how long, where
 ** it was created, and its Lua traceback. Requires: the P. May raise
 ** (memory). */
 void goroB_push_dump(lua_State *L, struct goro_runtime *R);
+/* The same for the G's of bubble bub only (synctest's deadlock). */
+void goroB_push_dump_of(lua_State *L, struct goro_runtime *R,
+                        struct goro_bubble *bub);
 
 /* stats, dump, config, m and ms, for the module table (upvalue 1: the
 ** runtime). */

@@ -129,6 +129,8 @@ void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
   c->recvonly = 0;
   c->recvq.head = c->recvq.tail = NULL;
   c->sendq.head = c->sendq.tail = NULL;
+  /* made in a synctest bubble: its waiters are durably blocked there */
+  c->recvq.bubble = c->sendq.bubble = goroR_bubble_id(goroB_curg());
   luaL_setmetatable(L, GORO_CHAN_MT);
 }
 

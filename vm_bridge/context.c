@@ -162,7 +162,7 @@ static void sync_deadlines(struct goro_rt *rt, struct goro_context *c) {
   double now = -1;
   for (struct goro_context *x = c; x != NULL; x = x->parent) {
     if (!x->hastimer || x->state != CTX_ACTIVE) continue;
-    if (now < 0) now = goroR_now();
+    if (now < 0) now = goroR_timer_now(rt, &x->t);
     if (now >= x->deadline) {
       end_tree(rt, x, CTX_DEADLINE);
       return;  /* (c has ended with it) */
@@ -244,6 +244,8 @@ static struct chan *done_of(lua_State *L, int i, struct goro_context *c) {
     lua_pushvalue(L, -2);
     lua_setiuservalue(L, -2, 3);  /* the channel anchors its context */
     if (n->state != CTX_ACTIVE) ch->closed = 1;
+    /* (the context's bubble's, whoever makes it: HACKING.md, "Virtual time") */
+    ch->recvq.bubble = n->t.bubbled ? goroR_bubble_running(&n->R->rt) : 0;
     lua_setiuservalue(L, -2, UV_DONE);
     lua_pop(L, 1);
     n->done = ch;
@@ -269,6 +271,7 @@ static struct goro_context *newctx(lua_State *L, int kind) {
   c->kind = kind;
   c->t.heapidx = -1;
   c->t.kind = GORO_TIMER_BRIDGE_CTX;
+  c->t.bubbled = goroR_bubble_id(goroB_curg()) != 0;  /* its clock */
   c->deadline = p->cn->deadline;
   c->cn = kind == CTX_VALUE ? p->cn : c;
   lua_pushvalue(L, CTX_MT_UV);
@@ -361,7 +364,7 @@ static int with_deadline(lua_State *L, double when, int withcause) {
     c->deadline = when;
     if (c->state == CTX_ACTIVE) {
       c->hastimer = 1;
-      if (goroR_now() >= when) {
+      if (goroR_timer_now(&c->R->rt, &c->t) >= when) {
         end_tree(&c->R->rt, c, CTX_DEADLINE);
       } else if (goroR_timer_start(&c->R->rt, &c->t, when) != 0) {
         unlink_child(c);
@@ -386,7 +389,7 @@ static int deadline_arg(lua_State *L, int withcause) {
 static int timeout_arg(lua_State *L, int withcause) {
   double s = (double)luaL_checknumber(L, 2);
   checkctx(L, 1);
-  return with_deadline(L, goroR_now() + (s > 0 ? s : 0), withcause);
+  return with_deadline(L, goroR_g_now(goroB_curg()) + (s > 0 ? s : 0), withcause);
 }
 
 static int l_with_deadline(lua_State *L) { return deadline_arg(L, 0); }

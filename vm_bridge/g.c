@@ -42,6 +42,7 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   b->w.index = 1;
   b->w.vidx = 0;
   b->w.kind = GORO_WAITER_PLAIN;
+  b->g->durable = 0;  /* (goroB_bg_park decides, if it parks) */
   return b;
 }
 
@@ -149,10 +150,33 @@ const char *goroB_bg_cannot_park(lua_State *L, struct bg *b) {
   return NULL;
 }
 
+/* Is b's coming park durable in its bubble: can only a G of the bubble
+** end it (HACKING.md, "Virtual time")? Every queue it waits on was made
+** in the bubble (I/O's never is), or it sleeps on the bubble's clock
+** with no queue, or it is the bubble's synctest.wait. */
+static int durable(struct bg *b) {
+  struct goro_g *gp = b->g;
+  uint64_t id = goroR_bubble_id(gp);
+  int queued = 0;
+  if (id == 0) return 0;
+  if (gp->bubble->waitg == gp) return 1;
+  if (b->w.q != NULL) {
+    if (b->w.kind == GORO_WAITER_PD || b->w.q->bubble != id) return 0;
+    queued = 1;
+  }
+  for (int i = 0; i < b->nsel; i++) {
+    if (b->sel[i].q == NULL) continue;
+    if (b->sel[i].kind == GORO_WAITER_PD || b->sel[i].q->bubble != id) return 0;
+    queued = 1;
+  }
+  return queued || (gp->timer.heapidx >= 0 && gp->timer.bubbled);
+}
+
 int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k) {
   const char *why;
   int rc;
+  if (b->g->bubble != NULL) b->g->durable = (uint8_t)durable(b);
   if (stackless(L, b)) {
     goroR_park_prepare(b->g, reason);
     return lua_yieldk(L, 0, ctx, k);

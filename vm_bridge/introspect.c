@@ -117,6 +117,11 @@ static void push_fd_peer(lua_State *L, int fd) {
 }
 
 void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
+  goroB_push_dump_of(L, R, NULL);
+}
+
+void goroB_push_dump_of(lua_State *L, struct goro_runtime *R,
+                        struct goro_bubble *bub) {
   luaL_Buffer buf;
   int waiting = goroR_rt_waiting_for_m(&R->rt);
   luaL_buffinit(L, &buf);
@@ -130,12 +135,17 @@ void goroB_push_dump(lua_State *L, struct goro_runtime *R) {
     struct bg *b = gp->ud;
     int inscope;
     char held[96] = "";
+    if (bub != NULL && gp->bubble != bub) continue;
     if (gp->id == R->rt.st.step_overrun_g)  /* it held a frame: say so */
       snprintf(held, sizeof held, ", held a step %.1fms past its budget",
                R->rt.st.step_overrun_max * 1e3);
     if (gp->userlocks > 0)  /* goro.lockthread() */
       snprintf(held + strlen(held), sizeof held - strlen(held),
                ", locked to its thread");
+    if (gp->bubble != NULL)  /* goro.synctest */
+      snprintf(held + strlen(held), sizeof held - strlen(held), gp->bcounted
+               ? ", durably blocked in a synctest bubble"
+               : ", in a synctest bubble");
     if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
       char waited[32];
       struct goro_pd *pd = b->w.kind == GORO_WAITER_PD ? goroR_pd_of_waiter(&b->w)

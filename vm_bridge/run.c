@@ -107,18 +107,19 @@ static int l_sleep(lua_State *L) {
     struct goro_context *x = goroB_optctx(L, 2);
     goroB_bg_block(L, "sleep");  /* (raises outside a G, as without) */
     lua_settop(L, 2);
-    goroB_tchan_push(L, goroR_now() + (s > 0 ? s : 0));
+    goroB_tchan_push(L, goroR_g_now(goroB_curg()) + (s > 0 ? s : 0));
     lua_replace(L, 1);
     return goroB_chan_recv_ctx(L, x, 1);
   }
   b = goroB_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
-  goroR_timer_add(goroR_m_self()->rt, b->g, goroR_now() + s);
+  goroR_timer_sleep(goroR_m_self()->rt, b->g, s);
   return goroB_bg_park(L, b, "sleep", "sleep", 0, sleep_k);
 }
 
+/* goro.now(): monotonic seconds; inside a synctest bubble, its clock. */
 static int l_now(lua_State *L) {
-  lua_pushnumber(L, goroR_now());
+  lua_pushnumber(L, goroR_g_now(goroB_curg()));
   return 1;
 }
 

@@ -44,6 +44,7 @@ int goroB_sema_new(lua_State *L) {
   luaL_argcheck(L, n >= 0, 1, "negative size");
   s = goroB_sync_newobj(L, sizeof(struct sema), &sema_tag, 0);
   s->size = n;
+  s->q.bubble = goroR_bubble_id(goroB_curg());  /* acquire is durable there */
   return 1;
 }
 

@@ -140,7 +140,8 @@ struct mutex {
 };
 
 static int l_mutex(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct mutex), &mutex_tag, 0);
+  struct mutex *m = goroB_sync_newobj(L, sizeof(struct mutex), &mutex_tag, 0);
+  m->q.bubble = goroR_bubble_id(goroB_curg());  /* lock is durable there */
   return 1;
 }
 
@@ -200,7 +201,8 @@ struct waitgroup {
 };
 
 static int l_waitgroup(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct waitgroup), &wg_tag, 0);
+  struct waitgroup *wg = goroB_sync_newobj(L, sizeof(struct waitgroup), &wg_tag, 0);
+  wg->q.bubble = goroR_bubble_id(goroB_curg());  /* wait is durable there */
   return 1;
 }
 
@@ -260,7 +262,8 @@ static int rw_ok(const struct rwmutex *rw) {
 }
 
 static int l_rwmutex(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct rwmutex), &rw_tag, 0);
+  struct rwmutex *rw = goroB_sync_newobj(L, sizeof(struct rwmutex), &rw_tag, 0);
+  rw->rq.bubble = rw->wq.bubble = goroR_bubble_id(goroB_curg());
   return 1;
 }
 
@@ -383,7 +386,8 @@ struct once {
 };
 
 static int l_once(lua_State *L) {
-  goroB_sync_newobj(L, sizeof(struct once), &once_tag, 0);
+  struct once *o = goroB_sync_newobj(L, sizeof(struct once), &once_tag, 0);
+  o->q.bubble = goroR_bubble_id(goroB_curg());
   return 1;
 }
 
@@ -440,6 +444,7 @@ static int l_cond(lua_State *L) {
   struct mutex *m = goroB_checktag(L, 1, &mutex_tag, GORO_MUTEX_MT);
   struct cond *c = goroB_sync_newobj(L, sizeof(struct cond), &cond_tag, 1);
   c->m = m;
+  c->q.bubble = goroR_bubble_id(goroB_curg());  /* wait is durable there */
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   return 1;

@@ -73,7 +73,7 @@ static void tchan_take(lua_State *L, struct tchan *tc) {
 
 int goroB_tchan_try_recv(lua_State *L, struct goro_rt *rt, struct tchan *tc) {
   goroR_assert(tchan_ok(tc));
-  tchan_sync(rt, tc, goroR_now());
+  tchan_sync(rt, tc, goroR_timer_now(rt, &tc->t));
   goroR_assert(tchan_ok(tc));
   if (!tc->due) return 0;
   tchan_take(L, tc);
@@ -99,7 +99,7 @@ int goroB_tchan_nomem(lua_State *L) {
 ** G, if any; a ticker goes back in the heap while G's wait. */
 static void tchan_fire(struct goro_rt *rt, struct tchan *tc) {
   struct goro_waiter *w;
-  tchan_sync(rt, tc, goroR_now());
+  tchan_sync(rt, tc, goroR_timer_now(rt, &tc->t));
   if (tc->due && (w = goroR_waitq_claim(&tc->c.recvq)) != NULL) {
     tchan_take(w->data, tc);
     w->ok = 1;
@@ -153,6 +153,7 @@ static struct tchan *tchan_new(lua_State *L, double when, double period) {
   tc->c.istimer = 1;
   tc->t.heapidx = -1;
   tc->t.kind = GORO_TIMER_BRIDGE;
+  tc->t.bubbled = tc->c.recvq.bubble != 0;  /* on its bubble's clock */
   tc->t.when = when;
   tc->period = period;
   tc->at = 0;
@@ -221,7 +222,7 @@ void goroB_tchan_push(lua_State *L, double when) { tchan_new(L, when, 0); }
 /* goro.after(s) -> ch: ch receives goro.now() once, s seconds from now. */
 static int l_after(lua_State *L) {
   double s = checkseconds(L, 1);
-  tchan_new(L, goroR_now() + s, 0);
+  tchan_new(L, goroR_g_now(goroB_curg()) + s, 0);
   return 1;
 }
 
@@ -229,7 +230,7 @@ static int l_after(lua_State *L) {
 ** unless t:stop() comes first. */
 static int l_timer(lua_State *L) {
   double s = checkseconds(L, 1);
-  tchan_new(L, goroR_now() + s, 0);
+  tchan_new(L, goroR_g_now(goroB_curg()) + s, 0);
   return push_timer(L);
 }
 
@@ -237,7 +238,7 @@ static int l_timer(lua_State *L) {
 ** t:stop(). */
 static int l_ticker(lua_State *L) {
   double s = checkperiod(L, 1);
-  tchan_new(L, goroR_now() + s, s);
+  tchan_new(L, goroR_g_now(goroB_curg()) + s, s);
   return push_timer(L);
 }
 
@@ -253,7 +254,8 @@ static int t_stop(lua_State *L) {
 static int t_reset(lua_State *L) {
   struct tchan *tc = tchan_of(L);
   double s = tc->period > 0 ? checkperiod(L, 2) : checkseconds(L, 2);
-  lua_pushboolean(L, tchan_arm(L, rt_of(L), tc, goroR_now() + s,
+  lua_pushboolean(L, tchan_arm(L, rt_of(L), tc,
+                              goroR_timer_now(rt_of(L), &tc->t) + s,
                               tc->period > 0 ? s : 0));
   return 1;
 }

@@ -19,6 +19,12 @@
 -- A failure's message then lists every G (goro.dump()) and, for an
 -- assertion in another G than the main one, that G's traceback; with
 -- goro_it({dump = false}, f) it says the failure alone.
+--
+-- goro_it({synctest = true}, f) runs the body in a goro.synctest bubble:
+-- its sleeps, timers, tickers and context deadlines take no real time
+-- (a spec of a 30 s timeout runs in milliseconds), and a deadlock inside
+-- the bubble is a failure whose message starts with the spec's file:line
+-- and lists the bubble's G's. The timeout stays real time.
 local goro = require "goro"
 
 -- busted's own fail(), which raises its failure type, when busted runs
@@ -75,6 +81,10 @@ local function goro_it(opts, f)
   local where = caller and caller.currentline > 0
     and caller.short_src .. ":" .. caller.currentline or "?"
   local source, line = caller and caller.source, caller and caller.currentline
+  local body = f
+  if opts.synctest then
+    body = function(...) return goro.synctest.run(f, ...) end
+  end
   return function(...)
     local report
     local runopts = {
@@ -83,7 +93,7 @@ local function goro_it(opts, f)
       dump = dump,
       report = function(r) report = r end,
     }
-    local res = table.pack(pcall(goro.run, runopts, f, ...))
+    local res = table.pack(pcall(goro.run, runopts, body, ...))
     if res[1] then return table.unpack(res, 2, res.n) end
     local err = res[2]
     if report == nil then error(err, 0) end  -- goro.run refused to start
@@ -91,8 +101,16 @@ local function goro_it(opts, f)
     if dump and report.dump then
       tail = "\n\nall goroutines at the failure:\n\n" .. report.dump
     end
+    local v = report.error
+    if report.kind == "error" and type(v) == "string" and
+       v:find("^goro%.synctest%.run: deadlock") then
+      -- a deadlock in the bubble: as goro.run's, with the bubble's G's
+      local first, dumped = v:match("^([^\n]*)\n\n(.*)$")
+      raise(where .. ": " .. (first or v)
+            .. (dump and dumped and "\n\ngoroutines of the bubble:\n\n" .. dumped or ""),
+            true, source, line)
+    end
     if report.kind == "error" then
-      local v = report.error
       if not is_failure(v) then raise(err, false, position(err)) end
       local msg = tostring(v)
       if tail == "" then raise(v, false, position(msg)) end  -- as it was raised

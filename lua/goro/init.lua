@@ -168,4 +168,46 @@ function scope.__tostring(s)
                        s._open and "" or ", ended")
 end
 
+-- goro.synctest: virtual time for tests (Go's testing/synctest; design in
+-- runtime/HACKING.md, "Virtual time").
+--
+--   goro.synctest.run(function()
+--     local t0 = goro.now()
+--     goro.sleep(30)                      -- returns at once...
+--     assert(goro.now() - t0 == 30)       -- ...30 s later on the clock
+--   end)
+--
+-- run(f, ...) runs f(...) in a new G, the root of a bubble, and returns
+-- f's results (or raises its error) once every G of the bubble ended.
+-- G's started by the bubble's G's are in it. Inside, goro.now() starts at
+-- a fixed epoch (2000-01-01 UTC as Unix seconds) and moves only when
+-- every G of the bubble is durably blocked (on a channel, timer,
+-- context or sync object made in the bubble, or asleep): it then jumps
+-- to the bubble's next timer. A G blocked on anything made outside the
+-- bubble, on I/O or in C, is not durably blocked: the bubble then
+-- waits in real time. Durably blocked with no timer left is a deadlock:
+-- run raises, with the dump of the bubble's G's. Called outside any G,
+-- run runs inside a goro.run of its own. wait() (from a G of a bubble)
+-- returns once every other G of the bubble is durably blocked; inside()
+-- says whether the caller is in a bubble.
+local synctest_run = core._synctest_run
+goro._synctest_run, goro._synctest_wait, goro._synctest_inside = nil, nil, nil
+local synctest = {wait = core._synctest_wait, inside = core._synctest_inside}
+
+function synctest.run(f, ...)
+  if type(f) ~= "function" then
+    error("bad argument #1 to 'run' (function expected, got " .. type(f) .. ")", 2)
+  end
+  if core.self() == nil then return core.run(synctest.run, f, ...) end
+  local args, res = table.pack(...), nil
+  synctest_run(function()
+    res = table.pack(pcall(f, table.unpack(args, 1, args.n)))
+  end)
+  if res == nil then error("goro.synctest.run: the bubble's root goroutine did not finish", 2) end
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+goro.synctest = synctest
+package.loaded["goro.synctest"] = synctest
+
 return goro

@@ -6,6 +6,7 @@
 ** lua_yieldk would); calling goroR_park from inside plays a stackful park.
 */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -375,10 +376,165 @@ Test(sched, a_pending_timer_is_not_a_deadlock) {
   teardown();
 }
 
+/* ---- synctest bubbles ---------------------------------------------------------
+** A bubble's clock is virtual: these tests put timers thousands of seconds
+** out and expect them at once, in order, and never in the P's heap. */
+
+static struct goro_bubble bub;
+
+/* The G in synctest.run: parks (not in the bubble), logs W when readied. */
+static int bubble_waiter(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  if (f->step++ == 0) {
+    goroR_park_prepare(f->g, "synctest.run");
+    return GORO_RUN_PARKED;
+  }
+  logs("W");
+  return GORO_RUN_DONE;
+}
+
+/* A bubble G: sleeps f->b seconds on the bubble's clock (a durable park),
+** then logs its name and the clock's seconds since the epoch. */
+static int bubble_sleeper(struct goro_rt *r, struct fg *f) {
+  char s[32];
+  if (f->step++ == 0) {
+    f->g->durable = 1;
+    goroR_timer_sleep(r, f->g, (double)f->b);
+    goroR_park_prepare(f->g, "sleep");
+    return GORO_RUN_PARKED;
+  }
+  snprintf(s, sizeof s, "%c%.0f ", names[f->a], bub.now - GORO_BUBBLE_EPOCH);
+  logs(s);
+  return GORO_RUN_DONE;
+}
+
+/* A bubble G parked for good: durably (f->a) or not. */
+static int bubble_parker(struct goro_rt *r, struct fg *f) {
+  (void)r;
+  if (f->step++ == 0) {
+    f->g->durable = (uint8_t)f->a;
+    goroR_park_prepare(f->g, "parked");
+    return GORO_RUN_PARKED;
+  }
+  logs("p");
+  return GORO_RUN_DONE;
+}
+
+/* Start bub with a parked waiter; returns the waiter. */
+static struct fg *bubble_setup(void) {
+  struct fg *w;
+  setup();
+  memset(&bub, 0, sizeof bub);
+  w = spawn(bubble_waiter);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_eq(goroR_bubble_start(&rt, &bub, w->g), 0);
+  cr_assert_eq(goroR_bubble_start(&rt, &bub, w->g), GORO_ESTATE, "one at a time");
+  return w;
+}
+
+static struct fg *bubble_spawn(fg_fn fn, long a, long b) {
+  struct fg *f = spawn(fn);
+  f->a = a;
+  f->b = b;
+  goroR_bubble_join(&rt, &bub, f->g);
+  return f;
+}
+
+static void bubble_teardown(void) {
+  goroR_bubble_finish(&rt, &bub);
+  cr_assert_null(rt.bubble);
+  free(bub.timers);
+  teardown();
+}
+
+Test(sched, a_bubble_jumps_its_clock_from_timer_to_timer) {
+  bubble_setup();
+  bubble_spawn(bubble_sleeper, 0, 1000);
+  bubble_spawn(bubble_sleeper, 1, 3000);
+  bubble_spawn(bubble_sleeper, 2, 2000);
+  cr_assert_eq(bub.ng, 3u);
+  cr_assert_eq(goroR_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_str_eq(logbuf, "a1000 c2000 b3000 W", "got %s", logbuf);
+  cr_assert_eq(bub.state, GORO_BUBBLE_DONE);
+  cr_assert_eq(bub.ng, 0u);
+  cr_assert_eq(bub.nblocked, 0u);
+  cr_assert_eq(rt.ntimers, 0, "bubble timers stay out of the P's heap");
+  cr_assert_eq(rt.nsleeping, 0);
+  bubble_teardown();
+}
+
+Test(sched, a_g_made_by_a_bubble_g_is_in_the_bubble) {
+  struct fg *f;
+  bubble_setup();
+  f = bubble_spawn(bubble_sleeper, 0, 5);
+  m0.curg = f->g;  /* as if f were running and spawned g */
+  {
+    struct fg *g = spawn(bubble_sleeper);
+    m0.curg = NULL;
+    cr_assert_eq(g->g->bubble, &bub);
+    cr_assert_eq(g->g->waiters.bubble, bub.id);
+    g->a = 1;
+    g->b = 7;
+  }
+  cr_assert_eq(bub.ng, 2u);
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_str_eq(logbuf, "a5 b7 W", "got %s", logbuf);
+  bubble_teardown();
+}
+
+Test(sched, a_g_not_durably_blocked_holds_the_clock) {
+  struct fg *outside;
+  bubble_setup();
+  bubble_spawn(bubble_sleeper, 0, 1000);
+  outside = bubble_spawn(bubble_parker, 0, 0);  /* blocked on "I/O" */
+  cr_assert_eq(goroR_sched_run(&rt, &m0, NULL, 0), GORO_SCHED_IDLE);
+  cr_assert_eq(bub.now, GORO_BUBBLE_EPOCH, "the clock moved");
+  cr_assert_eq(bub.nblocked, 1u);
+  cr_assert_eq(bub.ng, 2u);
+  cr_assert_str_eq(logbuf, "");
+  goroR_ready(&rt, outside->g, 0);  /* its I/O came */
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_str_eq(logbuf, "pa1000 W", "got %s", logbuf);
+  bubble_teardown();
+}
+
+Test(sched, a_bubble_blocked_with_no_timer_is_a_deadlock) {
+  struct fg *p;
+  bubble_setup();
+  p = bubble_spawn(bubble_parker, 1, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_str_eq(logbuf, "W", "the waiter was not readied: %s", logbuf);
+  cr_assert_eq(bub.state, GORO_BUBBLE_DEADLOCK);
+  cr_assert_eq(p->g->status, GORO_GWAITING);
+  cr_assert(p->g->bcounted);
+  goroR_bubble_finish(&rt, &bub);  /* p becomes an ordinary parked G */
+  cr_assert_null(p->g->bubble);
+  cr_assert(!p->g->bcounted);
+  cr_assert_eq(bub.ng, 0u);
+  goroR_ready(&rt, p->g, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_str_eq(logbuf, "Wp");
+  bubble_teardown();
+}
+
+Test(sched, abandoning_a_run_ends_its_bubble_first) {
+  bubble_setup();
+  bubble_spawn(bubble_sleeper, 0, 1000);
+  bubble_spawn(bubble_parker, 0, 0);
+  goroR_sched_run(&rt, &m0, NULL, 0);
+  cr_assert_eq(bub.ntimers, 1);
+  goroR_g_abandon_all(&rt);
+  cr_assert_null(rt.bubble);
+  cr_assert_eq(bub.ntimers, 0);
+  cr_assert_eq(bub.ng, 0u);
+  free(bub.timers);
+  teardown();
+}
+
 /* ---- wait queues ------------------------------------------------------------- */
 
 Test(sched, wait_queue_is_fifo_and_claims_skip_stale_waiters) {
-  struct goro_waitq q = {NULL, NULL};
+  struct goro_waitq q = {NULL, NULL, 0};
   struct fg *f[3];
   setup();
   for (int i = 0; i < 3; i++) {
