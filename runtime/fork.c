@@ -130,6 +130,8 @@ static void forget_others(struct goro_rt *rt) {
     atomic_store(&rt->p_syscall, (uintptr_t)0);
   }
   rt->pwaiters = rt->cwaiters = rt->swaiters = 0;
+  atomic_store(&rt->step_waits, 0);
+  atomic_store(&rt->stepkick, 0);
   atomic_store(&rt->pstarving, (uintptr_t)0);
   atomic_store(&rt->owed, 0);
   rt->nlocked = 0;

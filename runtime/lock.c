@@ -8,6 +8,8 @@
 */
 #include "lock.h"
 
+#include <errno.h>
+
 #include "errors.h"
 #include "fatal.h"
 
@@ -27,6 +29,29 @@ int goroR_cond_init(pthread_cond_t *cv) {
   pthread_condattr_destroy(&ca);
   return rc == 0 ? 0 : GORO_ENOMEM;
 }
+
+/* pthread_mutex_timedlock reads CLOCK_REALTIME: `until` is moved there
+** (a realtime jump in between stretches or cuts one wait, no more). */
+static int timedlock(pthread_mutex_t *mu, double until) {
+  struct timespec mono, real, abs;
+  double left, t;
+  if (pthread_mutex_trylock(mu) == 0) return 0;
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  left = until - ((double)mono.tv_sec + (double)mono.tv_nsec * 1e-9);
+  if (left <= 0) return ETIMEDOUT;
+  clock_gettime(CLOCK_REALTIME, &real);
+  t = (double)real.tv_sec + (double)real.tv_nsec * 1e-9 + left;
+  abs.tv_sec = (time_t)t;
+  abs.tv_nsec = (long)((t - (double)abs.tv_sec) * 1e9);
+  if (abs.tv_nsec >= 1000000000L) abs.tv_nsec = 999999999L;
+  return pthread_mutex_timedlock(mu, &abs) == 0 ? 0 : ETIMEDOUT;
+}
+
+#ifndef GORO_CHECKS
+int goroR_lock_until(struct goro_lock *l, double until) {
+  return timedlock(&l->mu, until);
+}
+#endif
 
 #ifdef GORO_CHECKS
 
@@ -55,6 +80,18 @@ void goroR_lock(struct goro_lock *l) {
   if (nheld == MAXHELD) goroR_throw("lock order: %d locks held", nheld);
   pthread_mutex_lock(&l->mu);
   held[nheld++] = l;
+}
+
+int goroR_lock_until(struct goro_lock *l, double until) {
+  for (int i = 0; i < nheld; i++)
+    if (held[i]->rank >= l->rank)
+      goroR_throw("lock order: %s lock (rank %d) taken while holding the "
+                  "%s lock (rank %d)", rank_name(l->rank), l->rank,
+                  rank_name(held[i]->rank), held[i]->rank);
+  if (nheld == MAXHELD) goroR_throw("lock order: %d locks held", nheld);
+  if (timedlock(&l->mu, until) != 0) return ETIMEDOUT;
+  held[nheld++] = l;
+  return 0;
 }
 
 void goroR_unlock(struct goro_lock *l) {

@@ -59,6 +59,11 @@ static inline int goroR_cond_timedwait(pthread_cond_t *cv, struct goro_lock *l,
 }
 #endif
 
+/* Take l unless that would take past `until` (CLOCK_MONOTONIC seconds):
+** 0, or ETIMEDOUT (not taken). For a frame thread, which must not wait
+** out a time slice of a holder the kernel descheduled (frame.c). */
+int goroR_lock_until(struct goro_lock *l, double until);
+
 /* A condition variable on the monotonic clock (all the runtime's timed
 ** waits are on it). 0, or GORO_ENOMEM. */
 int goroR_cond_init(pthread_cond_t *cv);

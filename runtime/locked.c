@@ -110,7 +110,7 @@ void goroR_locked_yield(struct goro_g *gp) {
   /* Let someone else have it: wait until another M took the P, or nobody
   ** wants it (no thread waits for it, no G is runnable or due), or 10 ms
   ** went by with nobody able to take it. Then wait for it as a caller. */
-  while (rt->p_owner == NULL && (rt->pwaiters > 0 || goroR_p_work_due(rt)) &&
+  while (rt->p_owner == NULL && (goroR_p_wanted(rt) || goroR_p_work_due(rt)) &&
          !rt->closing && !rt->abort && goroR_now() < until) {
     struct timespec ts = goroR_timespec(goroR_now() + 1e-3);
     goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);

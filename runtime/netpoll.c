@@ -29,6 +29,7 @@
 
 #include "errors.h"
 #include "fatal.h"
+#include "p.h"
 #include "sched.h"
 #include "timer.h"
 #include "waitq.h"
@@ -369,7 +370,7 @@ void goroR_netpoll(struct goro_rt *rt, double until) {
     ** that changes those after this sees `polling` and writes breakfd
     ** (both sides sequentially consistent: one sees the other). */
     atomic_store(&np->polling, 1);
-    if (atomic_load(&rt->pwaiters) > 0 || atomic_load(&rt->closing) ||
+    if (goroR_p_wanted(rt) || atomic_load(&rt->closing) ||
         atomic_load(&rt->abort))
       timeout = 0;
   }

@@ -13,7 +13,11 @@
 */
 #include "p.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "errors.h"
 #include "fatal.h"
@@ -22,8 +26,17 @@
 #include "timer.h"
 #include "worker.h"
 
+/* Waiting steps sleep on rt->stepseq, not on rt->wake (step_acquire). */
+static void wake_steps(struct goro_rt *rt) {
+  if (atomic_load(&rt->step_waits) == 0) return;
+  atomic_fetch_add(&rt->stepseq, 1);
+  syscall(SYS_futex, &rt->stepseq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL,
+          NULL, 0);
+}
+
 void goroR_rt_wake_locked(struct goro_rt *rt) {
   pthread_cond_broadcast(&rt->wake);
+  wake_steps(rt);
   goroR_netpoll_break(rt);
   goroR_workers_wake_locked(rt);
 }
@@ -63,7 +76,7 @@ int goroR_p_held_locked(struct goro_rt *rt) {
   rt->p_owner = NULL;
   /* A waiter that looked while the P was parked may sleep untimed (the
   ** starving caller does): it must look again now that the P is free. */
-  if (atomic_load(&rt->pwaiters) > 0) goroR_rt_wake_locked(rt);
+  if (goroR_p_wanted(rt)) goroR_rt_wake_locked(rt);
   return 0;
 }
 
@@ -99,7 +112,7 @@ int goroR_p_owed(struct goro_rt *rt) {
 }
 
 int goroR_p_waiters_first(struct goro_rt *rt, int worker) {
-  return rt->pwaiters > 0 &&
+  return goroR_p_wanted(rt) &&
          (!goroR_p_owed(rt) || (worker && atomic_load(&rt->step_waits) > 0));
 }
 
@@ -113,7 +126,9 @@ static int sched_ready(struct goro_rt *rt) {
 ** scheduler is owed a turn and some M is there to take it; a scheduler
 ** only then, or when no caller waits. */
 int goroR_p_may_take(struct goro_rt *rt, int sched) {
-  if (sched) return rt->cwaiters == 0 || goroR_p_owed(rt);
+  if (sched)
+    return (rt->cwaiters == 0 && atomic_load(&rt->step_waits) == 0) ||
+           goroR_p_owed(rt);
   return !goroR_p_owed(rt) || !sched_ready(rt);
 }
 
@@ -125,14 +140,11 @@ static int caller_turn(struct goro_rt *rt, struct goro_m *mp) {
   return s == 0 || s == (uintptr_t)mp;
 }
 
-/* Wait for the P as a scheduler or a caller; a step M waits only until
-** `until` (0: no limit), asking the holder's G to yield meanwhile (sysmon,
-** rt->step_waits), and owes the scheduler no turn (it runs it). A caller
-** that waits over STARVE_AFTER is served next (HACKING.md, "Who gets a
-** free P"). 0, GORO_ECLOSED, or GORO_ETIMEDOUT. */
-static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double until) {
-  int prev = mp->state, late = 0;
-  int step = !sched && until > 0;  /* it runs the owed turn itself */
+/* Wait for the P as a scheduler or a caller. A caller that waits over
+** STARVE_AFTER is served next (HACKING.md, "Who gets a free P"). 0 or
+** GORO_ECLOSED. */
+static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched) {
+  int prev = mp->state;
   double since = sched ? 0 : goroR_now();
   struct timespec ts;
   goroR_lock(&rt->lock);
@@ -141,28 +153,17 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
     rt->swaiters++;
   else
     rt->cwaiters++;
-  if (until > 0) atomic_fetch_add(&rt->step_waits, 1);  /* (for sysmon) */
   wake_for_waiter_locked(rt);  /* an idle owner hands the P over */
   mp->state = GORO_M_WAITP;
   for (;;) {
     if (rt->closing && !unwinding(rt, mp)) break;
-    if ((goroR_p_may_take(rt, sched) || step) && (sched || caller_turn(rt, mp)) &&
+    if (goroR_p_may_take(rt, sched) && (sched || caller_turn(rt, mp)) &&
         (rt->p_owner == NULL || goroR_p_retake_locked(rt)))
       break;
     if (!sched && atomic_load(&rt->pstarving) == 0 &&
         goroR_now() - since > STARVE_AFTER)
       atomic_store(&rt->pstarving, (uintptr_t)mp);  /* served next */
-    if (until > 0) {  /* a step: ask the holder's G to yield, each ms */
-      double now = goroR_now();
-      if (now >= until) {
-        late = 1;
-        break;
-      }
-      if (rt->p_owner != NULL && atomic_load(&rt->p_syscall) == 0)
-        goroR_preempt_m(rt, rt->p_owner);
-      ts = goroR_timespec(now + 1e-3 < until ? now + 1e-3 : until);
-      goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
-    } else if (!sched) {  /* in slices: HACKING.md, "Who gets a free P" */
+    if (!sched) {  /* in slices: HACKING.md, "Who gets a free P" */
       ts = goroR_timespec(goroR_now() + STARVE_AFTER);
       goroR_cond_timedwait(&rt->wake, &rt->lock, &ts);
     } else {
@@ -171,25 +172,86 @@ static int p_acquire(struct goro_rt *rt, struct goro_m *mp, int sched, double un
   }
   if (atomic_load(&rt->pstarving) == (uintptr_t)mp) {  /* served, or gone */
     atomic_store(&rt->pstarving, (uintptr_t)0);
-    if (late || rt->closing) goroR_rt_wake_locked(rt);  /* (the others) */
+    if (rt->closing) goroR_rt_wake_locked(rt);  /* (the others) */
   }
   rt->pwaiters--;
   if (sched)
     rt->swaiters--;
   else
     rt->cwaiters--;
-  if (until > 0) atomic_fetch_sub(&rt->step_waits, 1);
-  if (late || (rt->closing && !unwinding(rt, mp))) {
+  if (rt->closing && !unwinding(rt, mp)) {
     mp->state = prev;
     goroR_rt_wake_locked(rt);  /* (a waiter behind it may go first now) */
     goroR_unlock(&rt->lock);
-    return late ? GORO_ETIMEDOUT : GORO_ECLOSED;
+    return GORO_ECLOSED;
   }
-  if (!sched && !step && goroR_p_work_due(rt))  /* G's wait while this thread runs Lua */
+  if (!sched && goroR_p_work_due(rt))  /* G's wait while this thread runs Lua */
     atomic_store_explicit(&rt->owed, 1, memory_order_relaxed);
   goroR_p_take_locked(rt, mp);
   goroR_unlock(&rt->lock);
   return 0;
+}
+
+/* Sleep until *word is no longer `seen`, a wake, or `until` (monotonic). */
+static void futex_wait_until(_Atomic uint32_t *word, uint32_t seen, double until) {
+  struct timespec ts = goroR_timespec(until);
+  syscall(SYS_futex, word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen, &ts, NULL,
+          FUTEX_BITSET_MATCH_ANY);
+}
+
+/* A step M waits for the P until `until` at the latest, and for rt->lock
+** too: a holder of the lock that the kernel descheduled would keep a step
+** waiting a whole time slice past its deadline (HACKING.md, "The frame
+** loop"). So a step is not counted in pwaiters (whose count needs the lock
+** to undo) but in the atomic step_waits, which holders, workers and sysmon
+** read; it sleeps on the futex rt->stepseq outside the lock, and takes the
+** lock with a time limit. It runs the owed turn itself, so it ignores
+** `owed`; after it lent the P (`lent`) callers go first, as for any
+** scheduler. While it waits it asks the holder's G to yield, at once and
+** each ms. 0, GORO_ECLOSED or GORO_ETIMEDOUT. */
+static int step_acquire(struct goro_rt *rt, struct goro_m *mp, int lent, double until) {
+  int prev = mp->state, rc, first = 1;
+  atomic_fetch_add(&rt->step_waits, 1);
+  mp->state = GORO_M_WAITP;
+  for (;;) {
+    uint32_t seen;
+    double now;
+    if (goroR_lock_until(&rt->lock, until) != 0) {  /* owes the others a look */
+      atomic_fetch_sub(&rt->step_waits, 1);
+      atomic_store(&rt->stepkick, 1);  /* (sysmon does it, within 5 ms) */
+      mp->state = prev;
+      return GORO_ETIMEDOUT;
+    }
+    if (rt->closing && !unwinding(rt, mp)) {
+      rc = GORO_ECLOSED;
+      break;
+    }
+    if ((lent ? rt->cwaiters == 0 || goroR_p_owed(rt) : caller_turn(rt, mp)) &&
+        (rt->p_owner == NULL || goroR_p_retake_locked(rt))) {
+      rc = 0;
+      break;
+    }
+    if ((now = goroR_now()) >= until) {
+      rc = GORO_ETIMEDOUT;
+      break;
+    }
+    if (rt->p_owner != NULL && atomic_load(&rt->p_syscall) == 0)
+      goroR_preempt_m(rt, rt->p_owner);
+    if (first) wake_for_waiter_locked(rt);  /* an idle owner hands it over */
+    first = 0;
+    seen = atomic_load(&rt->stepseq);
+    goroR_unlock(&rt->lock);
+    futex_wait_until(&rt->stepseq, seen, now + 1e-3 < until ? now + 1e-3 : until);
+  }
+  atomic_fetch_sub(&rt->step_waits, 1);
+  if (rc != 0) {
+    mp->state = prev;
+    goroR_rt_wake_locked(rt);  /* (those that let it go first look again) */
+  } else {
+    goroR_p_take_locked(rt, mp);
+  }
+  goroR_unlock(&rt->lock);
+  return rc;
 }
 
 int goroR_p_try_take_locked(struct goro_rt *rt, struct goro_m *mp) {
@@ -203,11 +265,11 @@ int goroR_p_try_take_locked(struct goro_rt *rt, struct goro_m *mp) {
 }
 
 int goroR_p_acquire(struct goro_rt *rt, struct goro_m *mp) {
-  return p_acquire(rt, mp, 0, 0);
+  return p_acquire(rt, mp, 0);
 }
 
 int goroR_p_acquire_until(struct goro_rt *rt, struct goro_m *mp, double until) {
-  return p_acquire(rt, mp, 0, until);
+  return step_acquire(rt, mp, 0, until);
 }
 
 void goroR_p_drop_locked(struct goro_rt *rt, struct goro_m *mp) {
@@ -235,7 +297,7 @@ void goroR_p_park(struct goro_rt *rt, struct goro_m *mp) {
       !goroR_netpoll_waiting(rt) &&  /* (then a worker must poll) */
       !atomic_load(&rt->abort) && !atomic_load(&rt->closing)) {
     atomic_store(&rt->p_syscall, (uintptr_t)mp | 1);
-    if (atomic_load(&rt->pwaiters) == 0 && !atomic_load(&rt->closing)) return;
+    if (!goroR_p_wanted(rt) && !atomic_load(&rt->closing)) return;
     goroR_lock(&rt->lock);  /* someone may want it after all */
     if (!goroR_p_held_locked(rt)) goroR_rt_kick_locked(rt);  /* (else a */
     mp->rt = NULL;                                  /* waiter retook it) */
@@ -259,7 +321,8 @@ int goroR_p_handoff(struct goro_rt *rt, struct goro_m *mp, double until) {
   goroR_lock(&rt->lock);
   goroR_p_drop_locked(rt, mp);
   goroR_unlock(&rt->lock);
-  return p_acquire(rt, mp, 1, until);  /* callers first (goroR_p_may_take) */
+  if (until > 0) return step_acquire(rt, mp, 1, until);
+  return p_acquire(rt, mp, 1);  /* callers first (goroR_p_may_take) */
 }
 
 /* The CAS on our own M is the fast path (nobody retook the P; had someone,

@@ -9,6 +9,8 @@
 #ifndef GORO_RUNTIME_P_H
 #define GORO_RUNTIME_P_H
 
+#include <stdatomic.h>
+
 #include "state.h"
 
 /* Take the P for the calling thread's M, waiting while another M holds it
@@ -67,6 +69,11 @@ int goroR_p_may_take(struct goro_rt *rt, int sched);
 int goroR_p_work_due(struct goro_rt *rt);
 /* Is the scheduler owed a turn (HACKING.md, "Who gets a free P")? */
 int goroR_p_owed(struct goro_rt *rt);
+/* Does a thread wait for the P: one in goroR_p_acquire (pwaiters) or a
+** step (step_waits)? A hint, read anywhere. */
+static inline int goroR_p_wanted(struct goro_rt *rt) {
+  return atomic_load(&rt->pwaiters) > 0 || atomic_load(&rt->step_waits) > 0;
+}
 /* Should a scheduler (a worker, if `worker`) let the threads that wait
 ** for the P have it first, rather than hold or take it? Callers go first
 ** unless the scheduler is owed a turn; a worker also lets a waiting step

@@ -350,7 +350,7 @@ static inline int poll_if_due(struct goro_rt *rt, int idle) {
 static struct goro_g *next_inline(struct goro_rt *rt, struct goro_m *mp,
                                   struct goro_carrier *c) {
   struct goro_g *gp;
-  if (mp->stop || rt->abort || rt->closing || rt->pwaiters > 0 ||
+  if (mp->stop || rt->abort || rt->closing || goroR_p_wanted(rt) ||
       rt->until_dead || mp->exiting)
     return NULL;
   if (mp->ishome && RD(rt->nhome) > 0 && goroR_homeq_has(rt, mp))
@@ -443,7 +443,7 @@ static int outside_hope(struct goro_rt *rt) {
   int hope;
   goroR_lock(&rt->lock);
   hope = atomic_load(&rt->nsyscall) > 0 || rt->nextram_inuse > 0 ||
-         rt->nlocked > 0 || rt->pwaiters > 0;
+         rt->nlocked > 0 || goroR_p_wanted(rt);
   goroR_unlock(&rt->lock);
   return hope;
 }
@@ -458,7 +458,7 @@ static void idle_wait(struct goro_rt *rt, double when) {
     return;
   }
   goroR_lock(&rt->lock);
-  if (rt->pwaiters == 0 && !rt->closing) {
+  if (!goroR_p_wanted(rt) && !rt->closing) {
     rt->owner_idle = 1;  /* (a thread that comes to wait for the P wakes it) */
     if (when > 0) {
       struct timespec ts = goroR_timespec(when);

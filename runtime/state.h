@@ -363,8 +363,13 @@ struct goro_rt {
   int ncgoq;                            /* lock: G's on cgoq */
   struct goro_g *cgoret, *cgorettail;   /* lock */
   _Atomic int ncgoret;                  /* hint: cgoret is not empty */
-  _Atomic int step_waits;      /* steps waiting for the P: sysmon asks
-                                  the holder's G to yield at once */
+  _Atomic int step_waits;      /* steps waiting for the P (not counted in
+                                  pwaiters: p.c, step_acquire); the holder
+                                  gives it up, sysmon asks its G to yield */
+  _Atomic uint32_t stepseq;    /* a futex: bumped when waiting steps should
+                                  look again (goroR_rt_wake_locked) */
+  _Atomic int stepkick;        /* a step gave up without the lock: sysmon
+                                  does the wake it owes the others */
   struct goro_m *extram;       /* lock: the extra-M pool */
   struct goro_m *allextra;     /* lock: every extra M */
   int nextram, nextram_inuse;  /* lock: extra M's made; bound now */

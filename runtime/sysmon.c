@@ -82,11 +82,15 @@ static void *sysmon_main(void *arg) {
     if (rt->closing) break;
     now = goroR_now();
     atomic_store_explicit(&rt->sysmon_now, now, memory_order_relaxed);
+    if (atomic_exchange(&rt->stepkick, 0)) {  /* a step left without the lock: */
+      goroR_rt_wake_locked(rt);  /* those that let it go first look again */
+      acted = 1;
+    }
     double when = atomic_load(&rt->next_when);
     if (atomic_load(&rt->p_syscall) != 0 &&
         now - atomic_load_explicit(&rt->syscall_since, memory_order_relaxed) >
             RETAKE_AFTER &&
-        (RD(rt->nrunnable) > 0 || rt->pwaiters > 0 || atomic_load(&rt->ncgoret) > 0 ||
+        (RD(rt->nrunnable) > 0 || goroR_p_wanted(rt) || atomic_load(&rt->ncgoret) > 0 ||
          (when > 0 && when <= now) ||
          goroR_netpoll_overdue(rt, now, POLL_OVERDUE))) {
       if (goroR_p_retake_locked(rt)) {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../vm_bridge/bridge.h"
 #include "crit.h"
 #include "hostutil.h"
 
@@ -276,6 +277,44 @@ Test(frame, five_hundred_frames_of_mixed_work, .timeout = 300) {
   close_state();
 }
 
+/* A step waits for rt->lock no longer than for the P: a thread that holds
+** the lock (here the test itself, as a holder the kernel descheduled) does
+** not keep the frame past its budget (HACKING.md, "The frame loop"). The
+** holder lets go once the step is back, or after 5 s: the step must not
+** have needed that. */
+static atomic_int lock_held, step_back;
+
+static void *hold_runtime_lock(void *arg) {
+  struct goro_runtime *R = arg;
+  double give_up = now() + 5;
+  pthread_mutex_lock(&R->rt.lock.mu);  /* (not an M: no rank to keep) */
+  atomic_store(&lock_held, 1);
+  while (!atomic_load(&step_back) && now() < give_up) sleep_ms(1);
+  pthread_mutex_unlock(&R->rt.lock.mu);
+  return (void *)(intptr_t)!atomic_load(&step_back);  /* 1: it gave up */
+}
+
+Test(frame, a_step_does_not_wait_for_the_runtime_lock_past_its_budget, .timeout = 60) {
+  pthread_t th;
+  void *gave_up;
+  open_state("goro.config{workers = 0}\n"
+             "runs = 0\n"
+             "goro.go(function() while true do runs = runs + 1; goro.sleep(0.001) end end)\n");
+  cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());  /* (its M made) */
+  atomic_store(&lock_held, 0);
+  atomic_store(&step_back, 0);
+  cr_assert_eq(pthread_create(&th, NULL, hold_runtime_lock, rt), 0);
+  while (!atomic_load(&lock_held)) sleep_ms(1);
+  cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+  atomic_store(&step_back, 1);
+  pthread_join(th, &gave_up);
+  cr_assert_eq((intptr_t)gave_up, 0, "the step waited for the lock's holder");
+  for (int f = 0; f < 1000 && lua_int("runs") < 3; f++)  /* and G's run on */
+    cr_assert_geq(goro_step(rt, 0.002), 0, "%s", goro_errmsg());
+  cr_assert_geq(lua_int("runs"), 3);
+  close_state();
+}
+
 /* goro.ms() lists a step M while its step runs, and not between steps:
 ** the step marks its M without rt->lock (HACKING.md, "The frame loop"). */
 Test(frame, goro_ms_lists_a_step_m_only_inside_its_step, .timeout = 60) {
@@ -322,6 +361,7 @@ static void *job_thread(void *arg) {
 Test(frame, workers_leave_the_p_to_a_waiting_step, .timeout = 120) {
   pthread_t th[JOBS];
   open_state(
+      SPIN_POKE
       "goro.config{workers = 2}\n"
       "jobs, stop, pings = 0, false, 0\n"
       "local ping, pong = goro.chan(), goro.chan()\n"
@@ -331,7 +371,7 @@ Test(frame, workers_leave_the_p_to_a_waiting_step, .timeout = 120) {
       "end)\n"
       "goro.go(function() for v in ping:iter() do pong:send(v) end end)\n"
       "goro.go(function()\n"
-      "  while not stop do local x = 0 for j = 1, 2000 do x = x + j end end\n"
+      "  while not stop do local x = 0 for j = 1, 2000 do x = x + j end poke() end\n"
       "end)\n");
   pthread_barrier_init(&job_start, NULL, JOBS + 1);
   pthread_barrier_init(&job_end, NULL, JOBS + 1);
