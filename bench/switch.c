@@ -4,6 +4,8 @@
 **
 **   goro       goroA_ctx_switch to a context and back (arch/ + annotations)
 **   goro-call  goroA_ctx_call: run a function on another stack and return
+**   boost      Boost.Context's jump_fcontext round trip (when built with
+**              libboost-context-dev: GORO_BENCH_BOOST), the same saved state
 **   swapcontext glibc's ucontext switch (saves the signal mask: a syscall)
 **   lua C      lua_resume of a thread whose C function yields (lua_yieldk)
 **   lua coro   lua_resume of a Lua coroutine that loops coroutine.yield()
@@ -77,6 +79,29 @@ static void bench_goro_call(long n) {
   void *top = (char *)call_stack->desc.lo + call_stack->desc.size;
   for (long i = 0; i < n; i++) goroA_ctx_call(top, &call_ctx, empty, NULL);
 }
+
+/* ---- Boost.Context ------------------------------------------------------- */
+#ifdef GORO_BENCH_BOOST
+/* Its two C-linkage entry points (boost/context/detail/fcontext.hpp); the
+** library is C++ but these symbols are extern "C". */
+typedef void *fcontext_t;
+typedef struct {
+  fcontext_t fctx;
+  void *data;
+} transfer_t;
+transfer_t jump_fcontext(fcontext_t const to, void *vp);
+fcontext_t make_fcontext(void *sp, size_t size, void (*fn)(transfer_t));
+
+static fcontext_t b_peer;
+
+static void b_entry(transfer_t t) {
+  for (;;) t = jump_fcontext(t.fctx, NULL);
+}
+
+static void bench_boost(long n) {
+  for (long i = 0; i < n; i++) b_peer = jump_fcontext(b_peer, NULL).fctx;
+}
+#endif
 
 /* ---- ucontext ------------------------------------------------------------ */
 static ucontext_t u_main, u_peer;
@@ -174,7 +199,7 @@ int main(int argc, char **argv) {
   struct goro_stack *st = goroR_stack_get();
   static char ustack[256 * 1024];
   int nres;
-  double r, g, gc, u, lc, ll, lp;
+  double r, g, gc, u, lc, ll, lp, b = 0;
 
   call_stack = goroR_stack_get();
   goroA_ctx_init_stack(&call_ctx, &call_stack->desc);
@@ -205,11 +230,21 @@ int main(int argc, char **argv) {
   luaL_loadstring(co_lua, "local y = coroutine.yield while true do y() end");
   lua_resume(co_lua, L, 0, &nres);
   pp_start();
+#ifdef GORO_BENCH_BOOST
+  {
+    struct goro_stack *bs = goroR_stack_get();  /* fcontext wants the top */
+    b_peer = make_fcontext((char *)bs->desc.lo + bs->desc.size, bs->desc.size, b_entry);
+    b_peer = jump_fcontext(b_peer, NULL).fctx;  /* into b_entry's loop */
+  }
+#endif
 
   r = best_ns(bench_raw, n);
   g = best_ns(bench_goro, n);
   gc = best_ns(bench_goro_call, n);
   u = best_ns(bench_ucontext, n / 10);
+#ifdef GORO_BENCH_BOOST
+  b = best_ns(bench_boost, n);
+#endif
   lc = best_ns(bench_lua_c, n);
   ll = best_ns(bench_lua_coro, n);
   lp = best_ns(bench_lua_pingpong, n / 4);
@@ -220,6 +255,10 @@ int main(int argc, char **argv) {
   printf("%-38s %10.1f %9.2fx\n", "goro switch (goroA_ctx_switch)", g, 1.0);
   printf("%-38s %10.1f %9.2fx\n", "  of which bare asm (goroA_jump)", r, r / g);
   printf("%-38s %10.1f %9.2fx\n", "goro call on another stack", gc, gc / g);
+  if (b > 0)
+    printf("%-38s %10.1f %9.2fx\n", "Boost.Context jump_fcontext", b, b / g);
+  else
+    printf("%-38s %10s\n", "Boost.Context jump_fcontext", "(not built: no libboost-context-dev)");
   printf("%-38s %10.1f %9.2fx\n", "glibc swapcontext", u, u / g);
   printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yieldk (C thread)", lc, lc / g);
   printf("%-38s %10.1f %9.2fx\n", "Lua 5.4 resume/yield (coroutine)", ll, ll / g);
