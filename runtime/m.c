@@ -30,15 +30,23 @@ static _Atomic uint64_t next_mid = 1;
 /* A thread that ends while it is an M (pthread_exit in a callback or in C
 ** a G called, a cancellation the thread did not disable) takes with it
 ** state the runtime needs back: the P, a callback's frames, a G in C. Go
-** does not support that either; goro says so instead of hanging: the key's
-** value is the thread's M, and its destructor runs only if the thread
-** exits with one. */
+** does not support that either; goro says so instead of hanging: the
+** key's destructor runs when a thread that was ever an M exits, and
+** throws if it still is one (thread-local storage is still there while
+** key destructors run). The key is set once a thread, not at every
+** goroR_m_set: a host thread's warm goro_call sets its M and unsets it
+** again, and two pthread_setspecific calls were a twentieth of it. */
 static pthread_key_t m_key;
 static pthread_once_t m_key_once = PTHREAD_ONCE_INIT;
+static __thread int m_armed __attribute__((tls_model("initial-exec")));
 
 static void m_exit(void *p) {
-  struct goro_m *mp = p;
-  struct goro_rt *rt = mp->rt;
+  struct goro_m *mp = m_self;
+  struct goro_rt *rt;
+  (void)p;
+  m_armed = 0;  /* (a later destructor that makes it an M sets it again) */
+  if (mp == NULL) return;
+  rt = mp->rt;
 #ifdef GORO_ASAN
   /* The thread's exit unwound frames of a G stack and of its own without
   ** ASan seeing them go: their redzones are still poisoned where this
@@ -74,9 +82,10 @@ __attribute__((noinline, noipa)) struct goro_m *goroR_m_self(void) {
 __attribute__((noinline, noipa)) struct goro_m *goroR_m_set(struct goro_m *mp) {
   struct goro_m *old = m_self;
   m_self = mp;
-  if (mp != old) {
+  if (mp != NULL && !m_armed) {
     goroR_m_key_init();
-    pthread_setspecific(m_key, mp);
+    pthread_setspecific(m_key, &m_armed);  /* (any non-NULL value) */
+    m_armed = 1;
   }
   return old;
 }
