@@ -114,6 +114,9 @@ struct goro_xrec {
   struct goro_xframe *volatile top;
   volatile uintptr_t depth;
   const struct goro_stackdesc *volatile stack;
+  struct goro_ctx *from;  /* the context of the last switch on this
+                             thread (ctx.c): who a fresh context's entry
+                             and the sanitizers were switched from */
 };
 
 #if defined(__x86_64__)
