@@ -106,6 +106,10 @@ static void *worker_main(void *arg) {
   struct goro_m *mp = arg;
   struct goro_rt *rt = mp->home;
 
+  /* Nobody outside goro holds a worker's pthread_t, but C a G calls runs
+  ** here: a cancellation (or pthread_exit) would wedge goro as a host
+  ** thread's would (HACKING.md, "Host threads that end"). */
+  pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
   goroR_m_set(mp);
   goroA_ctx_init_thread(&mp->g0);  /* made on another thread: this one's now */
   goroR_stack_thread_init();

@@ -172,9 +172,12 @@ static int call(goro_runtime *R, goro_fn fn, void *ud) {
 /* A host thread is never cancelled inside goro: it would unwind holding
 ** the P, the runtime's lock or a G in C (HACKING.md, "Host threads that
 ** end"). A cancellation sent meanwhile waits for the thread's next
-** cancellation point after the call. */
+** cancellation point after the call. A thread that is an M is inside goro
+** already (goro.run, goro_step, an outer goro_call, a worker), which
+** disabled it: a callback made from C on a G does not pay for it again. */
 GORO_EXPORT int goro_call(goro_runtime *R, goro_fn fn, void *ud) {
   int cancel, rc;
+  if (goroR_m_self() != NULL) return call(R, fn, ud);
   pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
   rc = call(R, fn, ud);
   pthread_setcancelstate(cancel, NULL);
