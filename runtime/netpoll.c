@@ -197,18 +197,23 @@ struct goro_pd *goroR_pd_open(struct goro_rt *rt, int fd, int owned, int *err) {
   return pd;
 }
 
-/* Wake every waiter of q with `code`; the direction's timer goes. */
-static void wake(struct goro_rt *rt, struct goro_pd *pd, struct goro_waitq *q,
-                 int code) {
+/* Wake every waiter of q with `code`; the direction's timer goes. Returns
+** how many it readied: a stale waiter (its G was claimed by its context or
+** its own timer, and has not run yet) is dropped, not readied. */
+static int wake(struct goro_rt *rt, struct goro_pd *pd, struct goro_waitq *q,
+                int code) {
   struct goro_netpoll *np = np_of(rt);
   struct goro_waiter *w;
+  int n = 0;
   while ((w = goroR_waitq_pop(q)) != NULL) {
     atomic_fetch_sub_explicit(&np->nwaiters, 1, memory_order_relaxed);
     if (!goroR_waiter_claim(w)) continue;  /* (stale) */
     w->ok = code;
     goroR_ready(rt, w->g, 0);
+    n++;
   }
   goroR_timer_stop(rt, q == &pd->rq ? &pd->rtimer : &pd->wtimer);
+  return n;
 }
 
 void goroR_pd_release(struct goro_rt *rt, struct goro_pd *pd) {
@@ -339,12 +344,11 @@ void goroR_pd_timer_fire(struct goro_rt *rt, struct goro_timer *t) {
 
 /* ---- polling ------------------------------------------------------------------ */
 
-/* A direction of pd is ready: wake its waiters, or remember the edge. */
+/* A direction of pd is ready: wake its waiters, or remember the edge when
+** nobody live waited (only stale waiters: their G's gave up). */
 static void ready(struct goro_rt *rt, struct goro_pd *pd, int dir) {
   struct goro_waitq *q = dir == GORO_PD_READ ? &pd->rq : &pd->wq;
-  if (q->head != NULL)
-    wake(rt, pd, q, 1);
-  else if (pd->owned)
+  if ((q->head == NULL || wake(rt, pd, q, 1) == 0) && pd->owned)
     *(dir == GORO_PD_READ ? &pd->rready : &pd->wready) = 1;
 }
 

@@ -133,7 +133,8 @@ struct goro_g {
   const char *waitreason;          /* P: why it waits ("chan receive", ...) */
   float waitsince;                 /* P: when it began to (goroR_stamp) */
   int selected;                    /* P: select: index of the case that won,
-                                      -1 while it waits (claimable) */
+                                      -1 while it waits (claimable), 0
+                                      once its own timer readied it */
   struct goro_timer timer;         /* P: its wake-up while it sleeps */
   struct goro_carrier *carrier;    /* P: while running or parked stackfully */
   struct goro_g *schedlink;        /* P: run queue link */

@@ -208,7 +208,16 @@ static double fire(struct goro_rt *rt, struct goro_timer **const *h,
     if (t->when > now) return t->when;
     goroR_timer_stop(rt, t);
     switch (t->kind) {
-      case GORO_TIMER_G: goroR_ready(rt, G_OF_TIMER(t), 0); break;
+      case GORO_TIMER_G: {
+        /* The G's own timer claims it as a waker does (selected 0), so
+        ** that a waiter it still has queued is stale from now on: an
+        ** event or a context's end before it runs cannot ready it again
+        ** (HACKING.md, "The netpoller", Timeouts). */
+        struct goro_g *gp = G_OF_TIMER(t);
+        if (gp->selected == -1) gp->selected = 0;
+        goroR_ready(rt, gp, 0);
+        break;
+      }
       case GORO_TIMER_BRIDGE:
       case GORO_TIMER_BRIDGE_CTX: rt->hooks->fire(rt, t); break;
       default: goroR_pd_timer_fire(rt, t); break;

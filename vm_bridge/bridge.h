@@ -285,17 +285,24 @@ struct bg *goroB_bg_current(lua_State *L);
 ** L is outside any G. For operations about to block. */
 struct bg *goroB_bg_block(lua_State *L, const char *fname);
 
+/* The index of the context's waiter in a wait with a context: apart from
+** 1 and from both directions of a descriptor (GORO_PD_READ, _WRITE),
+** which an I/O waiter's index becomes (HACKING.md, "The netpoller"). */
+#define GOROB_CTX_INDEX 3
+
 /* For a blocking call given a context: b (just reset by goroB_bg_block)
 ** waits with two select waiters, sel[0] for the operation (index 1; the
-** caller queues it where its wakers look) and sel[1] on the context's
-** done queue dq (index 2; queued here). Whoever claims one first wins, as
-** in a select; returns sel[0]. Raises (out of memory) with nothing queued.
+** caller queues it where its wakers look; goroR_pd_wait makes its index
+** the direction) and sel[1] on the context's done queue dq (index
+** GOROB_CTX_INDEX; queued here). Whoever claims one first wins, as in a
+** select; returns sel[0]. Raises (out of memory) with nothing queued.
 ** Requires: dq from goroB_ctx_prepare. */
 struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
                                        struct goro_waitq *dq);
 /* In the continuation of a park from goroB_bg_block_ctx: take both waiters
 ** off their queues and return which won (1: the operation, with *ok the
-** waker's ok; 2: the context ended). */
+** waker's ok; 2: the context ended; 0: the G's own timer, for a call
+** that has a timeout of its own besides). */
 int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok);
 
 /* Does L (or the G's own thread under it) run a __gc finalizer right now?
@@ -428,7 +435,34 @@ void goroB_push_dump_of(lua_State *L, struct goro_runtime *R,
 /* stats, dump, config, m and ms, for the module table (upvalue 1: the
 ** runtime). */
 extern const luaL_Reg goroB_introspect_funcs[];
+
+/* ---- io.c ---------------------------------------------------------------- */
+
+/* wait_readable and wait_writable, for the module table. */
 extern const luaL_Reg goroB_io_funcs[];
+/* Queue the running G b (just reset by goroB_bg_block) on pd for direction
+** dir and, if x is not NULL, on the done channel of the context x (at
+** index xi) beside it: a two-case select (HACKING.md, "The netpoller",
+** Waits with a context). As goroR_pd_wait: 0 queued (the caller parks
+** next), 1 ready now (retry the call), or an error code (errno kept for
+** GORO_EIO); nothing is left queued unless it returns 0. Raises (out of
+** memory) only before anything is queued. Requires: x not ended. */
+int goroB_pd_block(lua_State *L, struct bg *b, struct goro_pd *pd, int dir,
+                   int xi, struct goro_context *x);
+/* In the continuation of a wait from goroB_pd_block, or of a plain wait
+** on another queue (a conn's turn): take b's waiters off every queue and
+** its timer out of the heap, and say how the wait ended: the waker's ok (1
+** ready, GORO_ETIMEDOUT, GORO_ECLOSED), GORO_ETIMEDOUT if the G's own
+** timer came first, or 0 if the context did. */
+int goroB_pd_unblock(lua_State *L, struct bg *b);
+/* Wait until fd (anyone's, blocking or not) is ready for dir or the
+** context x (at index xi) ends, parking the G stackfully (for a caller
+** deep in C, as goro.io's reads): 1 ready (a regular file always is), 0
+** the context ended (before, or while it waited), or an error code
+** (GORO_EIO with errno). Raises where the G may not park, naming fname.
+** May park. */
+int goroB_fd_wait_ctx(lua_State *L, int fd, int dir, int xi,
+                      struct goro_context *x, const char *fname);
 
 /* ---- sync.c -------------------------------------------------------------- */
 

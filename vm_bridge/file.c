@@ -14,12 +14,25 @@
 ** kernel's once write returns. Reads follow Lua's formats ("n", "a", "l",
 ** "L", a count). Invariants: fd >= 0 while open; buf holds [boff,
 ** boff+blen); the fd's position is past what buf holds. Locks: none.
+**
+** read and write take a context as their last argument (after the
+** formats, after the strings). Nothing can stop a system call in C, so
+** before each one that could block, the G waits for the fd to be ready
+** with the context beside it (io.c's goroB_fd_wait_ctx: a pipe, a FIFO,
+** a tty wait; a regular file is always ready), and a write to anything
+** but a regular file goes in pieces of PIPE_BUF bytes, which a writable
+** pipe takes whole. "l", "L", "a" and counts keep what they read in the
+** buffer until they have it all, so a read the context ended loses no
+** data: the next read finds it (HACKING.md, "The netpoller", Waits with
+** a context).
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bridge.h"
@@ -175,8 +188,19 @@ static int f_tostring(lua_State *L) {
 
 /* ---- reading -------------------------------------------------------------------- */
 
-/* Read more into f's buffer: > 0 bytes, 0 at EOF, < 0 an error (errno). */
-static ssize_t fill(lua_State *L, struct gfile *f) {
+/* The context of a read, if it was given one: the stack index of the
+** context (0: none). Its end makes fill fail with errno ECANCELED. */
+static ssize_t waitfill(lua_State *L, struct gfile *f, int xi) {
+  int rc = goroB_fd_wait_ctx(L, f->fd, GORO_PD_READ, xi, lua_touserdata(L, xi), "read");
+  if (rc == 1) return 1;
+  errno = rc == 0 ? ECANCELED : rc == GORO_EIO ? errno : EIO;
+  return -1;
+}
+
+/* Read more into f's buffer, after waiting with the context at xi (0:
+** none) for the fd to be ready: > 0 bytes, 0 at EOF, < 0 an error
+** (errno; ECANCELED: the context ended). Keeps what buf holds. */
+static ssize_t fill(lua_State *L, struct gfile *f, int xi) {
   struct sys s = {0};
   if (f->boff > 0 && f->blen > 0) memmove(f->buf, f->buf + f->boff, f->blen);
   f->boff = 0;
@@ -187,6 +211,7 @@ static ssize_t fill(lua_State *L, struct gfile *f) {
     f->buf = nb;
     f->bcap = ncap;
   }
+  if (xi > 0 && waitfill(L, f, xi) < 0) return -1;
   s.op = SYS_READ;
   s.fd = f->fd;
   s.p = f->buf + f->blen;
@@ -196,9 +221,9 @@ static ssize_t fill(lua_State *L, struct gfile *f) {
 }
 
 /* The next byte, or -1 at EOF (or an error: errno set, -2). */
-static int peekc(lua_State *L, struct gfile *f) {
+static int peekc(lua_State *L, struct gfile *f, int xi) {
   ssize_t r;
-  if (f->blen == 0 && (r = fill(L, f)) <= 0) return r == 0 ? -1 : -2;
+  if (f->blen == 0 && (r = fill(L, f, xi)) <= 0) return r == 0 ? -1 : -2;
   return (unsigned char)f->buf[f->boff];
 }
 
@@ -207,123 +232,108 @@ static void skipc(struct gfile *f) {
   f->blen--;
 }
 
-/* A line, with its "\n" if keep (Lua's "l" and "L"): 1, or 0 at EOF. */
-static int read_line(lua_State *L, struct gfile *f, int keep) {
-  luaL_Buffer b;
-  int any = 0;
-  luaL_buffinit(L, &b);
+/* A line, with its "\n" if keep (Lua's "l" and "L"): 1, or 0 at EOF.
+** The line stays in the buffer until its end is there (or EOF). */
+static int read_line(lua_State *L, struct gfile *f, int keep, int xi) {
+  size_t scanned = 0;
   for (;;) {
-    char *nl;
-    if (f->blen == 0) {
-      ssize_t r = fill(L, f);
-      if (r < 0) return -1;
-      if (r == 0) break;
-    }
-    nl = memchr(f->buf + f->boff, '\n', f->blen);
+    char *nl = f->blen > scanned
+                   ? memchr(f->buf + f->boff + scanned, '\n', f->blen - scanned)
+                   : NULL;
+    ssize_t r;
     if (nl != NULL) {
       size_t n = (size_t)(nl - (f->buf + f->boff));
-      luaL_addlstring(&b, f->buf + f->boff, n + (keep ? 1 : 0));
+      lua_pushlstring(L, f->buf + f->boff, n + (keep ? 1 : 0));
       f->boff += n + 1;
       f->blen -= n + 1;
-      luaL_pushresult(&b);
       return 1;
     }
-    luaL_addlstring(&b, f->buf + f->boff, f->blen);
+    scanned = f->blen;
+    if ((r = fill(L, f, xi)) < 0) return -1;
+    if (r == 0) break;
+  }
+  {
+    int any = f->blen > 0;
+    lua_pushlstring(L, f->buf + f->boff, f->blen);  /* the last line, or "" */
     f->boff += f->blen;
     f->blen = 0;
-    any = 1;
+    return any;
   }
-  luaL_pushresult(&b);
-  return any ? 1 : 0;
 }
 
-static int read_all(lua_State *L, struct gfile *f) {
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
+static int read_all(lua_State *L, struct gfile *f, int xi) {
   for (;;) {
-    if (f->blen > 0) {
-      luaL_addlstring(&b, f->buf + f->boff, f->blen);
-      f->boff += f->blen;
-      f->blen = 0;
-    }
-    {
-      ssize_t r = fill(L, f);
-      if (r < 0) return -1;
-      if (r == 0) break;
-    }
+    ssize_t r = fill(L, f, xi);
+    if (r < 0) return -1;
+    if (r == 0) break;
   }
-  luaL_pushresult(&b);
+  lua_pushlstring(L, f->buf + f->boff, f->blen);
+  f->boff += f->blen;
+  f->blen = 0;
   return 1;
 }
 
-static int read_count(lua_State *L, struct gfile *f, size_t n) {
-  luaL_Buffer b;
-  size_t got = 0;
+static int read_count(lua_State *L, struct gfile *f, size_t n, int xi) {
+  size_t k;
   if (n == 0) {  /* Lua's read(0): "" unless at EOF */
-    int c = peekc(L, f);
+    int c = peekc(L, f, xi);
     if (c == -2) return -1;
     lua_pushliteral(L, "");
     return c >= 0;
   }
-  luaL_buffinit(L, &b);
-  while (got < n) {
-    size_t k;
-    if (f->blen == 0) {
-      ssize_t r = fill(L, f);
-      if (r < 0) return -1;
-      if (r == 0) break;
-    }
-    k = f->blen < n - got ? f->blen : n - got;
-    luaL_addlstring(&b, f->buf + f->boff, k);
-    f->boff += k;
-    f->blen -= k;
-    got += k;
+  while (f->blen < n) {
+    ssize_t r = fill(L, f, xi);
+    if (r < 0) return -1;
+    if (r == 0) break;
   }
-  luaL_pushresult(&b);
-  return got > 0;
+  k = f->blen < n ? f->blen : n;
+  lua_pushlstring(L, f->buf + f->boff, k);
+  f->boff += k;
+  f->blen -= k;
+  return k > 0;
 }
 
 /* Lua's read_number, in short: a numeral of at most 200 characters. */
-static int read_number(lua_State *L, struct gfile *f) {
+static int read_number(lua_State *L, struct gfile *f, int xi) {
   char num[201];
   int n = 0, c, hex = 0;
   const char *digits = "0123456789";
-  while ((c = peekc(L, f)) >= 0 && (c == ' ' || (c >= '\t' && c <= '\r'))) skipc(f);
+  while ((c = peekc(L, f, xi)) >= 0 && (c == ' ' || (c >= '\t' && c <= '\r'))) skipc(f);
   if (c == '-' || c == '+') {
     num[n++] = (char)c;
     skipc(f);
-    c = peekc(L, f);
+    c = peekc(L, f, xi);
   }
   if (c == '0') {
     num[n++] = '0';
     skipc(f);
-    c = peekc(L, f);
+    c = peekc(L, f, xi);
     if (c == 'x' || c == 'X') {
       num[n++] = (char)c;
       skipc(f);
       hex = 1;
       digits = "0123456789abcdefABCDEF";
-      c = peekc(L, f);
+      c = peekc(L, f, xi);
     }
   }
   for (int part = 0; part < 3 && n < 200; part++) {
     while (c >= 0 && strchr(digits, c) != NULL && c != 0 && n < 200) {
       num[n++] = (char)c;
       skipc(f);
-      c = peekc(L, f);
+      c = peekc(L, f, xi);
     }
     if (part == 0 && c == '.') {  /* the fraction */
       num[n++] = '.';
       skipc(f);
-      c = peekc(L, f);
+      c = peekc(L, f, xi);
     } else if (part < 2 && (hex ? (c == 'p' || c == 'P') : (c == 'e' || c == 'E'))) {
       num[n++] = (char)c;  /* the exponent, decimal */
       skipc(f);
-      c = peekc(L, f);
+      c = peekc(L, f, xi);
       if (c == '-' || c == '+') {
         num[n++] = (char)c;
         skipc(f);
-        c = peekc(L, f);
+        c = peekc(L, f, xi);
       }
       digits = "0123456789";
       part = 1;
@@ -338,12 +348,31 @@ static int read_number(lua_State *L, struct gfile *f) {
   return 0;
 }
 
-/* f:read(...) with Lua's formats; nil (fail) for the first one that fails. */
+/* The context that ends the arguments of a read or a write, if one does:
+** its index, or 0. One that has ended is reported by the caller at once. */
+static int ctxarg(lua_State *L) {
+  int top = lua_gettop(L);
+  return top >= 2 && goroB_toctx(L, top) != NULL ? top : 0;
+}
+
+/* A read or a write failed: nil, ctx:err() if the context at xi ended
+** it, else Lua's failure triple. */
+static int failed(lua_State *L, int xi) {
+  if (xi > 0 && errno == ECANCELED) return goroB_ctx_push_err(L, lua_touserdata(L, xi));
+  return fail(L, NULL);
+}
+
+/* f:read(... [, ctx]) with Lua's formats; nil (fail) for the first one
+** that fails; nil, ctx:err() if the context ends first. */
 static int f_read(lua_State *L) {
   struct gfile *f = checkopen(L, 1);
-  int nargs = lua_gettop(L) - 1, first = 2, n, ok = 1;
+  int xi = ctxarg(L), first = 2, n, ok = 1;
+  int nargs = lua_gettop(L) - 1 - (xi > 0);
+  if (xi > 0 && goroB_ctx_ended(lua_touserdata(L, xi)))
+    return goroB_ctx_push_err(L, lua_touserdata(L, xi));
   if (nargs == 0) {
     lua_pushliteral(L, "l");
+    if (xi > 0) lua_insert(L, xi++);  /* (the formats come first) */
     nargs = 1;
   }
   luaL_checkstack(L, nargs + LUA_MINSTACK, "too many arguments");
@@ -351,19 +380,19 @@ static int f_read(lua_State *L) {
     if (lua_type(L, n) == LUA_TNUMBER) {
       lua_Integer k = luaL_checkinteger(L, n);
       luaL_argcheck(L, k >= 0, n, "invalid count");
-      ok = read_count(L, f, (size_t)k);
+      ok = read_count(L, f, (size_t)k, xi);
     } else {
       const char *p = luaL_checkstring(L, n);
       if (*p == '*') p++;  /* Lua 5.3's "*l" */
       switch (*p) {
-        case 'n': ok = read_number(L, f); break;
-        case 'l': ok = read_line(L, f, 0); break;
-        case 'L': ok = read_line(L, f, 1); break;
-        case 'a': ok = read_all(L, f); break;
+        case 'n': ok = read_number(L, f, xi); break;
+        case 'l': ok = read_line(L, f, 0, xi); break;
+        case 'L': ok = read_line(L, f, 1, xi); break;
+        case 'a': ok = read_all(L, f, xi); break;
         default: return luaL_argerror(L, n, "invalid format");
       }
     }
-    if (ok < 0) return fail(L, NULL);
+    if (ok < 0) return failed(L, xi);
   }
   if (!ok) {
     lua_pop(L, 1);
@@ -402,18 +431,35 @@ static int f_lines(lua_State *L) {
 
 /* ---- writing, seeking ------------------------------------------------------------ */
 
+/* f:write(... [, ctx]) -> f | nil, err, errno | nil, ctx:err() */
 static int f_write(lua_State *L) {
   struct gfile *f = checkopen(L, 1);
-  int nargs = lua_gettop(L);
+  int xi = ctxarg(L), piece = 0;
+  int nargs = xi > 0 ? xi - 1 : lua_gettop(L);
+  if (xi > 0) {
+    struct stat st;
+    if (goroB_ctx_ended(lua_touserdata(L, xi)))
+      return goroB_ctx_push_err(L, lua_touserdata(L, xi));
+    piece = fstat(f->fd, &st) != 0 || !S_ISREG(st.st_mode);
+  }
   for (int i = 2; i <= nargs; i++) {
     size_t n, off = 0;
     const char *p = luaL_checklstring(L, i, &n);
     while (off < n) {
       struct sys s = {0};
+      if (xi > 0) {
+        int rc = goroB_fd_wait_ctx(L, f->fd, GORO_PD_WRITE, xi,
+                                   lua_touserdata(L, xi), "write");
+        if (rc != 1) {
+          errno = rc == 0 ? ECANCELED : rc == GORO_EIO ? errno : EIO;
+          return failed(L, xi);
+        }
+      }
       s.op = SYS_WRITE;
       s.fd = f->fd;
       s.p = (void *)(p + off);
       s.n = n - off;
+      if (piece && s.n > PIPE_BUF) s.n = PIPE_BUF;
       if (sys(L, &s) < 0) return fail(L, NULL);
       off += (size_t)s.rc;
     }

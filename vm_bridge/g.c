@@ -61,7 +61,7 @@ struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
   if (sel == NULL) luaL_error(L, "goro: %s (context wait)", goro_strerror(GORO_ENOMEM));
   for (int i = 0; i < 2; i++) {
     sel[i].g = b->g;
-    sel[i].index = i + 1;
+    sel[i].index = i == 0 ? 1 : GOROB_CTX_INDEX;
     sel[i].data = L;
     sel[i].kind = GORO_WAITER_PLAIN;
   }
@@ -73,7 +73,9 @@ struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
 
 int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok) {
   int won = b->g->selected;
-  goroR_assert(b->nsel == 2 && (won == 1 || won == 2));
+  goroR_assert(b->nsel == 2 && won >= 0);
+  /* (sel[0]'s index is 1, or a direction once it waits on a descriptor) */
+  won = won == GOROB_CTX_INDEX ? 2 : won == 0 ? 0 : 1;
   *ok = b->sel[0].ok;
   goroB_chan_leave(rt, &b->sel[0]);
   goroB_chan_leave(rt, &b->sel[1]);

@@ -148,14 +148,15 @@ void goroB_push_dump_of(lua_State *L, struct goro_runtime *R,
                : ", in a synctest bubble");
     if (gp->status == GORO_GWAITING && gp->waitreason != NULL) {
       char waited[32];
-      struct goro_pd *pd = b->w.kind == GORO_WAITER_PD ? goroR_pd_of_waiter(&b->w)
-                                                        : NULL;
+      /* (a wait with a context has its I/O waiter in sel[0]) */
+      const struct goro_waiter *iw = b->nsel == 2 ? &b->sel[0] : &b->w;
+      struct goro_pd *pd = iw->kind == GORO_WAITER_PD ? goroR_pd_of_waiter(iw) : NULL;
       snprintf(waited, sizeof waited, "%.3fs", goroR_since(gp->waitsince));
       if (pd != NULL) {  /* IO wait: which fd, which way, whose */
         push_fd_peer(L, pd->fd);
         lua_pushfstring(L, "goroutine %I [%s, %s, fd %d %s%s%s]:\n",
                         (lua_Integer)gp->id, gp->waitreason, waited, pd->fd,
-                        b->w.index == GORO_PD_READ ? "read" : "write",
+                        iw->index == GORO_PD_READ ? "read" : "write",
                         lua_tostring(L, -1), held);
         lua_remove(L, -2);
       } else {

@@ -7,8 +7,13 @@
 ** inotify, signalfd) is watched level-triggered and oneshot, so a fd
 ** nobody waits on costs the poller nothing. A wait's timeout is the G's
 ** own timer, as goro.sleep's is: whichever of the fd and the timer comes
-** first readies the G, and the continuation tells them apart by whether
-** its waiter is still queued. Locks: none (everything with the P).
+** first readies the G (the timer claims it: selected 0), and the
+** continuation tells them apart by that.
+**
+** A wait given a context (its last argument) waits on the context's done
+** channel too, as a two-case select (goroB_pd_block, goroB_pd_unblock:
+** net.c's calls and goro.io's files wait the same way; HACKING.md, "The
+** netpoller", Waits with a context). Locks: none (everything with the P).
 */
 #include <errno.h>
 #include <poll.h>
@@ -26,21 +31,49 @@ static const char *wait_error(int code) {
   }
 }
 
-/* The end of a wait on pd (the context): 1 if the fd got ready, else an
-** error code; the reference goes. */
-static int wait_end(lua_State *L, struct goro_pd *pd) {
-  struct goro_runtime *R = goroB_R_of(L);
-  struct bg *b = goroB_bg_current(L);
-  int code = b->w.ok;
-  if (b->w.q != NULL) {  /* still queued: its timer readied it */
-    goroB_chan_leave(&R->rt, &b->w);
-    code = GORO_ETIMEDOUT;
+int goroB_pd_block(lua_State *L, struct bg *b, struct goro_pd *pd, int dir,
+                   int xi, struct goro_context *x) {
+  struct goro_rt *rt = &goroB_R_of(L)->rt;
+  struct goro_waiter *w = &b->w;
+  int rc;
+  if (x != NULL) w = goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, xi, x));
+  if ((rc = goroR_pd_wait(rt, pd, dir, w)) != 0) {
+    int e = errno;
+    if (x != NULL) goroB_bg_unqueue(rt, b);  /* (the done channel's waiter) */
+    errno = e;
+    return rc;
   }
-  goroR_timer_del(&R->rt, b->g);
-  goroR_pd_release(&R->rt, pd);
+  w->kind = GORO_WAITER_PD;
+  return 0;
+}
+
+int goroB_pd_unblock(lua_State *L, struct bg *b) {
+  struct goro_rt *rt = &goroB_R_of(L)->rt;
+  int code;
+  if (b->nsel == 2) {  /* with a context: who claimed the G first? */
+    int won = goroB_bg_unblock_ctx(rt, b, &code);
+    if (won != 1) code = won == 2 ? 0 : GORO_ETIMEDOUT;
+  } else {
+    code = b->w.ok;
+    if (b->g->selected == 0) {  /* its own timer came first: a timeout */
+      goroB_chan_leave(rt, &b->w);
+      code = GORO_ETIMEDOUT;
+    }
+  }
+  goroR_timer_del(rt, b->g);
   return code;
 }
 
+/* The end of a wait on pd (the continuation's context): 1 if the fd got
+** ready, 0 if the context ended first, else an error code; the reference
+** goes. */
+static int wait_end(lua_State *L, struct goro_pd *pd) {
+  int code = goroB_pd_unblock(L, goroB_bg_current(L));
+  goroR_pd_release(&goroB_R_of(L)->rt, pd);
+  return code;
+}
+
+/* (the context, if any, at 3) */
 static int wait_k(lua_State *L, int status, lua_KContext ctx) {
   int code = wait_end(L, (struct goro_pd *)ctx);
   (void)status;
@@ -48,25 +81,33 @@ static int wait_k(lua_State *L, int status, lua_KContext ctx) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  if (code == 0) return goroB_ctx_push_err(L, lua_touserdata(L, 3));
   lua_pushnil(L);
   lua_pushstring(L, wait_error(code));
   return 2;
 }
 
-/* goro.wait_readable(fd [, timeout]) / wait_writable -> true | nil, err */
+/* goro.wait_readable(fd [, timeout [, ctx]]) / wait_writable -> true |
+** nil, err */
 static int wait_fd(lua_State *L, int dir, const char *fname) {
   struct goro_runtime *R = goroB_R_of(L);
   lua_Integer fd = luaL_checkinteger(L, 1);
   double timeout = luaL_optnumber(L, 2, -1);
+  struct goro_context *x = goroB_optctx(L, 3);
   struct goro_pd *pd;
   struct bg *b;
   int err = 0, rc;
   luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, 1, "not a file descriptor");
+  lua_settop(L, 3);
   b = goroB_bg_block(L, fname);
+  if (x != NULL) {
+    if (goroB_ctx_ended(x)) return goroB_ctx_push_err(L, x);
+    goroB_ctx_prepare(L, 3, x);  /* (may raise: before the reference) */
+  }
   if ((pd = goroR_pd_open(&R->rt, (int)fd, 0, &err)) == NULL)
     return luaL_error(L, "goro: %s: %s", fname,
                       err == GORO_EIO ? strerror(errno) : goro_strerror(err));
-  rc = goroR_pd_wait(&R->rt, pd, dir, &b->w);
+  rc = goroB_pd_block(L, b, pd, dir, 3, x);
   if (rc != 0) {  /* ready now, or an error: no wait */
     int e = errno;
     goroR_pd_release(&R->rt, pd);
@@ -79,9 +120,40 @@ static int wait_fd(lua_State *L, int dir, const char *fname) {
     lua_pushstring(L, wait_error(rc));
     return 2;
   }
-  b->w.kind = GORO_WAITER_PD;
   if (timeout >= 0) goroR_timer_add(&R->rt, b->g, goroR_now() + timeout);
   return goroB_bg_park(L, b, fname, "IO wait", (lua_KContext)pd, wait_k);
+}
+
+int goroB_fd_wait_ctx(lua_State *L, int fd, int dir, int xi,
+                      struct goro_context *x, const char *fname) {
+  struct goro_runtime *R = goroB_R_of(L);
+  struct bg *b = goroB_bg_block(L, fname);
+  struct goro_pd *pd;
+  const char *why;
+  int err = 0, rc;
+  if (goroB_ctx_ended(x)) return 0;
+  goroB_ctx_prepare(L, xi, x);  /* (may raise: before the reference) */
+  if ((why = goroB_bg_cannot_park(L, b)) != NULL) return luaL_error(L, why, fname);
+  if ((pd = goroR_pd_open(&R->rt, fd, 0, &err)) == NULL) {
+    if (err == GORO_EIO) return GORO_EIO;
+    return luaL_error(L, "goro: %s: %s", fname, goro_strerror(err));
+  }
+  if ((rc = goroB_pd_block(L, b, pd, dir, xi, x)) != 0) {
+    int e = errno;
+    goroR_pd_release(&R->rt, pd);
+    errno = e;
+    return rc;
+  }
+  /* Park right here, stackfully (the caller is deep in a read), as
+  ** goro_wait_fd does. */
+  if ((rc = goroR_park(b->g, "IO wait")) != 0) {
+    goroB_bg_unqueue(&R->rt, b);
+    goroR_pd_release(&R->rt, pd);
+    b->unwound = rc == GORO_EENDED;
+    return luaL_error(L, "goro: %s while %s was blocked",
+                      rc == GORO_EENDED ? "the run ended" : "runtime closed", fname);
+  }
+  return wait_end(L, pd);
 }
 
 static int l_wait_readable(lua_State *L) {

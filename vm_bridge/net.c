@@ -7,9 +7,10 @@
 ** kinds) that owns a non-blocking, close-on-exec fd and a reference on its
 ** poll descriptor (edge-triggered: every call tries the system call first
 ** and waits only on EAGAIN). Calls that may wait are small state machines
-** run by `run_op`: an attempt either finishes (its results pushed), or says
-** which direction to wait for; the G then parks (stackless when it can)
-** and `sock_k`, the one continuation, runs the attempt again. The state an
+** run by `run_op`: an attempt (nettry.c) either finishes (its results
+** pushed), or says which direction to wait for; the G then parks
+** (stackless when it can) and `sock_k`, the one continuation, runs the
+** attempt again. The state an
 ** operation carries over a wait (bytes written, the address tried) is in
 ** the continuation's context and the conn's fields; everything else is on
 ** the G's own Lua stack.
@@ -18,6 +19,13 @@
 ** the direction busy queues for its turn, and the holder hands the turn
 ** over when its call ends. close wakes every waiter, of the descriptor and
 ** of the turns, with "use of closed network connection".
+**
+** A call given a context (its last argument, kept at SOCK_CTXIDX) waits,
+** for its turn or on the descriptor, as a two-case select with the
+** context's done channel (io.c's goroB_pd_block and goroB_pd_unblock;
+** HACKING.md, "The netpoller", Waits with a context): if the context ends
+** first, the continuation takes both waiters off their queues, gives the
+** turn back if it held it, and returns nil, ctx:err().
 ** Invariants: fd >= 0 iff pd != NULL (open); rbusy/wbusy iff a call of that
 ** direction is in progress or handed over; buf holds [boff, boff+blen).
 ** Locks: none (every call runs with the P).
@@ -130,8 +138,6 @@ static int l_gc(lua_State *L) {
 
 /* ---- turns and waits ---------------------------------------------------------- */
 
-enum { NEED_READ = -1, NEED_WRITE = -2 };
-
 #define CTX(op, st) ((lua_KContext)(((intptr_t)(st) << 4) | (op)))
 #define CTX_OP(ctx) ((int)((ctx) & 15))
 #define CTX_ST(ctx) ((intptr_t)(ctx) >> 4)
@@ -155,8 +161,29 @@ static void turn_release(lua_State *L, struct sock *s, int dir) {
   }
 }
 
-static int try_op(lua_State *L, struct sock *s, int op, intptr_t *st);
 static int sock_k(lua_State *L, int status, lua_KContext ctx);
+
+void goroB_sock_ctxarg(lua_State *L, int i) {
+  goroB_optctx(L, i);
+  lua_settop(L, i > SOCK_CTXIDX ? i : SOCK_CTXIDX);
+  if (i == SOCK_CTXIDX) return;
+  lua_pushvalue(L, i);
+  lua_replace(L, SOCK_CTXIDX);
+  lua_pushnil(L);
+  lua_replace(L, i);
+}
+
+/* The call's context x ended first: its turn (if it held it) given back
+** by the caller, a dial's socket closed; nil, ctx:err() (a write: and
+** what it wrote, st). */
+static int ctx_fail(lua_State *L, struct sock *s, int op, intptr_t st,
+                    struct goro_context *x) {
+  if (op == OP_CONNECT) goroB_sock_close(L, s);  /* (a dial's socket: ours) */
+  goroB_ctx_push_err(L, x);
+  if (op != OP_WRITE) return 2;
+  lua_pushinteger(L, (lua_Integer)st);
+  return 3;
+}
 
 /* The call's name, for errors raised while it blocks. */
 static const char *op_name(int op) {
@@ -169,6 +196,7 @@ static const char *op_name(int op) {
 ** must wait: then park on the descriptor, sock_k continuing. */
 static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
   struct goro_runtime *R = goroB_R_of(L);
+  struct goro_context *x = goroB_toctx(L, SOCK_CTXIDX);
   for (;;) {
     struct bg *b;
     int r, rc;
@@ -176,15 +204,19 @@ static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
       turn_release(L, s, op_dir(op));
       return goroB_net_error(L, ECLOSEDTEXT);
     }
-    r = try_op(L, s, op, &st);
+    r = goroB_sock_try(L, s, op, &st);
     if (op == OP_CONNECT) s = lua_touserdata(L, 1);  /* (a new socket, maybe) */
     if (r >= 0) {
       turn_release(L, s, op_dir(op));
       return r;
     }
+    if (x != NULL && goroB_ctx_ended(x)) {  /* (it ended while we ran) */
+      turn_release(L, s, op_dir(op));
+      return ctx_fail(L, s, op, st, x);
+    }
     b = goroB_bg_block(L, op_name(op));
-    rc = goroR_pd_wait(&R->rt, s->pd, r == NEED_READ ? GORO_PD_READ : GORO_PD_WRITE,
-                       &b->w);
+    rc = goroB_pd_block(L, b, s->pd, r == NEED_READ ? GORO_PD_READ : GORO_PD_WRITE,
+                        SOCK_CTXIDX, x);
     if (rc == 1) continue;  /* an edge came meanwhile: try again */
     if (rc < 0) {
       turn_release(L, s, op_dir(op));
@@ -193,7 +225,6 @@ static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
       lua_pushinteger(L, (lua_Integer)st);  /* what was written */
       return 3;
     }
-    b->w.kind = GORO_WAITER_PD;
     /* accept and dial keep their absolute deadline (or nil) at index 2 */
     if ((op == OP_ACCEPT || op == OP_CONNECT) && lua_type(L, 2) == LUA_TNUMBER)
       goroR_timer_add(&R->rt, b->g, lua_tonumber(L, 2));
@@ -202,20 +233,16 @@ static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
 }
 
 static int sock_k(lua_State *L, int status, lua_KContext ctx) {
-  struct goro_runtime *R = goroB_R_of(L);
   struct bg *b = goroB_bg_current(L);
   struct sock *s = lua_touserdata(L, 1);
-  int op = CTX_OP(ctx), code = b->w.ok;
+  /* an I/O wait holds the turn; a wait for the turn does not */
+  int io = (b->nsel == 2 ? b->sel[0].kind : b->w.kind) == GORO_WAITER_PD;
+  int op = CTX_OP(ctx), code = goroB_pd_unblock(L, b);
   (void)status;
-  if (b->w.kind == GORO_WAITER_PD) {  /* back from an I/O wait */
-    if (b->w.q != NULL) {  /* its own timer came first: a timeout */
-      goroB_chan_leave(&R->rt, &b->w);
-      code = GORO_ETIMEDOUT;
-    }
-    goroR_timer_del(&R->rt, b->g);
-  }
   if (code != 1) {  /* a failed wait: for the turn (closed) or for I/O */
-    if (b->w.kind == GORO_WAITER_PD) turn_release(L, s, op_dir(op));
+    if (io) turn_release(L, s, op_dir(op));
+    if (code == 0)
+      return ctx_fail(L, s, op, CTX_ST(ctx), lua_touserdata(L, SOCK_CTXIDX));
     if (op == OP_CONNECT) goroB_sock_close(L, s);  /* (a dial's socket: ours) */
     goroB_net_error(L, wait_text(code));
     if (op != OP_WRITE) return 2;
@@ -230,244 +257,41 @@ int goroB_sock_start(lua_State *L, struct sock *s, int op, intptr_t st) {
   int dir = op_dir(op);
   uint8_t *busy = dir == GORO_PD_READ ? &s->rbusy : &s->wbusy;
   struct bg *b = goroB_bg_block(L, op_name(op));
+  struct goro_context *x = goroB_toctx(L, SOCK_CTXIDX);
   if (s->fd < 0) return goroB_net_error(L, ECLOSEDTEXT);
+  if (x != NULL) {
+    if (goroB_ctx_ended(x)) return ctx_fail(L, s, op, st, x);
+    /* its done channel now, while raising is harmless: the waits below
+    ** then cannot raise for it with the turn held */
+    goroB_ctx_prepare(L, SOCK_CTXIDX, x);
+  }
   if (*busy) {  /* another G's call: queue for the turn */
-    goroR_waitq_push(dir == GORO_PD_READ ? &s->rlq : &s->wlq, &b->w);
+    struct goro_waiter *w = &b->w;
+    if (x != NULL) w = goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, SOCK_CTXIDX, x));
+    goroR_waitq_push(dir == GORO_PD_READ ? &s->rlq : &s->wlq, w);
     return goroB_bg_park(L, b, op_name(op), "IO wait (turn)", CTX(op, st), sock_k);
   }
   *busy = 1;
   return run_op(L, s, op, st);
 }
 
-/* ---- the attempts ------------------------------------------------------------- */
-
-#define BUFMAX ((size_t)64 * 1024 * 1024)
-
-/* Read more into s's buffer: > 0 bytes read, 0 EOF, NEED_READ, or -errno
-** - 100 (an error, its errno in errno). */
-static int fill(struct sock *s) {
-  ssize_t k;
-  if (s->boff > 0 && s->blen > 0) memmove(s->buf, s->buf + s->boff, s->blen);
-  s->boff = 0;
-  if (s->bcap - s->blen < 4096) {
-    size_t ncap = s->bcap ? s->bcap * 2 : 8192;
-    char *nb;
-    if (ncap > BUFMAX || (nb = realloc(s->buf, ncap)) == NULL) {
-      errno = ENOMEM;
-      return -100;
-    }
-    s->buf = nb;
-    s->bcap = ncap;
-  }
-  k = recv(s->fd, s->buf + s->blen, s->bcap - s->blen, 0);
-  if (k > 0) s->blen += (size_t)k;
-  if (k >= 0) return (int)(k > 0);
-  return errno == EAGAIN || errno == EWOULDBLOCK ? NEED_READ
-         : errno == EINTR ? 1 : -100;
-}
-
-static void consume(lua_State *L, struct sock *s, size_t n, size_t skip) {
-  lua_pushlstring(L, s->buf + s->boff, n);
-  s->boff += n + skip;
-  s->blen -= n + skip;
-}
-
-static int try_read(lua_State *L, struct sock *s) {
-  lua_Integer max = luaL_optinteger(L, 2, 16384);
-  char tmp[16384];
-  ssize_t k;
-  if (max <= 0) max = 1;
-  if (s->blen > 0) {  /* what read_line or read_exact left */
-    consume(L, s, s->blen < (size_t)max ? s->blen : (size_t)max, 0);
-    return 1;
-  }
-  if ((size_t)max > sizeof tmp) max = sizeof tmp;
-  k = recv(s->fd, tmp, (size_t)max, 0);
-  if (k > 0) {
-    lua_pushlstring(L, tmp, (size_t)k);
-    return 1;
-  }
-  if (k == 0) return goroB_net_error(L, "EOF");
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return NEED_READ;
-  return goroB_net_error(L, goroB_net_strerror(errno));
-}
-
-static int try_readline(lua_State *L, struct sock *s) {
-  lua_Integer max = luaL_optinteger(L, 2, 1024 * 1024);
-  for (;;) {
-    char *nl = s->blen > 0 ? memchr(s->buf + s->boff, '\n', s->blen) : NULL;
-    int r;
-    if (nl != NULL) {
-      size_t n = (size_t)(nl - (s->buf + s->boff));
-      size_t cr = n > 0 && nl[-1] == '\r';
-      consume(L, s, n - cr, 1 + cr);
-      return 1;
-    }
-    if ((lua_Integer)s->blen >= max) return goroB_net_error(L, "line too long");
-    if ((r = fill(s)) == 0) {  /* EOF: the last line has no newline */
-      if (s->blen == 0) return goroB_net_error(L, "EOF");
-      consume(L, s, s->blen, 0);
-      return 1;
-    }
-    if (r < 0) return r == NEED_READ ? r : goroB_net_error(L, goroB_net_strerror(errno));
-  }
-}
-
-static int try_readexact(lua_State *L, struct sock *s) {
-  lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 0 && (size_t)n <= BUFMAX, 2, "size out of range");
-  while (s->blen < (size_t)n) {
-    int r = fill(s);
-    if (r == 0) return goroB_net_error(L, s->blen == 0 ? "EOF" : "unexpected EOF");
-    if (r < 0) return r == NEED_READ ? r : goroB_net_error(L, goroB_net_strerror(errno));
-  }
-  consume(L, s, (size_t)n, 0);
-  return 1;
-}
-
-static int try_write(lua_State *L, struct sock *s, intptr_t *st) {
-  size_t n;
-  const char *p = luaL_checklstring(L, 2, &n);
-  while ((size_t)*st < n) {
-    ssize_t k = send(s->fd, p + *st, n - (size_t)*st, MSG_NOSIGNAL);
-    if (k > 0) {
-      *st += k;
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      return NEED_WRITE;
-    } else if (errno != EINTR) {
-      lua_pushnil(L);
-      lua_pushstring(L, goroB_net_strerror(errno));
-      lua_pushinteger(L, (lua_Integer)*st);
-      return 3;
-    }
-  }
-  lua_pushinteger(L, (lua_Integer)n);
-  return 1;
-}
-
-static int try_accept(lua_State *L, struct sock *s) {
-  for (;;) {
-    int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd >= 0) {
-      if (s->family != AF_UNIX) {  /* as Go: no Nagle delay by default */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      }
-      goroB_sock_new(L, K_CONN, fd, s->family);
-      return 1;
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return NEED_READ;
-    if (errno != EINTR && errno != ECONNABORTED)
-      return goroB_net_error(L, goroB_net_strerror(errno));
-  }
-}
-
-/* Dial: s (index 1) is the socket of the address tried now, *st its index
-** in the resolved list at index 3 (+1 once connect is in progress). On a
-** failure the next address is tried with a fresh socket, as Go does. */
-static int try_connect(lua_State *L, struct sock *s, intptr_t *st) {
-  struct netaddrs *as = lua_touserdata(L, 3);
-  int i = (int)(*st >> 1), e;
-  socklen_t len = sizeof e;
-  if (*st & 1) {  /* connect was in progress: how did it end? */
-    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0) e = errno;
-    if (e == 0) {
-      lua_settop(L, 1);
-      return 1;
-    }
-  } else {
-    if (connect(s->fd, (struct sockaddr *)&as->a[i], as->len[i]) == 0) {
-      lua_settop(L, 1);
-      return 1;
-    }
-    if (errno == EINPROGRESS || errno == EINTR) {
-      *st |= 1;
-      return NEED_WRITE;
-    }
-    e = errno;
-  }
-  /* This address failed: the next one, on a socket of its own. */
-  if (++i >= as->n) {
-    goroB_sock_close(L, s);
-    return goroB_net_error(L, goroB_net_strerror(e));
-  }
-  {
-    int fd = socket(as->a[i].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return goroB_net_error(L, goroB_net_strerror(errno));
-    goroB_sock_close(L, s);
-    /* the new socket takes the old one's place at index 1 (s's pointer
-    ** stays valid for the caller's loop only through the stack) */
-    s = goroB_sock_new(L, K_CONN, fd, as->a[i].ss_family);
-    lua_replace(L, 1);
-  }
-  *st = (intptr_t)i << 1;
-  return try_connect(L, lua_touserdata(L, 1), st);
-}
-
-static int try_readfrom(lua_State *L, struct sock *s) {
-  lua_Integer max = luaL_optinteger(L, 2, 65536);
-  struct sockaddr_storage from;
-  socklen_t len = sizeof from;
-  luaL_Buffer b;
-  char *p;
-  ssize_t k;
-  if (max <= 0) max = 1;
-  p = luaL_buffinitsize(L, &b, (size_t)max);
-  k = recvfrom(s->fd, p, (size_t)max, 0, (struct sockaddr *)&from, &len);
-  if (k < 0) {
-    int e = errno;
-    lua_pop(L, 1);  /* the buffer's box */
-    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return NEED_READ;
-    return goroB_net_error(L, goroB_net_strerror(e));
-  }
-  luaL_pushresultsize(&b, (size_t)k);
-  goroB_net_pushaddr(L, (struct sockaddr *)&from, len);
-  return 2;
-}
-
-/* write_to: the data at 2, its resolved destination at 3. */
-static int try_writeto(lua_State *L, struct sock *s) {
-  size_t n;
-  const char *p = lua_tolstring(L, 2, &n);
-  struct netaddrs *to = lua_touserdata(L, 3);
-  ssize_t k = sendto(s->fd, p, n, MSG_NOSIGNAL, (struct sockaddr *)&to->a[0],
-                     to->len[0]);
-  if (k >= 0) {
-    lua_pushinteger(L, (lua_Integer)k);
-    return 1;
-  }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return NEED_WRITE;
-  return goroB_net_error(L, goroB_net_strerror(errno));
-}
-
-static int try_op(lua_State *L, struct sock *s, int op, intptr_t *st) {
-  switch (op) {
-    case OP_READ: return try_read(L, s);
-    case OP_READLINE: return try_readline(L, s);
-    case OP_READEXACT: return try_readexact(L, s);
-    case OP_WRITE: return try_write(L, s, st);
-    case OP_ACCEPT: return try_accept(L, s);
-    case OP_CONNECT: return try_connect(L, s, st);
-    case OP_READFROM: return try_readfrom(L, s);
-    default: return try_writeto(L, s);
-  }
-}
-
 /* ---- conn methods ---------------------------------------------------------------- */
 
-static int l_read(lua_State *L) {
-  return goroB_sock_start(L, checksock(L, 1, K_CONN), OP_READ, 0);
+/* conn:read([max [, ctx]]), read_line([max [, ctx]]), read_exact(n [, ctx]) */
+static int read_call(lua_State *L, int op) {
+  struct sock *s = checksock(L, 1, K_CONN);
+  goroB_sock_ctxarg(L, 3);
+  return goroB_sock_start(L, s, op, 0);
 }
-static int l_read_line(lua_State *L) {
-  return goroB_sock_start(L, checksock(L, 1, K_CONN), OP_READLINE, 0);
-}
-static int l_read_exact(lua_State *L) {
-  return goroB_sock_start(L, checksock(L, 1, K_CONN), OP_READEXACT, 0);
-}
+static int l_read(lua_State *L) { return read_call(L, OP_READ); }
+static int l_read_line(lua_State *L) { return read_call(L, OP_READLINE); }
+static int l_read_exact(lua_State *L) { return read_call(L, OP_READEXACT); }
+
+/* conn:write(s [, ctx]) -> n | nil, err, written */
 static int l_write(lua_State *L) {
   struct sock *s = checksock(L, 1, K_CONN);
   luaL_checkstring(L, 2);
-  lua_settop(L, 2);
+  goroB_sock_ctxarg(L, 3);
   return goroB_sock_start(L, s, OP_WRITE, 0);
 }
 
@@ -539,33 +363,33 @@ static int l_tostring(lua_State *L) {
 
 /* ---- listeners ------------------------------------------------------------------ */
 
-/* l:accept([timeout]) -> conn | nil, err */
+/* l:accept([timeout [, ctx]]) -> conn | nil, err */
 static int l_accept(lua_State *L) {
   struct sock *s = checksock(L, 1, K_LISTENER);
+  goroB_sock_ctxarg(L, 3);
   if (!lua_isnoneornil(L, 2)) {  /* index 2: the absolute deadline */
     double t = luaL_checknumber(L, 2);
     lua_pushnumber(L, goroR_now() + (t > 0 ? t : 0));
     lua_replace(L, 2);
   }
-  lua_settop(L, 2);
   return goroB_sock_start(L, s, OP_ACCEPT, 0);
 }
 
 /* ---- packet connections ---------------------------------------------------------- */
 
-/* pc:read_from([max]) -> data, addr | nil, err */
+/* pc:read_from([max [, ctx]]) -> data, addr | nil, err */
 static int l_read_from(lua_State *L) {
   struct sock *s = checksock(L, 1, K_PACKET);
-  lua_settop(L, 2);
+  goroB_sock_ctxarg(L, 3);
   return goroB_sock_start(L, s, OP_READFROM, 0);
 }
 
-/* pc:write_to(data, addr) -> n | nil, err */
+/* pc:write_to(data, addr [, ctx]) -> n | nil, err */
 static int l_write_to(lua_State *L) {
   struct sock *s = checksock(L, 1, K_PACKET);
   struct netspec ns = {s->family == AF_UNIX ? AF_UNIX : AF_UNSPEC, SOCK_DGRAM};
   luaL_checkstring(L, 2);
-  lua_settop(L, 3);
+  goroB_sock_ctxarg(L, 4);
   if (goroB_net_resolve(L, ns, luaL_checkstring(L, 3), 0) == NULL) return 2;
   lua_replace(L, 3);  /* 3: the destination, resolved */
   return goroB_sock_start(L, s, OP_WRITETO, 0);

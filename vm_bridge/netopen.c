@@ -56,21 +56,27 @@ static int l_listen(lua_State *L) {
   return 1;
 }
 
-/* goro.net.dial(network, address [, timeout]) -> conn | nil, err */
+/* goro.net.dial(network, address [, timeout [, ctx]]) -> conn | nil, err.
+** Resolving a name runs in C, where the context cannot stop it: an ended
+** context wins before it, and the connect looks again after. */
 static int l_dial(lua_State *L) {
   struct netspec ns = goroB_net_checknetwork(L, 1, 0);
   const char *address = luaL_checkstring(L, 2);
   double timeout = luaL_optnumber(L, 3, -1);
+  struct goro_context *x;
   struct netaddrs *as;
   int fd;
+  goroB_sock_ctxarg(L, 4);
   goroB_bg_block(L, "dial");  /* (raises outside a G, as blocking calls do) */
-  lua_settop(L, 2);
+  if ((x = goroB_toctx(L, SOCK_CTXIDX)) != NULL && goroB_ctx_ended(x))
+    return goroB_ctx_push_err(L, x);
   if ((as = goroB_net_resolve(L, ns, address, 0)) == NULL) return 2;
+  lua_replace(L, 3);  /* (the timeout was read) */
   fd = socket(as->a[0].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return goroB_net_error(L, goroB_net_strerror(errno));
   /* The stack becomes what try_connect expects: 1 the socket, 2 the
-  ** absolute deadline or nil, 3 the addresses. */
-  goroB_sock_new(L, K_CONN, fd, as->a[0].ss_family);  /* 4 */
+  ** absolute deadline or nil, 3 the addresses, 4 the context or nil. */
+  goroB_sock_new(L, K_CONN, fd, as->a[0].ss_family);  /* 5 */
   lua_replace(L, 1);
   if (timeout >= 0)
     lua_pushnumber(L, goroR_now() + timeout);

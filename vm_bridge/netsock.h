@@ -33,6 +33,11 @@ struct sock {
 
 #define ECLOSEDTEXT "use of closed network connection"
 
+/* Where a call that may wait keeps its context (or nil) on the stack, for
+** the attempts and the continuation: above what every call keeps (at most
+** 1 the socket, 2 and 3 its arguments or their parsed forms). */
+#define SOCK_CTXIDX 4
+
 /* The calls that may wait. */
 enum { OP_READ = 1, OP_READLINE, OP_READEXACT, OP_WRITE, OP_ACCEPT,
        OP_CONNECT, OP_READFROM, OP_WRITETO };
@@ -44,8 +49,21 @@ struct sock *goroB_sock_new(lua_State *L, int kind, int fd, int family);
 int goroB_sock_close(lua_State *L, struct sock *s);
 /* Run call `op` of s (at index 1) with state st: wait for the direction's
 ** turn, attempt, park on the descriptor as often as needed; returns the
-** call's results. */
+** call's results. The context, if any, is at SOCK_CTXIDX (the stack is at
+** least that high): an ended one wins before anything is tried, one that
+** ends while the call waits makes it return nil, ctx:err() (a write: and
+** how much it wrote). */
 int goroB_sock_start(lua_State *L, struct sock *s, int op, intptr_t st);
+/* Check the context argument at index i (nil or none: none; anything else
+** raises "bad argument") and move it to SOCK_CTXIDX, nil left at i; the
+** slots below i stay. */
+void goroB_sock_ctxarg(lua_State *L, int i);
+/* What an attempt that must wait returns: the direction to wait for. */
+enum { NEED_READ = -1, NEED_WRITE = -2 };
+/* nettry.c: one attempt of call op on s (at index 1; a dial may put a new
+** socket there), state *st: its results' count (>= 0, pushed) or
+** NEED_READ / NEED_WRITE. */
+int goroB_sock_try(lua_State *L, struct sock *s, int op, intptr_t *st);
 /* Push nil, msg; 2. */
 int goroB_net_error(lua_State *L, const char *msg);
 /* net.c: make the three metatables (the runtime userdata at index r). */
