@@ -7,7 +7,9 @@
 **
 ** A handle outlives its G: b->g is NULL once the G has ended, and g:wait()
 ** then copies the results the G left on its own thread (b->nres values on
-** top of b->L), so that any number of G's may wait for it.
+** top of b->L), so that any number of G's may wait for it; or, once the
+** thread went to the pool (b->pooled), its result from the handle's user
+** value 1: never from a thread another G may run on now.
 **
 ** Who touches a lua_State: the running G touches its own thread; wakers
 ** only move a value onto or off a parked G's stack, within room it reserved
@@ -213,10 +215,15 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
   memset(b, 0, sizeof *b);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_setmetatable(L, -2);
-  if (lazy && nargs == 0)
+  if (lazy && nargs == 0) {
     lua_pushvalue(L, fidx);  /* its thread comes at its first run */
-  else
+  } else if (lazy && (T = goroB_tpool_take(L, R)) != NULL) {
+    /* (lazy is 0 only for goro.run's main G, whose thread is new) */
+    if (lua_gethook(L) != NULL)  /* as lua_newthread would have done */
+      lua_sethook(T, lua_gethook(L), lua_gethookmask(L), lua_gethookcount(L));
+  } else {
     T = lua_newthread(L);
+  }
   lua_setiuservalue(L, -2, 1);
   if (lua_getstack(L, scopeidx > 0 ? 2 : 1, &ar) && lua_getinfo(L, "lf", &ar)) {
     b->line = ar.currentline;
@@ -267,7 +274,7 @@ static int l_go_in(lua_State *L) {
 static int l_self(lua_State *L) {
   struct bg *b = goroB_bg_current(L);
   if (b == NULL) return 0;
-  goroB_bg_push(L, b);
+  goroB_bg_push(L, lua_touserdata(L, lua_upvalueindex(1)), b);
   return 1;
 }
 
@@ -299,6 +306,11 @@ static int push_results(lua_State *L, struct bg *t) {
     return 2;
   }
   lua_pushboolean(L, !t->failed);
+  if (t->pooled) {  /* its thread went to the pool: its result is uv 1 */
+    if (t->nres == 0) return 1;
+    lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
+    return 2;
+  }
   if (t->L == NULL) {  /* it could not start: the error is user value 1 */
     lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
     return 2;

@@ -52,6 +52,7 @@
   X(luaL_optnumber) \
   X(luaL_pushresult) \
   X(luaL_pushresultsize) \
+  X(luaL_ref) \
   X(luaL_setfuncs) \
   X(luaL_setmetatable) \
   X(luaL_tolstring) \
@@ -108,6 +109,7 @@
   X(lua_setiuservalue) \
   X(lua_setmetatable) \
   X(lua_settop) \
+  X(lua_status) \
   X(lua_stringtonumber) \
   X(lua_toboolean) \
   X(lua_tocfunction) \
@@ -120,7 +122,16 @@
   X(lua_type) \
   X(lua_typename) \
   X(lua_xmove) \
-  X(lua_yieldk)
+  X(lua_yieldk) \
+  GORO_LUA_API_CLOSETHREAD(X)
+
+/* lua_closethread replaces lua_resetthread from 5.4.6 on (the thread
+** pool, universe.c): listed only where the headers declare it. */
+#if LUA_VERSION_RELEASE_NUM >= 50406
+#define GORO_LUA_API_CLOSETHREAD(X) X(lua_closethread)
+#else
+#define GORO_LUA_API_CLOSETHREAD(X)
+#endif
 
 #define GORO_LUA54_PRAGMA(x) _Pragma(#x)
 #define GORO_LUA54_WEAK(f) GORO_LUA54_PRAGMA(weak f)

@@ -2,14 +2,19 @@
 ** vm_bridge/universe.c — the runtime of a Lua universe and its registry
 ** entries: the runtime userdata and its __gc, the hooks through which the
 ** scheduler runs a G's Lua code, the table that anchors every live G's
-** handle, the spare threads of callbacks, and extra G's handles.
+** handle and the pool of ended G's threads, the spare threads of
+** callbacks, and extra G's handles.
 **
 ** The runtime userdata (registry[rt_key]) has three user values: 1, the
 ** handle of the G whose unwaited error stops the run (R->failed); 2, LR;
 ** 3, a table whose keys anchor callback threads. The G table
-** (registry[gs_key]) is an array of pairs: for live G b, slot 2*b->ref-1
-** holds its handle and slot 2*b->ref its Lua thread (false until it has
-** one). The handle's user value 1 names the thread too, but the debug
+** (registry[R->gsref], an integer key: Lua finds it in the registry's
+** array part, where a light userdata key costs a hash lookup) is an
+** array: slots 1 to GORO_TPOOL anchor the thread pool (slot i + 1 holds
+** R->tpool[i], or false), then come pairs: for live G b, slot
+** HANDLE_SLOT(b->ref) holds its handle and THREAD_SLOT(b->ref) its Lua
+** thread (false until it has one). The handle's user value 1 names the
+** thread too, but the debug
 ** library can change a user value, and a live G's thread must never be
 ** collected under the scheduler: this anchor is out of Lua's reach (but
 ** for debug.getregistry). A free pair holds the next free one in its
@@ -29,7 +34,7 @@
 #include "../runtime/prof.h"
 #include "bridge.h"
 
-static char rt_key, gs_key;  /* registry keys (light userdata) */
+static char rt_key;  /* registry key (light userdata) */
 
 const void *goroB_runtime_key(void) { return &rt_key; }
 
@@ -58,8 +63,6 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
   }
   lua_pop(L, 1);
   goroB_onecopy_check(L);  /* raises if another copy of goro is here */
-  lua_newtable(L);  /* "goro.gs": live G handles */
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &gs_key);
   /* uv 1: the failed G's handle; 2: LR; 3: callback threads (keys) */
   R = lua_newuserdatauv(L, sizeof *R, 3);
   memset(R, 0, sizeof *R);
@@ -78,6 +81,12 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
   R->L = lua_tothread(L, -1);
   lua_pop(L, 1);
+  lua_createtable(L, GORO_TPOOL + 64, 0);  /* the G table */
+  for (int i = 1; i <= GORO_TPOOL; i++) {  /* the pool's slots, written */
+    lua_pushboolean(L, 0);                 /* so that a write to one */
+    lua_rawseti(L, -2, i);                 /* never allocates */
+  }
+  R->gsref = luaL_ref(L, LUA_REGISTRYINDEX);
   R->rng = (uint64_t)(uintptr_t)R ^ (uint64_t)(goroR_now() * 1e9) ^
            0x9e3779b97f4a7c15ull;
   lua_rawsetp(L, LUA_REGISTRYINDEX, &rt_key);
@@ -86,12 +95,18 @@ struct goro_runtime *goroB_runtime_get(lua_State *L) {
 
 /* ---- the G table --------------------------------------------------------- */
 
-#define HANDLE_SLOT(ref) (2 * (lua_Integer)(ref) - 1)
-#define THREAD_SLOT(ref) (2 * (lua_Integer)(ref))
+#define HANDLE_SLOT(ref) (GORO_TPOOL + 2 * (lua_Integer)(ref) - 1)
+#define THREAD_SLOT(ref) (GORO_TPOOL + 2 * (lua_Integer)(ref))
+#define POOL_SLOT(i) ((lua_Integer)(i) + 1)  /* of R->tpool[i] */
 
-void goroB_bg_push(lua_State *L, struct bg *b) {
+/* Push R's G table. */
+static inline void push_gs(lua_State *L, struct goro_runtime *R) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, R->gsref);
+}
+
+void goroB_bg_push(lua_State *L, struct goro_runtime *R, struct bg *b) {
   goroR_assert(b->ref > 0);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  push_gs(L, R);
   lua_rawgeti(L, -1, HANDLE_SLOT(b->ref));
   lua_remove(L, -2);
 }
@@ -103,7 +118,7 @@ int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx) {
   int t, ref = R->gsfree, next = 0, h = lua_absindex(L, hidx);
   goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn);
   tidx = tidx != 0 ? lua_absindex(L, tidx) : 0;
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
+  push_gs(L, R);
   t = lua_gettop(L);
   if (ref != 0) {
     lua_rawgeti(L, t, HANDLE_SLOT(ref));
@@ -127,27 +142,15 @@ int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx) {
   return ref;
 }
 
-/* Anchor b's thread, on top of L (popped), in its pair: an existing slot,
-** so it never allocates. */
-static void anchor_thread(lua_State *L, struct bg *b) {
-  goroR_assert(b->ref > 0 && lua_tothread(L, -1) == b->L);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
-  lua_insert(L, -2);
-  lua_rawseti(L, -2, THREAD_SLOT(b->ref));
-  lua_pop(L, 1);
-}
-
-/* Drop the anchors of b's handle and thread. It only writes existing
-** slots, so it never allocates and never raises. */
-static void unanchor(lua_State *L, struct goro_runtime *R, struct bg *b) {
+/* Drop the anchors of b's handle and thread, in the G table at t. It only
+** writes existing slots, so it never allocates and never raises. */
+static void unanchor(lua_State *L, int t, struct goro_runtime *R, struct bg *b) {
   if (b->ref <= 0) return;
   goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn && b->ref <= R->gsn);
-  lua_rawgetp(L, LUA_REGISTRYINDEX, &gs_key);
   lua_pushinteger(L, R->gsfree);
-  lua_rawseti(L, -2, HANDLE_SLOT(b->ref));
+  lua_rawseti(L, t, HANDLE_SLOT(b->ref));
   lua_pushboolean(L, 0);
-  lua_rawseti(L, -2, THREAD_SLOT(b->ref));
-  lua_pop(L, 1);
+  lua_rawseti(L, t, THREAD_SLOT(b->ref));
   R->gsfree = b->ref;
   b->ref = 0;
 }
@@ -226,34 +229,138 @@ int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
   return ok;
 }
 
+/* ---- the thread pool -----------------------------------------------------
+** runtime/HACKING.md, "A G's Lua thread". R->tpool[i] is anchored at
+** POOL_SLOT(i) of the G table; a slot out of use holds false. */
+
+/* Take the most recently pooled thread (the pool is not empty) and push
+** it on L; t is the G table's index. Never raises. */
+static lua_State *take(lua_State *L, int t, struct goro_runtime *R) {
+  lua_State *T = R->tpool[--R->ntpool];
+  goroR_assert(lua_gettop(T) == 0 && lua_status(T) == LUA_OK);
+  lua_pushthread(T);  /* (room: a reset thread has LUA_MINSTACK slots) */
+  lua_xmove(T, L, 1);
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, t, POOL_SLOT(R->ntpool));
+  R->tpool[R->ntpool] = NULL;
+  R->nreused++;
+  return T;
+}
+
+lua_State *goroB_tpool_take(lua_State *L, struct goro_runtime *R) {
+  lua_State *T;
+  goroR_assert(0 <= R->ntpool && R->ntpool <= GORO_TPOOL);
+  if (R->ntpool == 0) return NULL;
+  push_gs(L, R);
+  T = take(L, lua_gettop(L), R);
+  lua_copy(L, -1, -2);  /* the thread where the G table was */
+  lua_pop(L, 1);
+  return T;
+}
+
+void goroB_tpool_drain(lua_State *L, struct goro_runtime *R) {
+  push_gs(L, R);
+  while (R->ntpool > 0) {
+    R->tpool[--R->ntpool] = NULL;
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, -2, POOL_SLOT(R->ntpool));
+  }
+  lua_pop(L, 1);
+}
+
+/* May ended G b's thread go to the pool? It ended by returning at most
+** one value, it is not the main G's, nothing outside goro may hold it,
+** and no user's hook is set on it (goro's own was taken off when the G's
+** run ended; the debug library keys a user's by the thread). */
+static int reusable(struct goro_runtime *R, struct bg *b) {
+  lua_State *T = b->L;
+  return T != NULL && !R->noreuse && R->ntpool < GORO_TPOOL && b->done &&
+         !b->failed && !b->ismain && !b->escaped && b->nres <= 1 &&
+         lua_gettop(T) == b->nres && lua_status(T) == LUA_OK &&
+         lua_gethook(T) == NULL && R->closed == GORO_RT_OPEN;
+}
+
+/*
+** Give ended G b's thread to the pool; t is the G table's index on L (LR),
+** and b is still anchored there (its pair holds the thread until
+** unanchor). Its result, if any, moves to user value 1 of its handle,
+** replacing the thread, so that nothing reads the thread through the
+** handle again. Then the thread is reset: no frame, no value, no open
+** upvalue, no to-be-closed variable, its stack shrunk to LUA_MINSTACK
+** slots. The slots above its top may still hold values of the G (Lua's
+** reallocation copies them), as any Lua thread's do after a call
+** returns: Lua writes a slot before it reads it, the debug library sees
+** none above a frame's top, and the collector neither marks them nor
+** keeps what they point to (it clears them at its atomic step). Never
+** raises: a G that returned has no __close call pending, and a shrinking
+** reallocation that fails keeps the old stack.
+*/
+static void tpool_put(lua_State *L, int t, struct goro_runtime *R, struct bg *b) {
+  lua_State *T = b->L;
+  lua_rawgeti(L, t, HANDLE_SLOT(b->ref));
+  if (b->nres == 1)
+    lua_xmove(T, L, 1);
+  else
+    lua_pushnil(L);
+  lua_setiuservalue(L, -2, 1);  /* (a user value's slot: never allocates) */
+  lua_pop(L, 1);
+  b->L = NULL;
+  b->pooled = 1;
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  (void)lua_closethread(T, NULL);
+#else
+  (void)lua_resetthread(T);
+#endif
+  goroR_assert(lua_gettop(T) == 0 && lua_status(T) == LUA_OK);
+  lua_pushthread(T);
+  lua_xmove(T, L, 1);
+  lua_rawseti(L, t, POOL_SLOT(R->ntpool));
+  R->tpool[R->ntpool++] = T;
+}
+
 /* ---- hooks: the scheduler side ------------------------------------------- */
 
-/* In protected mode on LR: give G b (argument 1) its thread, with its
-** function (user value 1 until now) on it. */
+/* Give G b its thread T, on top of L (popped), with its function (user
+** value 1 until now) on it; t is the G table's index. Never raises. */
+static void give_thread(lua_State *L, int t, struct bg *b, lua_State *T) {
+  lua_rawgeti(L, t, HANDLE_SLOT(b->ref));  /* the handle */
+  lua_getiuservalue(L, -1, 1);  /* the function */
+  lua_xmove(L, T, 1);
+  lua_pushvalue(L, -2);
+  lua_setiuservalue(L, -2, 1);  /* the thread replaces it */
+  lua_pop(L, 1);
+  b->L = T;
+  lua_rawseti(L, t, THREAD_SLOT(b->ref));  /* (an existing slot) */
+}
+
+/* In protected mode on LR: give G b (argument 1) a new thread. */
 static int p_start(lua_State *L) {
   struct bg *b = lua_touserdata(L, 1);
-  lua_State *T;
-  goroB_bg_push(L, b);          /* 2: the handle */
-  T = lua_newthread(L);        /* 3 */
-  lua_getiuservalue(L, 2, 1);  /* 4: the function */
-  lua_xmove(L, T, 1);
-  lua_pushvalue(L, 3);
-  lua_setiuservalue(L, 2, 1);  /* the thread replaces it */
-  b->L = T;
-  anchor_thread(L, b);
+  push_gs(L, lua_touserdata(L, 2));  /* 3 */
+  give_thread(L, 3, b, lua_newthread(L));
   return 0;
 }
 
 /* A G made without arguments gets its Lua thread at its first run, so a
 ** burst of goro.go costs a handle a G until the G runs (and the thread is
-** still warm when it does). If no thread can be made, the G ends at once
-** with that error, kept in user value 1. */
+** still warm when it does): a pooled one if there is one (nothing that
+** can raise, so no protected call), else a new one. If no thread can be
+** made, the G ends at once with that error, kept in user value 1. */
 static int start(struct goro_runtime *R, struct bg *b) {
   lua_State *LR = R->LR;
+  if (R->ntpool > 0) {
+    int t;
+    push_gs(LR, R);
+    t = lua_gettop(LR);
+    give_thread(LR, t, b, take(LR, t, R));
+    lua_pop(LR, 1);
+    return 1;
+  }
   lua_pushcfunction(LR, p_start);
   lua_pushlightuserdata(LR, b);
-  if (lua_pcall(LR, 1, 0, 0) == LUA_OK) return 1;
-  goroB_bg_push(LR, b);
+  lua_pushlightuserdata(LR, R);
+  if (lua_pcall(LR, 2, 0, 0) == LUA_OK) return 1;
+  goroB_bg_push(LR, R, b);
   lua_insert(LR, -2);
   lua_setiuservalue(LR, -2, 1);
   lua_pop(LR, 1);
@@ -298,6 +405,7 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   struct goro_runtime *R = rt->ud;
   struct bg *b = gp->ud;
   lua_State *L = R->LR;
+  int t;
 
   goroR_assert(b != NULL && b->g == gp);
   goroB_bg_unqueue(rt, b);
@@ -307,15 +415,18 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
                    atomic_exchange(&gp->prof_pending, 0));
   b->g = NULL;
   if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
+  push_gs(L, R);
+  t = lua_gettop(L);
   if (b->done && b->failed && !b->waited && !b->unwound && R->failed == NULL &&
       (R->running || R->hostmode)) {
     R->failed = b;
     rt->abort = 1;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &rt_key);
-    goroB_bg_push(L, b);
+    lua_rawgeti(L, t, HANDLE_SLOT(b->ref));
     lua_setiuservalue(L, -2, 1);  /* keep its handle: the slot exists */
     lua_pop(L, 1);
   }
-  unanchor(L, R, b);
+  if (reusable(R, b)) tpool_put(L, t, R, b);
+  unanchor(L, t, R, b);
+  lua_pop(L, 1);
 }
-
