@@ -168,6 +168,24 @@ describe("a G's Lua thread", function()
     end)
   end)
 
+  it("serves the next G after its G grew its stack deep", function()
+    h.run(function()
+      local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
+      local _, name1 = goro.go(function() deep(50000); return my_thread_name() end):wait()
+      local ok, name2, v = goro.go(function()
+        local s = 0
+        for i = 1, 100 do s = s + deep(i) end
+        return my_thread_name() .. "", s
+      end):wait()
+      assert.is_true(ok)
+      assert.equals(name1, name2)
+      assert.equals(5050, v)
+      collectgarbage()  -- (shrinks the pooled thread's stack)
+      local _, r = goro.go(function() return deep(100) end, nil):wait()
+      assert.equals(100, r)
+    end)
+  end)
+
   it("does not carry a hook left set by its G", function()
     h.run(function()
       local g1 = goro.go(function() debug.sethook(function() end, "l") end)

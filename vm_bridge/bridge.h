@@ -79,7 +79,7 @@ enum goro_closed {
 ** callback threads with empty stacks; 0 <= gsfree <= gsn; failed != NULL
 ** only while the runtime's user value 1 anchors its handle, and then
 ** rt.abort is set; 0 <= ntpool <= GORO_TPOOL, and tpool[i] (i < ntpool)
-** is a reset thread (status LUA_OK, no frame, no value, no hook) that no
+** is an empty thread (status LUA_OK, no frame, no value, no hook) that no
 ** Lua or C code outside goro holds, anchored at slot i + 1 of the pool
 ** table (universe.c), whose other slots are false.
 */

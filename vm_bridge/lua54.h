@@ -122,16 +122,7 @@
   X(lua_type) \
   X(lua_typename) \
   X(lua_xmove) \
-  X(lua_yieldk) \
-  GORO_LUA_API_CLOSETHREAD(X)
-
-/* lua_closethread replaces lua_resetthread from 5.4.6 on (the thread
-** pool, universe.c): listed only where the headers declare it. */
-#if LUA_VERSION_RELEASE_NUM >= 50406
-#define GORO_LUA_API_CLOSETHREAD(X) X(lua_closethread)
-#else
-#define GORO_LUA_API_CLOSETHREAD(X)
-#endif
+  X(lua_yieldk)
 
 #define GORO_LUA54_PRAGMA(x) _Pragma(#x)
 #define GORO_LUA54_WEAK(f) GORO_LUA54_PRAGMA(weak f)

@@ -238,7 +238,7 @@ int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp) {
 static lua_State *take(lua_State *L, int t, struct goro_runtime *R) {
   lua_State *T = R->tpool[--R->ntpool];
   goroR_assert(lua_gettop(T) == 0 && lua_status(T) == LUA_OK);
-  lua_pushthread(T);  /* (room: a reset thread has LUA_MINSTACK slots) */
+  lua_pushthread(T);  /* (room: an empty thread has LUA_MINSTACK slots) */
   lua_xmove(T, L, 1);
   lua_pushboolean(L, 0);
   lua_rawseti(L, t, POOL_SLOT(R->ntpool));
@@ -285,15 +285,24 @@ static int reusable(struct goro_runtime *R, struct bg *b) {
 ** and b is still anchored there (its pair holds the thread until
 ** unanchor). Its result, if any, moves to user value 1 of its handle,
 ** replacing the thread, so that nothing reads the thread through the
-** handle again. Then the thread is reset: no frame, no value, no open
-** upvalue, no to-be-closed variable, its stack shrunk to LUA_MINSTACK
-** slots. The slots above its top may still hold values of the G (Lua's
-** reallocation copies them), as any Lua thread's do after a call
+** handle again. Then the thread is emptied.
+**
+** That is all the reset a thread needs whose G returned (the only ones
+** pooled, see reusable): lua_resume has unwound it to its base frame, with
+** status LUA_OK, and the returns closed every upvalue and to-be-closed
+** variable of its frames, so lua_resetthread (lua_closethread from 5.4.6)
+** would only reallocate its stack, to LUA_MINSTACK + 1 slots: half a
+** fresh thread's, so the next G's first C call grew it back (callgrind:
+** about 990 instructions a spawn, shrink and growth). Its stack keeps
+** the size the G needed instead, and the collector shrinks it as any
+** thread's, at each cycle's atomic step (luaD_shrinkstack: to twice the
+** part in use, at least LUA_MINSTACK, once it is over three times that),
+** so a pooled thread holds about what a fresh one does. The slots above
+** its top may still hold values of the G, as any thread's do after a call
 ** returns: Lua writes a slot before it reads it, the debug library sees
 ** none above a frame's top, and the collector neither marks them nor
-** keeps what they point to (it clears them at its atomic step). Never
-** raises: a G that returned has no __close call pending, and a shrinking
-** reallocation that fails keeps the old stack.
+** keeps what they point to (it clears them at that atomic step). Never
+** raises.
 */
 static void tpool_put(lua_State *L, int t, struct goro_runtime *R, struct bg *b) {
   lua_State *T = b->L;
@@ -306,12 +315,7 @@ static void tpool_put(lua_State *L, int t, struct goro_runtime *R, struct bg *b)
   lua_pop(L, 1);
   b->L = NULL;
   b->pooled = 1;
-#if LUA_VERSION_RELEASE_NUM >= 50406
-  (void)lua_closethread(T, NULL);
-#else
-  (void)lua_resetthread(T);
-#endif
-  goroR_assert(lua_gettop(T) == 0 && lua_status(T) == LUA_OK);
+  lua_settop(T, 0);  /* (nothing to close: see above) */
   lua_pushthread(T);
   lua_xmove(T, L, 1);
   lua_rawseti(L, t, POOL_SLOT(R->ntpool));
