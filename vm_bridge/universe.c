@@ -19,7 +19,7 @@
 ** collected under the scheduler: this anchor is out of Lua's reach (but
 ** for debug.getregistry). A free pair holds the next free one in its
 ** first slot (R->gsfree heads the list, R->gsn counts the pairs), as
-** luaL_ref's free list does.
+** luaL_ref's free list does, and false in its second.
 **
 ** Who touches a lua_State here: the hooks run on the scheduler side, with
 ** the P held, and use only lua_resume (protected), non-raising table
@@ -112,8 +112,10 @@ void goroB_bg_push(lua_State *L, struct goro_runtime *R, struct bg *b) {
 }
 
 /* As luaL_ref, but the free list's head and the table's length live in R:
-** no length search, no list head to read. Both slots of the pair are
-** written, so that later writes to them never allocate. */
+** no length search, no list head to read. Both slots of a new pair are
+** written, so that later writes to them never allocate; a free pair's
+** thread slot holds false (unanchor), which stays when there is no thread
+** yet. */
 int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx) {
   int t, ref = R->gsfree, next = 0, h = lua_absindex(L, hidx);
   goroR_assert(0 <= R->gsfree && R->gsfree <= R->gsn);
@@ -129,11 +131,13 @@ int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx) {
   }
   lua_pushvalue(L, h);
   lua_rawseti(L, t, HANDLE_SLOT(ref));
-  if (tidx != 0)
+  if (tidx != 0) {
     lua_pushvalue(L, tidx);
-  else
+    lua_rawseti(L, t, THREAD_SLOT(ref));
+  } else if (ref != R->gsfree) {  /* (a free pair's holds false already) */
     lua_pushboolean(L, 0);
-  lua_rawseti(L, t, THREAD_SLOT(ref));
+    lua_rawseti(L, t, THREAD_SLOT(ref));
+  }
   lua_pop(L, 1);
   if (ref == R->gsfree)
     R->gsfree = next;
