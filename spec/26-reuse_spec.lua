@@ -168,10 +168,10 @@ describe("a G's Lua thread", function()
     end)
   end)
 
-  it("serves the next G after its G grew its stack deep", function()
+  it("serves the next G after its G grew its stack", function()
     h.run(function()
       local function deep(n) if n == 0 then return 0 end return 1 + deep(n - 1) end
-      local _, name1 = goro.go(function() deep(50000); return my_thread_name() end):wait()
+      local _, name1 = goro.go(function() deep(5000); return my_thread_name() end):wait()
       local ok, name2, v = goro.go(function()
         local s = 0
         for i = 1, 100 do s = s + deep(i) end
