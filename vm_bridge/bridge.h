@@ -172,8 +172,9 @@ struct bg {
   uint8_t escaped;        /* G: its thread was handed out (coro.c): it
                              never goes to the thread pool */
   uint8_t pooled;         /* hooks: it ended and its thread went to the
-                             pool; its result (nres 0 or 1) is user
-                             value 1 and L is NULL */
+                             pool; L is NULL and user value 1 holds its
+                             result (nres 1), or a table of its nres > 1
+                             results */
   struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
                              set w.ok, claiming it) */
   struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;

@@ -299,7 +299,7 @@ static int g_status(lua_State *L) {
 ** wait for the same G). */
 static int push_results(lua_State *L, struct bg *t) {
   int n = t->nres, top;
-  luaL_checkstack(L, n + 1, "too many results");
+  luaL_checkstack(L, n + 2, "too many results");
   if (!t->done) {  /* abandoned by an earlier run */
     lua_pushboolean(L, 0);
     lua_pushliteral(L, "goroutine was abandoned when its run ended");
@@ -309,7 +309,18 @@ static int push_results(lua_State *L, struct bg *t) {
   if (t->pooled) {  /* its thread went to the pool: its result is uv 1 */
     if (t->nres == 0) return 1;
     lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
-    return 2;
+    if (t->nres == 1) return 2;
+    top = lua_gettop(L);  /* several: a table of them */
+    if (lua_type(L, top) != LUA_TTABLE) {  /* (debug.setuservalue) */
+      lua_settop(L, top - 2);
+      lua_pushboolean(L, 0);
+      lua_pushliteral(L, "goroutine's results are gone (its handle's user "
+                         "value was replaced)");
+      return 2;
+    }
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, top, i);
+    lua_remove(L, top);
+    return n + 1;
   }
   if (t->L == NULL) {  /* it could not start: the error is user value 1 */
     lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */

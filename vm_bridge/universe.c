@@ -272,24 +272,44 @@ void goroB_tpool_drain(lua_State *L, struct goro_runtime *R) {
   lua_pop(L, 1);
 }
 
-/* May ended G b's thread go to the pool? It ended by returning at most
-** one value, it is not the main G's, nothing outside goro may hold it,
-** and no user's hook is set on it (goro's own was taken off when the G's
-** run ended; the debug library keys a user's by the thread). */
+/* May ended G b's thread go to the pool? It ended by returning, it is not
+** the main G's, nothing outside goro may hold it, and no user's hook is
+** set on it (goro's own was taken off when the G's run ended; the debug
+** library keys a user's by the thread). */
 static int reusable(struct goro_runtime *R, struct bg *b) {
   lua_State *T = b->L;
   return T != NULL && !R->noreuse && R->ntpool < GORO_TPOOL && b->done &&
-         !b->failed && !b->ismain && !b->escaped && b->nres <= 1 &&
+         !b->failed && !b->ismain && !b->escaped &&
          lua_gettop(T) == b->nres && lua_status(T) == LUA_OK &&
          lua_gethook(T) == NULL && R->closed == GORO_RT_OPEN;
+}
+
+/* In protected mode on LR: push a table of the nres > 1 results on top of
+** ended G b's thread (argument 1), which stay there: a memory error
+** leaves the thread as it was. */
+static int p_pack(lua_State *L) {
+  struct bg *b = lua_touserdata(L, 1);
+  lua_State *T = b->L;
+  int n = b->nres, top = lua_gettop(T);
+  lua_createtable(L, n, 0);
+  if (!lua_checkstack(T, 1))  /* (never luaL_checkstack: it would raise on T,
+                                 which runs nothing to catch it) */
+    return luaL_error(L, "not enough memory");
+  for (int i = 1; i <= n; i++) {
+    lua_pushvalue(T, top - n + i);
+    lua_xmove(T, L, 1);
+    lua_rawseti(L, -2, i);  /* (an array slot made above) */
+  }
+  return 1;
 }
 
 /*
 ** Give ended G b's thread to the pool; t is the G table's index on L (LR),
 ** and b is still anchored there (its pair holds the thread until
-** unanchor). Its result, if any, moves to user value 1 of its handle,
-** replacing the thread, so that nothing reads the thread through the
-** handle again. Then the thread is emptied.
+** unanchor). Its result, if any, moves to user value 1 of its handle
+** (several: a table of them, which may fail for want of memory, and then
+** the thread stays with its G), replacing the thread, so that nothing
+** reads the thread through the handle again. Then the thread is emptied.
 **
 ** That is all the reset a thread needs whose G returned (the only ones
 ** pooled, see reusable): lua_resume has unwound it to its base frame, with
@@ -310,11 +330,20 @@ static int reusable(struct goro_runtime *R, struct bg *b) {
 */
 static void tpool_put(lua_State *L, int t, struct goro_runtime *R, struct bg *b) {
   lua_State *T = b->L;
-  lua_rawgeti(L, t, HANDLE_SLOT(b->ref));
-  if (b->nres == 1)
+  if (b->nres > 1) {  /* its results, in a table first (that may fail) */
+    lua_pushcfunction(L, p_pack);
+    lua_pushlightuserdata(L, b);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      lua_pop(L, 1);  /* (no memory: the thread stays with its G) */
+      return;
+    }
+  } else if (b->nres == 1) {
     lua_xmove(T, L, 1);
-  else
+  } else {
     lua_pushnil(L);
+  }
+  lua_rawgeti(L, t, HANDLE_SLOT(b->ref));
+  lua_insert(L, -2);
   lua_setiuservalue(L, -2, 1);  /* (a user value's slot: never allocates) */
   lua_pop(L, 1);
   b->L = NULL;
