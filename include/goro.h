@@ -111,6 +111,21 @@ int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg);
 enum { GORO_WAIT_READ = 1, GORO_WAIT_WRITE = 2 };
 int goro_wait_fd(lua_State *L, int fd, int events, double timeout_s);
 
+/* The thread rule. When a G ends, goro gives its Lua thread to the next
+** G (reset: no frame, no value, no hook), unless the thread *escaped*:
+** goro handed it out, so that a thread value never stands for two G's.
+** coroutine.running() in a G marks its thread so; goro sees no other way
+** out but one: C that pushes the G's thread (lua_pushthread) and keeps
+** the value past the G's end (in the registry, a table, an upvalue) must
+** call goro_escape_thread(L) first. Lua code may turn reuse off for the
+** whole runtime with goro.config{reuse_threads = false}.
+** goro_escape_thread marks the thread L as escaped if L is the thread of
+** the G running on the calling thread, and returns 1; else (a coroutine
+** inside a G, or no G) it does nothing and returns 0. Call it from a C
+** function that Lua called on L. May raise a Lua memory error (it records
+** the thread as coroutine.running() does), with the mark made. */
+int goro_escape_thread(lua_State *L);
+
 /* For a host that owns its event loop: an fd that polls readable whenever
 ** the runtime has work (a runnable G, a due timer, ready I/O), and the
 ** seconds until its next timer (0: work is due now; -1: no timer). Wait on

@@ -45,7 +45,8 @@ if ok2 then
   -- indexing a library needs both the declaration and the exported symbol
   for _, fn in ipairs({"goro_open", "goro_runtime_of", "goro_step", "goro_call",
                        "goro_cgocall", "goro_is_extra_in_c", "goro_errmsg",
-                       "goro_close", "goro_strerror", "luaopen_goro_core"}) do
+                       "goro_close", "goro_strerror", "goro_escape_thread",
+                       "luaopen_goro_core"}) do
     check("declared and exported: " .. fn, pcall(function() return goro[fn] end))
   end
   check("goro_is_extra_in_c() is 0 on a thread that never called in",

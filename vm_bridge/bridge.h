@@ -7,9 +7,10 @@
 ** universe.c). Each G has a handle, a full userdata of type "goro.g"
 ** (struct bg), with two user values: 1 = its Lua thread (before the first
 ** run of a G made with no arguments: its function, or the error that kept
-** it from getting a thread), 2 = the function that called goro.go, for the
+** it from getting a thread; after its end, if the thread went to the
+** thread pool, its result), 2 = the function that called goro.go, for the
 ** dump. A registry table, the G table, anchors the handle of every live G
-** at slot b->ref, so the scheduler side can push a G's handle with
+** at pair b->ref, so the scheduler side can push a G's handle with
 ** lua_rawgeti, which never allocates and so never raises.
 **
 ** Locks: the bridge's code runs with the P held (a G's Lua code, the
@@ -50,6 +51,8 @@
 #define GORO_TIMER_MT "goro.timer"
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
+#define GORO_TPOOL 128   /* reset threads of ended G's kept for new G's
+                            (runtime/HACKING.md, "A G's Lua thread") */
 
 /* How far a runtime is shut down (goro_runtime.closed). Each state says
 ** what may still touch it. */
@@ -75,7 +78,10 @@ enum goro_closed {
 ** Invariants: 0 <= ncbfree <= GORO_CB_KEEP, and cbfree[0, ncbfree) are
 ** callback threads with empty stacks; 0 <= gsfree <= gsn; failed != NULL
 ** only while the runtime's user value 1 anchors its handle, and then
-** rt.abort is set.
+** rt.abort is set; 0 <= ntpool <= GORO_TPOOL, and tpool[i] (i < ntpool)
+** is an empty thread (status LUA_OK, no frame, no value, no hook) that no
+** Lua or C code outside goro holds, anchored at slot i + 1 of the pool
+** table (universe.c), whose other slots are false.
 */
 struct goro_runtime {
   struct goro_rt rt;      /* the scheduler (runtime/sched.h has its rules) */
@@ -89,9 +95,15 @@ struct goro_runtime {
   enum goro_closed closed;/* see enum goro_closed */
   int hostmode;           /* goro_open ran: the P is taken per call */
   struct bg *failed;      /* P: the G whose unwaited error stops the run */
-  int gsn, gsfree;        /* P: the G table's length; its first free slot
-                             (0: none; a free slot holds the next one) */
+  int gsref;              /* immutable: registry[gsref] is the G table */
+  int gsn, gsfree;        /* P: the G table's length in pairs; its first
+                             free pair (0: none; a free pair holds the
+                             next one) */
   uint64_t rng;           /* P: select's random order (xorshift state) */
+  lua_State *tpool[GORO_TPOOL];  /* P: reset threads of ended G's */
+  int ntpool;             /* P: how many of tpool are there */
+  uint8_t noreuse;        /* P: goro.config{reuse_threads = false} */
+  uint64_t nreused;       /* P: threads taken from tpool (goro.stats) */
 };
 
 /* struct goro_waiter.kind, the bridge's: what goroB_chan_leave must undo
@@ -141,7 +153,7 @@ struct bg {
                              its first run for a G made with no arguments,
                              whose user value 1 holds its function till
                              then (or, if no thread could be made, the
-                             error) */
+                             error); NULL again once pooled */
   union {                 /* (never both in use: nargs is 0 after a run) */
     int nargs;            /* hooks: values to pass to the next resume */
     int nres;             /* hooks: once it ended, results (or the error)
@@ -157,6 +169,12 @@ struct bg {
   uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
   uint8_t unwound;        /* G: a park of it failed, its run had ended (an
                              error then is not the run's failure) */
+  uint8_t escaped;        /* G: its thread was handed out (coro.c): it
+                             never goes to the thread pool */
+  uint8_t pooled;         /* hooks: it ended and its thread went to the
+                             pool; L is NULL and user value 1 holds its
+                             result (nres 1), or a table of its nres > 1
+                             results */
   struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
                              set w.ok, claiming it) */
   struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
@@ -238,14 +256,23 @@ int goroB_bg_anchor(lua_State *L, struct goro_runtime *R, int hidx, int tidx);
 ** an ended G's thread only when this holds. */
 int goroB_bg_thread_ok(lua_State *L, int hidx, struct bg *b);
 
-/* Push the handle of a live G (anchored in the G table). Never raises. */
-void goroB_bg_push(lua_State *L, struct bg *b);
+/* Push the handle of a live G (anchored in R's G table). Never raises. */
+void goroB_bg_push(lua_State *L, struct goro_runtime *R, struct bg *b);
 
 /* Spare threads for callbacks (P held). get returns NULL on OOM. */
 lua_State *goroB_cb_thread_get(struct goro_runtime *R);
 void goroB_cb_thread_put(struct goro_runtime *R, lua_State *T);
 /* Give the extra G gp its handle. Requires: the P. 0 on OOM. */
 int goroB_bg_extra(struct goro_runtime *R, struct goro_g *gp);
+
+/* Reset threads of ended G's (runtime/HACKING.md, "A G's Lua thread").
+** take: the most recently pooled thread, pushed on L (which needs three
+** free slots) and no longer anchored by the pool; NULL with nothing
+** pushed if the pool is empty or reuse is off. Never raises. drain: drop
+** every pooled thread (goro_close, reuse turned off). Requires: the P (or
+** the state to itself, for drain after goro_close). */
+lua_State *goroB_tpool_take(lua_State *L, struct goro_runtime *R);
+void goroB_tpool_drain(lua_State *L, struct goro_runtime *R);
 
 /* ---- interrupt.c --------------------------------------------------------- */
 
@@ -477,6 +504,10 @@ void goroB_open_sync_funcs(lua_State *L);
 /* coro.c: replace coroutine.running, resume and close with versions that
 ** keep Lua code from resuming or closing a G's thread. */
 void goroB_open_coro(lua_State *L);
+/* coro.c: mark the thread of G b, L (b->L == L), escaped: handed out, so
+** never pooled, and refused by coroutine.resume and close. May raise
+** (memory), with b marked already. */
+void goroB_bg_escape(lua_State *L, struct bg *b);
 /* net.c: add `net` (goro.net) to the module table on top (the runtime
 ** userdata below it). */
 void goroB_open_net(lua_State *L);

@@ -7,13 +7,15 @@
 ** reset it under the runtime. So when goro is loaded it replaces three
 ** functions of the coroutine library:
 **   - running() marks the thread it returns as *escaped* when it is the
-**     calling G's own thread: a registry table with weak keys maps such a
-**     thread to its G's handle;
+**     calling G's own thread (as goro_escape_thread does for C): the G
+**     will not give it back to the thread pool when it ends, and a
+**     registry table with weak keys maps such a thread to its G's handle;
 **   - resume(co, ...) and close(co) refuse an escaped thread with
 **     "cannot resume a goroutine's thread" (close: "cannot close ...") and
 **     otherwise do what Lua's own do.
 ** A thread can reach Lua code in no other way (goro hands none out), but
-** through C that calls lua_pushthread on it. Plain coroutines keep their
+** through C that calls lua_pushthread on it (which must then call
+** goro_escape_thread) or the debug library. Plain coroutines keep their
 ** meaning; the check costs one table lookup a resume.
 **
 ** Locks: none. Everything runs on the calling Lua thread.
@@ -51,25 +53,41 @@ static int is_g_thread(lua_State *L, int i) {
   return found;
 }
 
-/* coroutine.running() -> thread, ismain */
-static int co_running(lua_State *L) {
-  struct bg *b = goroB_bg_current(L);
-  int ismain = lua_pushthread(L);
-  if (b != NULL && b->L == L) {  /* a G's own thread escapes */
-    push_escaped(L);
+void goroB_bg_escape(lua_State *L, struct bg *b) {
+  goroR_assert(b->L == L);
+  b->escaped = 1;  /* first: its thread never goes to the pool */
+  lua_pushthread(L);
+  push_escaped(L);
+  lua_pushvalue(L, -2);
+  if (lua_rawget(L, -2) == LUA_TNIL) {
+    lua_pop(L, 1);
     lua_pushvalue(L, -2);
-    if (lua_rawget(L, -2) == LUA_TNIL) {
-      lua_pop(L, 1);
-      lua_pushvalue(L, -2);
-      goroB_bg_push(L, b);
-      lua_rawset(L, -3);
-    } else {
-      lua_pop(L, 1);
-    }
+    goroB_bg_push(L, goroB_R_of(L), b);
+    lua_rawset(L, -3);
+  } else {
     lua_pop(L, 1);
   }
+  lua_pop(L, 2);
+}
+
+/* coroutine.running() -> thread, ismain. A G's own thread escapes: the G
+** will not give it back to the pool (runtime/HACKING.md, "A G's Lua
+** thread"). */
+static int co_running(lua_State *L) {
+  struct bg *b = goroB_bg_current(L);
+  int ismain;
+  if (b != NULL && b->L == L && !b->escaped) goroB_bg_escape(L, b);
+  ismain = lua_pushthread(L);
   lua_pushboolean(L, ismain);
   return 2;
+}
+
+/* goro.h: for C that keeps a G's thread (lua_pushthread). */
+GORO_EXPORT int goro_escape_thread(lua_State *L) {
+  struct bg *b = goroB_bg_current(L);
+  if (b == NULL || b->L != L) return 0;
+  if (!b->escaped) goroB_bg_escape(L, b);
+  return 1;
 }
 
 /* Lua's auxresume (lcorolib.c): resume co with narg values from L. Returns

@@ -7,7 +7,9 @@
 **
 ** A handle outlives its G: b->g is NULL once the G has ended, and g:wait()
 ** then copies the results the G left on its own thread (b->nres values on
-** top of b->L), so that any number of G's may wait for it.
+** top of b->L), so that any number of G's may wait for it; or, once the
+** thread went to the pool (b->pooled), its result from the handle's user
+** value 1: never from a thread another G may run on now.
 **
 ** Who touches a lua_State: the running G touches its own thread; wakers
 ** only move a value onto or off a parked G's stack, within room it reserved
@@ -215,10 +217,15 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
   memset(b, 0, sizeof *b);
   lua_pushvalue(L, lua_upvalueindex(2));
   lua_setmetatable(L, -2);
-  if (lazy && nargs == 0)
+  if (lazy && nargs == 0) {
     lua_pushvalue(L, fidx);  /* its thread comes at its first run */
-  else
+  } else if (lazy && (T = goroB_tpool_take(L, R)) != NULL) {
+    /* (lazy is 0 only for goro.run's main G, whose thread is new) */
+    if (lua_gethook(L) != NULL)  /* as lua_newthread would have done */
+      lua_sethook(T, lua_gethook(L), lua_gethookmask(L), lua_gethookcount(L));
+  } else {
     T = lua_newthread(L);
+  }
   lua_setiuservalue(L, -2, 1);
   if (lua_getstack(L, scopeidx > 0 ? 2 : 1, &ar) && lua_getinfo(L, "lf", &ar)) {
     b->line = ar.currentline;
@@ -269,7 +276,7 @@ static int l_go_in(lua_State *L) {
 static int l_self(lua_State *L) {
   struct bg *b = goroB_bg_current(L);
   if (b == NULL) return 0;
-  goroB_bg_push(L, b);
+  goroB_bg_push(L, lua_touserdata(L, lua_upvalueindex(1)), b);
   return 1;
 }
 
@@ -294,13 +301,29 @@ static int g_status(lua_State *L) {
 ** wait for the same G). */
 static int push_results(lua_State *L, struct bg *t) {
   int n = t->nres, top;
-  luaL_checkstack(L, n + 1, "too many results");
+  luaL_checkstack(L, n + 2, "too many results");
   if (!t->done) {  /* abandoned by an earlier run */
     lua_pushboolean(L, 0);
     lua_pushliteral(L, "goroutine was abandoned when its run ended");
     return 2;
   }
   lua_pushboolean(L, !t->failed);
+  if (t->pooled) {  /* its thread went to the pool: its result is uv 1 */
+    if (t->nres == 0) return 1;
+    lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
+    if (t->nres == 1) return 2;
+    top = lua_gettop(L);  /* several: a table of them */
+    if (lua_type(L, top) != LUA_TTABLE) {  /* (debug.setuservalue) */
+      lua_settop(L, top - 2);
+      lua_pushboolean(L, 0);
+      lua_pushliteral(L, "goroutine's results are gone (its handle's user "
+                         "value was replaced)");
+      return 2;
+    }
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, top, i);
+    lua_remove(L, top);
+    return n + 1;
+  }
   if (t->L == NULL) {  /* it could not start: the error is user value 1 */
     lua_getiuservalue(L, 1, 1);  /* (t's handle is g:wait's self) */
     return 2;

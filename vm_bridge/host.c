@@ -152,6 +152,7 @@ GORO_EXPORT int goro_close(goro_runtime *R) {
     pthread_setcancelstate(cancel, NULL);
   }
   R->closed = GORO_RT_CLOSED;
+  goroB_tpool_drain(R->LR, R);  /* (the state is the host's again) */
   return 0;
 }
 

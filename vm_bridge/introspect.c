@@ -56,6 +56,8 @@ static int l_stats(lua_State *L) {
   goroB_setint(L, "step_overrun_g", s.step_overrun_g);
   goroB_setint(L, "switches", s.switches);
   goroB_setint(L, "stacks_pooled", ss.pooled);
+  goroB_setint(L, "threads_pooled", (uint64_t)R->ntpool);
+  goroB_setint(L, "threads_reused", R->nreused);
   goroB_setint(L, "stack_size", goroR_stack_size());
   goroB_setint(L, "stack_bytes_reserved", ss.reserved_bytes);
   {
@@ -68,9 +70,9 @@ static int l_stats(lua_State *L) {
 }
 
 /* Push "source:line" of the code that created b, or "[C]". */
-static void push_where(lua_State *L, struct bg *b) {
+static void push_where(lua_State *L, struct goro_runtime *R, struct bg *b) {
   lua_Debug ar;
-  goroB_bg_push(L, b);
+  goroB_bg_push(L, R, b);
   if (lua_getiuservalue(L, -1, 2) == LUA_TFUNCTION) {
     lua_getinfo(L, ">S", &ar);
     if (b->line > 0)
@@ -87,8 +89,8 @@ static void push_where(lua_State *L, struct bg *b) {
 /* For a G of a goro.scope (its handle's user value 3): push " in
 ** goro.scope <address> opened at <where>" and return 1; else push
 ** nothing and return 0. */
-static int push_scope(lua_State *L, struct bg *b) {
-  goroB_bg_push(L, b);
+static int push_scope(lua_State *L, struct goro_runtime *R, struct bg *b) {
+  goroB_bg_push(L, R, b);
   if (lua_getiuservalue(L, -1, 3) != LUA_TTABLE) {
     lua_pop(L, 2);
     return 0;
@@ -173,13 +175,13 @@ void goroB_push_dump_of(lua_State *L, struct goro_runtime *R,
     else
       lua_pushliteral(L, "(not started)");
     luaL_addvalue(&buf);
-    if ((inscope = push_scope(L, b)) != 0) lua_pop(L, 1);
+    if ((inscope = push_scope(L, R, b)) != 0) lua_pop(L, 1);
     lua_pushfstring(L, "\ncreated by %s at ",
                     b->ismain ? "goro.run" : inscope ? "s:go" : "goro.go");
     luaL_addvalue(&buf);
-    push_where(L, b);
+    push_where(L, R, b);
     luaL_addvalue(&buf);
-    if (inscope && push_scope(L, b)) luaL_addvalue(&buf);
+    if (inscope && push_scope(L, R, b)) luaL_addvalue(&buf);
     lua_pushliteral(L, "\n\n");
     luaL_addvalue(&buf);
   }
@@ -198,6 +200,9 @@ static int l_dump(lua_State *L) {
 ** max_ms: how many worker M's there may be at all, those whose G is in C
 ** included (default GORO_MAX_MS, 256); once that many are in C, ready G's
 ** wait (goro.stats().waiting_for_m, and goro.dump() says so).
+** reuse_threads: a boolean, true by default: the threads of ended G's that
+** did not escape go to the next G's (runtime/HACKING.md, "A G's Lua
+** thread"); false empties the pool and keeps every thread to its G.
 */
 static int l_config(lua_State *L) {
   struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
@@ -214,17 +219,26 @@ static int l_config(lua_State *L) {
                                max_ms <= GORO_MAX_MS_LIMIT))
       return luaL_argerror(L, 1, lua_pushfstring(L, "max_ms must be an integer "
                            "in [1, %d]", GORO_MAX_MS_LIMIT));
-    if (!lua_isnil(L, -2)) goroR_rt_set_workers(&R->rt, (int)workers);
-    if (!lua_isnil(L, -1)) goroR_rt_set_max_ms(&R->rt, (int)max_ms);
-    lua_pop(L, 2);
+    if (lua_getfield(L, 1, "reuse_threads") != LUA_TNIL &&
+        lua_type(L, -1) != LUA_TBOOLEAN)
+      return luaL_argerror(L, 1, "reuse_threads must be a boolean");
+    if (!lua_isnil(L, -3)) goroR_rt_set_workers(&R->rt, (int)workers);
+    if (!lua_isnil(L, -2)) goroR_rt_set_max_ms(&R->rt, (int)max_ms);
+    if (!lua_isnil(L, -1)) {
+      R->noreuse = !lua_toboolean(L, -1);
+      if (R->noreuse) goroB_tpool_drain(L, R);
+    }
+    lua_pop(L, 3);
   }
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
   lua_pushinteger(L, goroR_rt_max_workers(&R->rt));
   lua_setfield(L, -2, "workers");
   lua_pushinteger(L, goroR_rt_max_ms(&R->rt));
   lua_setfield(L, -2, "max_ms");
   lua_pushinteger(L, (lua_Integer)goroR_stack_size());
   lua_setfield(L, -2, "stack_size");
+  lua_pushboolean(L, !R->noreuse);
+  lua_setfield(L, -2, "reuse_threads");
   return 1;
 }
 

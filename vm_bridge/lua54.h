@@ -52,6 +52,7 @@
   X(luaL_optnumber) \
   X(luaL_pushresult) \
   X(luaL_pushresultsize) \
+  X(luaL_ref) \
   X(luaL_setfuncs) \
   X(luaL_setmetatable) \
   X(luaL_tolstring) \
@@ -108,6 +109,7 @@
   X(lua_setiuservalue) \
   X(lua_setmetatable) \
   X(lua_settop) \
+  X(lua_status) \
   X(lua_stringtonumber) \
   X(lua_toboolean) \
   X(lua_tocfunction) \

@@ -335,6 +335,7 @@ Test(host, a_g_that_cannot_get_its_lua_thread_fails_with_the_memory_error,
   rc = luaL_dostring(L,
       "goro = require 'goro'\n"
       "return goro.run(function()\n"
+      "  goro.config{reuse_threads = false}  -- (else g takes the first's)\n"
       "  goro.go(function() end):wait()\n"
       "  refuse_threads(true)\n"
       "  local g = goro.go(function() return 'ran' end)\n"

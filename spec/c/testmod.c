@@ -355,7 +355,30 @@ static int linger0(lua_State *L) {
   return 0;
 }
 
+/* keep_thread(escape) -> ref, marked: what a C module that keeps the
+** calling thread does (lua_pushthread, then a registry reference), calling
+** goro_escape_thread first when escape is true (marked: what it returned,
+** or false when not called). held(ref) -> the thread kept at ref. */
+static int keep_thread(lua_State *L) {
+  int marked = 0, escape = lua_toboolean(L, 1);
+  if (escape) marked = goro_escape_thread(L);
+  lua_pushthread(L);
+  lua_pushinteger(L, luaL_ref(L, LUA_REGISTRYINDEX));
+  if (escape)
+    lua_pushboolean(L, marked);
+  else
+    lua_pushboolean(L, 0);
+  return 2;
+}
+
+static int held(lua_State *L) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, luaL_checkinteger(L, 1));
+  return 1;
+}
+
 static const luaL_Reg funcs[] = {
+    {"keep_thread", keep_thread},
+    {"held", held},
     {"raise_nofile", raise_nofile},
     {"linger0", linger0},
     {"pipe", fd_pipe},
