@@ -51,7 +51,7 @@
 #define GORO_TIMER_MT "goro.timer"
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
-#define GORO_TPOOL 128   /* reset threads of ended G's kept for new G's
+#define GORO_TPOOL 1024  /* reset threads of ended G's kept for new G's
                             (runtime/HACKING.md, "A G's Lua thread") */
 
 /* How far a runtime is shut down (goro_runtime.closed). Each state says
