@@ -210,6 +210,23 @@ describe("goro.net streams", function()
     assert.matches("goro: dial called outside a goroutine", h.errmsg(goro.net.dial, "tcp", "127.0.0.1:1"))
   end)
 
+  it("a read with a bad size raises and leaves the conn readable", function()
+    goro.run(function()
+      local l = assert(goro.net.listen("tcp", "127.0.0.1:0"))
+      local c = assert(goro.net.dial("tcp", l:addr(), 5))
+      local s = assert(l:accept(5))
+      assert.matches("bad argument #1 to 'read_exact' %(size out of range%)",
+        h.errmsg(function() return c:read_exact(-1) end))
+      assert.matches("bad argument #1 to 'read' %(number expected, got string%)",
+        h.errmsg(function() return c:read("many") end))
+      assert.matches("bad argument #1 to 'read_line'",
+        h.errmsg(function() return c:read_line({}) end))
+      s:write("ok\n")
+      assert.are.equal("ok", c:read_line(nil), "the reads were not left waiting for a turn")
+      c:close(); s:close(); l:close()
+    end)
+  end)
+
   it("closes its fds: by close, by <close>, and by the collector", function()
     collectgarbage(); collectgarbage()
     local before = fds()

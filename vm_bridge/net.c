@@ -277,9 +277,22 @@ int goroB_sock_start(lua_State *L, struct sock *s, int op, intptr_t st) {
 
 /* ---- conn methods ---------------------------------------------------------------- */
 
+/* Check a read's size (index 2) before the call takes the direction's
+** turn: an error raised with the turn held would leave the conn's reads
+** waiting for it for good. */
+static void check_size(lua_State *L, int op) {
+  if (op == OP_READEXACT) {
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0 && (size_t)n <= SOCK_BUFMAX, 2, "size out of range");
+  } else {
+    luaL_optinteger(L, 2, 0);
+  }
+}
+
 /* conn:read([max [, ctx]]), read_line([max [, ctx]]), read_exact(n [, ctx]) */
 static int read_call(lua_State *L, int op) {
   struct sock *s = checksock(L, 1, K_CONN);
+  check_size(L, op);
   goroB_sock_ctxarg(L, 3);
   return goroB_sock_start(L, s, op, 0);
 }
@@ -380,6 +393,7 @@ static int l_accept(lua_State *L) {
 /* pc:read_from([max [, ctx]]) -> data, addr | nil, err */
 static int l_read_from(lua_State *L) {
   struct sock *s = checksock(L, 1, K_PACKET);
+  check_size(L, OP_READFROM);
   goroB_sock_ctxarg(L, 3);
   return goroB_sock_start(L, s, OP_READFROM, 0);
 }

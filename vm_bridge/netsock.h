@@ -33,6 +33,9 @@ struct sock {
 
 #define ECLOSEDTEXT "use of closed network connection"
 
+/* The most a conn's read buffer holds (read_line, read_exact). */
+#define SOCK_BUFMAX ((size_t)64 * 1024 * 1024)
+
 /* Where a call that may wait keeps its context (or nil) on the stack, for
 ** the attempts and the continuation: above what every call keeps (at most
 ** 1 the socket, 2 and 3 its arguments or their parsed forms). */

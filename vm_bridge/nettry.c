@@ -15,7 +15,6 @@
 
 #include "netsock.h"
 
-#define BUFMAX ((size_t)64 * 1024 * 1024)
 
 /* Read more into s's buffer: > 0 bytes read, 0 EOF, NEED_READ, or -errno
 ** - 100 (an error, its errno in errno). */
@@ -26,7 +25,7 @@ static int fill(struct sock *s) {
   if (s->bcap - s->blen < 4096) {
     size_t ncap = s->bcap ? s->bcap * 2 : 8192;
     char *nb;
-    if (ncap > BUFMAX || (nb = realloc(s->buf, ncap)) == NULL) {
+    if (ncap > SOCK_BUFMAX || (nb = realloc(s->buf, ncap)) == NULL) {
       errno = ENOMEM;
       return -100;
     }
@@ -88,8 +87,8 @@ static int try_readline(lua_State *L, struct sock *s) {
 }
 
 static int try_readexact(lua_State *L, struct sock *s) {
-  lua_Integer n = luaL_checkinteger(L, 2);
-  luaL_argcheck(L, n >= 0 && (size_t)n <= BUFMAX, 2, "size out of range");
+  lua_Integer n = lua_tointeger(L, 2);  /* (checked by net.c's read_call) */
+  goroR_assert(n >= 0 && (size_t)n <= SOCK_BUFMAX);
   while (s->blen < (size_t)n) {
     int r = fill(s);
     if (r == 0) return goroB_net_error(L, s->blen == 0 ? "EOF" : "unexpected EOF");
