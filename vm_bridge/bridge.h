@@ -380,11 +380,13 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w);
 void goroB_open_chan(lua_State *L);
 /* Add chan and select to the module table on top (the runtime below it). */
 void goroB_open_chan_funcs(lua_State *L);
-/* ch:recv(ctx) for the channel at 1 and the context x at 2 (nothing
-** above): v, true; nil, false when closed; nil, false, err when x ends
-** first. sleeping: the channel is goro.sleep(s, ctx)'s goro.after, and
-** the results are true, or nil, err. May park. */
-int goroB_chan_recv_ctx(lua_State *L, struct goro_context *x, int sleeping);
+/* ch:recv(ctx) for the channel c at 1 and the context x at 2 (what lies
+** above is dropped): v, true; nil, false when closed; nil, false, err
+** when x ends first. sleeping: the channel is goro.sleep(s, ctx)'s
+** goro.after, and the results are true, or nil, err. May park. */
+struct chan;
+int goroB_chan_recv_ctx(lua_State *L, struct chan *c, struct goro_context *x,
+                        int sleeping);
 /* Push goro.default, the case that makes select never block. */
 void goroB_push_default(lua_State *L);
 

@@ -94,7 +94,7 @@ static void buf_take(lua_State *L, struct chan *c, int ci) {
   lua_rawgeti(L, -1, slot);
   lua_pushboolean(L, 0);
   lua_rawseti(L, -3, slot);  /* let the value be collected */
-  lua_remove(L, -2);
+  lua_replace(L, -2);        /* (the value over the buffer: cheaper than a remove) */
   unbox(L);
   c->head = (c->head + 1) % c->cap;
   c->count--;
@@ -285,7 +285,7 @@ static int ch_recv(lua_State *L) {
   struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
   if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
-    return goroB_chan_recv_ctx(L, goroB_optctx(L, 2), 0);
+    return goroB_chan_recv_ctx(L, c, goroB_optctx(L, 2), 0);
   if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goroB_bg_block(L, "recv");
   reserve(L);

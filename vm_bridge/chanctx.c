@@ -75,13 +75,14 @@ static int recv_ctx_k(lua_State *L, int status, lua_KContext kctx) {
   return 2;
 }
 
-int goroB_chan_recv_ctx(lua_State *L, struct goro_context *x, int sleeping) {
+int goroB_chan_recv_ctx(lua_State *L, struct chan *c, struct goro_context *x,
+                        int sleeping) {
   struct goro_runtime *R = goroB_R_of(L);
-  struct chan *c = goroB_checkchan(L, 1);
   struct bg *b;
   struct goro_waiter *w;
   struct goro_waitq *dq;
-  lua_settop(L, 2);
+  /* (the results go on top, whatever lies above 2: the stack is cut to
+  ** the two arguments only if the receive waits) */
   if (goroB_ctx_ended(x)) {
     if (sleeping) return goroB_ctx_push_err(L, x);
     lua_pushnil(L);
@@ -95,6 +96,7 @@ int goroB_chan_recv_ctx(lua_State *L, struct goro_context *x, int sleeping) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  lua_settop(L, 2);
   b = goroB_bg_block(L, sleeping ? "sleep" : "recv");
   luaL_checkstack(L, 2, "goro: parking");
   dq = goroB_ctx_prepare(L, 2, x);

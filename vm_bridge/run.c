@@ -22,6 +22,7 @@
 #include "../arch/ctx.h"
 #include "../runtime/errors.h"
 #include "bridge.h"
+#include "chan.h"
 
 /* ---- yield, sleep, now --------------------------------------------------- */
 
@@ -109,7 +110,7 @@ static int l_sleep(lua_State *L) {
     lua_settop(L, 2);
     goroB_tchan_push(L, goroR_g_now(goroB_curg()) + (s > 0 ? s : 0));
     lua_replace(L, 1);
-    return goroB_chan_recv_ctx(L, x, 1);
+    return goroB_chan_recv_ctx(L, goroB_checkchan(L, 1), x, 1);
   }
   b = goroB_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
