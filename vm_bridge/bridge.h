@@ -340,6 +340,10 @@ int goroB_in_finalizer(lua_State *L, struct bg *b);
 ** if it may not park here (a finalizer, a borrowed stack) it leaves the
 ** queues and raises, naming the blocking function fname. `reason` is what
 ** goro.dump() shows. May park. */
+/* A stackful park of b (goroR_park) failed with rc, its waiters already
+** off their queues: the run ended (b's error then is not the run's
+** failure) or the runtime closed. Raises, naming fname. */
+int goroB_bg_park_failed(lua_State *L, struct bg *b, int rc, const char *fname);
 int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k);
 /* NULL if the running G b may park on L now, else why not: a format with

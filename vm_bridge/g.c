@@ -191,12 +191,15 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
   }
   if ((rc = goroR_park(b->g, reason)) != 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
-    b->unwound = rc == GORO_EENDED;
-    return luaL_error(L, "goro: %s while %s was blocked",
-                      rc == GORO_EENDED ? "the run ended" : "runtime closed",
-                      fname);
+    return goroB_bg_park_failed(L, b, rc, fname);
   }
   return k(L, LUA_OK, ctx);
+}
+
+int goroB_bg_park_failed(lua_State *L, struct bg *b, int rc, const char *fname) {
+  b->unwound = rc == GORO_EENDED;
+  return luaL_error(L, "goro: %s while %s was blocked",
+                    rc == GORO_EENDED ? "the run ended" : "runtime closed", fname);
 }
 
 /* Make a G running fn (at index fidx) with the nargs values after it. Leaves

@@ -149,9 +149,7 @@ int goroB_fd_wait_ctx(lua_State *L, int fd, int dir, int xi,
   if ((rc = goroR_park(b->g, "IO wait")) != 0) {
     goroB_bg_unqueue(&R->rt, b);
     goroR_pd_release(&R->rt, pd);
-    b->unwound = rc == GORO_EENDED;
-    return luaL_error(L, "goro: %s while %s was blocked",
-                      rc == GORO_EENDED ? "the run ended" : "runtime closed", fname);
+    return goroB_bg_park_failed(L, b, rc, fname);
   }
   return wait_end(L, pd);
 }
