@@ -164,6 +164,67 @@ describe("goro.scope", function()
     end)
   end)
 
+  it("hands a freed place to the s:go that has waited longest", function()
+    h.run(function()
+      local order = {}
+      local s <close> = goro.scope()
+      s:limit(1)
+      s:go(goro.sleep, 0.01)  -- holds the one place
+      local wg = goro.waitgroup()
+      for i = 1, 4 do
+        wg:add(1)
+        goro.go(function()
+          s:go(function() order[#order + 1] = i end)
+          wg:done()
+        end)
+      end
+      wg:wait()
+      assert.is_true(s:wait())
+      assert.same({1, 2, 3, 4}, order)
+    end)
+  end)
+
+  it("waits again for G's that its G's start while it waits", function()
+    h.run(function()
+      local depth = 0
+      local s <close> = goro.scope()
+      local function nest(n)
+        goro.yield()
+        if n > 0 then s:go(nest, n - 1) else depth = depth + 1 end
+      end
+      s:go(nest, 20)
+      assert.is_true(s:wait())
+      assert.equal(1, depth)
+      assert.matches("^goro.scope%(0 running, ended%)$", tostring(s))
+    end)
+  end)
+
+  it("waits again when a G starts one in it after the last one ended", function()
+    h.run(function()
+      local late = false
+      local s <close> = goro.scope()
+      s:go(goro.yield)
+      goro.go(function()  -- not of the scope: it sees the count fall to 0
+        while not tostring(s):match("^goro.scope%(0 ") do goro.yield() end
+        s:go(function() goro.sleep(0.005); late = true end)
+      end)
+      assert.is_true(s:wait())
+      assert.is_true(late)
+    end)
+  end)
+
+  it("raises, never crashes, when its state is taken out of its table", function()
+    h.run(function()
+      local s = goro.scope()
+      for k in pairs(s) do
+        if type(k) ~= "string" then s[k] = nil end
+      end
+      assert.matches("goro.scope expected", h.errmsg(s.go, s, function() end))
+      assert.matches("goro.scope expected", h.errmsg(s.wait, s))
+      assert.matches("goro.scope expected", h.errmsg(s.go, {}, function() end))
+    end)
+  end)
+
   it("runs 1,000 G's and waits for them all", function()
     h.run(function()
       local sum = 0

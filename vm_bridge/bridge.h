@@ -49,6 +49,8 @@
 #define GORO_COND_MT "goro.cond"
 #define GORO_SEMA_MT "goro.semaphore"
 #define GORO_TIMER_MT "goro.timer"
+#define GORO_SCOPE_MT "goro.scope"
+#define GORO_ERRORS_MT "goro.errors"
 
 #define GORO_CB_KEEP 32  /* spare callback threads kept */
 #define GORO_TPOOL 1024  /* reset threads of ended G's kept for new G's
@@ -359,8 +361,8 @@ void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b);
 ** and leave its handle on L; lazy: a G with no arguments gets its thread
 ** at its first run. Upvalue 2 of the calling function is the G handle
 ** metatable. scopeidx > 0: the index of the goro.scope the G belongs to
-** (its handle's user value 3, for the dump; its creator is then the
-** caller of the caller). Raises (out of memory) only before the G exists. */
+** (its handle's user value 3, for the dump). Its creator is the caller of
+** the calling function. Raises (out of memory) only before the G exists. */
 struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
                        int nargs, int lazy, int scopeidx);
 
@@ -431,6 +433,12 @@ int goroB_ctx_wakes(struct goro_rt *rt, struct goro_timer *t);
 /* Register the context type and add goro's `context` table to the module
 ** table on top (the runtime userdata below it). */
 void goroB_open_context(lua_State *L);
+
+/* ---- scope.c ------------------------------------------------------------- */
+
+/* Add goro.scope to the module table on top (the runtime below it; after
+** goroB_open_context). */
+void goroB_open_scope(lua_State *L);
 
 /* Add after, timer and ticker to the module table on top (the runtime
 ** userdata below it). */

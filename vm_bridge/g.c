@@ -208,8 +208,7 @@ int goroB_bg_park_failed(lua_State *L, struct bg *b, int rc, const char *fname) 
 ** "created by ... at"), its line in b->line: cheaper than formatting a
 ** location for every G that is never dumped. Upvalue 2 of the calling
 ** function is the handle metatable. A G of a scope (scopeidx > 0) has a
-** third user value, its scope, for the dump; its creator is `level` 2,
-** the caller of s:go. */
+** third user value, its scope, for the dump. */
 struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
                         int nargs, int lazy, int scopeidx) {
   struct bg *b;
@@ -230,7 +229,7 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
     T = lua_newthread(L);
   }
   lua_setiuservalue(L, -2, 1);
-  if (lua_getstack(L, scopeidx > 0 ? 2 : 1, &ar) && lua_getinfo(L, "lf", &ar)) {
+  if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "lf", &ar)) {
     b->line = ar.currentline;
     lua_setiuservalue(L, -2, 2);
   }
@@ -260,19 +259,6 @@ static int l_go(lua_State *L) {
   if (R->closed != GORO_RT_OPEN)
     return luaL_error(L, "goro.go: runtime is closed");
   goroB_bg_new(L, R, 1, lua_gettop(L) - 1, 1, 0);
-  return 1;
-}
-
-/* core._go_in(scope, f, ...): goro.go for s:go (lua/goro/init.lua), which
-** calls it (not as a tail call): the G remembers its scope for the dump,
-** and s:go's caller as its creator. */
-static int l_go_in(lua_State *L) {
-  struct goro_runtime *R = lua_touserdata(L, lua_upvalueindex(1));
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TFUNCTION);
-  if (R->closed != GORO_RT_OPEN)
-    return luaL_error(L, "goro.go: runtime is closed");
-  goroB_bg_new(L, R, 2, lua_gettop(L) - 2, 1, 1);
   return 1;
 }
 
@@ -411,7 +397,6 @@ static int g_tostring(lua_State *L) {
 
 const luaL_Reg goroB_g_funcs[] = {
     {"go", l_go},
-    {"_go_in", l_go_in},
     {"self", l_self},
     {NULL, NULL},
 };

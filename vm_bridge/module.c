@@ -111,6 +111,7 @@ GORO_EXPORT int luaopen_goro_core(lua_State *L) {
   luaL_setfuncs(L, goroB_io_funcs, 1);
   goroB_open_sync_funcs(L);
   goroB_open_context(L);
+  goroB_open_scope(L);
   goroB_open_synctest(L);
   goroB_open_net(L);
   goroB_open_file(L);
