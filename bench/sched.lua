@@ -11,8 +11,15 @@
 --   ctxselect select on ctx:done() and a ready    | -                           | Go: select with
 --             channel                            |                             |     ctx.Done()
 --   recvctx   the same as ch:recv(ctx)           | -                           | Go: the same select
+--   rwlock    rw:rlock() + rw:runlock()          | 2 C method calls (floor)    | Go: RLock+RUnlock
+--   once      o:call(f) after the first          | 1 C method call (floor)     | Go: Once.Do
 --   scope     a scope of 1,000 G's opened and    | -                           | Go: an errgroup
 --             closed (ns per scope)              |                             |     (same code)
+--
+-- The Lua anchor of the context and sync rows is the least Lua can do
+-- for them: as many calls of a C method (string.len, through the string
+-- metatable, as ch:send goes through the channel's) as goro's loop makes,
+-- doing nothing. goro/anchor is then what goro adds to Lua's own calls.
 --
 -- Go figures come from bench/go/sched.go (GOMAXPROCS=1) when a go binary is
 -- found (GO=... or PATH or /usr/lib/go-1.23/bin/go). Each figure is the best
@@ -79,7 +86,7 @@ local function subprocess_bytes(kind, count)
   return v
 end
 
--- ---- the benchmarks: goro, then plain Lua coroutines ------------------------------
+-- ---- the benchmarks: goro, then its Lua anchors (coroutines, floors) ---------------
 local create, resume, yield = coroutine.create, coroutine.resume, coroutine.yield
 local bench = {
   goro = {
@@ -148,6 +155,19 @@ local bench = {
         cancel()
       end)
     end,
+    rwlock = function(n)
+      goro.run(function()
+        local rw = goro.rwmutex()
+        for _ = 1, n do rw:rlock(); rw:runlock() end
+      end)
+    end,
+    once = function(n)
+      goro.run(function()
+        local o, f = goro.once(), function() end
+        o:call(f)
+        for _ = 1, n do o:call(f) end
+      end)
+    end,
     scope = function(n)  -- n/1000 scopes of 1,000 G's each; ns per scope
       goro.run(function()
         local f = function() end
@@ -176,10 +196,27 @@ local bench = {
       local f = function() end
       for _ = 1, n do resume(create(f)) end
     end,
+    -- the floors: the same number of C method calls, doing nothing
+    ctxselect = function(n)  -- ch:send(i); select(ch:case_recv(), done)
+      local s, len = "x", string.len
+      for i = 1, n do s:len(i); len(s:len(), s) end
+    end,
+    recvctx = function(n)  -- ch:send(i); ch:recv(ctx)
+      local s = "x"
+      for i = 1, n do s:len(i); s:len(s) end
+    end,
+    rwlock = function(n)
+      local s = "x"
+      for _ = 1, n do s:len(); s:len() end
+    end,
+    once = function(n)
+      local s, f = "x", function() end
+      for _ = 1, n do s:len(f) end
+    end,
   },
 }
 local KINDS = {"yield", "pingpong", "timeout", "spawn", "ctxcancel", "ctxselect", "recvctx",
-               "scope"}
+               "rwlock", "once", "scope"}
 -- ns per iteration is what time() measures; a scope's figure is per scope
 local PER = {scope = 1000}
 
@@ -278,7 +315,7 @@ print(("goro scheduler benchmarks, %d iterations, best of %d rounds in fresh pro
   :format(N, ROUNDS, _VERSION, dofile(srcdir .. "/cpu.lua")))
 print(("Go: %s"):format(gover or "not found (set GO=/path/to/go)"))
 print()
-print(("%-30s %10s %10s %10s %12s %10s"):format("", "goro", "Lua coro", "Go", "goro/coro", "goro/Go"))
+print(("%-30s %10s %10s %10s %12s %10s"):format("", "goro", "Lua", "Go", "goro/Lua", "goro/Go"))
 local rows = {
   {"yield round trip (ns)", "yield"},
   {"chan ping-pong round trip (ns)", "pingpong"},
@@ -287,6 +324,8 @@ local rows = {
   {"with_cancel + cancel (ns)", "ctxcancel"},
   {"select on ctx:done() (ns)", "ctxselect"},
   {"ch:recv(ctx) (ns)", "recvctx", "ctxselect"},
+  {"rwmutex rlock + runlock (ns)", "rwlock"},
+  {"once:call after the first (ns)", "once"},
   {"scope of 1,000 G's (ns)", "scope"},
   {"bytes per parked G", "parked", "parked_bytes"},
 }

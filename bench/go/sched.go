@@ -142,6 +142,23 @@ func main() {
 		cancel()
 	}))
 
+	fmt.Printf("rwlock %.1f\n", best(n, func(n int) {
+		var rw sync.RWMutex
+		for i := 0; i < n; i++ {
+			rw.RLock()
+			rw.RUnlock()
+		}
+	}))
+
+	fmt.Printf("once %.1f\n", best(n, func(n int) {
+		var o sync.Once
+		f := func() {}
+		o.Do(f)
+		for i := 0; i < n; i++ {
+			o.Do(f)
+		}
+	}))
+
 	fmt.Printf("scope %.1f\n", 1000*best(n, func(n int) {
 		f := func() error { return nil }
 		for j := 0; j < n/1000; j++ {
