@@ -127,16 +127,16 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
 
 /*
 ** A G's handle (userdata "goro.g"; g.c). The G's record lives in it
-** (rec), so the handle outlives the G: b->g is NULL once the G has ended
-** (hook_dead), and done, failed and nres then say how it ended.
+** (rec), so the handle outlives the G: b->w.g, the G, is NULL once the G
+** has ended (hook_dead), and done, failed and nres then say how it ended.
 ** Owners: the fields marked "G" belong to the G while it runs (it sets
 ** them before it parks, and the wakers do not touch them); "hooks" are
 ** written by the scheduler's hooks (universe.c) while the G is not
 ** running; all of these only with the P held. The interrupt fields are
 ** shared with a signal handler on the G's thread (interrupt.c).
 ** Invariants:
-**   - b->g is NULL or b->g->ud == b; while b->g is not NULL, the G table
-**     anchors the handle at b->ref > 0.
+**   - b->w.g is NULL or b->w.g->ud == b; while b->w.g is not NULL, the G
+**     table anchors the handle at b->ref > 0.
 **   - a blocked G waits in one place: its waiter w on one queue, or its
 **     select waiters sel[0, nsel) on one queue each (a wait with a
 **     context: sel[0] on the operation's queue, or on none when only the
@@ -148,7 +148,6 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
 **     honours it.
 */
 struct bg {
-  struct goro_g *g;       /* hooks: NULL once the G has ended */
   lua_State *L;           /* hooks: its thread (user value 1); NULL until
                              its first run for a G made with no arguments,
                              whose user value 1 holds its function till
@@ -176,7 +175,8 @@ struct bg {
                              result (nres 1), or a table of its nres > 1
                              results */
   struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
-                             set w.ok, claiming it) */
+                             set w.ok, claiming it); w.g (hooks) is also
+                             the G, NULL once it ended */
   struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
                              wakers set their ok, claiming one) */
   /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
@@ -296,8 +296,8 @@ static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
   WR(b->runL, NULL);  /* the handler arms nothing from here on */
   atomic_signal_fence(memory_order_seq_cst);
   if (RD(b->hookL) != NULL) goroB_bg_disarm(b);
-  if (L != NULL && b->g != NULL &&
-      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
+  if (L != NULL && b->w.g != NULL &&
+      (RD(b->want_preempt) || atomic_load(&b->w.g->prof_pending) > 0))
     goroB_bg_arm(b, L);
   atomic_signal_fence(memory_order_seq_cst);
   WR(b->runL, L);

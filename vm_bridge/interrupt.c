@@ -54,21 +54,21 @@ static void async_hook(lua_State *L, lua_Debug *ar) {
     return;
   }
   goroB_bg_disarm(b);
-  if ((n = atomic_exchange(&b->g->prof_pending, 0)) > 0)
-    goroB_prof_record(L, b->g->id, atomic_load(&b->g->prof_sess), n, 0);
+  if ((n = atomic_exchange(&b->w.g->prof_pending, 0)) > 0)
+    goroB_prof_record(L, b->w.g->id, atomic_load(&b->w.g->prof_sess), n, 0);
   if (!RD(b->want_preempt)) return;
   WR(b->want_preempt, 0);
-  if (L != b->L || b->g->lockcount > 0) return;  /* a G's own code, not a
+  if (L != b->L || b->w.g->lockcount > 0) return;  /* a G's own code, not a
                                                    callback's */
-  if (goroR_g_sleeps_locked(b->g)) {  /* locked to a worker: in place */
-    goroR_gosched(b->g);
+  if (goroR_g_sleeps_locked(b->w.g)) {  /* locked to a worker: in place */
+    goroR_gosched(b->w.g);
     return;
   }
   if (lua_isyieldable(L)) {
     lua_yield(L, 0);  /* the run ends as a yield: back of the queue */
     return;
   }
-  if (goroA_xrec_self()->depth == 0) goroR_gosched(b->g);  /* stackful */
+  if (goroA_xrec_self()->depth == 0) goroR_gosched(b->w.g);  /* stackful */
 }
 
 /* In the SIGURG or SIGPROF handler, on gp's thread while gp runs Lua. */

@@ -217,7 +217,7 @@ static int p_newextra(lua_State *L) {
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, GORO_G_MT);
   b->ref = goroB_bg_anchor(L, R, -1, 0);
-  b->g = gp;
+  b->w.g = gp;
   b->rec.id = gp->id = R->rt.nextgid++;
   gp->ud = b;
   return 0;
@@ -408,7 +408,7 @@ static int start(struct goro_runtime *R, struct bg *b) {
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
   int nres, nargs = b->nargs, st;
-  goroR_assert(b->g == gp && !b->done);
+  goroR_assert(b->w.g == gp && !b->done);
   if (b->L == NULL && !start(rt->ud, b)) {
     b->done = b->failed = 1;
     b->nres = 1;
@@ -444,13 +444,13 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   lua_State *L = R->LR;
   int t;
 
-  goroR_assert(b != NULL && b->g == gp);
+  goroR_assert(b != NULL && b->w.g == gp);
   goroB_bg_unqueue(rt, b);
   goroB_bg_run_on(b, NULL);
   if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
     goroR_prof_lost(atomic_load(&gp->prof_sess),
                    atomic_exchange(&gp->prof_pending, 0));
-  b->g = NULL;
+  b->w.g = NULL;  /* (w is off every queue: goroB_bg_unqueue above) */
   if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
   push_gs(L, R);
   t = lua_gettop(L);
