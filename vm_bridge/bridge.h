@@ -166,6 +166,9 @@ struct bg {
   uint8_t waited;         /* hooks: someone was waiting when it ended */
   uint8_t ismain;         /* immutable: made by goro.run */
   uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
+  uint8_t armed;          /* RD/WR: our count hook is armed, on runL (but
+                             on the thread runL named before, inside
+                             goroB_bg_run_on; interrupt.c) */
   uint8_t unwound;        /* G: a park of it failed, its run had ended (an
                              error then is not the run's failure) */
   uint8_t escaped;        /* G: its thread was handed out (coro.c): it
@@ -181,9 +184,8 @@ struct bg {
                              wakers set their ok, claiming one) */
   /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
   ** and written with RD/WR: a signal handler on the G's thread uses them;
-  ** uhook, umask, ucount only where hookL is set (interrupt.c). */
+  ** uhook, umask, ucount only while armed is set (interrupt.c). */
   lua_State *runL;        /* the Lua thread the G runs now, or NULL */
-  lua_State *hookL;       /* where our count hook is armed, or NULL */
   lua_Hook uhook;         /* the user's hook there, put back when ours fires */
   int umask, ucount;
   /* The G's record, kept with its handle (one allocation; rec.id stays
@@ -280,23 +282,29 @@ void goroB_tpool_drain(lua_State *L, struct goro_runtime *R);
 ** unless it is armed already. Async-signal-safe; only where b->runL cannot
 ** change under it (interrupt.c). */
 void goroB_bg_arm(struct bg *b, lua_State *L);
-/* Put the user's hook back where ours is armed, if it is. */
-void goroB_bg_disarm(struct bg *b);
+/* Put the user's hook back on L, if ours is armed: L is where it is (b->runL,
+** or in goroB_bg_run_on the thread runL named before it was cleared). */
+void goroB_bg_disarm(struct bg *b, lua_State *L);
 /* The runtime's interrupt hook (struct goro_hooks.interrupt). */
 void goroB_hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
 
 /* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
-** on the previous thread, and arms one on L if samples or a preemption are
-** pending. On the M that runs the G (or settles it, once it ended): the
-** only thread whose signal handler arms b's hook. runL is NULL while
-** hookL changes, so a handler that comes in between arms nothing. Inline:
-** the scheduler calls it twice per run, and its fast path (no hook armed
-** or wanted, the common case) is two fences and two stores. */
+** on the previous thread (the runL it replaces: an armed hook is there),
+** and arms one on L if samples or a preemption are pending. On the M that
+** runs the G (or settles it, once it ended): the only thread whose signal
+** handler arms b's hook. runL is NULL while armed changes, so a handler
+** that comes in between arms nothing. Inline: the scheduler calls it twice
+** per run, and its fast path (no hook armed or wanted, the common case) is
+** a few loads and tests and two stores (one for L NULL); the fences only
+** keep the compiler from moving the stores. */
 static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
+  lua_State *old = RD(b->runL);  /* (a handler may arm there till the next
+                                    line, and then only there) */
   WR(b->runL, NULL);  /* the handler arms nothing from here on */
   atomic_signal_fence(memory_order_seq_cst);
-  if (RD(b->hookL) != NULL) goroB_bg_disarm(b);
-  if (L != NULL && b->w.g != NULL &&
+  if (RD(b->armed)) goroB_bg_disarm(b, old);
+  if (L == NULL) return;  /* (runL stays NULL: only run_on writes it) */
+  if (b->w.g != NULL &&
       (RD(b->want_preempt) || atomic_load(&b->w.g->prof_pending) > 0))
     goroB_bg_arm(b, L);
   atomic_signal_fence(memory_order_seq_cst);
