@@ -163,7 +163,9 @@ struct bg {
   int line;               /* immutable: line of goro.go's caller (user
                              value 2) */
   uint8_t done, failed;   /* hooks: it ended; with an error */
-  uint8_t waited;         /* hooks: someone was waiting when it ended */
+  uint8_t waited;         /* hooks: it failed and someone was waiting
+                             then (hook_dead's only question; 0 if it
+                             did not fail) */
   uint8_t ismain;         /* immutable: made by goro.run */
   uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
   uint8_t armed;          /* RD/WR: our count hook is armed, on runL (but

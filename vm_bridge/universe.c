@@ -432,7 +432,7 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   b->done = 1;
   b->failed = st != LUA_OK;
   b->nres = b->failed ? 1 : nres;
-  b->waited = goroR_waitq_live(&gp->waiters);
+  b->waited = b->failed && goroR_waitq_live(&gp->waiters);
   gp->outcome = GORO_RUN_DONE;
 }
 
