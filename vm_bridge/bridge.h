@@ -162,39 +162,51 @@ struct bg {
   int ref;                /* P: its anchor in the G table (0: none) */
   int line;               /* immutable: line of goro.go's caller (user
                              value 2) */
-  uint8_t done, failed;   /* hooks: it ended; with an error */
-  uint8_t waited;         /* hooks: it failed and someone was waiting
-                             then (hook_dead's only question; 0 if it
-                             did not fail) */
-  uint8_t ismain;         /* immutable: made by goro.run */
-  uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
-  uint8_t armed;          /* RD/WR: our count hook is armed, on runL (but
-                             on the thread runL named before, inside
-                             goroB_bg_run_on; interrupt.c) */
-  uint8_t unwound;        /* G: a park of it failed, its run had ended (an
-                             error then is not the run's failure) */
-  uint8_t escaped;        /* G: its thread was handed out (coro.c): it
-                             never goes to the thread pool */
-  uint8_t pooled;         /* hooks: it ended and its thread went to the
-                             pool; L is NULL and user value 1 holds its
-                             result (nres 1), or a table of its nres > 1
-                             results */
   struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
                              set w.ok, claiming it); w.g (hooks) is also
                              the G, NULL once it ended */
   struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
                              wakers set their ok, claiming one) */
-  /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
-  ** and written with RD/WR: a signal handler on the G's thread uses them;
-  ** uhook, umask, ucount only while armed is set (interrupt.c). */
+  /* Interrupts (preemption, profiling; HACKING.md "The profiler"). runL,
+  ** want_preempt and armed are read and written with RD/WR: a signal
+  ** handler on the G's thread uses them; uhook, umask, ucount are used
+  ** only while armed is set (interrupt.c). */
   lua_State *runL;        /* the Lua thread the G runs now, or NULL */
   lua_Hook uhook;         /* the user's hook there, put back when ours fires */
-  int umask, ucount;
+  int ucount;
+  uint8_t umask;          /* (a hook mask is a byte in Lua too) */
+  uint8_t want_preempt;   /* sysmon asked the G to give up the P */
+  uint8_t armed;          /* our count hook is armed, on runL (but on the
+                             thread runL named before, inside
+                             goroB_bg_run_on; interrupt.c) */
+  /* One bit each, in the byte left before rec (only 0 or 1 is assigned).
+  ** A bit-field is written by a read-modify-write of its byte, so no
+  ** field the signal handler writes may be one. */
+  uint8_t done : 1, failed : 1;  /* hooks: it ended; with an error */
+  uint8_t waited : 1;     /* hooks: it failed and someone was waiting
+                             then (hook_dead's only question; 0 if it
+                             did not fail) */
+  uint8_t ismain : 1;     /* immutable: made by goro.run */
+  uint8_t unwound : 1;    /* G: a park of it failed, its run had ended (an
+                             error then is not the run's failure) */
+  uint8_t escaped : 1;    /* G: its thread was handed out (coro.c): it
+                             never goes to the thread pool */
+  uint8_t pooled : 1;     /* hooks: it ended and its thread went to the
+                             pool; L is NULL and user value 1 holds its
+                             result (nres 1), or a table of its nres > 1
+                             results */
   /* The G's record, kept with its handle (one allocation; rec.id stays
   ** readable after the G ends). An extra G's record lives with its M:
   ** only rec.id is set here. */
   struct goro_g rec;
 };
+
+/* A handle is the one malloc chunk every G costs, parked or not (bench/
+** sched.lua parked: bytes per parked G). With Lua 5.4's Udata header for
+** two user values (72 bytes) a 256-byte struct bg is a 328-byte request,
+** a 336-byte glibc chunk; from 257 bytes on it takes a 352-byte one. */
+_Static_assert(sizeof(struct bg) <= 256,
+               "struct bg outgrew its malloc chunk class (see above)");
 
 /* ---- inline helpers ------------------------------------------------------ */
 

@@ -35,7 +35,7 @@ static void async_hook(lua_State *L, lua_Debug *ar);
 void goroB_bg_arm(struct bg *b, lua_State *L) {
   if (L == NULL || RD(b->armed)) return;
   b->uhook = lua_gethook(L);
-  b->umask = lua_gethookmask(L);
+  b->umask = (uint8_t)lua_gethookmask(L);
   b->ucount = lua_gethookcount(L);
   WR(b->armed, 1);
   lua_sethook(L, async_hook, LUA_MASKCOUNT, 1);

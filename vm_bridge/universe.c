@@ -407,7 +407,7 @@ static int start(struct goro_runtime *R, struct bg *b) {
 /* On a carrier: run the G's Lua code until it parks, yields or ends. */
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
-  int nres, nargs = b->nargs, st;
+  int nres, nargs = b->nargs, st, waited;
   goroR_assert(b->w.g == gp && !b->done);
   if (b->L == NULL && !start(rt->ud, b)) {
     b->done = b->failed = 1;
@@ -429,10 +429,11 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
     }
     return;
   }
-  b->done = 1;
+  waited = st != LUA_OK && goroR_waitq_live(&gp->waiters);
+  b->done = 1;  /* (three bits with no call between: one write of a byte) */
   b->failed = st != LUA_OK;
-  b->nres = b->failed ? 1 : nres;
-  b->waited = b->failed && goroR_waitq_live(&gp->waiters);
+  b->waited = waited;
+  b->nres = st != LUA_OK ? 1 : nres;
   gp->outcome = GORO_RUN_DONE;
 }
 
