@@ -2,6 +2,7 @@
 -- a count hook makes it yield (stacklessly) or give up the P (stackfully).
 local h = require "spec.helpers"
 local goro = h.goro
+local tm = require "goro_testmod"
 
 -- TSan delivers an asynchronous signal at its next interceptor, and a G
 -- spinning in plain Lua (lua5.4 is not instrumented) calls none: sysmon's
@@ -42,17 +43,36 @@ describe("preemption", function()
   end)
 
   it("keeps the user's own debug hook", function()
-    local calls = goro.run(function()
+    local calls, same, mask, count = goro.run(function()
       local calls = 0
-      debug.sethook(function() calls = calls + 1 end, "", 1000)
+      local function hook() calls = calls + 1 end
+      debug.sethook(hook, "", 1000)
       local done = false
       goro.go(function() goro.sleep(0.02); done = true end)
       while not done do end
-      local hook = debug.gethook()
+      local now, mask, count = debug.gethook()
       debug.sethook()
-      assert(hook ~= nil, "the user's hook is still set")
-      return calls
+      return calls, now == hook, mask, count
     end)
     assert.is_true(calls > 0)
+    assert.is_true(same, "the user's hook is set again, not goro's")
+    assert.equal("", mask)
+    assert.equal(1000, count)
+  end)
+
+  -- sysmon's SIGURG comes while C code (c_busy) holds the P as the body of
+  -- a goro_call on a callback thread: the hook is armed there, and no Lua
+  -- runs there to fire it. Coming back to the G's own thread must move it
+  -- (disarm there, arm here), or the G can never be preempted again.
+  it_spinning("still preempts a G that was asked to yield inside a C callback", function()
+    local done = goro.run(function()
+      local done = false
+      goro.go(function() goro.sleep(0.005); done = true end)
+      tm.direct_call(tm.c_busy, 0.05)  -- sysmon asks after 10 ms
+      local t0 = os.clock()
+      while not done and os.clock() - t0 < 2 * h.time_scale do end
+      return done
+    end)
+    assert.is_true(done, "the spinning G gave up the P to the sleeper")
   end)
 end)

@@ -129,16 +129,16 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
 
 /*
 ** A G's handle (userdata "goro.g"; g.c). The G's record lives in it
-** (rec), so the handle outlives the G: b->g is NULL once the G has ended
-** (hook_dead), and done, failed and nres then say how it ended.
+** (rec), so the handle outlives the G: b->w.g, the G, is NULL once the G
+** has ended (hook_dead), and done, failed and nres then say how it ended.
 ** Owners: the fields marked "G" belong to the G while it runs (it sets
 ** them before it parks, and the wakers do not touch them); "hooks" are
 ** written by the scheduler's hooks (universe.c) while the G is not
 ** running; all of these only with the P held. The interrupt fields are
 ** shared with a signal handler on the G's thread (interrupt.c).
 ** Invariants:
-**   - b->g is NULL or b->g->ud == b; while b->g is not NULL, the G table
-**     anchors the handle at b->ref > 0.
+**   - b->w.g is NULL or b->w.g->ud == b; while b->w.g is not NULL, the G
+**     table anchors the handle at b->ref > 0.
 **   - a blocked G waits in one place: its waiter w on one queue, or its
 **     select waiters sel[0, nsel) on one queue each (a wait with a
 **     context: sel[0] on the operation's queue, or on none when only the
@@ -150,7 +150,6 @@ _Static_assert(offsetof(struct goro_waiter, kind) ==
 **     honours it.
 */
 struct bg {
-  struct goro_g *g;       /* hooks: NULL once the G has ended */
   lua_State *L;           /* hooks: its thread (user value 1); NULL until
                              its first run for a G made with no arguments,
                              whose user value 1 holds its function till
@@ -165,34 +164,51 @@ struct bg {
   int ref;                /* P: its anchor in the G table (0: none) */
   int line;               /* immutable: line of goro.go's caller (user
                              value 2) */
-  uint8_t done, failed;   /* hooks: it ended; with an error */
-  uint8_t waited;         /* hooks: someone was waiting when it ended */
-  uint8_t ismain;         /* immutable: made by goro.run */
-  uint8_t want_preempt;   /* RD/WR: sysmon asked the G to give up the P */
-  uint8_t unwound;        /* G: a park of it failed, its run had ended (an
+  struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
+                             set w.ok, claiming it); w.g (hooks) is also
+                             the G, NULL once it ended */
+  struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
+                             wakers set their ok, claiming one) */
+  /* Interrupts (preemption, profiling; HACKING.md "The profiler"). runL,
+  ** want_preempt and armed are read and written with RD/WR: a signal
+  ** handler on the G's thread uses them; uhook, umask, ucount are used
+  ** only while armed is set (interrupt.c). */
+  lua_State *runL;        /* the Lua thread the G runs now, or NULL */
+  lua_Hook uhook;         /* the user's hook there, put back when ours fires */
+  int ucount;
+  uint8_t umask;          /* (a hook mask is a byte in Lua too) */
+  uint8_t want_preempt;   /* sysmon asked the G to give up the P */
+  uint8_t armed;          /* our count hook is armed, on runL (but on the
+                             thread runL named before, inside
+                             goroB_bg_run_on; interrupt.c) */
+  /* One bit each, in the byte left before rec (only 0 or 1 is assigned).
+  ** A bit-field is written by a read-modify-write of its byte, so no
+  ** field the signal handler writes may be one. */
+  uint8_t done : 1, failed : 1;  /* hooks: it ended; with an error */
+  uint8_t waited : 1;     /* hooks: it failed and someone was waiting
+                             then (hook_dead's only question; 0 if it
+                             did not fail) */
+  uint8_t ismain : 1;     /* immutable: made by goro.run */
+  uint8_t unwound : 1;    /* G: a park of it failed, its run had ended (an
                              error then is not the run's failure) */
-  uint8_t escaped;        /* G: its thread was handed out (coro.c): it
+  uint8_t escaped : 1;    /* G: its thread was handed out (coro.c): it
                              never goes to the thread pool */
-  uint8_t pooled;         /* hooks: it ended and its thread went to the
+  uint8_t pooled : 1;     /* hooks: it ended and its thread went to the
                              pool; L is NULL and user value 1 holds its
                              result (nres 1), or a table of its nres > 1
                              results */
-  struct goro_waiter w;   /* G: its waiter for single-queue parks (wakers
-                             set w.ok, claiming it) */
-  struct goro_waiter *sel;/* G: select, one waiter per case (malloc'd;
-                             wakers set their ok, claiming one) */
-  /* Interrupts (preemption, profiling; HACKING.md "The profiler"). Read
-  ** and written with RD/WR: a signal handler on the G's thread uses them;
-  ** uhook, umask, ucount only where hookL is set (interrupt.c). */
-  lua_State *runL;        /* the Lua thread the G runs now, or NULL */
-  lua_State *hookL;       /* where our count hook is armed, or NULL */
-  lua_Hook uhook;         /* the user's hook there, put back when ours fires */
-  int umask, ucount;
   /* The G's record, kept with its handle (one allocation; rec.id stays
   ** readable after the G ends). An extra G's record lives with its M:
   ** only rec.id is set here. */
   struct goro_g rec;
 };
+
+/* A handle is the one malloc chunk every G costs, parked or not (bench/
+** sched.lua parked: bytes per parked G). With Lua 5.4's Udata header for
+** two user values (72 bytes) a 256-byte struct bg is a 328-byte request,
+** a 336-byte glibc chunk; from 257 bytes on it takes a 352-byte one. */
+_Static_assert(sizeof(struct bg) <= 256,
+               "struct bg outgrew its malloc chunk class (see above)");
 
 /* ---- inline helpers ------------------------------------------------------ */
 
@@ -282,24 +298,30 @@ void goroB_tpool_drain(lua_State *L, struct goro_runtime *R);
 ** unless it is armed already. Async-signal-safe; only where b->runL cannot
 ** change under it (interrupt.c). */
 void goroB_bg_arm(struct bg *b, lua_State *L);
-/* Put the user's hook back where ours is armed, if it is. */
-void goroB_bg_disarm(struct bg *b);
+/* Put the user's hook back on L, if ours is armed: L is where it is (b->runL,
+** or in goroB_bg_run_on the thread runL named before it was cleared). */
+void goroB_bg_disarm(struct bg *b, lua_State *L);
 /* The runtime's interrupt hook (struct goro_hooks.interrupt). */
 void goroB_hook_interrupt(struct goro_rt *rt, struct goro_g *gp, int why);
 
 /* The G of b now runs Lua on thread L (NULL: on none). Disarms a hook left
-** on the previous thread, and arms one on L if samples or a preemption are
-** pending. On the M that runs the G (or settles it, once it ended): the
-** only thread whose signal handler arms b's hook. runL is NULL while
-** hookL changes, so a handler that comes in between arms nothing. Inline:
-** the scheduler calls it twice per run, and its fast path (no hook armed
-** or wanted, the common case) is two fences and two stores. */
+** on the previous thread (the runL it replaces: an armed hook is there),
+** and arms one on L if samples or a preemption are pending. On the M that
+** runs the G (or settles it, once it ended): the only thread whose signal
+** handler arms b's hook. runL is NULL while armed changes, so a handler
+** that comes in between arms nothing. Inline: the scheduler calls it twice
+** per run, and its fast path (no hook armed or wanted, the common case) is
+** a few loads and tests and two stores (one for L NULL); the fences only
+** keep the compiler from moving the stores. */
 static inline void goroB_bg_run_on(struct bg *b, lua_State *L) {
+  lua_State *old = RD(b->runL);  /* (a handler may arm there till the next
+                                    line, and then only there) */
   WR(b->runL, NULL);  /* the handler arms nothing from here on */
   atomic_signal_fence(memory_order_seq_cst);
-  if (RD(b->hookL) != NULL) goroB_bg_disarm(b);
-  if (L != NULL && b->g != NULL &&
-      (RD(b->want_preempt) || atomic_load(&b->g->prof_pending) > 0))
+  if (RD(b->armed)) goroB_bg_disarm(b, old);
+  if (L == NULL) return;  /* (runL stays NULL: only run_on writes it) */
+  if (b->w.g != NULL &&
+      (RD(b->want_preempt) || atomic_load(&b->w.g->prof_pending) > 0))
     goroB_bg_arm(b, L);
   atomic_signal_fence(memory_order_seq_cst);
   WR(b->runL, L);

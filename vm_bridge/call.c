@@ -208,7 +208,7 @@ GORO_EXPORT int goro_cgocall(lua_State *L, void (*fn)(void *arg), void *arg) {
   if (goroR_home_wanted(rt, mp) && mp->curg->lockedm == NULL) {
     struct bg *b = goroB_bg_current(L);
     if (b != NULL && !goroB_in_finalizer(L, b) && goroA_xrec_self()->depth == 0)
-      goroR_gosched(b->g);
+      goroR_gosched(b->w.g);
   }
   return 0;
 }

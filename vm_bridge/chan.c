@@ -431,7 +431,7 @@ static uint64_t rng_next(struct goro_runtime *R) {
 
 static int select_k(lua_State *L, int status, lua_KContext ctx) {
   struct bg *b = goroB_bg_current(L);
-  int i = b->g->selected, kind;
+  int i = b->w.g->selected, kind;
   struct goro_waiter *w = NULL;
   (void)status;
   (void)ctx;
@@ -556,7 +556,7 @@ static int l_select(lua_State *L) {
     if (lua_isnil(L, i)) continue;  /* never ready: no queue to wait in */
     w = &b->sel[b->nsel++];
     kind = case_kind(L, i);
-    w->g = b->g;
+    w->g = b->w.g;
     w->index = i;
     w->data = L;
     c = case_chan(L, i);

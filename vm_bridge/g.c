@@ -5,11 +5,11 @@
 ** (goroB_bg_block), park it (goroB_bg_park), and take it out of every
 ** queue when it may not park or has ended (goroB_bg_unqueue).
 **
-** A handle outlives its G: b->g is NULL once the G has ended, and g:wait()
-** then copies the results the G left on its own thread (b->nres values on
-** top of b->L), so that any number of G's may wait for it; or, once the
-** thread went to the pool (b->pooled), its result from the handle's user
-** value 1: never from a thread another G may run on now.
+** A handle outlives its G: b->w.g (the G) is NULL once the G has ended,
+** and g:wait() then copies the results the G left on its own thread
+** (b->nres values on top of b->L), so that any number of G's may wait for
+** it; or, once the thread went to the pool (b->pooled), its result from
+** the handle's user value 1: never from a thread another G may run on now.
 **
 ** Who touches a lua_State: the running G touches its own thread; wakers
 ** only move a value onto or off a parked G's stack, within room it reserved
@@ -36,20 +36,19 @@ struct bg *goroB_bg_block(lua_State *L, const char *fname) {
   struct bg *b = goroB_bg_current(L);
   if (b == NULL)
     luaL_error(L, "goro: %s called outside a goroutine", fname);
-  goroR_assert(b->g != NULL && b->g->ud == b);
+  goroR_assert(b->w.g != NULL && b->w.g->ud == b);
   goroR_assert(b->w.q == NULL && b->sel == NULL && b->nsel == 0);
-  b->g->selected = -1;
-  b->w.g = b->g;
+  b->w.g->selected = -1;
   b->w.ok = 0;
   b->w.index = 1;
   b->w.vidx = 0;
   b->w.kind = GORO_WAITER_PLAIN;
-  b->g->durable = 0;  /* (goroB_bg_park decides, if it parks) */
+  b->w.g->durable = 0;  /* (goroB_bg_park decides, if it parks) */
   return b;
 }
 
 void goroB_bg_unqueue(struct goro_rt *rt, struct bg *b) {
-  if (b->g != NULL) goroR_timer_del(rt, b->g);
+  if (b->w.g != NULL) goroR_timer_del(rt, b->w.g);
   goroB_chan_leave(rt, &b->w);
   for (int i = 0; i < b->nsel; i++) goroB_chan_leave(rt, &b->sel[i]);
   free(b->sel);
@@ -62,7 +61,7 @@ struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
   struct goro_waiter *sel = calloc(2, sizeof *sel);
   if (sel == NULL) luaL_error(L, "goro: %s (context wait)", goro_strerror(GORO_ENOMEM));
   for (int i = 0; i < 2; i++) {
-    sel[i].g = b->g;
+    sel[i].g = b->w.g;
     sel[i].index = i == 0 ? 1 : GOROB_CTX_INDEX;
     sel[i].data = L;
     sel[i].kind = GORO_WAITER_PLAIN;
@@ -74,7 +73,7 @@ struct goro_waiter *goroB_bg_block_ctx(lua_State *L, struct bg *b,
 }
 
 int goroB_bg_unblock_ctx(struct goro_rt *rt, struct bg *b, int *ok) {
-  int won = b->g->selected;
+  int won = b->w.g->selected;
   goroR_assert(b->nsel == 2 && won >= 0);
   /* (sel[0]'s index is 1, or a direction once it waits on a descriptor) */
   won = won == GOROB_CTX_INDEX ? 2 : won == 0 ? 0 : 1;
@@ -142,14 +141,14 @@ int goroB_in_finalizer(lua_State *L, struct bg *b) {
 ** for everyone) is not this G's business.
 */
 static int stackless(lua_State *L, struct bg *b) {
-  return L == b->L && !goroR_g_sleeps_locked(b->g) && lua_isyieldable(L);
+  return L == b->L && !goroR_g_sleeps_locked(b->w.g) && lua_isyieldable(L);
 }
 
 const char *goroB_bg_cannot_park(lua_State *L, struct bg *b) {
   if (stackless(L, b)) return NULL;
   if (goroB_in_finalizer(L, b))
     return "goro: %s would block inside a __gc finalizer";
-  if (!goroR_g_sleeps_locked(b->g) && goroA_xrec_self()->depth > 0)
+  if (!goroR_g_sleeps_locked(b->w.g) && goroA_xrec_self()->depth > 0)
     return "goro: %s would block on a borrowed stack (call_on_stack)";
   return NULL;
 }
@@ -159,7 +158,7 @@ const char *goroB_bg_cannot_park(lua_State *L, struct bg *b) {
 ** in the bubble (I/O's never is), or it sleeps on the bubble's clock
 ** with no queue, or it is the bubble's synctest.wait. */
 static int durable(struct bg *b) {
-  struct goro_g *gp = b->g;
+  struct goro_g *gp = b->w.g;
   uint64_t id = goroR_bubble_id(gp);
   int queued = 0;
   if (id == 0) return 0;
@@ -180,16 +179,16 @@ int goroB_bg_park(lua_State *L, struct bg *b, const char *fname,
                   const char *reason, lua_KContext ctx, lua_KFunction k) {
   const char *why;
   int rc;
-  if (b->g->bubble != NULL) b->g->durable = (uint8_t)durable(b);
+  if (b->w.g->bubble != NULL) b->w.g->durable = (uint8_t)durable(b);
   if (stackless(L, b)) {
-    goroR_park_prepare(b->g, reason);
+    goroR_park_prepare(b->w.g, reason);
     return lua_yieldk(L, 0, ctx, k);
   }
   if ((why = goroB_bg_cannot_park(L, b)) != NULL) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return luaL_error(L, why, fname);
   }
-  if ((rc = goroR_park(b->g, reason)) != 0) {
+  if ((rc = goroR_park(b->w.g, reason)) != 0) {
     goroB_bg_unqueue(goroR_m_self()->rt, b);
     return goroB_bg_park_failed(L, b, rc, fname);
   }
@@ -247,7 +246,7 @@ struct bg *goroB_bg_new(lua_State *L, struct goro_runtime *R, int fidx,
   b->L = T;
   b->nargs = nargs;
   goroR_g_init(&R->rt, &b->rec, b);
-  b->g = &b->rec;
+  b->w.g = &b->rec;
   return b;
 }
 
@@ -270,8 +269,8 @@ static int l_self(lua_State *L) {
 }
 
 const char *goroB_g_status_name(struct bg *b) {
-  if (b->g == NULL) return "dead";
-  switch (b->g->status) {
+  if (b->w.g == NULL) return "dead";
+  switch (b->w.g->status) {
     case GORO_GRUNNABLE: return "runnable";
     case GORO_GRUNNING: return "running";
     case GORO_GWAITING: return "waiting";
@@ -354,10 +353,10 @@ static int g_wait_ctx(lua_State *L, struct bg *t, struct goro_context *x) {
   struct bg *b;
   lua_settop(L, 2);
   if (goroB_ctx_ended(x)) return goroB_ctx_push_err(L, x);
-  if (t->g == NULL) return push_results(L, t);
+  if (t->w.g == NULL) return push_results(L, t);
   b = goroB_bg_block(L, "wait");
   if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
-  goroR_waitq_push(&t->g->waiters,
+  goroR_waitq_push(&t->w.g->waiters,
                    goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, 2, x)));
   return goroB_bg_park(L, b, "wait", "wait", 0, g_wait_ctx_k);
 }
@@ -366,10 +365,10 @@ static int g_wait(lua_State *L) {
   struct bg *t = luaL_checkudata(L, 1, GORO_G_MT), *b;
   if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
     return g_wait_ctx(L, t, goroB_optctx(L, 2));
-  if (t->g == NULL) return push_results(L, t);
+  if (t->w.g == NULL) return push_results(L, t);
   b = goroB_bg_block(L, "wait");
   if (b == t) return luaL_error(L, "goro: a goroutine cannot wait for itself");
-  goroR_waitq_push(&t->g->waiters, &b->w);
+  goroR_waitq_push(&t->w.g->waiters, &b->w);
   lua_settop(L, 1);
   return goroB_bg_park(L, b, "wait", "wait", 0, g_wait_k);
 }

@@ -55,12 +55,12 @@ int goroB_pd_unblock(lua_State *L, struct bg *b) {
     if (won != 1) code = won == 2 ? 0 : GORO_ETIMEDOUT;
   } else {
     code = b->w.ok;
-    if (b->g->selected == 0) {  /* its own timer came first: a timeout */
+    if (b->w.g->selected == 0) {  /* its own timer came first: a timeout */
       goroB_chan_leave(rt, &b->w);
       code = GORO_ETIMEDOUT;
     }
   }
-  goroR_timer_del(rt, b->g);
+  goroR_timer_del(rt, b->w.g);
   return code;
 }
 
@@ -120,7 +120,7 @@ static int wait_fd(lua_State *L, int dir, const char *fname) {
     lua_pushstring(L, wait_error(rc));
     return 2;
   }
-  if (timeout >= 0) goroR_timer_add(&R->rt, b->g, goroR_now() + timeout);
+  if (timeout >= 0) goroR_timer_add(&R->rt, b->w.g, goroR_now() + timeout);
   return goroB_bg_park(L, b, fname, "IO wait", (lua_KContext)pd, wait_k);
 }
 
@@ -146,7 +146,7 @@ int goroB_fd_wait_ctx(lua_State *L, int fd, int dir, int xi,
   }
   /* Park right here, stackfully (the caller is deep in a read), as
   ** goro_wait_fd does. */
-  if ((rc = goroR_park(b->g, "IO wait")) != 0) {
+  if ((rc = goroR_park(b->w.g, "IO wait")) != 0) {
     goroB_bg_unqueue(&R->rt, b);
     goroR_pd_release(&R->rt, pd);
     return goroB_bg_park_failed(L, b, rc, fname);
@@ -214,8 +214,9 @@ GORO_EXPORT int goro_wait_fd(lua_State *L, int fd, int events, double timeout_s)
   rc = goroR_pd_wait(&R->rt, pd, dir, &b->w);
   if (rc == 0) {  /* queued: park right here, stackfully */
     b->w.kind = GORO_WAITER_PD;
-    if (timeout_s >= 0) goroR_timer_add(&R->rt, b->g, goroR_now() + timeout_s);
-    if (goroR_park(b->g, "IO wait") != 0) {  /* the run ended meanwhile */
+    if (timeout_s >= 0)
+      goroR_timer_add(&R->rt, b->w.g, goroR_now() + timeout_s);
+    if (goroR_park(b->w.g, "IO wait") != 0) {  /* the run ended meanwhile */
       goroB_bg_unqueue(&R->rt, b);
       goroR_pd_release(&R->rt, pd);
       goroB_seterr("goro_wait_fd: the run ended while it waited");

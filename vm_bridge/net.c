@@ -227,7 +227,7 @@ static int run_op(lua_State *L, struct sock *s, int op, intptr_t st) {
     }
     /* accept and dial keep their absolute deadline (or nil) at index 2 */
     if ((op == OP_ACCEPT || op == OP_CONNECT) && lua_type(L, 2) == LUA_TNUMBER)
-      goroR_timer_add(&R->rt, b->g, lua_tonumber(L, 2));
+      goroR_timer_add(&R->rt, b->w.g, lua_tonumber(L, 2));
     return goroB_bg_park(L, b, op_name(op), "IO wait", CTX(op, st), sock_k);
   }
 }

@@ -34,9 +34,9 @@
 static int l_yield(lua_State *L) {
   struct bg *b = goroB_bg_current(L);  /* (no wait queue: not bg_block) */
   if (b == NULL) return luaL_error(L, "goro: yield called outside a goroutine");
-  if (b->g->lockcount > 0) return 0;
-  if (goroR_g_sleeps_locked(b->g)) {
-    goroR_gosched(b->g);  /* (in place: locked.c) */
+  if (b->w.g->lockcount > 0) return 0;
+  if (goroR_g_sleeps_locked(b->w.g)) {
+    goroR_gosched(b->w.g);  /* (in place: locked.c) */
     return 0;
   }
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
@@ -45,7 +45,7 @@ static int l_yield(lua_State *L) {
   if (goroA_xrec_self()->depth > 0)
     return luaL_error(L, "goro: yield would switch away from a borrowed stack "
                       "(call_on_stack)");
-  goroR_gosched(b->g);
+  goroR_gosched(b->w.g);
   return 0;
 }
 
@@ -62,12 +62,12 @@ static int l_lockthread(lua_State *L) {
   struct bg *b = goroB_bg_current(L);
   struct goro_m *mp = goroR_m_self(), *to = mp;
   int frame = luaL_checkoption(L, 1, "here", where) == 1, rc;
-  if (b == NULL || mp == NULL || mp->curg != b->g)
+  if (b == NULL || mp == NULL || mp->curg != b->w.g)
     return luaL_error(L, "goro: lockthread called outside a goroutine");
   if (frame && (to = goroR_frame_m(&R->rt)) == NULL)
     return luaL_error(L, "goro: lockthread: no frame thread (the host has "
                       "not called goro_open)");
-  if ((rc = goroR_lockthread(&R->rt, b->g, to)) != 0)
+  if ((rc = goroR_lockthread(&R->rt, b->w.g, to)) != 0)
     return luaL_error(L, "goro: lockthread: %s", rc == GORO_ESTATE
                       ? "already locked to another thread"
                       : "nested too deep");
@@ -75,18 +75,18 @@ static int l_lockthread(lua_State *L) {
   /* To the frame thread: only its steps run the G from now on. */
   if (L == b->L && lua_isyieldable(L)) return lua_yield(L, 0);
   if (goroB_in_finalizer(L, b) || goroA_xrec_self()->depth > 0) {
-    goroR_unlockthread(&R->rt, b->g);
+    goroR_unlockthread(&R->rt, b->w.g);
     return luaL_error(L, "goro: lockthread(\"frame\") would switch away "
                       "inside a __gc finalizer or on a borrowed stack");
   }
-  goroR_gosched(b->g);
+  goroR_gosched(b->w.g);
   return 0;
 }
 
 static int l_unlockthread(lua_State *L) {
   struct bg *b = goroB_bg_current(L);
   if (b == NULL) return luaL_error(L, "goro: unlockthread called outside a goroutine");
-  goroR_unlockthread(&goroB_R_of(L)->rt, b->g);
+  goroR_unlockthread(&goroB_R_of(L)->rt, b->w.g);
   return 0;
 }
 
@@ -114,7 +114,7 @@ static int l_sleep(lua_State *L) {
   }
   b = goroB_bg_block(L, "sleep");
   if (!(s > 0)) return 0;  /* as Go: a non-positive duration returns at once */
-  goroR_timer_sleep(goroR_m_self()->rt, b->g, s);
+  goroR_timer_sleep(goroR_m_self()->rt, b->w.g, s);
   return goroB_bg_park(L, b, "sleep", "sleep", 0, sleep_k);
 }
 
@@ -385,7 +385,7 @@ static int l_run(lua_State *L) {
   goroR_sysmon_start(&R->rt);
   goroR_rt_run_begin(&R->rt, deadline);
   R->running = 1;
-  rc = goroR_sched_run(&R->rt, &m0, mb->g, deadline);
+  rc = goroR_sched_run(&R->rt, &m0, mb->w.g, deadline);
   R->running = 0;
   /* The main G ended only because sysmon unwound its callback at the
   ** deadline (a failed G would be in R->failed): the run timed out. */
@@ -402,7 +402,7 @@ static int l_run(lua_State *L) {
     (void)lua_pcall(L, 1, 1, 0);
   }
   goroR_rt_quiesce(&R->rt, &m0);  /* G's in C on other M's come back first */
-  main_alive = mb->g != NULL;
+  main_alive = mb->w.g != NULL;
   /* Abandon first: the reset below may collect objects only the main G's
   ** stack held (a channel it waited on, a timer's channel in the heap), so
   ** no queue and no timer may point into them by then. */

@@ -393,7 +393,7 @@ static int l_once(lua_State *L) {
 
 static uint64_t self_id(lua_State *L) {
   struct bg *b = goroB_bg_current(L);
-  return b != NULL && b->g != NULL ? b->g->id : 0;
+  return b != NULL && b->w.g != NULL ? b->w.g->id : 0;
 }
 
 /* f returned or raised (status): done; wake the waiters, re-raise. The

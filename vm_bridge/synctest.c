@@ -75,7 +75,7 @@ static int l_synctest_run(lua_State *L) {
   lua_settop(L, 1);
   b = goroB_bg_block(L, "synctest.run");
   /* (these raise without a position: the facade's line would be it) */
-  if (b->g->bubble != NULL) {
+  if (b->w.g->bubble != NULL) {
     lua_pushliteral(L, "goro.synctest.run: called from within a synctest bubble");
     return lua_error(L);
   }
@@ -90,9 +90,9 @@ static int l_synctest_run(lua_State *L) {
   memset(bub, 0, sizeof *bub);
   luaL_setmetatable(L, GORO_BUBBLE_MT);
   root = goroB_bg_new(L, R, 1, 0, 1, 0);  /* (may raise: nothing started) */
-  (void)goroR_bubble_start(&R->rt, bub, b->g);  /* (no bubble runs: above) */
-  goroR_bubble_join(&R->rt, bub, root->g);
-  bub->root = root->g;
+  (void)goroR_bubble_start(&R->rt, bub, b->w.g);  /* (no bubble runs: above) */
+  goroR_bubble_join(&R->rt, bub, root->w.g);
+  bub->root = root->w.g;
   return goroB_bg_park(L, b, "goro.synctest.run", "synctest.run", 0, run_k);
 }
 
@@ -100,9 +100,9 @@ static int l_synctest_run(lua_State *L) {
 ** is durably blocked (the clock does not move meanwhile). */
 static int l_synctest_wait(lua_State *L) {
   struct bg *b = goroB_bg_block(L, "synctest.wait");
-  struct goro_bubble *bub = b->g->bubble;
+  struct goro_bubble *bub = b->w.g->bubble;
   const char *why;
-  if (goroR_bubble_id(b->g) == 0)
+  if (goroR_bubble_id(b->w.g) == 0)
     return luaL_error(L, "goro.synctest.wait: not called from within a "
                       "synctest bubble");
   if (bub->waitg != NULL)
@@ -110,7 +110,7 @@ static int l_synctest_wait(lua_State *L) {
                       "is waiting already", (lua_Integer)bub->waitg->id);
   if ((why = goroB_bg_cannot_park(L, b)) != NULL)
     return luaL_error(L, why, "goro.synctest.wait");
-  bub->waitg = b->g;
+  bub->waitg = b->w.g;
   /* (the one who readies it did all there was: nothing left to do) */
   return goroB_bg_park(L, b, "goro.synctest.wait", "synctest.wait", 0,
                        goroB_sync_granted_k);

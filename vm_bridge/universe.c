@@ -217,7 +217,7 @@ static int p_newextra(lua_State *L) {
   memset(b, 0, sizeof *b);
   luaL_setmetatable(L, GORO_G_MT);
   b->ref = goroB_bg_anchor(L, R, -1, 0);
-  b->g = gp;
+  b->w.g = gp;
   b->rec.id = gp->id = R->rt.nextgid++;
   gp->ud = b;
   return 0;
@@ -407,8 +407,8 @@ static int start(struct goro_runtime *R, struct bg *b) {
 /* On a carrier: run the G's Lua code until it parks, yields or ends. */
 static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
   struct bg *b = gp->ud;
-  int nres, nargs = b->nargs, st;
-  goroR_assert(b->g == gp && !b->done);
+  int nres, nargs = b->nargs, st, waited;
+  goroR_assert(b->w.g == gp && !b->done);
   if (b->L == NULL && !start(rt->ud, b)) {
     b->done = b->failed = 1;
     b->nres = 1;
@@ -429,10 +429,11 @@ static void hook_resume(struct goro_rt *rt, struct goro_g *gp) {
     }
     return;
   }
-  b->done = 1;
+  waited = st != LUA_OK && goroR_waitq_live(&gp->waiters);
+  b->done = 1;  /* (three bits with no call between: one write of a byte) */
   b->failed = st != LUA_OK;
-  b->nres = b->failed ? 1 : nres;
-  b->waited = goroR_waitq_live(&gp->waiters);
+  b->waited = waited;
+  b->nres = st != LUA_OK ? 1 : nres;
   gp->outcome = GORO_RUN_DONE;
 }
 
@@ -444,13 +445,13 @@ static void hook_dead(struct goro_rt *rt, struct goro_g *gp) {
   lua_State *L = R->LR;
   int t;
 
-  goroR_assert(b != NULL && b->g == gp);
+  goroR_assert(b != NULL && b->w.g == gp);
   goroB_bg_unqueue(rt, b);
   goroB_bg_run_on(b, NULL);
   if (atomic_load(&gp->prof_pending) > 0)  /* it never reached its hook */
     goroR_prof_lost(atomic_load(&gp->prof_sess),
                    atomic_exchange(&gp->prof_pending, 0));
-  b->g = NULL;
+  b->w.g = NULL;  /* (w is off every queue: goroB_bg_unqueue above) */
   if (R->closed == GORO_RT_FINALIZED) return;  /* the registry is going away */
   push_gs(L, R);
   t = lua_gettop(L);
