@@ -250,12 +250,13 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 static int ch_send(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
+  int top = lua_gettop(L);  /* (one call where luaL_checkany took two) */
   struct bg *b;
   struct goro_context *x;
-  luaL_checkany(L, 2);
+  if (top < 2) return luaL_argerror(L, 2, "value expected");
   /* Only a context counts: anything else there is ignored, as before
   ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
-  if (lua_gettop(L) >= 3 && (x = goroB_toctx(L, 3)) != NULL)
+  if (top >= 3 && (x = goroB_toctx(L, 3)) != NULL)
     return goroB_chan_send_ctx(L, R, c, x);
   if (try_send(L, R, c, 1, 2)) return 0;
   b = goroB_bg_block(L, "send");
