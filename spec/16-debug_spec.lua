@@ -30,6 +30,18 @@ describe("debug.setuservalue on goro's objects", function()
     assert.are.equal("from a", v)
   end)
 
+  it("on a channel's cached receive case: its own send case is not taken for it", function()
+    local i, v, ok = goro.run(function()
+      local a = goro.chan(1)
+      debug.setuservalue(a, a:case_send("sent"), 2)
+      a:send("buffered")
+      return goro.select(a:case_recv())
+    end)
+    assert.are.equal(1, i)
+    assert.are.equal("buffered", v)
+    assert.is_true(ok)
+  end)
+
   it("on a channel's buffer: its operations raise", function()
     for _, op in ipairs({"send", "recv"}) do
       local err = h.errmsg(goro.run, function()

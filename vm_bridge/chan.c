@@ -354,8 +354,20 @@ static const char case_tag;
 struct sel_case {
   const void *tag;  /* &case_tag (goroB_checktag) */
   int kind;
+  /* The channel the case was made for: only compared, never followed (it
+  ** dangles if the debug library replaced user value 1 and the channel
+  ** was collected). What select uses is user value 1, checked there. */
+  const struct chan *madefor;
 };
 
+/*
+** ch:case_recv() and ch:case_send(v). A channel keeps its receive case (its
+** user value 2) and gives it again: it is that channel's if it is a receive
+** case made for it. The debug library may have swapped in any value, or
+** another channel's case (whose madefor differs): then a new case is made.
+** Comparing madefor costs no call; the case's own user value 1 need not be
+** read here, since select checks it whenever it uses the case.
+*/
 static int make_case(lua_State *L, int kind) {
   struct sel_case *sc;
   struct chan *c = goroB_checkchan(L, 1);
@@ -363,20 +375,16 @@ static int make_case(lua_State *L, int kind) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
     if (c->recvonly) return luaL_error(L, "send on a context's done channel");
-  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA &&
-             lua_touserdata(L, -1) != NULL &&
-             *(const void **)lua_touserdata(L, -1) == &case_tag &&
-             lua_rawlen(L, -1) >= sizeof(struct sel_case)) {
-    lua_getiuservalue(L, -1, 1);  /* (the debug library may have swapped */
-    if (lua_rawequal(L, -1, 1)) { /* in another channel's case) */
-      lua_pop(L, 1);
+  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA) {  /* (never NULL) */
+    sc = lua_touserdata(L, -1);
+    if (lua_rawlen(L, -1) >= sizeof *sc && sc->tag == &case_tag &&
+        sc->kind == CASE_RECV && sc->madefor == c)
       return 1;  /* the channel's receive case, made before */
-    }
-    lua_pop(L, 1);
   }
   sc = lua_newuserdatauv(L, sizeof *sc, kind == CASE_SEND ? 2 : 1);
   sc->tag = &case_tag;
   sc->kind = kind;
+  sc->madefor = c;
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);
   if (kind == CASE_SEND) {
@@ -623,5 +631,6 @@ void goroB_push_default(lua_State *L) {
   struct sel_case *sc = lua_newuserdatauv(L, sizeof *sc, 0);
   sc->tag = &case_tag;
   sc->kind = CASE_DEFAULT;
+  sc->madefor = NULL;
   luaL_setmetatable(L, GORO_CASE_MT);
 }
