@@ -408,11 +408,15 @@ static int case_kind(lua_State *L, int i) {
   return ((struct sel_case *)goroB_checktag(L, i, &case_tag, "select case"))->kind;
 }
 
-/* Is the value at i a channel? */
-static int is_chan(lua_State *L, int i) {
-  void *p = lua_touserdata(L, i);
-  return p != NULL && lua_rawlen(L, i) >= sizeof(struct chan) &&
-         *(const void **)p == &chan_tag;
+/* The case at i, or NULL if it is nil (a "bad argument" error if it is
+** neither): case_kind's check, with nil let through, in one lua_touserdata. */
+static const struct sel_case *opt_case(lua_State *L, int i) {
+  const struct sel_case *sc = lua_touserdata(L, i);
+  if (sc == NULL || lua_rawlen(L, i) < sizeof *sc || sc->tag != &case_tag) {
+    if (sc == NULL && lua_isnil(L, i)) return NULL;
+    luaL_typeerror(L, i, "select case");
+  }
+  return sc;
 }
 
 /* Push the channel of case i; returns it. A case's channel is immutable
@@ -420,9 +424,9 @@ static int is_chan(lua_State *L, int i) {
 static struct chan *case_chan(lua_State *L, int i) {
   struct chan *c;
   lua_getiuservalue(L, i, 1);
-  if (!is_chan(L, -1))
-    luaL_error(L, "goro: select case %d holds no channel (debug.setuservalue)", i);
   c = lua_touserdata(L, -1);
+  if (c == NULL || lua_rawlen(L, -1) < sizeof *c || c->tag != &chan_tag)
+    luaL_error(L, "goro: select case %d holds no channel (debug.setuservalue)", i);
   goroR_assert(chan_ok(c));
   return c;
 }
@@ -483,47 +487,51 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 */
 static int l_select(lua_State *L) {
   struct goro_runtime *R = goroB_R_of(L);
-  int n = lua_gettop(L), dflt = 0, *order, nord = 0, nlive = 0, small[16];
+  int n = lua_gettop(L), dflt = 0, nord = 0, nlive = 0, top;
+  struct sel_try {  /* a case to try: its index and kind */
+    int i, kind;
+  } *order, small[16];
   struct bg *b;
 
+  /* The order of a small select lives on the C stack: no allocation,
+  ** nothing pushed (the cases are found by index, the top kept in top). */
+  order = n <= (int)(sizeof small / sizeof small[0])
+              ? small
+              : lua_newuserdatauv(L, sizeof *order * (size_t)n, 0);
+  /* One pass checks every case (a bad one raises before anything is
+  ** tried) and draws a random order of the live ones: Fisher-Yates, inside
+  ** out. A kind noted here stays true below: a case's kind never changes,
+  ** and the debug library can change only its user values. */
   for (int i = 1; i <= n; i++) {
-    if (lua_isnil(L, i)) continue;
-    if (case_kind(L, i) == CASE_DEFAULT) {
+    const struct sel_case *sc = opt_case(L, i);
+    int j;
+    if (sc == NULL) continue;  /* nil: never ready */
+    if (sc->kind == CASE_DEFAULT) {
       if (dflt) return luaL_argerror(L, i, "more than one default case");
       dflt = i;
+      continue;
     }
-  }
-  /* The order of a small select lives on the C stack: no allocation,
-  ** nothing pushed (the cases are found by index, the top recomputed). */
-  order = n < (int)(sizeof small / sizeof small[0])
-              ? small
-              : lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
-  for (int i = 1; i <= n; i++) {  /* a random order: Fisher-Yates */
-    if (i == dflt || lua_isnil(L, i)) continue;
-    int j = (int)(rng_next(R) % (uint64_t)(nord + 1));
+    j = (int)(rng_next(R) % (uint64_t)(nord + 1));
     order[nord] = order[j];
-    order[j] = i;
+    order[j].i = i;
+    order[j].kind = sc->kind;
     nord++;
   }
-  for (int k = 0; k < nord; k++) {
-    int i = order[k], kind = case_kind(L, i);
-    int ci = lua_gettop(L) + 1;
+  top = lua_gettop(L);
+  for (int k = 0; k < nord; k++) {  /* each pushes its channel at top + 1 */
+    int i = order[k].i;
     struct chan *c = case_chan(L, i);
-    if (kind == CASE_RECV) {
-      if (try_recv(L, R, c, ci)) {
-        lua_pushinteger(L, i);
-        lua_insert(L, -3);
-        return 3;
-      }
+    if (order[k].kind == CASE_RECV) {
+      lua_pushinteger(L, i);  /* (under v, ok if they come) */
+      if (try_recv(L, R, c, top + 1)) return 3;
     } else {
       case_value(L, i);
-      if (try_send(L, R, c, ci, -1)) {
+      if (try_send(L, R, c, top + 1, -1)) {
         lua_pushinteger(L, i);
         return 1;
       }
-      lua_pop(L, 1);
     }
-    lua_pop(L, 1);
+    lua_settop(L, top);
   }
   if (dflt) {
     lua_pushinteger(L, dflt);
