@@ -5,13 +5,16 @@
 ** FIFO of `cap` values; receiving from a closed and drained channel gives
 ** nil, false; sending on a closed channel and closing twice raise.
 **
-** What a channel is: chan.h. Its buffer is a table of `cap` slots made
-** (filled with false) when the channel is made, so that putting a value
-** never allocates. Waiting G's sit in recvq/sendq (runtime wait queues);
-** each waiter names the lua_State that parked (w->data). A blocked
-** sender's value stays on its own stack (at w->vidx); a receiver copies it
-** from there. A sender that finds a blocked receiver pushes the value onto
-** the receiver's stack, where its continuation finds it on top. Both are
+** What a channel is: chan.h. Its buffer's slots are made with the
+** channel, so that putting a value never allocates: user values of the
+** channel (a small buffer: one lua_setiuservalue puts a value, where a
+** table must be fetched first and its lua_rawseti costs more), or a table
+** filled with false (a buffer larger than user values can hold).
+** Waiting G's sit in recvq/sendq (runtime wait queues); each waiter names
+** the lua_State that parked (w->data). A blocked sender's value stays on
+** its own stack (at w->vidx); a receiver copies it from there. A sender
+** that finds a blocked receiver pushes the value onto the receiver's
+** stack, where its continuation finds it on top. Both are
 ** lua_pushvalue/lua_xmove within room the parked side reserved before it
 ** parked: they never allocate, so they never raise on a parked state.
 ** A timer's channel takes the same receive path, and select, but what is
@@ -22,6 +25,7 @@
 ** ones. Every operation runs with the P held, so nothing here needs a
 ** lock.
 */
+#include <limits.h>
 #include <stdlib.h>
 
 #include "../runtime/errors.h"
@@ -29,9 +33,14 @@
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
 
+/* The largest buffer held in user values (chan.h): Lua keeps their count
+** in an unsigned short and wants it below USHRT_MAX (lua_newuserdatauv). */
+#define CHAN_UVCAP ((lua_Integer)USHRT_MAX - UV_SLOT1)
+
 const char goroB_chan_tag;
 
-/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
+/* A large buffer's slots: nil is kept as this sentinel (a nil would end the
+** array). */
 static char nilbox;
 #define pushbox(L, idx)                                                    \
   (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &nilbox)            \
@@ -49,30 +58,45 @@ static void unbox(lua_State *L) {
 ** receiver to copy ours. May raise: nothing is queued yet. */
 static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 
-/* Push c's buffer (user value 1 of the channel at ci). The debug library
-** can replace it: then raise, before the operation has changed anything. */
+/* Push the table of c's large buffer (user value 1 of the channel at ci).
+** The debug library can replace it: then raise, before the operation has
+** changed anything. (A small buffer's slots are user values too, but
+** whatever the debug library puts in one is just a value: nothing to
+** check.) */
 static void push_buf(lua_State *L, int ci) {
-  if (lua_getiuservalue(L, ci, 1) != LUA_TTABLE)
+  if (lua_getiuservalue(L, ci, UV_BUF) != LUA_TTABLE)
     luaL_error(L, "goro: a channel's buffer was replaced (debug.setuservalue)");
 }
 
 void goroB_chan_buf_put(lua_State *L, struct chan *c, int ci, int vi) {
-  vi = lua_absindex(L, vi);
-  push_buf(L, ci);
-  pushbox(L, vi);
-  lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
-  lua_pop(L, 1);
+  lua_Integer slot = (c->head + c->count) % c->cap;
+  if (c->cap <= CHAN_UVCAP) {
+    lua_pushvalue(L, vi);
+    lua_setiuservalue(L, ci, UV_SLOT1 + (int)slot);
+  } else {
+    vi = lua_absindex(L, vi);
+    push_buf(L, ci);
+    pushbox(L, vi);
+    lua_rawseti(L, -2, slot + 1);
+    lua_pop(L, 1);
+  }
   c->count++;
 }
 
 void goroB_chan_buf_take(lua_State *L, struct chan *c, int ci) {
-  lua_Integer slot = c->head + 1;
-  push_buf(L, ci);
-  lua_rawgeti(L, -1, slot);
-  lua_pushboolean(L, 0);
-  lua_rawseti(L, -3, slot);  /* let the value be collected */
-  lua_replace(L, -2);        /* (the value over the buffer: cheaper than a remove) */
-  unbox(L);
+  lua_Integer slot = c->head;
+  if (c->cap <= CHAN_UVCAP) {
+    lua_getiuservalue(L, ci, UV_SLOT1 + (int)slot);
+    lua_pushnil(L);
+    lua_setiuservalue(L, ci, UV_SLOT1 + (int)slot);  /* let it be collected */
+  } else {
+    push_buf(L, ci);
+    lua_rawgeti(L, -1, slot + 1);
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, -3, slot + 1);  /* let the value be collected */
+    lua_replace(L, -2);  /* (the value over the buffer: cheaper than a remove) */
+    unbox(L);
+  }
   c->head = (c->head + 1) % c->cap;
   c->count--;
 }
@@ -115,16 +139,25 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
 
 /* ---- goro.chan, send, recv, close ---------------------------------------- */
 
-/* Push a new channel of capacity cap with nuv user values (2 are ours). */
+/* Push a new channel of capacity cap with nuv user values (2 are ours),
+** and those of a small buffer's slots if cap > 0 (after ours: then nuv
+** must be 2). */
 static struct chan *push_chan(lua_State *L, lua_Integer cap, int nuv) {
-  struct chan *c = lua_newuserdatauv(L, sizeof(struct chan), nuv);
+  struct chan *c;
+  goroR_assert(cap == 0 || nuv == UV_SLOT1 - 1);
+  if (cap <= CHAN_UVCAP) {  /* the slots are born nil */
+    c = lua_newuserdatauv(L, sizeof(struct chan), nuv + (int)cap);
+    goroB_chan_init(L, c, cap);
+    return c;
+  }
+  c = lua_newuserdatauv(L, sizeof(struct chan), nuv);
   goroB_chan_init(L, c, cap);
   lua_createtable(L, (int)cap, 0);
   for (lua_Integer i = 1; i <= cap; i++) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, i);
   }
-  lua_setiuservalue(L, -2, 1);
+  lua_setiuservalue(L, -2, UV_BUF);
   return c;
 }
 

@@ -2,10 +2,12 @@
 ** vm_bridge/chan.h — private to chan.c, chanctx.c, select.c and timer.c:
 ** what a channel is, and what each of these files gives the others.
 **
-** A channel is a userdata "goro.chan" with two user values: its buffer (a
-** table of `cap` pre-filled slots; none for a timer's channel) and its
-** receive case, made on the first ch:case_recv() and shared after (cases
-** are immutable). A timer's channel (goro.after, goro.timer, goro.ticker)
+** A channel is a userdata "goro.chan" with these user values (UV_*
+** below): 1, the table of a large buffer (cap slots filled with false;
+** cap above what a userdata can hold, CHAN_UVCAP in chan.c), else nil; 2,
+** its receive case, made on the first ch:case_recv() and shared after
+** (cases are immutable); then, for a small buffer, its cap slots, born
+** nil. A timer's channel has no buffer. A timer's channel (goro.after, goro.timer, goro.ticker)
 ** is a struct tchan: the channel, then its timer (runtime/HACKING.md,
 ** "Timers"). chan.c owns plain channels and the receive path every
 ** channel shares; select.c owns select and its cases; timer.c owns what is
@@ -23,8 +25,10 @@
 ** Invariants (those that need no walk of a queue are checked by
 ** goroB_chan_ok in -Dchecks builds):
 **   - The buffered values are the slots [head, head+count) of the ring,
-**     modulo cap; slot i is buffer[i + 1], and every other slot holds
-**     false. 0 <= count <= cap; 0 <= head < cap, and head is 0 if cap is.
+**     modulo cap; slot i is user value UV_SLOT1 + i of a small buffer, or
+**     buffer[i + 1] of a large one, and every other slot holds nil (false
+**     in a table). 0 <= count <= cap; 0 <= head < cap, and head is 0 if
+**     cap is.
 **   - Receivers wait only on an empty buffer, senders only on a full one:
 **     count > 0 implies recvq is empty, count < cap that sendq is.
 **   - A closed channel has no waiter, receiver or sender: close wakes them
@@ -47,6 +51,10 @@ struct chan {
                                    context closes it; immutable */
   struct goro_waitq recvq, sendq;
 };
+
+/* A channel's user values: a large buffer's table, the receive case, then
+** a small buffer's slots. */
+enum { UV_BUF = 1, UV_CASE = 2, UV_SLOT1 = 3 };
 
 /*
 ** A timer's channel (timer.c). Every field is read and written with the P

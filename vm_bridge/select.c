@@ -34,7 +34,7 @@ struct sel_case {
 
 /*
 ** ch:case_recv() and ch:case_send(v). A channel keeps its receive case (its
-** user value 2) and gives it again: it is that channel's if it is a receive
+** user value UV_CASE) and gives it again: it is that channel's if it is a receive
 ** case made for it. The debug library may have swapped in any value, or
 ** another channel's case (whose madefor differs): then a new case is made.
 ** Comparing madefor costs no call; the case's own user value 1 need not be
@@ -47,7 +47,7 @@ static int make_case(lua_State *L, int kind) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
     if (c->recvonly) return luaL_error(L, "send on a context's done channel");
-  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA) {  /* (never NULL) */
+  } else if (lua_getiuservalue(L, 1, UV_CASE) == LUA_TUSERDATA) {  /* (never NULL) */
     sc = lua_touserdata(L, -1);
     if (lua_rawlen(L, -1) >= sizeof *sc && sc->tag == &case_tag &&
         sc->kind == CASE_RECV && sc->madefor == c)
@@ -67,7 +67,7 @@ static int make_case(lua_State *L, int kind) {
   lua_setmetatable(L, -2);
   if (kind == CASE_RECV) {  /* kept: every receive case of c is the same */
     lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, 2);
+    lua_setiuservalue(L, 1, UV_CASE);
   }
   return 1;
 }
