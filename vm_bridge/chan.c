@@ -25,17 +25,12 @@
 ** ones. Every operation runs with the P held, so nothing here needs a
 ** lock.
 */
-#include <limits.h>
 #include <stdlib.h>
 
 #include "../runtime/errors.h"
 #include "chan.h"
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
-
-/* The largest buffer held in user values (chan.h): Lua keeps their count
-** in an unsigned short and wants it below USHRT_MAX (lua_newuserdatauv). */
-#define CHAN_UVCAP ((lua_Integer)USHRT_MAX - UV_SLOT1)
 
 const char goroB_chan_tag;
 
@@ -68,37 +63,21 @@ static void push_buf(lua_State *L, int ci) {
     luaL_error(L, "goro: a channel's buffer was replaced (debug.setuservalue)");
 }
 
-void goroB_chan_buf_put(lua_State *L, struct chan *c, int ci, int vi) {
-  lua_Integer slot = (c->head + c->count) % c->cap;
-  if (c->cap <= CHAN_UVCAP) {
-    lua_pushvalue(L, vi);
-    lua_setiuservalue(L, ci, UV_SLOT1 + (int)slot);
-  } else {
-    vi = lua_absindex(L, vi);
-    push_buf(L, ci);
-    pushbox(L, vi);
-    lua_rawseti(L, -2, slot + 1);
-    lua_pop(L, 1);
-  }
-  c->count++;
+void goroB_chan_tbuf_put(lua_State *L, int ci, int vi, lua_Integer slot) {
+  vi = lua_absindex(L, vi);
+  push_buf(L, ci);
+  pushbox(L, vi);
+  lua_rawseti(L, -2, slot + 1);
+  lua_pop(L, 1);
 }
 
-void goroB_chan_buf_take(lua_State *L, struct chan *c, int ci) {
-  lua_Integer slot = c->head;
-  if (c->cap <= CHAN_UVCAP) {
-    lua_getiuservalue(L, ci, UV_SLOT1 + (int)slot);
-    lua_pushnil(L);
-    lua_setiuservalue(L, ci, UV_SLOT1 + (int)slot);  /* let it be collected */
-  } else {
-    push_buf(L, ci);
-    lua_rawgeti(L, -1, slot + 1);
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, -3, slot + 1);  /* let the value be collected */
-    lua_replace(L, -2);  /* (the value over the buffer: cheaper than a remove) */
-    unbox(L);
-  }
-  c->head = (c->head + 1) % c->cap;
-  c->count--;
+void goroB_chan_tbuf_take(lua_State *L, int ci, lua_Integer slot) {
+  push_buf(L, ci);
+  lua_rawgeti(L, -1, slot + 1);
+  lua_pushboolean(L, 0);
+  lua_rawseti(L, -3, slot + 1);  /* let the value be collected */
+  lua_replace(L, -2);  /* (the value over the buffer: cheaper than a remove) */
+  unbox(L);
 }
 
 int goroB_chan_ok(const struct chan *c) {

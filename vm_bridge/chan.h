@@ -4,7 +4,7 @@
 **
 ** A channel is a userdata "goro.chan" with these user values (UV_*
 ** below): 1, the table of a large buffer (cap slots filled with false;
-** cap above what a userdata can hold, CHAN_UVCAP in chan.c), else nil; 2,
+** cap above what a userdata can hold, CHAN_UVCAP), else nil; 2,
 ** its receive case, made on the first ch:case_recv() and shared after
 ** (cases are immutable); then, for a small buffer, its cap slots, born
 ** nil. A timer's channel has no buffer. A timer's channel (goro.after, goro.timer, goro.ticker)
@@ -16,6 +16,7 @@
 #ifndef GORO_VM_BRIDGE_CHAN_H
 #define GORO_VM_BRIDGE_CHAN_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "bridge.h"
@@ -55,6 +56,9 @@ struct chan {
 /* A channel's user values: a large buffer's table, the receive case, then
 ** a small buffer's slots. */
 enum { UV_BUF = 1, UV_CASE = 2, UV_SLOT1 = 3 };
+/* The largest buffer held in user values: Lua keeps their count in an
+** unsigned short and wants it below USHRT_MAX (lua_newuserdatauv). */
+#define CHAN_UVCAP ((lua_Integer)USHRT_MAX - UV_SLOT1)
 
 /*
 ** A timer's channel (timer.c). Every field is read and written with the P
@@ -131,13 +135,11 @@ struct chan *goroB_chan_push_recvonly(lua_State *L, int nuv);
 ** Requires: the P; c not closed. */
 void goroB_chan_close(struct goro_rt *rt, struct chan *c);
 
-/* Put the value at vi at the tail of c's buffer (c at ci > 0). Never
-** raises (but for a buffer the debug library replaced). Requires: a free
-** slot. */
-void goroB_chan_buf_put(lua_State *L, struct chan *c, int ci, int vi);
-/* Push the value at the head of c's buffer (c at ci > 0) and drop it from
-** there. Requires: a buffered value. */
-void goroB_chan_buf_take(lua_State *L, struct chan *c, int ci);
+/* A large buffer's put and take (goroB_chan_buf_put, _take), at slot
+** (0-based) of the channel at ci > 0. Raise if the debug library replaced
+** the table, before anything changed. */
+void goroB_chan_tbuf_put(lua_State *L, int ci, int vi, lua_Integer slot);
+void goroB_chan_tbuf_take(lua_State *L, int ci, lua_Integer slot);
 
 /* ---- select.c, for chan.c ------------------------------------------------ */
 
@@ -176,6 +178,37 @@ int goroB_tchan_nomem(lua_State *L);
 /* Every send and receive that does not wait goes through these two, on
 ** the hot paths of three files: inline, as Lua keeps luaV_fastget in lvm.h,
 ** since a call from one file to another costs as much as their tests. */
+
+/* Put the value at vi at the tail of c's buffer (c at ci > 0). Never
+** raises (but for a large buffer the debug library replaced). Requires: a
+** free slot. */
+static inline void goroB_chan_buf_put(lua_State *L, struct chan *c, int ci,
+                                      int vi) {
+  lua_Integer slot = c->head + c->count;
+  if (slot >= c->cap) slot -= c->cap;  /* (no division: head < cap) */
+  if (c->cap <= CHAN_UVCAP) {
+    lua_pushvalue(L, vi);
+    lua_setiuservalue(L, ci, UV_SLOT1 + (int)slot);
+  } else {
+    goroB_chan_tbuf_put(L, ci, vi, slot);
+  }
+  c->count++;
+}
+
+/* Push the value at the head of c's buffer (c at ci > 0) and drop it from
+** there. Never raises (but as goroB_chan_buf_put). Requires: a buffered
+** value. */
+static inline void goroB_chan_buf_take(lua_State *L, struct chan *c, int ci) {
+  if (c->cap <= CHAN_UVCAP) {
+    lua_getiuservalue(L, ci, UV_SLOT1 + (int)c->head);
+    lua_pushnil(L);  /* (the slot lets go of the value) */
+    lua_setiuservalue(L, ci, UV_SLOT1 + (int)c->head);
+  } else {
+    goroB_chan_tbuf_take(L, ci, c->head);
+  }
+  if (++c->head == c->cap) c->head = 0;
+  c->count--;
+}
 
 /* Hand the value at vi to a parked receiver: onto its own stack. */
 static inline void goroB_chan_give(lua_State *L, struct goro_waiter *w,
