@@ -196,11 +196,15 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_recv(lua_State *L) {
-  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
+  struct goro_runtime *R;
   struct bg *b;
-  if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
-    return goroB_chan_recv_ctx(L, c, goroB_optctx(L, 2), 0);
+  if (lua_gettop(L) >= 2) {  /* a context, or nil (what goroB_optctx takes) */
+    struct goro_context *x = goroB_toctx(L, 2);  /* (one check for the */
+    if (x != NULL) return goroB_chan_recv_ctx(L, c, x, 0);  /* common case) */
+    if (!lua_isnil(L, 2)) return luaL_typeerror(L, 2, GORO_CTX_MT);
+  }
+  R = goroB_R_of(L);  /* (goroB_chan_recv_ctx finds it itself) */
   if (goroB_chan_try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
   b = goroB_bg_block(L, "recv");
   reserve(L);
