@@ -106,12 +106,16 @@ static struct chan *case_chan(lua_State *L, int i) {
 /* Push the value of send case i. */
 static void case_value(lua_State *L, int i) { lua_getiuservalue(L, i, 2); }
 
-static uint64_t rng_next(struct goro_runtime *R) {
+/* A random integer in [0, m), m < 2^32: xorshift64, its high half scaled
+** by a multiply (Lemire's reduction; off uniform by at most m / 2^32),
+** where a % would be a 64-bit division, tens of cycles, for every case. */
+static int rng_below(struct goro_runtime *R, int m) {
   uint64_t x = R->rng;
   x ^= x << 13;
   x ^= x >> 7;
   x ^= x << 17;
-  return R->rng = x;
+  R->rng = x;
+  return (int)(((x >> 32) * (uint64_t)m) >> 32);
 }
 
 static int select_k(lua_State *L, int status, lua_KContext ctx) {
@@ -183,13 +187,13 @@ int goroB_select(lua_State *L) {
       dflt = i;
       continue;
     }
-    j = (int)(rng_next(R) % (uint64_t)(nord + 1));
+    j = rng_below(R, nord + 1);
     order[nord] = order[j];
     order[j].i = i;
     order[j].kind = sc->kind;
     nord++;
   }
-  top = lua_gettop(L);
+  top = order == small ? n : n + 1;  /* (what lua_gettop would say) */
   for (int k = 0; k < nord; k++) {  /* each pushes its channel at top + 1 */
     int i = order[k].i;
     struct chan *c = case_chan(L, i);
