@@ -162,7 +162,6 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_send(lua_State *L) {
-  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
   int top = lua_gettop(L);  /* (one call where luaL_checkany took two) */
   struct bg *b;
@@ -171,8 +170,8 @@ static int ch_send(lua_State *L) {
   /* Only a context counts: anything else there is ignored, as before
   ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
   if (top >= 3 && (x = goroB_toctx(L, 3)) != NULL)
-    return goroB_chan_send_ctx(L, R, c, x);
-  if (goroB_chan_try_send(L, R, c, 1, 2)) return 0;
+    return goroB_chan_send_ctx(L, c, x);
+  if (goroB_chan_try_send(L, c, 1, 2)) return 0;
   b = goroB_bg_block(L, "send");
   reserve(L);
   b->w.data = L;
@@ -204,8 +203,8 @@ static int ch_recv(lua_State *L) {
     if (x != NULL) return goroB_chan_recv_ctx(L, c, x, 0);  /* common case) */
     if (!lua_isnil(L, 2)) return luaL_typeerror(L, 2, GORO_CTX_MT);
   }
-  R = goroB_R_of(L);  /* (goroB_chan_recv_ctx finds it itself) */
-  if (goroB_chan_try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
+  if (goroB_chan_try_recv(L, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
+  R = goroB_R_of(L);
   b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {

@@ -153,8 +153,7 @@ int goroB_select(lua_State *L);
 
 /* ch:send(v, ctx) for c at 1, v at 2 and the context x at 3: true, or nil,
 ** err if x ends first. May park. */
-int goroB_chan_send_ctx(lua_State *L, struct goro_runtime *R, struct chan *c,
-                        struct goro_context *x);
+int goroB_chan_send_ctx(lua_State *L, struct chan *c, struct goro_context *x);
 
 /* ---- timer.c, for chan.c ------------------------------------------------- */
 
@@ -225,17 +224,20 @@ static inline void goroB_chan_take(lua_State *L, struct goro_waiter *w) {
 }
 
 /* Send the value at vi on c (at ci > 0) without blocking: 1 if done, 0 if
-** it would block; raises on a closed channel (before changing anything). */
-static inline int goroB_chan_try_send(lua_State *L, struct goro_runtime *R,
-                                      struct chan *c, int ci, int vi) {
+** it would block; raises on a closed channel (before changing anything).
+** (Neither this nor goroB_chan_try_recv calls goroR_waitq_claim on an empty
+** queue, nor fetches the runtime, a call, unless it wakes a G: a buffered
+** value needs neither.) */
+static inline int goroB_chan_try_send(lua_State *L, struct chan *c, int ci,
+                                      int vi) {
   struct goro_waiter *w;
   if (c->istimer) return luaL_error(L, "send on a timer's channel");
   if (c->recvonly) return luaL_error(L, "send on a context's done channel");
   if (c->closed) return luaL_error(L, "send on closed channel");
-  if ((w = goroR_waitq_claim(&c->recvq)) != NULL) {
+  if (c->recvq.head != NULL && (w = goroR_waitq_claim(&c->recvq)) != NULL) {
     goroB_chan_give(L, w, vi);
     w->ok = 1;
-    goroR_ready(&R->rt, w->g, 1);
+    goroR_ready(&goroB_R_of(L)->rt, w->g, 1);
     return 1;
   }
   if (c->count < c->cap) {
@@ -248,11 +250,11 @@ static inline int goroB_chan_try_send(lua_State *L, struct goro_runtime *R,
 /* Receive from c (at ci > 0) without blocking: push v, ok and return 1, or
 ** return 0. Never raises (but for a buffer the debug library replaced):
 ** the caller has room for two values. */
-static inline int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R,
-                                      struct chan *c, int ci) {
+static inline int goroB_chan_try_recv(lua_State *L, struct chan *c, int ci) {
   struct goro_waiter *w;
-  if (c->istimer) return goroB_tchan_try_recv(L, &R->rt, (struct tchan *)c);
-  if ((w = goroR_waitq_claim(&c->sendq)) != NULL) {
+  if (c->istimer)
+    return goroB_tchan_try_recv(L, &goroB_R_of(L)->rt, (struct tchan *)c);
+  if (c->sendq.head != NULL && (w = goroR_waitq_claim(&c->sendq)) != NULL) {
     if (c->cap == 0) {
       goroB_chan_take(L, w);
     } else {  /* full buffer: take the head, the sender's value joins the tail */
@@ -262,7 +264,7 @@ static inline int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R,
       lua_pop(L, 1);
     }
     w->ok = 1;
-    goroR_ready(&R->rt, w->g, 1);
+    goroR_ready(&goroB_R_of(L)->rt, w->g, 1);
     lua_pushboolean(L, 1);
     return 1;
   }

@@ -199,10 +199,10 @@ int goroB_select(lua_State *L) {
     struct chan *c = case_chan(L, i);
     if (order[k].kind == CASE_RECV) {
       lua_pushinteger(L, i);  /* (under v, ok if they come) */
-      if (goroB_chan_try_recv(L, R, c, top + 1)) return 3;
+      if (goroB_chan_try_recv(L, c, top + 1)) return 3;
     } else {
       case_value(L, i);
-      if (goroB_chan_try_send(L, R, c, top + 1, -1)) {
+      if (goroB_chan_try_send(L, c, top + 1, -1)) {
         lua_pushinteger(L, i);
         return 1;
       }
