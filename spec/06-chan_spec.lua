@@ -72,6 +72,23 @@ describe("ch:send(v) and ch:recv()", function()
     end
   end)
 
+  it("send their first argument only, whatever follows it", function()
+    -- (ch:send(other:recv()) passes v, ok: ok is not what is sent)
+    local got = goro.run(function()
+      local buffered, unbuffered, got = goro.chan(1), goro.chan(), {}
+      buffered:send("a", true, "x")
+      got[1] = buffered:recv()
+      goro.go(function() got[2] = unbuffered:recv() end)
+      goro.yield()  -- it waits in unbuffered's queue: the send hands v over
+      unbuffered:send("b", true)
+      goro.go(function() unbuffered:send("c", false) end)  -- it waits
+      goro.yield()
+      got[3] = unbuffered:recv()
+      return got
+    end)
+    assert.are.same({"a", "b", "c"}, got)
+  end)
+
   it("carry any Lua value, nil and false included", function()
     local vals = {nil, false, 0, "s", {}, print, coroutine.create(print)}
     local n = 7

@@ -63,12 +63,12 @@ static void push_buf(lua_State *L, int ci) {
     luaL_error(L, "goro: a channel's buffer was replaced (debug.setuservalue)");
 }
 
-void goroB_chan_tbuf_put(lua_State *L, int ci, int vi, lua_Integer slot) {
-  vi = lua_absindex(L, vi);
+void goroB_chan_tbuf_put(lua_State *L, int ci, lua_Integer slot) {
+  int vi = lua_gettop(L);
   push_buf(L, ci);
   pushbox(L, vi);
   lua_rawseti(L, -2, slot + 1);
-  lua_pop(L, 1);
+  lua_pop(L, 2);  /* the buffer, and the value put */
 }
 
 void goroB_chan_tbuf_take(lua_State *L, int ci, lua_Integer slot) {
@@ -169,9 +169,11 @@ static int ch_send(lua_State *L) {
   if (top < 2) return luaL_argerror(L, 2, "value expected");
   /* Only a context counts: anything else there is ignored, as before
   ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
-  if (top >= 3 && (x = goroB_toctx(L, 3)) != NULL)
-    return goroB_chan_send_ctx(L, c, x);
-  if (goroB_chan_try_send(L, c, 1, 2)) return 0;
+  if (top > 2) {
+    if ((x = goroB_toctx(L, 3)) != NULL) return goroB_chan_send_ctx(L, c, x);
+    lua_settop(L, 2);
+  }
+  if (goroB_chan_try_send(L, c, 1)) return 0;  /* (it took v from the top) */
   b = goroB_bg_block(L, "send");
   reserve(L);
   b->w.data = L;

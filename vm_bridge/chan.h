@@ -138,7 +138,7 @@ void goroB_chan_close(struct goro_rt *rt, struct chan *c);
 /* A large buffer's put and take (goroB_chan_buf_put, _take), at slot
 ** (0-based) of the channel at ci > 0. Raise if the debug library replaced
 ** the table, before anything changed. */
-void goroB_chan_tbuf_put(lua_State *L, int ci, int vi, lua_Integer slot);
+void goroB_chan_tbuf_put(lua_State *L, int ci, lua_Integer slot);
 void goroB_chan_tbuf_take(lua_State *L, int ci, lua_Integer slot);
 
 /* ---- select.c, for chan.c ------------------------------------------------ */
@@ -178,19 +178,16 @@ int goroB_tchan_nomem(lua_State *L);
 ** the hot paths of three files: inline, as Lua keeps luaV_fastget in lvm.h,
 ** since a call from one file to another costs as much as their tests. */
 
-/* Put the value at vi at the tail of c's buffer (c at ci > 0). Never
-** raises (but for a large buffer the debug library replaced). Requires: a
-** free slot. */
-static inline void goroB_chan_buf_put(lua_State *L, struct chan *c, int ci,
-                                      int vi) {
+/* Pop the value on top of L into the tail of c's buffer (c at ci > 0).
+** Never raises (but for a large buffer the debug library replaced).
+** Requires: a free slot. */
+static inline void goroB_chan_buf_put(lua_State *L, struct chan *c, int ci) {
   lua_Integer slot = c->head + c->count;
   if (slot >= c->cap) slot -= c->cap;  /* (no division: head < cap) */
-  if (c->cap <= CHAN_UVCAP) {
-    lua_pushvalue(L, vi);
+  if (c->cap <= CHAN_UVCAP)
     lua_setiuservalue(L, ci, UV_SLOT1 + (int)slot);
-  } else {
-    goroB_chan_tbuf_put(L, ci, vi, slot);
-  }
+  else
+    goroB_chan_tbuf_put(L, ci, slot);
   c->count++;
 }
 
@@ -209,10 +206,8 @@ static inline void goroB_chan_buf_take(lua_State *L, struct chan *c, int ci) {
   c->count--;
 }
 
-/* Hand the value at vi to a parked receiver: onto its own stack. */
-static inline void goroB_chan_give(lua_State *L, struct goro_waiter *w,
-                                   int vi) {
-  lua_pushvalue(L, vi);
+/* Hand the value on top of L to a parked receiver: onto its own stack. */
+static inline void goroB_chan_give(lua_State *L, struct goro_waiter *w) {
   lua_xmove(L, w->data, 1);
 }
 
@@ -223,25 +218,26 @@ static inline void goroB_chan_take(lua_State *L, struct goro_waiter *w) {
   lua_xmove(S, L, 1);
 }
 
-/* Send the value at vi on c (at ci > 0) without blocking: 1 if done, 0 if
-** it would block; raises on a closed channel (before changing anything).
+/* Send the value on top of L on c (at ci > 0) without blocking: 1 if
+** done (the value popped: where it was is where a plain ch:send(v) has
+** it, so the value needs no copy), 0 if it would block (the value left
+** there); raises on a closed channel (before changing anything).
 ** (Neither this nor goroB_chan_try_recv calls goroR_waitq_claim on an empty
 ** queue, nor fetches the runtime, a call, unless it wakes a G: a buffered
 ** value needs neither.) */
-static inline int goroB_chan_try_send(lua_State *L, struct chan *c, int ci,
-                                      int vi) {
+static inline int goroB_chan_try_send(lua_State *L, struct chan *c, int ci) {
   struct goro_waiter *w;
   if (c->istimer) return luaL_error(L, "send on a timer's channel");
   if (c->recvonly) return luaL_error(L, "send on a context's done channel");
   if (c->closed) return luaL_error(L, "send on closed channel");
   if (c->recvq.head != NULL && (w = goroR_waitq_claim(&c->recvq)) != NULL) {
-    goroB_chan_give(L, w, vi);
+    goroB_chan_give(L, w);
     w->ok = 1;
     goroR_ready(&goroB_R_of(L)->rt, w->g, 1);
     return 1;
   }
   if (c->count < c->cap) {
-    goroB_chan_buf_put(L, c, ci, vi);
+    goroB_chan_buf_put(L, c, ci);
     return 1;
   }
   return 0;
@@ -260,8 +256,7 @@ static inline int goroB_chan_try_recv(lua_State *L, struct chan *c, int ci) {
     } else {  /* full buffer: take the head, the sender's value joins the tail */
       goroB_chan_buf_take(L, c, ci);
       goroB_chan_take(L, w);
-      goroB_chan_buf_put(L, c, ci, -1);
-      lua_pop(L, 1);
+      goroB_chan_buf_put(L, c, ci);
     }
     w->ok = 1;
     goroR_ready(&goroB_R_of(L)->rt, w->g, 1);

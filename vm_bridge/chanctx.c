@@ -32,10 +32,12 @@ int goroB_chan_send_ctx(lua_State *L, struct chan *c, struct goro_context *x) {
   struct goro_waitq *dq;
   lua_settop(L, 3);
   if (goroB_ctx_ended(x)) return goroB_ctx_push_err(L, x);
-  if (goroB_chan_try_send(L, c, 1, 2)) {
+  lua_pushvalue(L, 2);
+  if (goroB_chan_try_send(L, c, 1)) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  lua_settop(L, 3);
   b = goroB_bg_block(L, "send");
   luaL_checkstack(L, 2, "goro: parking");
   dq = goroB_ctx_prepare(L, 3, x);

@@ -202,7 +202,7 @@ int goroB_select(lua_State *L) {
       if (goroB_chan_try_recv(L, c, top + 1)) return 3;
     } else {
       case_value(L, i);
-      if (goroB_chan_try_send(L, c, top + 1, -1)) {
+      if (goroB_chan_try_send(L, c, top + 1)) {
         lua_pushinteger(L, i);
         return 1;
       }
