@@ -1,14 +1,15 @@
 /*
-** vm_bridge/chan.h — private to chan.c, chanctx.c, select.c and timer.c:
-** what a channel is, and what each of these files gives the others.
+** vm_bridge/chan.h — private to chan.c, chanctx.c, select.c and timer.c
+** (and context.c and run.c, which use a channel): what a channel is, and
+** what each of these files gives the others.
 **
 ** A channel is a userdata "goro.chan" with these user values (UV_*
 ** below): 1, the table of a large buffer (cap slots filled with false;
-** cap above what a userdata can hold, CHAN_UVCAP), else nil; 2,
-** its receive case, made on the first ch:case_recv() and shared after
-** (cases are immutable); then, for a small buffer, its cap slots, born
-** nil. A timer's channel has no buffer. A timer's channel (goro.after, goro.timer, goro.ticker)
-** is a struct tchan: the channel, then its timer (runtime/HACKING.md,
+** cap above what a userdata can hold, CHAN_UVCAP), else nil; 2, its
+** receive case, made on the first ch:case_recv() and shared after (cases
+** are immutable); then, for a small buffer, its cap slots, born nil. A
+** timer's channel (goro.after, goro.timer, goro.ticker) has no buffer: it
+** is a struct tchan, the channel, then its timer (runtime/HACKING.md,
 ** "Timers"). chan.c owns plain channels and the receive path every
 ** channel shares; select.c owns select and its cases; timer.c owns what is
 ** particular to a timer's channel.
@@ -174,9 +175,10 @@ int goroB_tchan_nomem(lua_State *L);
 
 /* ---- what does not wait: inline, for chan.c, select.c and chanctx.c ------ */
 
-/* Every send and receive that does not wait goes through these two, on
-** the hot paths of three files: inline, as Lua keeps luaV_fastget in lvm.h,
-** since a call from one file to another costs as much as their tests. */
+/* Every send and receive that does not wait goes through
+** goroB_chan_try_send or goroB_chan_try_recv, on the hot paths of three
+** files: these are inline, as Lua keeps luaV_fastget in lvm.h, since a
+** call from one file to another costs as much as their tests. */
 
 /* Pop the value on top of L into the tail of c's buffer (c at ci > 0).
 ** Never raises (but for a large buffer the debug library replaced).
@@ -244,8 +246,8 @@ static inline int goroB_chan_try_send(lua_State *L, struct chan *c, int ci) {
 }
 
 /* Receive from c (at ci > 0) without blocking: push v, ok and return 1, or
-** return 0. Never raises (but for a buffer the debug library replaced):
-** the caller has room for two values. */
+** return 0. Never raises (but for a large buffer the debug library
+** replaced): the caller has room for two values. */
 static inline int goroB_chan_try_recv(lua_State *L, struct chan *c, int ci) {
   struct goro_waiter *w;
   if (c->istimer)

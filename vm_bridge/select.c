@@ -34,11 +34,12 @@ struct sel_case {
 
 /*
 ** ch:case_recv() and ch:case_send(v). A channel keeps its receive case (its
-** user value UV_CASE) and gives it again: it is that channel's if it is a receive
-** case made for it. The debug library may have swapped in any value, or
-** another channel's case (whose madefor differs): then a new case is made.
-** Comparing madefor costs no call; the case's own user value 1 need not be
-** read here, since select checks it whenever it uses the case.
+** user value UV_CASE) and gives it again: it is that channel's if it is a
+** receive case made for it. The debug library may have swapped in any
+** value, or another channel's case (whose madefor differs): then a new
+** case is made. Comparing madefor costs no call; the case's own user value
+** 1 need not be read here, since select checks it whenever it uses the
+** case.
 */
 static int make_case(lua_State *L, int kind) {
   struct sel_case *sc;
@@ -47,8 +48,8 @@ static int make_case(lua_State *L, int kind) {
     luaL_checkany(L, 2);
     if (c->istimer) return luaL_error(L, "send on a timer's channel");
     if (c->recvonly) return luaL_error(L, "send on a context's done channel");
-  } else if (lua_getiuservalue(L, 1, UV_CASE) == LUA_TUSERDATA) {  /* (never NULL) */
-    sc = lua_touserdata(L, -1);
+  } else if (lua_getiuservalue(L, 1, UV_CASE) == LUA_TUSERDATA) {
+    sc = lua_touserdata(L, -1);  /* (a full userdata: never NULL) */
     if (lua_rawlen(L, -1) >= sizeof *sc && sc->tag == &case_tag &&
         sc->kind == CASE_RECV && sc->madefor == c)
       return 1;  /* the channel's receive case, made before */
