@@ -163,7 +163,7 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 ** at all, or only nil ones, it blocks forever, as Go's empty select does.
 */
 int goroB_select(lua_State *L) {
-  struct goro_runtime *R = goroB_R_of(L);
+  struct goro_runtime *R = NULL;  /* (fetched when first needed: a call) */
   int n = lua_gettop(L), dflt = 0, nord = 0, nlive = 0, top;
   struct sel_try {  /* a case to try: its index and kind */
     int i, kind;
@@ -188,7 +188,12 @@ int goroB_select(lua_State *L) {
       dflt = i;
       continue;
     }
-    j = rng_below(R, nord + 1);
+    if (nord == 0) {  /* the first has one place: nothing to draw */
+      j = 0;
+    } else {
+      if (R == NULL) R = goroB_R_of(L);
+      j = rng_below(R, nord + 1);
+    }
     order[nord] = order[j];
     order[j].i = i;
     order[j].kind = sc->kind;
@@ -216,6 +221,7 @@ int goroB_select(lua_State *L) {
   }
 
   lua_settop(L, n);
+  if (R == NULL) R = goroB_R_of(L);
   b = goroB_bg_block(L, "select");
   luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
   for (int i = 1; i <= n; i++) {  /* a finalizer may have run since the */
