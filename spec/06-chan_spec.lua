@@ -48,6 +48,47 @@ describe("ch:send(v) and ch:recv()", function()
     assert.is_true(blocked)
   end)
 
+  it("keep FIFO order round the ring, small buffers and large ones alike", function()
+    -- (a buffer of up to 65532 slots is held in the channel's user values,
+    -- a larger one in a table: both sides of that line, nil included)
+    for _, cap in ipairs({1, 3, 65532, 65533, 65534}) do
+      local bad = goro.run(function()
+        local ch, half = goro.chan(cap), (cap + 1) // 2
+        local function v(i) return i % 7 == 0 and nil or i end
+        for i = 1, cap do ch:send(v(i)) end
+        if #ch ~= cap then return "not full" end
+        for i = 1, half do
+          local got, ok = ch:recv()
+          if got ~= v(i) or not ok then return "at " .. i end
+        end
+        for i = cap + 1, cap + half do ch:send(v(i)) end  -- round the end
+        for i = half + 1, cap + half do
+          local got, ok = ch:recv()
+          if got ~= v(i) or not ok then return "at " .. i end
+        end
+        return #ch == 0 and goro.select(ch:case_recv(), goro.default) == 2 or "not empty"
+      end)
+      assert.is_true(bad, ("cap %d: %s"):format(cap, tostring(bad)))
+    end
+  end)
+
+  it("send their first argument only, whatever follows it", function()
+    -- (ch:send(other:recv()) passes v, ok: ok is not what is sent)
+    local got = goro.run(function()
+      local buffered, unbuffered, got = goro.chan(1), goro.chan(), {}
+      buffered:send("a", true, "x")
+      got[1] = buffered:recv()
+      goro.go(function() got[2] = unbuffered:recv() end)
+      goro.yield()  -- it waits in unbuffered's queue: the send hands v over
+      unbuffered:send("b", true)
+      goro.go(function() unbuffered:send("c", false) end)  -- it waits
+      goro.yield()
+      got[3] = unbuffered:recv()
+      return got
+    end)
+    assert.are.same({"a", "b", "c"}, got)
+  end)
+
   it("carry any Lua value, nil and false included", function()
     local vals = {nil, false, 0, "s", {}, print, coroutine.create(print)}
     local n = 7

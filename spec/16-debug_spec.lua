@@ -7,7 +7,9 @@ local goro = h.goro
 
 describe("debug.setuservalue on goro's objects", function()
   it("on a select case: select raises instead of using a non-channel", function()
-    for _, swap in ipairs({{}, goro.mutex(), goro.waitgroup(), goro.chan():case_recv()}) do
+    -- (a context is at least as large as a channel: only the type tag tells)
+    for _, swap in ipairs({{}, goro.mutex(), goro.waitgroup(), goro.chan():case_recv(),
+                           goro.context.background()}) do
       local err = h.errmsg(goro.run, function()
         local c = goro.chan(1)
         local cs = c:case_send(1)
@@ -30,15 +32,45 @@ describe("debug.setuservalue on goro's objects", function()
     assert.are.equal("from a", v)
   end)
 
-  it("on a channel's buffer: its operations raise", function()
+  it("on a channel's cached receive case: its own send case is not taken for it", function()
+    local i, v, ok = goro.run(function()
+      local a = goro.chan(1)
+      debug.setuservalue(a, a:case_send("sent"), 2)
+      a:send("buffered")
+      return goro.select(a:case_recv())
+    end)
+    assert.are.equal(1, i)
+    assert.are.equal("buffered", v)
+    assert.is_true(ok)
+  end)
+
+  it("on a large channel's buffer table: its operations raise", function()
+    -- (a buffer larger than a userdata's user values can hold is a table)
     for _, op in ipairs({"send", "recv"}) do
       local err = h.errmsg(goro.run, function()
-        local c = goro.chan(2)
+        local c = goro.chan(100000)
         c:send(1)
         debug.setuservalue(c, 42, 1)
         if op == "send" then c:send(2) else c:recv() end
       end)
       assert.matches("goro: a channel's buffer was replaced %(debug.setuservalue%)", err)
+    end
+  end)
+
+  it("on a small channel's user values: it goes on, only values may change", function()
+    -- (a small buffer's slots are user values: what is put there is a value)
+    for uv = 1, 5 do
+      local got = goro.run(function()
+        local c, got = goro.chan(2), {}
+        c:send(1)
+        debug.setuservalue(c, 42, uv)
+        c:send(2)
+        for i = 1, 2 do got[i] = select(2, c:recv()) end
+        c:send(3)
+        got[3] = select(2, c:recv())
+        return got
+      end)
+      assert.are.same({true, true, true}, got)
     end
   end)
 

@@ -415,6 +415,9 @@ void goroB_open_chan_funcs(lua_State *L);
 struct chan;
 int goroB_chan_recv_ctx(lua_State *L, struct chan *c, struct goro_context *x,
                         int sleeping);
+
+/* ---- select.c ------------------------------------------------------------ */
+
 /* Push goro.default, the case that makes select never block. */
 void goroB_push_default(lua_State *L);
 

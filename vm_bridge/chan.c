@@ -1,23 +1,27 @@
 /*
-** vm_bridge/chan.c — channels and select (userdata "goro.chan").
+** vm_bridge/chan.c — channels (userdata "goro.chan").
 **
 ** Go's semantics: an unbuffered channel is a rendezvous, a buffered one a
 ** FIFO of `cap` values; receiving from a closed and drained channel gives
 ** nil, false; sending on a closed channel and closing twice raise.
 **
-** What a channel is: chan.h. Its buffer is a table of `cap` slots made
-** (filled with false) when the channel is made, so that putting a value
-** never allocates. Waiting G's sit in recvq/sendq (runtime wait queues);
-** each waiter names the lua_State that parked (w->data). A blocked
-** sender's value stays on its own stack (at w->vidx); a receiver copies it
-** from there. A sender that finds a blocked receiver pushes the value onto
-** the receiver's stack, where its continuation finds it on top. Both are
+** What a channel is: chan.h. Its buffer's slots are made with the
+** channel, so that putting a value never allocates: user values of the
+** channel (a small buffer: one lua_setiuservalue puts a value, where a
+** table must be fetched first and its lua_rawseti costs more), or a table
+** filled with false (a buffer larger than user values can hold).
+** Waiting G's sit in recvq/sendq (runtime wait queues); each waiter names
+** the lua_State that parked (w->data). A blocked sender's value stays on
+** its own stack (at w->vidx); a receiver copies it from there. A sender
+** that finds a blocked receiver pushes the value onto the receiver's
+** stack, where its continuation finds it on top. Both are
 ** lua_pushvalue/lua_xmove within room the parked side reserved before it
 ** parked: they never allocate, so they never raise on a parked state.
 ** A timer's channel takes the same receive path, and select, but what is
 ** particular to it (its time, its place in the timer heap) is timer.c's.
+** select.c tries and waits on channels by the same rules.
 **
-** Invariants: beside struct chan, in chan.h; chan_ok checks the cheap
+** Invariants: beside struct chan, in chan.h; goroB_chan_ok checks the cheap
 ** ones. Every operation runs with the P held, so nothing here needs a
 ** lock.
 */
@@ -28,9 +32,10 @@
 
 #define CHAN_MAXCAP ((lua_Integer)1 << 24)
 
-static const char chan_tag;
+const char goroB_chan_tag;
 
-/* Buffer slots: nil is kept as this sentinel (a nil would end the array). */
+/* A large buffer's slots: nil is kept as this sentinel (a nil would end the
+** array). */
 static char nilbox;
 #define pushbox(L, idx)                                                    \
   (lua_isnil((L), (idx)) ? lua_pushlightuserdata((L), &nilbox)            \
@@ -44,66 +49,38 @@ static void unbox(lua_State *L) {
   }
 }
 
-enum { CASE_DEFAULT = 0, CASE_RECV = 1, CASE_SEND = 2 };
-
-/* Upvalues of every function here: the runtime, the channel metatable and
-** the case metatable (comparing metatables by identity is much cheaper than
-** luaL_checkudata's lookup by name). */
-#define CHAN_MT_UV lua_upvalueindex(2)
-#define CASE_MT_UV lua_upvalueindex(3)
-
-/* Hand the value at vi to a parked receiver: onto its own stack. */
-static void give(lua_State *L, struct goro_waiter *w, int vi) {
-  lua_pushvalue(L, vi);
-  lua_xmove(L, w->data, 1);
-}
-
-/* Push the value a parked sender offers. */
-static void take(lua_State *L, struct goro_waiter *w) {
-  lua_State *S = w->data;
-  lua_pushvalue(S, w->vidx);
-  lua_xmove(S, L, 1);
-}
-
 /* Before parking: room on our own stack for a value given to us, or for a
 ** receiver to copy ours. May raise: nothing is queued yet. */
 static void reserve(lua_State *L) { luaL_checkstack(L, 2, "goro: parking"); }
 
-/* Push c's buffer (user value 1 of the channel at ci). The debug library
-** can replace it: then raise, before the operation has changed anything. */
+/* Push the table of c's large buffer (user value 1 of the channel at ci).
+** The debug library can replace it: then raise, before the operation has
+** changed anything. (A small buffer's slots are user values too, but
+** whatever the debug library puts in one is just a value: nothing to
+** check.) */
 static void push_buf(lua_State *L, int ci) {
-  if (lua_getiuservalue(L, ci, 1) != LUA_TTABLE)
+  if (lua_getiuservalue(L, ci, UV_BUF) != LUA_TTABLE)
     luaL_error(L, "goro: a channel's buffer was replaced (debug.setuservalue)");
 }
 
-/* Put the value at vi at the tail of c's buffer (c at ci). Never raises
-** (but for a buffer the debug library replaced). */
-static void buf_put(lua_State *L, struct chan *c, int ci, int vi) {
-  vi = lua_absindex(L, vi);
+void goroB_chan_tbuf_put(lua_State *L, int ci, lua_Integer slot) {
+  int vi = lua_gettop(L);
   push_buf(L, ci);
   pushbox(L, vi);
-  lua_rawseti(L, -2, (c->head + c->count) % c->cap + 1);
-  lua_pop(L, 1);
-  c->count++;
+  lua_rawseti(L, -2, slot + 1);
+  lua_pop(L, 2);  /* the buffer, and the value put */
 }
 
-/* Push the value at the head of c's buffer and drop it from there. */
-static void buf_take(lua_State *L, struct chan *c, int ci) {
-  lua_Integer slot = c->head + 1;
+void goroB_chan_tbuf_take(lua_State *L, int ci, lua_Integer slot) {
   push_buf(L, ci);
-  lua_rawgeti(L, -1, slot);
+  lua_rawgeti(L, -1, slot + 1);
   lua_pushboolean(L, 0);
-  lua_rawseti(L, -3, slot);  /* let the value be collected */
-  lua_replace(L, -2);        /* (the value over the buffer: cheaper than a remove) */
+  lua_rawseti(L, -3, slot + 1);  /* let the value be collected */
+  lua_replace(L, -2);  /* (the value over the buffer: cheaper than a remove) */
   unbox(L);
-  c->head = (c->head + 1) % c->cap;
-  c->count--;
 }
 
-/* The invariants of struct chan (chan.h) that need no walk of a queue.
-** They hold between operations: at an operation's entry, and once it has
-** queued its waiter or closed the channel. */
-static int chan_ok(const struct chan *c) {
+int goroB_chan_ok(const struct chan *c) {
   return 0 <= c->count && c->count <= c->cap &&
          (c->cap == 0 ? c->head == 0 : 0 <= c->head && c->head < c->cap) &&
          (c->count == 0 || c->recvq.head == NULL) &&
@@ -114,14 +91,8 @@ static int chan_ok(const struct chan *c) {
 
 /* ---- what timer.c and the rest of the bridge share ----------------------- */
 
-struct chan *goroB_checkchan(lua_State *L, int i) {
-  struct chan *c = goroB_checktag(L, i, &chan_tag, GORO_CHAN_MT);
-  goroR_assert(chan_ok(c));
-  return c;
-}
-
 void goroB_chan_init(lua_State *L, struct chan *c, lua_Integer cap) {
-  c->tag = &chan_tag;
+  c->tag = &goroB_chan_tag;
   c->cap = cap;
   c->count = c->head = 0;
   c->closed = 0;
@@ -145,84 +116,27 @@ void goroB_chan_leave(struct goro_rt *rt, struct goro_waiter *w) {
     goroB_tchan_unwatch(rt, goroB_tchan_of_recvq(q));
 }
 
-/* ---- plain channels ------------------------------------------------------ */
-
-/* Send without blocking: 1 if done, 0 if it would block. Raises on a closed
-** channel. (Inline in this file's hot paths, send, recv and select; the
-** extern goroB_chan_try_send below serves chanctx.c.) */
-static inline int try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
-                           int ci, int vi) {
-  struct goro_waiter *w;
-  if (c->istimer) return luaL_error(L, "send on a timer's channel");
-  if (c->recvonly) return luaL_error(L, "send on a context's done channel");
-  if (c->closed) return luaL_error(L, "send on closed channel");
-  if ((w = goroR_waitq_claim(&c->recvq)) != NULL) {
-    give(L, w, vi);
-    w->ok = 1;
-    goroR_ready(&R->rt, w->g, 1);
-    return 1;
-  }
-  if (c->count < c->cap) {
-    buf_put(L, c, ci, vi);
-    return 1;
-  }
-  return 0;
-}
-
-/* Receive without blocking: pushes v, ok and returns 1, or returns 0. */
-static inline int try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
-                           int ci) {
-  struct goro_waiter *w;
-  if (c->istimer) return goroB_tchan_try_recv(L, &R->rt, (struct tchan *)c);
-  if ((w = goroR_waitq_claim(&c->sendq)) != NULL) {
-    if (c->cap == 0) {
-      take(L, w);
-    } else {  /* full buffer: take the head, the sender's value joins the tail */
-      buf_take(L, c, ci);
-      take(L, w);
-      buf_put(L, c, ci, -1);
-      lua_pop(L, 1);
-    }
-    w->ok = 1;
-    goroR_ready(&R->rt, w->g, 1);
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  if (c->count > 0) {
-    buf_take(L, c, ci);
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  if (c->closed) {
-    lua_pushnil(L);
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  return 0;
-}
-
-int goroB_chan_try_send(lua_State *L, struct goro_runtime *R, struct chan *c,
-                        int ci, int vi) {
-  return try_send(L, R, c, ci, vi);
-}
-
-int goroB_chan_try_recv(lua_State *L, struct goro_runtime *R, struct chan *c,
-                        int ci) {
-  return try_recv(L, R, c, ci);
-}
-
 /* ---- goro.chan, send, recv, close ---------------------------------------- */
 
-/* Push a new channel of capacity cap with nuv user values (2 are ours). */
+/* Push a new channel of capacity cap with nuv user values (2 are ours),
+** and those of a small buffer's slots if cap > 0 (after ours: then nuv
+** must be 2). */
 static struct chan *push_chan(lua_State *L, lua_Integer cap, int nuv) {
-  struct chan *c = lua_newuserdatauv(L, sizeof(struct chan), nuv);
+  struct chan *c;
+  goroR_assert(cap == 0 || nuv == UV_SLOT1 - 1);
+  if (cap <= CHAN_UVCAP) {  /* the slots are born nil */
+    c = lua_newuserdatauv(L, sizeof(struct chan), nuv + (int)cap);
+    goroB_chan_init(L, c, cap);
+    return c;
+  }
+  c = lua_newuserdatauv(L, sizeof(struct chan), nuv);
   goroB_chan_init(L, c, cap);
   lua_createtable(L, (int)cap, 0);
   for (lua_Integer i = 1; i <= cap; i++) {
     lua_pushboolean(L, 0);
     lua_rawseti(L, -2, i);
   }
-  lua_setiuservalue(L, -2, 1);
+  lua_setiuservalue(L, -2, UV_BUF);
   return c;
 }
 
@@ -248,22 +162,24 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_send(lua_State *L) {
-  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
+  int top = lua_gettop(L);  /* (one call where luaL_checkany took two) */
   struct bg *b;
   struct goro_context *x;
-  luaL_checkany(L, 2);
+  if (top < 2) return luaL_argerror(L, 2, "value expected");
   /* Only a context counts: anything else there is ignored, as before
   ** contexts, so that ch:send(other:recv()) (v, ok) still sends v. */
-  if (lua_gettop(L) >= 3 && (x = goroB_toctx(L, 3)) != NULL)
-    return goroB_chan_send_ctx(L, R, c, x);
-  if (try_send(L, R, c, 1, 2)) return 0;
+  if (top > 2) {
+    if ((x = goroB_toctx(L, 3)) != NULL) return goroB_chan_send_ctx(L, c, x);
+    lua_settop(L, 2);
+  }
+  if (goroB_chan_try_send(L, c, 1)) return 0;  /* (it took v from the top) */
   b = goroB_bg_block(L, "send");
   reserve(L);
   b->w.data = L;
   b->w.vidx = 2;
   goroR_waitq_push(&c->sendq, &b->w);
-  goroR_assert(chan_ok(c));
+  goroR_assert(goroB_chan_ok(c));
   return goroB_bg_park(L, b, "send", "chan send", 0, send_k);
 }
 
@@ -281,12 +197,16 @@ static int recv_k(lua_State *L, int status, lua_KContext ctx) {
 }
 
 static int ch_recv(lua_State *L) {
-  struct goro_runtime *R = goroB_R_of(L);
   struct chan *c = goroB_checkchan(L, 1);
+  struct goro_runtime *R;
   struct bg *b;
-  if (lua_gettop(L) >= 2 && !lua_isnil(L, 2))
-    return goroB_chan_recv_ctx(L, c, goroB_optctx(L, 2), 0);
-  if (try_recv(L, R, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
+  if (lua_gettop(L) >= 2) {  /* a context, or nil (what goroB_optctx takes) */
+    struct goro_context *x = goroB_toctx(L, 2);  /* (one check for the */
+    if (x != NULL) return goroB_chan_recv_ctx(L, c, x, 0);  /* common case) */
+    if (!lua_isnil(L, 2)) return luaL_typeerror(L, 2, GORO_CTX_MT);
+  }
+  if (goroB_chan_try_recv(L, c, 1)) return 2;  /* v, ok: the top two, whatever lies below */
+  R = goroB_R_of(L);
   b = goroB_bg_block(L, "recv");
   reserve(L);
   if (c->istimer) {
@@ -296,7 +216,7 @@ static int ch_recv(lua_State *L) {
   }
   b->w.data = L;
   goroR_waitq_push(&c->recvq, &b->w);
-  goroR_assert(chan_ok(c));
+  goroR_assert(goroB_chan_ok(c));
   return goroB_bg_park(L, b, "recv", "chan receive", 0, recv_k);
 }
 
@@ -315,7 +235,7 @@ void goroB_chan_close(struct goro_rt *rt, struct chan *c) {
   c->closed = 1;
   goroR_waitq_wake_all(rt, &c->recvq, 0);  /* they get nil, false */
   goroR_waitq_wake_all(rt, &c->sendq, 0);  /* they raise */
-  goroR_assert(chan_ok(c));
+  goroR_assert(goroB_chan_ok(c));
 }
 
 /* A timer's channel has length and capacity 0, as in Go 1.23: its time is
@@ -343,237 +263,6 @@ static int ch_tostring(lua_State *L) {
   return 1;
 }
 
-/* ---- select -------------------------------------------------------------- */
-
-/* A case is a userdata {tag, kind} with metatable "goro.case" and two user
-** values: its channel and, for a send, the value. Nothing in Lua can change
-** one: select reads a case again when it wakes, and trusts what it reads. */
-static const char case_tag;
-
-struct sel_case {
-  const void *tag;  /* &case_tag (goroB_checktag) */
-  int kind;
-};
-
-static int make_case(lua_State *L, int kind) {
-  struct sel_case *sc;
-  struct chan *c = goroB_checkchan(L, 1);
-  if (kind == CASE_SEND) {
-    luaL_checkany(L, 2);
-    if (c->istimer) return luaL_error(L, "send on a timer's channel");
-    if (c->recvonly) return luaL_error(L, "send on a context's done channel");
-  } else if (lua_getiuservalue(L, 1, 2) == LUA_TUSERDATA &&
-             lua_touserdata(L, -1) != NULL &&
-             *(const void **)lua_touserdata(L, -1) == &case_tag &&
-             lua_rawlen(L, -1) >= sizeof(struct sel_case)) {
-    lua_getiuservalue(L, -1, 1);  /* (the debug library may have swapped */
-    if (lua_rawequal(L, -1, 1)) { /* in another channel's case) */
-      lua_pop(L, 1);
-      return 1;  /* the channel's receive case, made before */
-    }
-    lua_pop(L, 1);
-  }
-  sc = lua_newuserdatauv(L, sizeof *sc, kind == CASE_SEND ? 2 : 1);
-  sc->tag = &case_tag;
-  sc->kind = kind;
-  lua_pushvalue(L, 1);
-  lua_setiuservalue(L, -2, 1);
-  if (kind == CASE_SEND) {
-    lua_pushvalue(L, 2);
-    lua_setiuservalue(L, -2, 2);
-  }
-  lua_pushvalue(L, CASE_MT_UV);
-  lua_setmetatable(L, -2);
-  if (kind == CASE_RECV) {  /* kept: every receive case of c is the same */
-    lua_pushvalue(L, -1);
-    lua_setiuservalue(L, 1, 2);
-  }
-  return 1;
-}
-
-static int ch_case_recv(lua_State *L) { return make_case(L, CASE_RECV); }
-static int ch_case_send(lua_State *L) { return make_case(L, CASE_SEND); }
-
-/* The kind of the case at i (a "bad argument" error if it is none). */
-static int case_kind(lua_State *L, int i) {
-  return ((struct sel_case *)goroB_checktag(L, i, &case_tag, "select case"))->kind;
-}
-
-/* Is the value at i a channel? */
-static int is_chan(lua_State *L, int i) {
-  void *p = lua_touserdata(L, i);
-  return p != NULL && lua_rawlen(L, i) >= sizeof(struct chan) &&
-         *(const void **)p == &chan_tag;
-}
-
-/* Push the channel of case i; returns it. A case's channel is immutable
-** but for the debug library, which can replace it: that raises. */
-static struct chan *case_chan(lua_State *L, int i) {
-  struct chan *c;
-  lua_getiuservalue(L, i, 1);
-  if (!is_chan(L, -1))
-    luaL_error(L, "goro: select case %d holds no channel (debug.setuservalue)", i);
-  c = lua_touserdata(L, -1);
-  goroR_assert(chan_ok(c));
-  return c;
-}
-
-/* Push the value of send case i. */
-static void case_value(lua_State *L, int i) { lua_getiuservalue(L, i, 2); }
-
-static uint64_t rng_next(struct goro_runtime *R) {
-  uint64_t x = R->rng;
-  x ^= x << 13;
-  x ^= x >> 7;
-  x ^= x << 17;
-  return R->rng = x;
-}
-
-static int select_k(lua_State *L, int status, lua_KContext ctx) {
-  struct bg *b = goroB_bg_current(L);
-  int i = b->w.g->selected, kind;
-  struct goro_waiter *w = NULL;
-  (void)status;
-  (void)ctx;
-  for (int j = 0; j < b->nsel; j++) {  /* leave every other queue */
-    if (b->sel[j].index == i) w = &b->sel[j];
-    goroB_chan_leave(&goroB_R_of(L)->rt, &b->sel[j]);
-  }
-  if (w == NULL) return luaL_error(L, "goro: select woke without a case");
-  kind = case_kind(L, i);
-  if (kind != CASE_RECV || !w->ok) lua_pushinteger(L, i);
-  if (kind == CASE_RECV) {
-    if (w->ok) {  /* the sender put the value on top of our stack */
-      lua_pushinteger(L, i);
-      lua_insert(L, -2);
-      lua_pushboolean(L, 1);
-    } else {
-      lua_pushnil(L);
-      lua_pushboolean(L, 0);
-    }
-  }
-  if (!w->ok && kind == CASE_SEND) {
-    free(b->sel);
-    b->sel = NULL;
-    b->nsel = 0;
-    return luaL_error(L, "send on closed channel");
-  }
-  free(b->sel);
-  b->sel = NULL;
-  b->nsel = 0;
-  return kind == CASE_RECV ? 3 : 1;
-}
-
-/*
-** goro.select(case, ...) -> i, v, ok. Takes one ready case, chosen uniformly
-** at random among the ready ones; with goro.default among the cases it never
-** blocks. A nil case is never ready but keeps its position (Go disables a
-** case by setting its channel to nil), so `a and a:case_recv()` works; the
-** arguments are counted by lua_gettop, trailing nils included. With no case
-** at all, or only nil ones, it blocks forever, as Go's empty select does.
-*/
-static int l_select(lua_State *L) {
-  struct goro_runtime *R = goroB_R_of(L);
-  int n = lua_gettop(L), dflt = 0, *order, nord = 0, nlive = 0, small[16];
-  struct bg *b;
-
-  for (int i = 1; i <= n; i++) {
-    if (lua_isnil(L, i)) continue;
-    if (case_kind(L, i) == CASE_DEFAULT) {
-      if (dflt) return luaL_argerror(L, i, "more than one default case");
-      dflt = i;
-    }
-  }
-  /* The order of a small select lives on the C stack: no allocation,
-  ** nothing pushed (the cases are found by index, the top recomputed). */
-  order = n < (int)(sizeof small / sizeof small[0])
-              ? small
-              : lua_newuserdatauv(L, sizeof(int) * (size_t)(n + 1), 0);
-  for (int i = 1; i <= n; i++) {  /* a random order: Fisher-Yates */
-    if (i == dflt || lua_isnil(L, i)) continue;
-    int j = (int)(rng_next(R) % (uint64_t)(nord + 1));
-    order[nord] = order[j];
-    order[j] = i;
-    nord++;
-  }
-  for (int k = 0; k < nord; k++) {
-    int i = order[k], kind = case_kind(L, i);
-    int ci = lua_gettop(L) + 1;
-    struct chan *c = case_chan(L, i);
-    if (kind == CASE_RECV) {
-      if (try_recv(L, R, c, ci)) {
-        lua_pushinteger(L, i);
-        lua_insert(L, -3);
-        return 3;
-      }
-    } else {
-      case_value(L, i);
-      if (try_send(L, R, c, ci, -1)) {
-        lua_pushinteger(L, i);
-        return 1;
-      }
-      lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-  }
-  if (dflt) {
-    lua_pushinteger(L, dflt);
-    return 1;
-  }
-
-  lua_settop(L, n);
-  b = goroB_bg_block(L, "select");
-  luaL_checkstack(L, n + 2, "goro: select");  /* send values + one given */
-  for (int i = 1; i <= n; i++) {  /* a finalizer may have run since the */
-    if (lua_isnil(L, i)) continue;  /* first look: from here on nothing */
-    case_chan(L, i);  /* can raise half-way through (no default here) */
-    lua_pop(L, 1);
-    nlive++;
-  }
-  b->sel = calloc((size_t)(nlive > 0 ? nlive : 1), sizeof *b->sel);
-  if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
-  for (int i = 1; i <= n; i++) {  /* timers the heap must watch: may fail */
-    struct chan *c;
-    if (lua_isnil(L, i) || case_kind(L, i) != CASE_RECV) continue;
-    c = case_chan(L, i);
-    lua_pop(L, 1);
-    if (c->istimer && goroB_tchan_watch(&R->rt, (struct tchan *)c) != 0) {
-      while (--i >= 1) {  /* undo: nothing queued yet */
-        if (lua_isnil(L, i) || case_kind(L, i) != CASE_RECV) continue;
-        c = case_chan(L, i);
-        lua_pop(L, 1);
-        if (c->istimer) goroB_tchan_unwatch(&R->rt, (struct tchan *)c);
-      }
-      free(b->sel);
-      b->sel = NULL;
-      return goroB_tchan_nomem(L);
-    }
-  }
-  for (int i = 1; i <= n; i++) {
-    struct goro_waiter *w;
-    struct chan *c;
-    int kind;
-    if (lua_isnil(L, i)) continue;  /* never ready: no queue to wait in */
-    w = &b->sel[b->nsel++];
-    kind = case_kind(L, i);
-    w->g = b->w.g;
-    w->index = i;
-    w->data = L;
-    c = case_chan(L, i);
-    lua_pop(L, 1);
-    if (kind == CASE_RECV) {
-      if (c->istimer) w->kind = GORO_WAITER_TCHAN;
-      goroR_waitq_push(&c->recvq, w);
-    } else {  /* our value waits on our stack */
-      case_value(L, i);
-      w->vidx = lua_gettop(L);
-      goroR_waitq_push(&c->sendq, w);
-    }
-  }
-  return goroB_bg_park(L, b, "select", nlive > 0 ? "select" : "select (no cases)", 0,
-                       select_k);
-}
-
 /* ---- registration -------------------------------------------------------- */
 
 static const luaL_Reg chan_methods[] = {
@@ -581,8 +270,8 @@ static const luaL_Reg chan_methods[] = {
     {"recv", ch_recv},
     {"close", ch_close},
     {"cap", ch_cap},
-    {"case_recv", ch_case_recv},
-    {"case_send", ch_case_send},
+    {"case_recv", goroB_case_recv},
+    {"case_send", goroB_case_send},
     {"__len", ch_len},
     {"__tostring", ch_tostring},
     {NULL, NULL},
@@ -590,11 +279,12 @@ static const luaL_Reg chan_methods[] = {
 
 static const luaL_Reg chan_funcs[] = {
     {"chan", l_chan},
-    {"select", l_select},
+    {"select", goroB_select},
     {NULL, NULL},
 };
 
-/* Push the upvalues every function here gets (runtime at index r). */
+/* Push the upvalues every function registered here gets (chan.h; runtime
+** at index r). */
 static void push_upvalues(lua_State *L, int r) {
   lua_pushvalue(L, r);
   luaL_newmetatable(L, GORO_CHAN_MT);
@@ -616,11 +306,4 @@ void goroB_open_chan(lua_State *L) {
 void goroB_open_chan_funcs(lua_State *L) {
   push_upvalues(L, lua_gettop(L) - 1);
   luaL_setfuncs(L, chan_funcs, 3);
-}
-
-void goroB_push_default(lua_State *L) {
-  struct sel_case *sc = lua_newuserdatauv(L, sizeof *sc, 0);
-  sc->tag = &case_tag;
-  sc->kind = CASE_DEFAULT;
-  luaL_setmetatable(L, GORO_CASE_MT);
 }

@@ -26,17 +26,18 @@ static int send_ctx_k(lua_State *L, int status, lua_KContext kctx) {
 }
 
 /* ch:send(v, ctx) with a context x: true, or nil, err if x ends first. */
-int goroB_chan_send_ctx(lua_State *L, struct goro_runtime *R, struct chan *c,
-                        struct goro_context *x) {
+int goroB_chan_send_ctx(lua_State *L, struct chan *c, struct goro_context *x) {
   struct bg *b;
   struct goro_waiter *w;
   struct goro_waitq *dq;
   lua_settop(L, 3);
   if (goroB_ctx_ended(x)) return goroB_ctx_push_err(L, x);
-  if (goroB_chan_try_send(L, R, c, 1, 2)) {
+  lua_pushvalue(L, 2);
+  if (goroB_chan_try_send(L, c, 1)) {
     lua_pushboolean(L, 1);
     return 1;
   }
+  lua_settop(L, 3);
   b = goroB_bg_block(L, "send");
   luaL_checkstack(L, 2, "goro: parking");
   dq = goroB_ctx_prepare(L, 3, x);
@@ -77,7 +78,7 @@ static int recv_ctx_k(lua_State *L, int status, lua_KContext kctx) {
 
 int goroB_chan_recv_ctx(lua_State *L, struct chan *c, struct goro_context *x,
                         int sleeping) {
-  struct goro_runtime *R = goroB_R_of(L);
+  struct goro_runtime *R;
   struct bg *b;
   struct goro_waiter *w;
   struct goro_waitq *dq;
@@ -91,11 +92,12 @@ int goroB_chan_recv_ctx(lua_State *L, struct chan *c, struct goro_context *x,
     lua_remove(L, -2);
     return 3;
   }
-  if (goroB_chan_try_recv(L, R, c, 1)) {
+  if (goroB_chan_try_recv(L, c, 1)) {
     if (!sleeping) return 2;
     lua_pushboolean(L, 1);
     return 1;
   }
+  R = goroB_R_of(L);
   lua_settop(L, 2);
   b = goroB_bg_block(L, sleeping ? "sleep" : "recv");
   luaL_checkstack(L, 2, "goro: parking");

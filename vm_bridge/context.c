@@ -210,9 +210,12 @@ struct goro_context *goroB_toctx(lua_State *L, int i) {
   return c;
 }
 
+/* (A node's deadline is no later than any of its ancestors': with none,
+** no timer of theirs can be due, and there is nothing to bring up to date.) */
 int goroB_ctx_ended(struct goro_context *c) {
   struct goro_context *n = c->cn;
-  if (n->state == CTX_ACTIVE) sync_deadlines(&n->R->rt, n);
+  if (n->state == CTX_ACTIVE && n->deadline != HUGE_VAL)
+    sync_deadlines(&n->R->rt, n);
   return n->state != CTX_ACTIVE;
 }
 
