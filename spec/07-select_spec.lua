@@ -22,6 +22,42 @@ describe("goro.select(...)", function()
     assert.are.equal("x", got)
   end)
 
+  it("takes an unbuffered channel's waiting sender or receiver at once", function()
+    local got = goro.run(function()
+      local a, b, got = goro.chan(), goro.chan(), {}
+      goro.go(function() a:send("from a") end)
+      goro.go(function() got.b = b:recv() end)
+      goro.yield()  -- both wait now: the select below need not
+      got.recv = {goro.select(a:case_recv(), goro.default)}
+      got.send = goro.select(b:case_send("to b"), goro.default)
+      goro.yield()
+      return got
+    end)
+    assert.are.same({1, "from a", true}, got.recv)
+    assert.are.equal(1, got.send)
+    assert.are.equal("to b", got.b)
+  end)
+
+  it("passes over a waiter whose select was won elsewhere, to a ready case", function()
+    -- g's select waits on a and b; a receive from a wins it, and g's
+    -- waiter on b stays in b's queue, stale, until g runs: b looks ready
+    -- and is not, and c, which is, must be taken every time.
+    local taken = goro.run(function()
+      local taken = {}
+      for k = 1, 40 do
+        local a, b, c = goro.chan(), goro.chan(), goro.chan(1)
+        goro.go(function() goro.select(a:case_send(1), b:case_send(2)) end)
+        goro.yield()
+        a:recv()
+        c:send("c")
+        taken[k] = goro.select(b:case_recv(), c:case_recv(), goro.default)
+        goro.yield()
+      end
+      return taken
+    end)
+    for k = 1, 40 do assert.are.equal(2, taken[k], "round " .. k) end
+  end)
+
   it("returns goro.default's position when nothing is ready", function()
     local i = goro.run(function()
       return goro.select(goro.chan():case_recv(), goro.default)

@@ -20,6 +20,20 @@ describe("debug.setuservalue on goro's objects", function()
     end
   end)
 
+  it("on a select case: a send case given a timer's or a done channel raises", function()
+    -- (ch:case_send refuses both; select must too, not take goro.default)
+    local swaps = {{goro.after(10), "send on a timer's channel"},
+                   {goro.context.background():done(), "send on a context's done channel"}}
+    for _, swap in ipairs(swaps) do
+      local err = h.errmsg(goro.run, function()
+        local cs = goro.chan(1):case_send(1)
+        debug.setuservalue(cs, swap[1], 1)
+        return goro.select(cs, goro.default)
+      end)
+      assert.matches(swap[2], err, 1, true)
+    end
+  end)
+
   it("on a channel's cached receive case: a new case is made", function()
     local i, v = goro.run(function()
       local a, b = goro.chan(1), goro.chan(1)

@@ -109,7 +109,7 @@ static void case_value(lua_State *L, int i) { lua_getiuservalue(L, i, 2); }
 
 /* A random integer in [0, m), m < 2^32: xorshift64, its high half scaled
 ** by a multiply (Lemire's reduction; off uniform by at most m / 2^32),
-** where a % would be a 64-bit division, tens of cycles, for every case. */
+** where a % would be a 64-bit division, tens of cycles, for every draw. */
 static int rng_below(struct goro_runtime *R, int m) {
   uint64_t x = R->rng;
   x ^= x << 13;
@@ -156,64 +156,91 @@ static int select_k(lua_State *L, int status, lua_KContext ctx) {
 
 /*
 ** goro.select(case, ...) -> i, v, ok. Takes one ready case, chosen uniformly
-** at random among the ready ones; with goro.default among the cases it never
-** blocks. A nil case is never ready but keeps its position (Go disables a
+** at random among the ready ones (as Go's select, which tries its cases in
+** a random order; here the cases are looked at in their order, which keeps
+** the branches predictable, and the draw is among those that may be
+** ready); with goro.default among the cases it never blocks. A nil case is never ready but keeps its position (Go disables a
 ** case by setting its channel to nil), so `a and a:case_recv()` works; the
 ** arguments are counted by lua_gettop, trailing nils included. With no case
 ** at all, or only nil ones, it blocks forever, as Go's empty select does.
 */
 int goroB_select(lua_State *L) {
   struct goro_runtime *R = NULL;  /* (fetched when first needed: a call) */
-  int n = lua_gettop(L), dflt = 0, nord = 0, nlive = 0, top;
-  struct sel_try {  /* a case to try: its index and kind */
-    int i, kind;
-  } *order, small[16];
+  int n = lua_gettop(L), dflt = 0, nlive = 0, ncand = 0, top;
+  struct sel_try {  /* a case that may be ready */
+    struct chan *c;
+    int i, kind, ci;  /* ci: where its channel is pushed */
+  } *cand, small[16];
   struct bg *b;
 
-  /* The order of a small select lives on the C stack: no allocation,
-  ** nothing pushed (the cases are found by index, the top kept in top). */
-  order = n <= (int)(sizeof small / sizeof small[0])
-              ? small
-              : lua_newuserdatauv(L, sizeof *order * (size_t)n, 0);
+  /* The candidates of a small select live on the C stack: no allocation
+  ** (a larger one's are a userdata, and it makes room for its channels). */
+  if (n <= (int)(sizeof small / sizeof small[0])) {
+    cand = small;
+  } else {
+    luaL_checkstack(L, n + 4, "goro: select");
+    cand = lua_newuserdatauv(L, sizeof *cand * (size_t)n, 0);
+  }
+  top = cand == small ? n : n + 1;  /* (what lua_gettop would say) */
   /* One pass checks every case (a bad one raises before anything is
-  ** tried) and draws a random order of the live ones: Fisher-Yates, inside
-  ** out. A kind noted here stays true below: a case's kind never changes,
-  ** and the debug library can change only its user values. */
+  ** tried) and notes each live one with its kind, which stays true below:
+  ** a case's kind never changes, and the debug library can change only
+  ** its user values. */
   for (int i = 1; i <= n; i++) {
     const struct sel_case *sc = opt_case(L, i);
-    int j;
     if (sc == NULL) continue;  /* nil: never ready */
     if (sc->kind == CASE_DEFAULT) {
       if (dflt) return luaL_argerror(L, i, "more than one default case");
       dflt = i;
       continue;
     }
-    if (nord == 0) {  /* the first has one place: nothing to draw */
-      j = 0;
-    } else {
-      if (R == NULL) R = goroB_R_of(L);
-      j = rng_below(R, nord + 1);
-    }
-    order[nord] = order[j];
-    order[j].i = i;
-    order[j].kind = sc->kind;
-    nord++;
+    cand[nlive].i = i;
+    cand[nlive].kind = sc->kind;
+    nlive++;
   }
-  top = order == small ? n : n + 1;  /* (what lua_gettop would say) */
-  for (int k = 0; k < nord; k++) {  /* each pushes its channel at top + 1 */
-    int i = order[k].i;
-    struct chan *c = case_chan(L, i);
-    if (order[k].kind == CASE_RECV) {
-      lua_pushinteger(L, i);  /* (under v, ok if they come) */
-      if (goroB_chan_try_recv(L, c, top + 1)) return 3;
+  /* Then each live case's channel is pushed, and kept there (n + 3 slots
+  ** at most with i, v, ok: within LUA_MINSTACK for a small select), and
+  ** looked at, in the order of the arguments, so that what each test finds
+  ** is what it found last time (a branch a random order would make a coin
+  ** toss): a case that may be ready stays a candidate. Only a timer's
+  ** channel (brought up to date when tried) and a queue of stale waiters
+  ** make a candidate that is not. */
+  for (int k = 0; k < nlive; k++) {
+    struct chan *c = case_chan(L, cand[k].i);
+    int may;
+    if (cand[k].kind == CASE_RECV)
+      may = c->istimer || c->count > 0 || c->sendq.head != NULL || c->closed;
+    else  /* (a send that raises is ready: it raises if chosen, as in Go) */
+      may = c->istimer || c->recvonly || c->closed || c->recvq.head != NULL ||
+            c->count < c->cap;
+    if (may) {
+      cand[ncand] = cand[k];
+      cand[ncand].c = c;
+      cand[ncand].ci = ++top;
+      ncand++;
     } else {
-      case_value(L, i);
-      if (goroB_chan_try_send(L, c, top + 1)) {
-        lua_pushinteger(L, i);
-        return 1;
-      }
+      top++;
+    }
+  }
+  /* One candidate chosen uniformly at random, tried, and dropped if it
+  ** was not ready after all: the one taken is uniform among the ready. */
+  while (ncand > 0) {
+    struct sel_try *t;
+    int j = 0;
+    if (ncand > 1) {
+      if (R == NULL) R = goroB_R_of(L);
+      j = rng_below(R, ncand);
+    }
+    t = &cand[j];
+    lua_pushinteger(L, t->i);
+    if (t->kind == CASE_RECV) {
+      if (goroB_chan_try_recv(L, t->c, t->ci)) return 3;  /* i, v, ok */
+    } else {
+      case_value(L, t->i);
+      if (goroB_chan_try_send(L, t->c, t->ci)) return 1;  /* i */
     }
     lua_settop(L, top);
+    cand[j] = cand[--ncand];
   }
   if (dflt) {
     lua_pushinteger(L, dflt);
@@ -228,7 +255,6 @@ int goroB_select(lua_State *L) {
     if (lua_isnil(L, i)) continue;  /* first look: from here on nothing */
     case_chan(L, i);  /* can raise half-way through (no default here) */
     lua_pop(L, 1);
-    nlive++;
   }
   b->sel = calloc((size_t)(nlive > 0 ? nlive : 1), sizeof *b->sel);
   if (b->sel == NULL) return luaL_error(L, "select: %s", goro_strerror(GORO_ENOMEM));
