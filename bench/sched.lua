@@ -199,7 +199,7 @@ local bench = {
     -- the floors: the same number of C method calls, doing nothing
     ctxselect = function(n)  -- ch:send(i); select(ch:case_recv(), done)
       local s, len = "x", string.len
-      for i = 1, n do s:len(i); len(s:len(), s) end
+      for i = 1, n do s:len(i); len(s, s:len()) end  -- (len(1) would make a string)
     end,
     recvctx = function(n)  -- ch:send(i); ch:recv(ctx)
       local s = "x"
