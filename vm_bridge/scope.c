@@ -58,15 +58,23 @@ struct scope {
   struct goro_waitq placeq; /* G's in s:go waiting for a place (FIFO) */
 };
 
+/* The state of the scope table at i, pushed, or NULL (with nil or what
+** the table holds there pushed) if it has none. */
+static struct scope *push_state(lua_State *L, int i) {
+  struct scope *s;
+  lua_rawgetp(L, i, &state_key);
+  s = lua_touserdata(L, -1);
+  if (s != NULL && (lua_rawlen(L, -1) != sizeof *s || s->tag != &scope_tag))
+    s = NULL;
+  return s;
+}
+
 /* The state of the scope table at i, or an error naming fname. Pushes
 ** nothing. */
 static struct scope *checkscope(lua_State *L, int i, const char *fname) {
   struct scope *s = NULL;
   if (lua_type(L, i) == LUA_TTABLE) {
-    lua_rawgetp(L, i, &state_key);
-    s = lua_touserdata(L, -1);
-    if (s != NULL && (lua_rawlen(L, -1) != sizeof *s || s->tag != &scope_tag))
-      s = NULL;
+    s = push_state(L, i);
     lua_pop(L, 1);  /* (the table keeps it) */
   }
   if (s == NULL)
@@ -74,19 +82,6 @@ static struct scope *checkscope(lua_State *L, int i, const char *fname) {
                luaL_typename(L, i));
   return s;
 }
-
-/* Queue the running G on q and park it until a waker readies it, then
-** continue with k(kc). Raises outside a G. */
-static int park(lua_State *L, struct goro_waitq *q, const char *fname,
-                const char *reason, lua_KContext kc, lua_KFunction k) {
-  struct bg *b = goroB_bg_block(L, fname);
-  b->w.data = L;
-  goroR_waitq_push(q, &b->w);
-  return goroB_bg_park(L, b, fname, reason, kc, k);
-}
-
-/* Push the state of the scope table at i (checkscope has passed). */
-static void push_state(lua_State *L, int i) { lua_rawgetp(L, i, &state_key); }
 
 /* Cancel the scope at i's context, with the value at cause (0: none). */
 static void cancel(lua_State *L, int i, int cause) {
@@ -157,9 +152,7 @@ static int run_k(lua_State *L, int status, lua_KContext kc) {
   struct scope *s;
   int nres;
   (void)kc;
-  push_state(L, 1);
-  s = lua_touserdata(L, -1);
-  if (s == NULL || lua_rawlen(L, -1) != sizeof *s || s->tag != &scope_tag)
+  if ((s = push_state(L, 1)) == NULL)
     return luaL_error(L, "goro.scope: a scope's state was removed from its table");
   if (status != LUA_OK && status != LUA_YIELD) {
     lua_settop(L, 3);  /* 2: the error, 3: the state */
@@ -219,7 +212,7 @@ static int scope_go(lua_State *L) {
   if (!s->open) return luaL_error(L, "goro.scope: go on a scope that has ended");
   if (s->limit > 0) {
     if (s->inplace >= s->limit || goroR_waitq_live(&s->placeq))
-      return park(L, &s->placeq, "go", "scope limit", 0, go_k);
+      return goroB_sync_park(L, &s->placeq, 0, "go", "scope limit", 0, go_k);
     s->inplace++;
   }
   return start(L, s);
@@ -285,7 +278,8 @@ static int after(lua_State *L, struct scope *s, int what) {
 static int finish_k(lua_State *L, int status, lua_KContext kc) {
   struct scope *s = checkscope(L, 1, "wait");
   (void)status;
-  if (s->running > 0) return park(L, &s->endq, "wait", "scope", kc, finish_k);
+  if (s->running > 0)
+    return goroB_sync_park(L, &s->endq, 0, "wait", "scope", kc, finish_k);
   return after(L, s, (int)kc);
 }
 

@@ -80,18 +80,24 @@ int goroB_sync_ctx_k(lua_State *L, int status, lua_KContext kctx) {
 int goroB_sync_wait(lua_State *L, struct goro_waitq *q, struct goro_context *x,
                        int xi, int vidx, const char *fname, const char *reason,
                        lua_KFunction k) {
-  struct bg *b = goroB_bg_block(L, fname);
+  struct bg *b;
   struct goro_waiter *w;
-  if (x == NULL) {
-    b->w.data = L;
-    b->w.vidx = vidx;
-    goroR_waitq_push(q, &b->w);
-    return goroB_bg_park(L, b, fname, reason, 0, goroB_sync_granted_k);
-  }
+  if (x == NULL)
+    return goroB_sync_park(L, q, vidx, fname, reason, 0, goroB_sync_granted_k);
+  b = goroB_bg_block(L, fname);
   w = goroB_bg_block_ctx(L, b, goroB_ctx_prepare(L, xi, x));
   w->vidx = vidx;
   if (q != NULL) goroR_waitq_push(q, w);  /* (NULL: only x can end it) */
   return goroB_bg_park(L, b, fname, reason, xi, k);
+}
+
+int goroB_sync_park(lua_State *L, struct goro_waitq *q, int vidx, const char *fname,
+                    const char *reason, lua_KContext kc, lua_KFunction k) {
+  struct bg *b = goroB_bg_block(L, fname);
+  b->w.data = L;
+  b->w.vidx = vidx;
+  goroR_waitq_push(q, &b->w);
+  return goroB_bg_park(L, b, fname, reason, kc, k);
 }
 
 static int wait_on(lua_State *L, struct goro_waitq *q, const char *fname,

@@ -28,6 +28,13 @@ int goroB_sync_wait(lua_State *L, struct goro_waitq *q, struct goro_context *x,
                     int xi, int vidx, const char *fname, const char *reason,
                     lua_KFunction k);
 
+/* Queue the running G on q alone and park it until a waker readies it,
+** then continue with k(kc) (goroB_sync_wait without a context, for a
+** caller with a continuation of its own). vidx as there. Raises outside
+** a G. May park. */
+int goroB_sync_park(lua_State *L, struct goro_waitq *q, int vidx, const char *fname,
+                    const char *reason, lua_KContext kc, lua_KFunction k);
+
 /* The context slot i of a blocking call: NULL (none), or the context, the
 ** stack cut to i; *ended says whether it has ended already. */
 struct goro_context *goroB_sync_ctx_arg(lua_State *L, int i, int *ended);
